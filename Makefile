@@ -1,0 +1,23 @@
+# `make demo` and `make test` each bootstrap .venv on a fresh machine (python3 + PyPI only).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test plans clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Render the restricted example offline and show the plan summary.
+demo: $(STAMP)
+	$(BIN)/blueprint plan stacks/Pulumi.restricted-example.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

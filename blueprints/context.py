@@ -1,0 +1,149 @@
+"""What the per-tier composition shares while it builds one stack.
+
+The blueprints (training, inference, security) choose component arguments from the tier; this
+context is where those choices live once: the explicit provider per region, the KMS keys per
+data domain and region, the stateful-resource options, the tier's bucket defaults, and the
+log sources that the security blueprint ships to the SIEM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from blueprints.spec import Spec
+from blueprints.tiers import Tier
+from components._base import StatefulOptions
+from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
+from components.kms_key import KmsKey, KmsKeyArgs
+
+# Data domains and the AWS services that use each domain's key. On a `cmk` tier one key per
+# region serves every domain (the union); on `cmk-per-domain` each domain has its own.
+KEY_DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
+    "training-data": {"services": ("s3", "fsx", "macie"), "grants": ("fsx",)},
+    "models": {"services": ("s3", "ecr"), "grants": ()},
+    "compute": {"services": ("eks", "ec2", "autoscaling"), "grants": ("eks", "ec2", "autoscaling")},
+    "logs": {"services": ("logs", "s3", "firehose", "cloudtrail", "sns", "events", "delivery.logs"), "grants": ()},
+}
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """A CloudWatch log group the SIEM shipping subscribes to."""
+
+    kind: str  # one of blueprints.tiers.SIEM_SOURCES
+    region: str
+    log_group_name: pulumi.Output[str]
+    log_group_arn: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class WebAclSource:
+    """A regional WAF web ACL whose logs the security blueprint ships."""
+
+    region: str
+    name: str
+    web_acl_arn: pulumi.Output[str]
+
+
+class BlueprintContext:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.tier: Tier = spec.tier
+        self.name = spec.name
+        self.home = spec.region
+        self.tags = spec.tags
+        self.log_sources: list[LogSource] = []
+        self.web_acls: list[WebAclSource] = []
+        # Buckets whose object-level access CloudTrail records (data events), by role.
+        self.data_buckets: dict[str, EncryptedBucket] = {}
+        self._providers: dict[str, aws.Provider] = {}
+        self._keys: dict[tuple[str, str], Optional[KmsKey]] = {}
+        self._access_log_buckets: dict[str, Optional[EncryptedBucket]] = {}
+
+    # -- regions -------------------------------------------------------------------
+    def provider(self, region: str) -> aws.Provider:
+        """The one explicit AWS provider for a region."""
+        if region not in self._providers:
+            self._providers[region] = aws.Provider(f"aws-{region}", region=region)
+        return self._providers[region]
+
+    def opts(self, region: str, *, stateful: bool = False, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options for a top-level component in `region`; stateful ones get the tier's
+        protect / retainOnDelete."""
+        if stateful:
+            kwargs.setdefault("protect", self.tier.protect_stateful or None)
+            kwargs.setdefault("retain_on_delete", self.tier.retain_on_delete or None)
+        return pulumi.ResourceOptions(provider=self.provider(region), **kwargs)
+
+    @property
+    def stateful(self) -> StatefulOptions:
+        """The tier's protection for stateful resources inside otherwise disposable components."""
+        return StatefulOptions(protect=self.tier.protect_stateful, retain_on_delete=self.tier.retain_on_delete)
+
+    @property
+    def log_retention_days(self) -> int:
+        return self.tier.log_retention_days
+
+    # -- keys ----------------------------------------------------------------------
+    def key(self, domain: str, region: str) -> Optional[KmsKey]:
+        """The CMK for a data domain in a region, or None where the tier uses AWS managed keys."""
+        if domain not in KEY_DOMAINS:
+            raise KeyError(f"unknown key domain {domain!r}; add it to KEY_DOMAINS")
+        if not self.tier.cmk:
+            return None
+        shared = self.tier.keys == "cmk"
+        slot = ("platform" if shared else domain, region)
+        if slot not in self._keys:
+            domains = list(KEY_DOMAINS) if shared else [domain]
+            services = sorted({s for d in domains for s in KEY_DOMAINS[d]["services"]})
+            grants = sorted({s for d in domains for s in KEY_DOMAINS[d]["grants"]})
+            label = slot[0]
+            self._keys[slot] = KmsKey(
+                f"{self.name}-{label}-{region}",
+                KmsKeyArgs(
+                    description=f"{self.name} ({self.tier.name}): {label} in {region}",
+                    service_principals=services,
+                    grant_services=grants,
+                    enable_key_rotation=self.tier.key_rotation,
+                    alias=f"{self.name}/{label}/{region}",
+                    tags=self.tags,
+                ),
+                opts=self.opts(region, stateful=True),
+            )
+        return self._keys[slot]
+
+    # -- buckets -------------------------------------------------------------------
+    def access_log_bucket(self, region: str) -> Optional[EncryptedBucket]:
+        """The region's S3 server-access-log bucket, where the tier logs access."""
+        if not self.tier.s3_access_logging:
+            return None
+        if region not in self._access_log_buckets:
+            self._access_log_buckets[region] = EncryptedBucket(
+                f"{self.name}-s3-access-logs-{region}",
+                EncryptedBucketArgs(
+                    sse_algorithm="AES256",  # S3 requires SSE-S3 on access-log targets
+                    accepts_access_logs=True,
+                    tls_only=True,
+                    versioning=True,
+                    expiration_days=self.tier.log_retention_days,
+                    tags=self.tags,
+                ),
+                opts=self.opts(region, stateful=True),
+            )
+        return self._access_log_buckets[region]
+
+    def bucket_args(self, domain: str, region: str, **overrides: Any) -> EncryptedBucketArgs:
+        """EncryptedBucketArgs with the tier's choices: key, TLS-only, versioning, access logs."""
+        log_bucket = self.access_log_bucket(region)
+        args = EncryptedBucketArgs(
+            kms_key=self.key(domain, region),
+            tls_only=self.tier.s3_tls_only,
+            versioning=self.tier.s3_versioning,
+            access_log_bucket=log_bucket.bucket_name if log_bucket else None,
+            tags=self.tags,
+        )
+        return replace(args, **overrides)

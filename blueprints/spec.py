@@ -1,0 +1,313 @@
+"""The stack spec: the `ai-blueprints:blueprint` config object, validated before any resource.
+
+Two layers, both reported together so that a user sees every problem at once:
+1. shape: pydantic (unknown keys, wrong types, ranges, formats);
+2. tier rules: what the chosen tier forbids (`blueprints/tiers.py` is the source of truth).
+
+Every problem names its key path (`inference.auth`) and what is allowed; a tier rule also names
+the tier and the rule. `SpecError.problems` holds one line per problem.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from blueprints.tiers import ALL_REGIONS, Tier, get_tier, regions_for_residency
+
+CONFIG_NAMESPACE = "ai-blueprints"
+CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
+SECRET_PLACEHOLDER = "[secret]"  # what the offline engine sees for a `secure:` value
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
+INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+
+
+class SpecError(Exception):
+    """Config problems, one line each. Raised before any resource is registered."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True, strict=False)
+
+
+class TrainingSpec(_Strict):
+    enabled: bool = True
+    gpu_instance_type: str = Field("p5.48xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
+    min_nodes: int = Field(0, alias="minNodes", ge=0, le=1000)
+    max_nodes: int = Field(2, alias="maxNodes", ge=1, le=1000)
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    lustre_capacity_gib: int = Field(1200, alias="lustreCapacityGiB", ge=1200, le=2_400_000)
+
+    @field_validator("lustre_capacity_gib")
+    @classmethod
+    def _lustre_increment(cls, value: int) -> int:
+        # FSx for Lustre PERSISTENT_2: 1200 GiB, or a multiple of 2400 GiB.
+        if value != 1200 and value % 2400:
+            raise ValueError("must be 1200 or a multiple of 2400 (FSx for Lustre PERSISTENT_2)")
+        return value
+
+
+class InferenceSpec(_Strict):
+    enabled: bool = True
+    regions: Optional[list[str]] = Field(None, min_length=1, max_length=6)
+    gpu_instance_type: str = Field("g6.xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
+    min_replicas: int = Field(2, alias="minReplicas", ge=1, le=500)
+    max_replicas: int = Field(10, alias="maxReplicas", ge=1, le=500)
+    model_image: Optional[str] = Field(None, alias="modelImage", pattern=IMAGE_PATTERN)
+    auth: Optional[Literal["iam", "cognito", "jwt"]] = None
+    rate_limit_per_5min: int = Field(2000, alias="rateLimitPer5Min", ge=10, le=2_000_000_000)
+    canary_percent: float = Field(0, alias="canaryPercent", ge=0, le=50)
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    api_key_required: bool = Field(False, alias="apiKeyRequired")
+    domain_name: Optional[str] = Field(
+        None, alias="domainName", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$"
+    )
+    hosted_zone_id: Optional[str] = Field(None, alias="hostedZoneId", pattern=r"^Z[A-Z0-9]{1,31}$")
+    jwt_issuer: Optional[str] = Field(None, alias="jwtIssuer", pattern=r"^https://\S+$")
+
+    @model_validator(mode="after")
+    def _domain_needs_zone(self) -> "InferenceSpec":
+        if (self.domain_name is None) != (self.hosted_zone_id is None):
+            raise ValueError("domainName and hostedZoneId go together: set both or neither")
+        return self
+
+
+class SiemSpec(_Strict):
+    destination: Literal["splunk", "http", "s3"] = "s3"
+    endpoint: Optional[str] = Field(None, pattern=r"^https://[^\s/]+(:[0-9]+)?(/\S*)?$")
+    token: Optional[str] = None
+
+
+class Suppression(_Strict):
+    rule: str = Field(pattern=r"^[A-Z]+-[0-9]{3}$")
+    resource: str = Field(min_length=1)
+    reason: str = Field(min_length=10)
+
+
+class BlueprintSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    tier: Literal["public", "internal", "confidential", "restricted"]
+    owner: str = Field(pattern=EMAIL_PATTERN)
+    cost_center: str = Field(alias="costCenter", pattern=r"^[A-Za-z0-9_.:/=+@-]{1,64}$")
+    residency: Optional[Literal["eu", "us", "any"]] = None
+    admin_cidrs: list[str] = Field(default_factory=list, alias="adminCidrs", max_length=40)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    siem: SiemSpec = Field(default_factory=SiemSpec)
+    suppressions: list[Suppression] = Field(default_factory=list)
+
+    @field_validator("admin_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=True)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a CIDR block such as 203.0.113.0/24") from None
+        return values
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec with tier defaults applied: what the blueprints build from."""
+
+    model: BlueprintSpec
+    region: str  # aws:region, the home region
+    token_is_secret: bool
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def tier(self) -> Tier:
+        return get_tier(self.model.tier)
+
+    @property
+    def residency(self) -> str:
+        return self.model.residency or "any"
+
+    @property
+    def training(self) -> TrainingSpec:
+        return self.model.training
+
+    @property
+    def inference(self) -> InferenceSpec:
+        return self.model.inference
+
+    @property
+    def siem(self) -> SiemSpec:
+        return self.model.siem
+
+    @property
+    def auth(self) -> str:
+        return self.model.inference.auth or self.tier.api_auth[0]
+
+    @property
+    def inference_regions(self) -> list[str]:
+        return list(self.model.inference.regions or [self.region])
+
+    @property
+    def regions(self) -> list[str]:
+        """Every region the stack touches, home first, in a stable order."""
+        seen = [self.region]
+        if self.inference.enabled:
+            seen += [r for r in self.inference_regions if r not in seen]
+        return seen
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags every taggable resource carries."""
+        return {
+            "Project": "ai-blueprints",
+            "Blueprint": self.model.name,
+            "DataClassification": self.model.tier,
+            "Owner": self.model.owner,
+            "CostCenter": self.model.cost_center,
+            "ManagedBy": "pulumi",
+        }
+
+    def siem_token(self) -> Optional[str]:
+        """The SIEM token; wrap it in pulumi.Output.secret before it reaches a resource."""
+        return self.siem.token
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "(top level)"
+
+
+def _shape_problems(exc: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = _loc(tuple(err["loc"]))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"{loc}: unknown key; remove it or check its spelling (see README, 'Stack config')")
+        elif kind == "missing":
+            problems.append(f"{loc}: required key is missing")
+        elif kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            problems.append(f"{loc}: {err['input']!r} is not allowed; use one of {expected}")
+        elif kind == "string_pattern_mismatch":
+            problems.append(f"{loc}: {err['input']!r} has the wrong format (expected {err['ctx']['pattern']})")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{loc}: {msg} (got {err['input']!r})" if not isinstance(err["input"], dict) else f"{loc}: {msg}")
+    return list(dict.fromkeys(problems))
+
+
+def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> list[str]:
+    """The tier's rules and cross-field rules, on a spec whose shape is already valid."""
+    tier = get_tier(model.tier)
+    problems: list[str] = []
+
+    def rule(path: str, text: str, rule_name: str) -> None:
+        problems.append(f"{path}: {text} (tier {tier.name}, rule: {rule_name})")
+
+    residency = model.residency or "any"
+    if tier.residency_required and residency == "any":
+        rule("residency", "a residency is required; set it to eu or us", "residency required")
+    allowed_regions = regions_for_residency(residency)
+
+    if region not in ALL_REGIONS:
+        problems.append(f"aws:region: {region!r} is not an AWS region this project knows")
+    elif region not in allowed_regions:
+        rule("aws:region", f"{region!r} is outside residency {residency!r}; use one of {', '.join(allowed_regions)}", "every region within the residency")
+
+    training, inference = model.training, model.inference
+    if training.enabled:
+        if training.min_nodes > training.max_nodes:
+            problems.append(f"training.minNodes: {training.min_nodes} is above training.maxNodes ({training.max_nodes})")
+        if training.capacity == "spot" and not tier.spot_training:
+            rule("training.capacity", "'spot' is not allowed; use on-demand", "spot capacity")
+
+    if inference.enabled:
+        regions = inference.regions or [region]
+        for i, r in enumerate(regions):
+            if r not in ALL_REGIONS:
+                problems.append(f"inference.regions[{i}]: {r!r} is not an AWS region this project knows")
+            elif r not in allowed_regions:
+                rule(f"inference.regions[{i}]", f"{r!r} is outside residency {residency!r}; use one of {', '.join(allowed_regions)}", "every region within the residency")
+        if len(set(regions)) != len(regions):
+            problems.append("inference.regions: a region is listed twice; list each region once")
+        if len(set(regions)) < tier.min_inference_regions:
+            rule("inference.regions", f"at least {tier.min_inference_regions} regions are required, got {len(set(regions))}", "inference regions (min)")
+        if inference.min_replicas > inference.max_replicas:
+            problems.append(f"inference.minReplicas: {inference.min_replicas} is above inference.maxReplicas ({inference.max_replicas})")
+        if inference.model_image is None:
+            problems.append("inference.modelImage: required when inference is enabled (an ECR image URI with a tag or digest)")
+        auth = inference.auth or tier.api_auth[0]
+        if auth not in tier.api_auth:
+            rule("inference.auth", f"{auth!r} is not allowed; use one of {', '.join(tier.api_auth)}", "API auth")
+        if auth == "jwt" and inference.jwt_issuer is None:
+            problems.append("inference.jwtIssuer: required when inference.auth is jwt (the https issuer URL)")
+        if auth != "jwt" and inference.jwt_issuer is not None:
+            problems.append("inference.jwtIssuer: only used with inference.auth jwt; remove it")
+        if inference.capacity == "spot" and not tier.spot_inference:
+            rule("inference.capacity", "'spot' is not allowed; use on-demand", "spot capacity")
+
+    if model.admin_cidrs:
+        if tier.eks_public_endpoint == "none":
+            rule("adminCidrs", "the EKS API endpoint is private only; remove adminCidrs", "EKS API endpoint")
+        elif tier.eks_public_endpoint == "allowlisted" and any(
+            ipaddress.ip_network(c).prefixlen == 0 for c in model.admin_cidrs
+        ):
+            rule("adminCidrs", "0.0.0.0/0 is not an allowlist; list your admin networks", "EKS API endpoint")
+
+    siem = model.siem
+    if siem.destination in ("splunk", "http"):
+        if siem.endpoint is None:
+            problems.append(f"siem.endpoint: required for destination {siem.destination} (an https URL)")
+        if siem.token is None:
+            problems.append(
+                f"siem.token: required for destination {siem.destination}; set it with "
+                f"pulumi config set --secret --path '{CONFIG_KEY}.siem.token' <token>"
+            )
+        elif not token_is_secret:
+            problems.append(
+                "siem.token: a plain-text token is not allowed; encrypt it with "
+                f"pulumi config set --secret --path '{CONFIG_KEY}.siem.token' <token>"
+            )
+    else:
+        if siem.endpoint is not None:
+            problems.append("siem.endpoint: only used with destination splunk or http; remove it")
+        if siem.token is not None:
+            problems.append("siem.token: only used with destination splunk or http; remove it")
+    return problems
+
+
+def parse_spec(raw: Any, *, region: Optional[str], token_is_secret: bool = False) -> Spec:
+    """Validate the raw config object and return the spec, or raise SpecError."""
+    problems: list[str] = []
+    if not region:
+        problems.append("aws:region: required; set it with pulumi config set aws:region eu-west-1")
+    if raw is None:
+        raise SpecError(problems + [f"{CONFIG_KEY}: missing; run `blueprint new` for a commented example"])
+    if not isinstance(raw, dict):
+        raise SpecError(problems + [f"{CONFIG_KEY}: must be a mapping of keys (name, tier, owner, ...), got {type(raw).__name__}"])
+    try:
+        model = BlueprintSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(problems + _shape_problems(exc)) from None
+    if region:
+        problems += tier_problems(model, region, token_is_secret)
+    if problems:
+        raise SpecError(problems)
+    return Spec(model=model, region=region or "", token_is_secret=token_is_secret)
+

@@ -1,0 +1,324 @@
+"""The four data-classification tiers and their guardrail matrix, as data.
+
+This module is the one source of truth for what a tier promises. The stack spec
+(`blueprints/spec.py`) enforces it on config, the blueprints read it to choose component
+arguments, the guardrail packs (`policies/`) read it to decide which rules apply, and
+`blueprint tiers` prints it. Nothing else hard-codes a tier's behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+TierName = Literal["public", "internal", "confidential", "restricted"]
+TIER_NAMES: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+
+# Every data source the SIEM shipping can carry, in the order the matrix lists them.
+SIEM_SOURCES: tuple[str, ...] = ("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit")
+
+WAF_COMMON = "AWSManagedRulesCommonRuleSet"
+WAF_KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"
+WAF_IP_REPUTATION = "AWSManagedRulesAmazonIpReputationList"
+WAF_SQLI = "AWSManagedRulesSQLiRuleSet"
+WAF_ANONYMOUS_IP = "AWSManagedRulesAnonymousIpList"
+
+# AWS commercial regions this project renders for, by residency. A region outside these is
+# rejected by the spec, so a typo ("eu-west-4") never reaches a provider.
+RESIDENCY_REGIONS: dict[str, tuple[str, ...]] = {
+    "eu": (
+        "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+        "eu-west-1", "eu-west-2", "eu-west-3",
+    ),
+    "us": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
+}
+OTHER_REGIONS: tuple[str, ...] = (
+    "af-south-1", "ap-east-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+    "ap-southeast-4", "ca-central-1", "ca-west-1", "il-central-1", "me-central-1",
+    "me-south-1", "sa-east-1",
+)
+ALL_REGIONS: tuple[str, ...] = tuple(
+    sorted({r for regions in RESIDENCY_REGIONS.values() for r in regions} | set(OTHER_REGIONS))
+)
+
+# ISO 3166 country codes a restricted WAF admits, by residency (EU/EEA for `eu`).
+RESIDENCY_COUNTRIES: dict[str, tuple[str, ...]] = {
+    "eu": (
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+        "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE",
+        "SI", "SK",
+    ),
+    "us": ("US",),
+}
+
+
+def regions_for_residency(residency: str) -> tuple[str, ...]:
+    """Regions allowed by a residency (`any` allows every known region)."""
+    return RESIDENCY_REGIONS.get(residency, ALL_REGIONS)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What one classification tier promises. Field order follows DESIGN.md's matrix."""
+
+    name: str
+    rank: int  # 0 (public) .. 3 (restricted): higher is stricter
+    summary: str
+    # Network
+    training_egress: Literal["nat", "endpoints"]  # endpoints: no IGW, no NAT, VPC endpoints only
+    eks_public_endpoint: Literal["open", "allowlisted", "none"]  # private endpoint is always on
+    # Keys
+    keys: Literal["aws-managed", "cmk", "cmk-per-domain"]
+    key_rotation: bool
+    # S3 (public access block and SSE hold on every tier)
+    s3_tls_only: bool
+    s3_versioning: bool
+    s3_access_logging: bool
+    s3_object_lock: bool  # on the audit and model buckets
+    # Logs
+    log_retention_days: int
+    # Edge
+    waf_managed_rule_groups: tuple[str, ...]
+    waf_geo_allowlist: bool
+    api_auth: tuple[str, ...]  # allowed inference.auth values; the first is the default
+    # Capacity
+    spot_training: bool
+    spot_inference: bool
+    min_inference_regions: int
+    residency_required: bool
+    # Security monitoring
+    siem_sources: tuple[str, ...]
+    siem_archive_object_lock: bool
+    guardduty: bool
+    guardduty_eks_runtime: bool
+    guardduty_s3_malware: bool
+    macie: bool
+    # Stateful resources (buckets, keys, file systems, log groups)
+    protect_stateful: bool
+    retain_on_delete: bool
+
+    @property
+    def cmk(self) -> bool:
+        return self.keys != "aws-managed"
+
+    @property
+    def air_gapped(self) -> bool:
+        return self.training_egress == "endpoints"
+
+    def ships(self, source: str) -> bool:
+        return source in self.siem_sources
+
+
+TIERS: dict[str, Tier] = {
+    "public": Tier(
+        name="public", rank=0,
+        summary="Public or synthetic data: defended edge, NAT egress, AWS-managed keys.",
+        training_egress="nat", eks_public_endpoint="open",
+        keys="aws-managed", key_rotation=False,
+        s3_tls_only=False, s3_versioning=False, s3_access_logging=False, s3_object_lock=False,
+        log_retention_days=30,
+        waf_managed_rule_groups=(WAF_COMMON,), waf_geo_allowlist=False,
+        api_auth=("iam", "cognito", "jwt"),
+        spot_training=True, spot_inference=True,
+        min_inference_regions=1, residency_required=False,
+        siem_sources=("cloudtrail",), siem_archive_object_lock=False,
+        guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
+        macie=False, protect_stateful=False, retain_on_delete=False,
+    ),
+    "internal": Tier(
+        name="internal", rank=1,
+        summary="Internal business data: CMKs with rotation, TLS-only buckets, GuardDuty.",
+        training_egress="nat", eks_public_endpoint="allowlisted",
+        keys="cmk", key_rotation=True,
+        s3_tls_only=True, s3_versioning=True, s3_access_logging=False, s3_object_lock=False,
+        log_retention_days=90,
+        waf_managed_rule_groups=(WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION),
+        waf_geo_allowlist=False,
+        api_auth=("iam", "cognito", "jwt"),
+        spot_training=True, spot_inference=True,
+        min_inference_regions=1, residency_required=False,
+        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False,
+        guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
+        macie=False, protect_stateful=False, retain_on_delete=False,
+    ),
+    "confidential": Tier(
+        name="confidential", rank=2,
+        summary="Customer or proprietary data: air-gapped training, CMK per data domain, DLP.",
+        training_egress="endpoints", eks_public_endpoint="none",
+        keys="cmk-per-domain", key_rotation=True,
+        s3_tls_only=True, s3_versioning=True, s3_access_logging=True, s3_object_lock=False,
+        log_retention_days=365,
+        waf_managed_rule_groups=(
+            WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION, WAF_SQLI, WAF_ANONYMOUS_IP,
+        ),
+        waf_geo_allowlist=False,
+        api_auth=("iam", "cognito"),
+        spot_training=True, spot_inference=False,
+        min_inference_regions=2, residency_required=True,
+        siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
+        siem_archive_object_lock=False,
+        guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
+        macie=True, protect_stateful=True, retain_on_delete=False,
+    ),
+    "restricted": Tier(
+        name="restricted", rank=3,
+        summary="Regulated data (PHI, PCI, trading): all of confidential, immutable audit, "
+        "IAM-only API, geo allowlist, no spot.",
+        training_egress="endpoints", eks_public_endpoint="none",
+        keys="cmk-per-domain", key_rotation=True,
+        s3_tls_only=True, s3_versioning=True, s3_access_logging=True, s3_object_lock=True,
+        log_retention_days=2557,
+        waf_managed_rule_groups=(
+            WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION, WAF_SQLI, WAF_ANONYMOUS_IP,
+        ),
+        waf_geo_allowlist=True,
+        api_auth=("iam",),
+        spot_training=False, spot_inference=False,
+        min_inference_regions=2, residency_required=True,
+        siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
+        siem_archive_object_lock=True,
+        guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
+        macie=True, protect_stateful=True, retain_on_delete=True,
+    ),
+}
+
+
+def get_tier(name: str) -> Tier:
+    try:
+        return TIERS[name]
+    except KeyError:
+        raise KeyError(f"unknown tier {name!r}: use one of {', '.join(TIER_NAMES)}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# The matrix as people read it (DESIGN.md): one row per guardrail, one cell per tier.
+# ---------------------------------------------------------------------------------------
+
+_WAF_SHORT = {
+    WAF_COMMON: "Common",
+    WAF_KNOWN_BAD_INPUTS: "KnownBadInputs",
+    WAF_IP_REPUTATION: "IpReputation",
+    WAF_SQLI: "SQLi",
+    WAF_ANONYMOUS_IP: "AnonymousIp",
+}
+
+
+def _egress(t: Tier) -> str:
+    return "NAT" if t.training_egress == "nat" else "none: VPC endpoints only"
+
+
+def _eks(t: Tier) -> str:
+    return {
+        "open": "public + private",
+        "allowlisted": "private, public allowlisted",
+        "none": "private only",
+    }[t.eks_public_endpoint]
+
+
+def _keys(t: Tier) -> str:
+    return {
+        "aws-managed": "KMS (AWS managed)",
+        "cmk": "CMK",
+        "cmk-per-domain": "CMK per data domain",
+    }[t.keys] + (", rotation" if t.key_rotation else "")
+
+
+def _s3(t: Tier) -> str:
+    parts = ["block public", "SSE"]
+    if t.s3_tls_only:
+        parts.append("TLS-only")
+    if t.s3_versioning:
+        parts.append("versioning")
+    if t.s3_access_logging:
+        parts.append("access logging")
+    if t.s3_object_lock:
+        parts.append("Object Lock on audit and model buckets")
+    return ", ".join(parts)
+
+
+def _waf(t: Tier) -> str:
+    groups = [_WAF_SHORT[g] for g in t.waf_managed_rule_groups] + ["rate limit"]
+    if t.waf_geo_allowlist:
+        groups.append("geo allowlist from residency")
+    return ", ".join(groups)
+
+
+def _spot(t: Tier) -> str:
+    if t.spot_training and t.spot_inference:
+        return "yes"
+    if t.spot_training:
+        return "training only"
+    return "no"
+
+
+def _siem(t: Tier) -> str:
+    text = ", ".join(t.siem_sources)
+    return text + (", Object Lock archive" if t.siem_archive_object_lock else "")
+
+
+def _threats(t: Tier) -> str:
+    if not t.guardduty:
+        return "optional"
+    parts = ["GuardDuty"]
+    if t.guardduty_eks_runtime:
+        parts.append("EKS runtime")
+    if t.guardduty_s3_malware:
+        parts.append("S3 malware protection")
+    return ", ".join(parts)
+
+
+def _stateful(t: Tier) -> str:
+    if t.retain_on_delete:
+        return "protect + retainOnDelete"
+    return "protect" if t.protect_stateful else "-"
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
+    ("training VPC egress", _egress),
+    ("EKS API endpoint", _eks),
+    ("keys", _keys),
+    ("S3", _s3),
+    ("log retention (days)", lambda t: str(t.log_retention_days)),
+    ("WAF", _waf),
+    ("API auth", lambda t: ", ".join(t.api_auth)),
+    ("spot capacity", _spot),
+    ("inference regions (min)", lambda t: str(t.min_inference_regions)),
+    ("residency", lambda t: "required" if t.residency_required else "any"),
+    ("SIEM sources", _siem),
+    ("threat detection", _threats),
+    ("DLP (Macie) on training data", lambda t: _yes_no(t.macie)),
+    ("stateful resources", _stateful),
+)
+
+
+def matrix() -> list[dict[str, str]]:
+    """The guardrail matrix: one dict per row, `guardrail` plus one key per tier."""
+    return [
+        {"guardrail": label, **{name: cell(TIERS[name]) for name in TIER_NAMES}}
+        for label, cell in MATRIX_ROWS
+    ]
+
+
+def matrix_markdown() -> str:
+    rows = matrix()
+    header = "| guardrail | " + " | ".join(TIER_NAMES) + " |"
+    sep = "|---" * (len(TIER_NAMES) + 1) + "|"
+    body = [
+        "| " + " | ".join([row["guardrail"], *(row[t] for t in TIER_NAMES)]) + " |"
+        for row in rows
+    ]
+    return "\n".join([header, sep, *body]) + "\n"
+
+
+def matrix_json() -> str:
+    """Machine-readable: the display matrix and every tier's raw settings."""
+    return json.dumps(
+        {"matrix": matrix(), "tiers": {name: asdict(TIERS[name]) for name in TIER_NAMES}},
+        indent=2,
+    ) + "\n"

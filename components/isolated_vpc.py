@@ -1,0 +1,273 @@
+"""A VPC with private subnets across AZs, VPC endpoints, flow logs and a closed default SG."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components.kms_key import KmsKey
+
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IsolatedVpcArgs:
+    cidr_block: str = "10.0.0.0/16"
+    """VPC CIDR, /16 to /20. Default 10.0.0.0/16. Private subnets take the lower three quarters."""
+    az_count: int = 3
+    """Availability zones (2-3). Default 3."""
+    nat_egress: bool = False
+    """Public subnets, an internet gateway and one NAT gateway per AZ. Default off: no route to
+    the internet at all. Conflicts with an air-gapped tier."""
+    interface_endpoints: Sequence[str] = ()
+    """Interface endpoint services (e.g. "ecr.api", "sts"), private DNS on. Default none."""
+    gateway_endpoints: Sequence[str] = ("s3",)
+    """Gateway endpoint services ("s3", "dynamodb"), on every private route table. Default s3."""
+    flow_log_retention_days: int = 365
+    """Flow-log retention; one of CloudWatch's allowed values. Default 365."""
+    flow_log_kms_key: Optional[KmsKey] = None
+    """CMK for the flow-log group. Default None: CloudWatch's service-owned encryption."""
+    stateful: StatefulOptions = StatefulOptions()
+    """Protection of the flow-log group. Default: protected."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class IsolatedVpc(Component):
+    vpc_id: pulumi.Output[str]
+    cidr_block: pulumi.Output[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
+    endpoint_security_group_id: pulumi.Output[str]
+    gateway_endpoint_ids: dict[str, pulumi.Output[str]]
+    interface_endpoint_ids: dict[str, pulumi.Output[str]]
+    flow_log_group_name: pulumi.Output[str]
+    flow_log_group_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: IsolatedVpcArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("network", "IsolatedVpc", name, opts)
+        network = ipaddress.ip_network(args.cidr_block)
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError(f"{name}: cidr_block must be /16 to /20, got {args.cidr_block}")
+        if not 2 <= args.az_count <= 3:
+            raise ValueError(f"{name}: az_count must be 2 or 3, got {args.az_count}")
+        if args.flow_log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{name}: flow_log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        self._name, self._tags = name, dict(args.tags)
+
+        # Lower three quarters: private subnets; the top quarter: small public subnets (NAT only).
+        quarters = list(network.subnets(prefixlen_diff=2))
+        private_cidrs = quarters[: args.az_count]
+        public_cidrs = list(quarters[3].subnets(new_prefix=min(quarters[3].prefixlen + 4, 28)))[: args.az_count]
+
+        azs = aws.get_availability_zones_output(state="available", opts=self.invoke_opts())
+        region = aws.get_region_output(opts=self.invoke_opts())
+
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr_block,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=merge_tags(f"{name}-vpc", args.tags),
+            opts=self.child(),
+        )
+        # Take over the default security group and leave it with no rules at all.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags=merge_tags(f"{name}-default-sg-closed", args.tags),
+            opts=self.child(),
+        )
+
+        self.private_subnet_ids, self.private_route_table_ids = [], []
+        private_route_tables = []
+        for i, cidr in enumerate(private_cidrs):
+            az = azs.names.apply(lambda names, i=i: names[i])
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=str(cidr),
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags=merge_tags(f"{name}-private-{i}", args.tags, {"kubernetes.io/role/internal-elb": "1"}),
+                opts=self.child(),
+            )
+            table = aws.ec2.RouteTable(
+                f"{name}-private-rt-{i}",
+                vpc_id=self.vpc.id,
+                tags=merge_tags(f"{name}-private-rt-{i}", args.tags),
+                opts=self.child(),
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=self.child()
+            )
+            self.private_subnet_ids.append(subnet.id)
+            self.private_route_table_ids.append(table.id)
+            private_route_tables.append(table)
+
+        self.public_subnet_ids = []
+        if args.nat_egress:
+            self._create_nat_egress(name, args, public_cidrs, azs, private_route_tables)
+
+        self.endpoint_security_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints-sg",
+            vpc_id=self.vpc.id,
+            description="HTTPS from inside the VPC to interface endpoints",
+            tags=merge_tags(f"{name}-endpoints-sg", args.tags),
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-https-in",
+            security_group_id=self.endpoint_security_group.id,
+            cidr_ipv4=self.vpc.cidr_block,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS from the VPC",
+            opts=self.child(),
+        )
+        self.gateway_endpoint_ids = {}
+        for service in args.gateway_endpoints:
+            endpoint = aws.ec2.VpcEndpoint(
+                f"{name}-{service}-gateway",
+                vpc_id=self.vpc.id,
+                service_name=pulumi.Output.concat("com.amazonaws.", region.region, ".", service),
+                vpc_endpoint_type="Gateway",
+                route_table_ids=self.private_route_table_ids,
+                tags=merge_tags(f"{name}-{service}-gateway", args.tags),
+                opts=self.child(),
+            )
+            self.gateway_endpoint_ids[service] = endpoint.id
+        self.interface_endpoint_ids = {}
+        for service in args.interface_endpoints:
+            endpoint = aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}-endpoint",
+                vpc_id=self.vpc.id,
+                service_name=pulumi.Output.concat("com.amazonaws.", region.region, ".", service),
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=self.private_subnet_ids,
+                security_group_ids=[self.endpoint_security_group.id],
+                tags=merge_tags(f"{name}-{service}-endpoint", args.tags),
+                opts=self.child(),
+            )
+            self.interface_endpoint_ids[service] = endpoint.id
+
+        self._create_flow_logs(name, args)
+
+        self.vpc_id = self.vpc.id
+        self.cidr_block = self.vpc.cidr_block
+        self.endpoint_security_group_id = self.endpoint_security_group.id
+        self.register_outputs({
+            "vpc_id": self.vpc_id,
+            "cidr_block": self.cidr_block,
+            "private_subnet_ids": self.private_subnet_ids,
+            "public_subnet_ids": self.public_subnet_ids,
+            "private_route_table_ids": self.private_route_table_ids,
+            "endpoint_security_group_id": self.endpoint_security_group_id,
+            "gateway_endpoint_ids": self.gateway_endpoint_ids,
+            "interface_endpoint_ids": self.interface_endpoint_ids,
+            "flow_log_group_name": self.flow_log_group_name,
+            "flow_log_group_arn": self.flow_log_group_arn,
+        })
+
+    def _create_nat_egress(self, name: str, args: IsolatedVpcArgs, public_cidrs: list, azs,
+                           private_route_tables: list[aws.ec2.RouteTable]) -> None:
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags=merge_tags(f"{name}-igw", args.tags), opts=self.child()
+        )
+        public_table = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=self.vpc.id, tags=merge_tags(f"{name}-public-rt", args.tags), opts=self.child()
+        )
+        aws.ec2.Route(
+            f"{name}-public-default", route_table_id=public_table.id, destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id, opts=self.child(),
+        )
+        for i, cidr in enumerate(public_cidrs):
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=str(cidr),
+                availability_zone=azs.names.apply(lambda names, i=i: names[i]),
+                map_public_ip_on_launch=False,  # only the NAT gateways live here, on EIPs
+                tags=merge_tags(f"{name}-public-{i}", args.tags),
+                opts=self.child(),
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rta-{i}", subnet_id=subnet.id, route_table_id=public_table.id, opts=self.child()
+            )
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags=merge_tags(f"{name}-nat-eip-{i}", args.tags),
+                              opts=self.child())
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{i}",
+                allocation_id=eip.id,
+                subnet_id=subnet.id,
+                connectivity_type="public",
+                tags=merge_tags(f"{name}-nat-{i}", args.tags),
+                opts=self.child(depends_on=[igw]),
+            )
+            aws.ec2.Route(
+                f"{name}-private-default-{i}",
+                route_table_id=private_route_tables[i].id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=self.child(),
+            )
+            self.public_subnet_ids.append(subnet.id)
+
+    def _create_flow_logs(self, name: str, args: IsolatedVpcArgs) -> None:
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=f"/aws/vpc/flow-logs/{name}",
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=args.flow_log_kms_key.arn if args.flow_log_kms_key else None,
+            tags=merge_tags(f"{name}-flow-logs", args.tags),
+            opts=self.stateful_child(args.stateful),
+        )
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            }]),
+            tags=merge_tags(f"{name}-flow-logs-role", args.tags),
+            opts=self.child(),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs-write",
+            role=role.id,
+            policy=policy_json([{
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+                           "logs:DescribeLogStreams"],
+                "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+            }]),
+            opts=self.child(),
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=merge_tags(f"{name}-flow-log", args.tags),
+            opts=self.child(),
+        )
+        self.flow_log_group_name = log_group.name
+        self.flow_log_group_arn = log_group.arn
+
+

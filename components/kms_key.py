@@ -1,0 +1,112 @@
+"""A customer managed KMS key with rotation, a key policy scoped to the account, and an alias."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, merge_tags, policy_json
+
+_USE_ACTIONS = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class KmsKeyArgs:
+    description: str
+    """What the key protects (shown in the console). Required."""
+    service_principals: Sequence[str] = ()
+    """AWS services that may use the key, e.g. "s3", "logs", "firehose", "sns" (bare service
+    names; `logs` is scoped to this region's log groups). Default: none, only the account."""
+    grant_services: Sequence[str] = ()
+    """Services that also need kms:CreateGrant (EKS, EBS via autoscaling, FSx). Default: none."""
+    enable_key_rotation: bool = True
+    """Annual automatic rotation. Default on; turning it off conflicts with every tier above public."""
+    rotation_period_days: int = 365
+    """Days between rotations (90-2560). Default 365."""
+    deletion_window_days: int = 30
+    """Waiting period before deletion (7-30). Default 30, the longest."""
+    alias: Optional[str] = None
+    """Alias without the `alias/` prefix. Default: the component name."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags merged after Name and before nothing else."""
+
+
+class KmsKey(Component):
+    """A CMK whose policy lets the account administer it (via IAM) and lets only the named AWS
+    services in this account use it."""
+
+    key_id: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    alias_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: KmsKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("kms", "KmsKey", name, opts)
+        if not 90 <= args.rotation_period_days <= 2560:
+            raise ValueError(f"{name}: rotation_period_days must be 90-2560, got {args.rotation_period_days}")
+        if not 7 <= args.deletion_window_days <= 30:
+            raise ValueError(f"{name}: deletion_window_days must be 7-30, got {args.deletion_window_days}")
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        region = aws.get_region_output(opts=self.invoke_opts())
+
+        account_root = pulumi.Output.concat("arn:", partition.partition, ":iam::", identity.account_id, ":root")
+        statements: list = [
+            {
+                "Sid": "AccountAdministersKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ]
+        for service in sorted(set(args.service_principals) | set(args.grant_services)):
+            principal = pulumi.Output.concat(service, ".", region.region, ".amazonaws.com") if service == "logs" else f"{service}.amazonaws.com"
+            statement = {
+                "Sid": f"Allow{service.replace('-', '').replace('.', '').title()}Use",
+                "Effect": "Allow",
+                "Principal": {"Service": principal},
+                "Action": _USE_ACTIONS + (["kms:CreateGrant"] if service in args.grant_services else []),
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            }
+            if service == "logs":
+                statement["Condition"] = {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": pulumi.Output.concat(
+                            "arn:", partition.partition, ":logs:", region.region, ":", identity.account_id, ":*"
+                        )
+                    }
+                }
+            statements.append(statement)
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=args.description,
+            enable_key_rotation=args.enable_key_rotation,
+            rotation_period_in_days=args.rotation_period_days if args.enable_key_rotation else None,
+            deletion_window_in_days=args.deletion_window_days,
+            key_usage="ENCRYPT_DECRYPT",
+            customer_master_key_spec="SYMMETRIC_DEFAULT",
+            policy=policy_json(statements),
+            tags=merge_tags(name, args.tags),
+            opts=self.child(),
+        )
+        self.alias = aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/{args.alias or name}",
+            target_key_id=self.key.key_id,
+            opts=self.child(),
+        )
+        self.key_id = self.key.key_id
+        self.arn = self.key.arn
+        self.alias_name = self.alias.name
+        self.register_outputs({"key_id": self.key_id, "arn": self.arn, "alias_name": self.alias_name})
