@@ -1,8 +1,11 @@
-"""Compose the blueprint for a validated spec: training, inference, security monitoring."""
+"""Compose the blueprint for a validated spec: training, inference, then security monitoring.
+
+Security runs last because it ships the log sources the other two register on the context.
+"""
 
 from __future__ import annotations
 
-from blueprints import training
+from blueprints import inference, security, training
 from blueprints.context import BlueprintContext
 from blueprints.spec import Spec
 
@@ -11,4 +14,7 @@ def build(spec: Spec) -> BlueprintContext:
     ctx = BlueprintContext(spec)
     if spec.training.enabled:
         training.build(ctx)
+    if spec.inference.enabled:
+        inference.build(ctx)
+    security.build(ctx)
     return ctx
