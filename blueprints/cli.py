@@ -1,0 +1,317 @@
+"""`blueprint`: tiers, new, validate, plan, check, diff, cost.
+
+Exit codes: 0 fine, 1 findings (check), 2 bad input (one clear line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from blueprints import tiers as tiers_mod
+from blueprints.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
+from blueprints.spec import SpecError
+
+app = typer.Typer(
+    name="blueprint",
+    help="Secure AWS infrastructure for enterprise AI, by data-classification tier.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _out() -> Console:
+    # Wide when piped (CI logs), so tree lines are never cut.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _fail(lines: list[str] | str, code: int = 2) -> NoReturn:
+    for line in [lines] if isinstance(lines, str) else lines:
+        typer.echo(f"error: {line}", err=True)
+    raise typer.Exit(code)
+
+
+class TierFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+
+
+class DiffFormat(str, Enum):
+    markdown = "markdown"
+    json = "json"
+
+
+class Report(str, Enum):
+    compliance = "compliance"
+
+
+class TierChoice(str, Enum):
+    public = "public"
+    internal = "internal"
+    confidential = "confidential"
+    restricted = "restricted"
+
+
+# -------------------------------------------------------------------------------------
+# Loading stacks and plans: every user mistake becomes exit 2 with the key and the fix.
+# -------------------------------------------------------------------------------------
+
+
+def _spec_of(stack_path: Path):
+    from blueprints.program import load_spec
+
+    stack = load_stack_file(stack_path)
+    config, secret_keys = stack.runtime_config()
+    return stack, load_spec(config, secret_keys)
+
+
+def _load_plan(source: Path) -> tuple[Plan, Optional[object]]:
+    """A plan from a stack file (rendered offline) or a plan JSON file; plus the spec when a
+    stack file was given."""
+    try:
+        if source.suffix == ".json":
+            return load_plan_file(source), None
+        stack, spec = _spec_of(source)
+        return render_stack(stack), spec
+    except StackFileError as exc:
+        _fail(str(exc))
+    except SpecError as exc:
+        _fail([f"{source}: {p}" for p in exc.problems])
+
+
+# -------------------------------------------------------------------------------------
+# tiers
+# -------------------------------------------------------------------------------------
+
+
+@app.command()
+def tiers(fmt: TierFormat = typer.Option(TierFormat.table, "--format", "-f", help="table, json or markdown")) -> None:
+    """Print the guardrail matrix: what each classification tier promises."""
+    if fmt is TierFormat.json:
+        typer.echo(tiers_mod.matrix_json(), nl=False)
+        return
+    if fmt is TierFormat.markdown:
+        typer.echo(tiers_mod.matrix_markdown(), nl=False)
+        return
+    table = Table(title="ai-blueprints tiers", show_lines=True)
+    table.add_column("guardrail", style="bold")
+    for name in tiers_mod.TIER_NAMES:
+        table.add_column(name)
+    for row in tiers_mod.matrix():
+        table.add_row(row["guardrail"], *(row[name] for name in tiers_mod.TIER_NAMES))
+    _out().print(table)
+
+
+# -------------------------------------------------------------------------------------
+# new / validate
+# -------------------------------------------------------------------------------------
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="Stack and blueprint name: [a-z][a-z0-9-]{2,23}"),
+    tier: TierChoice = typer.Option(..., "--tier", help="public, internal, confidential or restricted"),
+    region: str = typer.Option(..., "--region", help="Home region (training and security services)"),
+    inference_region: Optional[List[str]] = typer.Option(None, "--inference-region", help="Inference region; repeat for several"),
+    no_training: bool = typer.Option(False, "--no-training", help="Leave the training blueprint out"),
+    no_inference: bool = typer.Option(False, "--no-inference", help="Leave the inference blueprint out"),
+    owner: str = typer.Option("ml-platform@example.com", "--owner", help="Owner tag (an email address)"),
+    cost_center: str = typer.Option("CC-0000", "--cost-center", help="CostCenter tag"),
+    residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: from --region)"),
+    siem: str = typer.Option("s3", "--siem", help="SIEM destination: splunk, http or s3"),
+    siem_endpoint: Optional[str] = typer.Option(None, "--siem-endpoint", help="https URL of the Splunk HEC or HTTP endpoint"),
+    directory: Path = typer.Option(Path("stacks"), "--dir", help="Where to write Pulumi.NAME.yaml"),
+) -> None:
+    """Write a commented, valid stack file for a new blueprint. Never overwrites."""
+    from blueprints.scaffold import ScaffoldError, render_stack_file
+
+    target = directory / f"Pulumi.{name}.yaml"
+    if target.exists():
+        _fail(f"{target} already exists; pick another NAME or remove the file yourself")
+    try:
+        text = render_stack_file(
+            name=name, tier=tier.value, region=region, inference_regions=list(inference_region or []),
+            training=not no_training, inference=not no_inference, owner=owner, cost_center=cost_center,
+            residency=residency, siem=siem, siem_endpoint=siem_endpoint,
+        )
+    except ScaffoldError as exc:
+        _fail(exc.problems)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(target, "x", encoding="utf-8") as fh:  # "x": never overwrite, even in a race
+        fh.write(text)
+    typer.echo(f"wrote {target}")
+    if siem in ("splunk", "http"):
+        typer.echo(
+            "next: set the SIEM token as a secret (validate fails until you do):\n"
+            f"  pulumi config set --secret --path 'ai-blueprints:blueprint.siem.token' <token> --stack {name}"
+        )
+    typer.echo(f"then: blueprint validate {target} && blueprint plan {target}")
+
+
+@app.command()
+def validate(stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml")) -> None:
+    """Report every problem in a stack file, one line each (exit 2), or confirm it is valid."""
+    try:
+        _, spec = _spec_of(stack)
+    except StackFileError as exc:
+        _fail(str(exc))
+    except SpecError as exc:
+        _fail([f"{stack}: {p}" for p in exc.problems])
+    parts = [f"tier {spec.model.tier}", f"home {spec.region}"]
+    if spec.inference.enabled:
+        parts.append("inference in " + ", ".join(spec.inference_regions))
+    if spec.training.enabled:
+        parts.append(f"training on {spec.training.gpu_instance_type}")
+    typer.echo(f"ok: {stack} ({'; '.join(parts)})")
+
+
+# -------------------------------------------------------------------------------------
+# plan
+# -------------------------------------------------------------------------------------
+
+
+def _short(type_: str) -> str:
+    return type_.rsplit(":", 1)[-1]
+
+
+def plan_tree(plan: Plan) -> Tree:
+    """Stack -> top-level components, each with its resource count by type."""
+    root_urn = next((r.urn for r in plan.resources if r.type == "pulumi:pulumi:Stack"), "")
+    tree = Tree(f"[bold]{plan.stack}[/bold] (tier {plan.tier}): {len(plan.resources)} resources to create")
+    tops = [r for r in plan.resources if r.parent == root_urn or (not r.parent and r.urn != root_urn)]
+    for top in sorted(tops, key=lambda r: (r.custom, r.name)):
+        members = plan.descendants(top.urn) if not top.custom else []
+        label = f"{top.name} [dim]{_short(top.type)}[/dim]"
+        if top.custom:
+            region = plan.provider_region(top)
+            tree.add(label + (f" [dim]{region}[/dim]" if region else ""))
+            continue
+        region = plan.provider_region(top)
+        branch = tree.add(f"{label}  {len(members) + 1} resources" + (f" [dim]{region}[/dim]" if region else ""))
+        counts: dict[str, int] = {}
+        for m in members:
+            counts[_short(m.type)] = counts.get(_short(m.type), 0) + 1
+        branch.add(", ".join(f"{n} {t}" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "-")
+    return tree
+
+
+@app.command()
+def plan(
+    stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml"),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan JSON (the shape of `pulumi preview --json`)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the plan JSON to this file"),
+) -> None:
+    """Render the stack offline (no credentials, no Pulumi CLI) and show what would be created."""
+    if stack.suffix == ".json":
+        _fail(f"{stack}: plan takes a stack file (stacks/Pulumi.<stack>.yaml), not a plan JSON")
+    rendered, _ = _load_plan(stack)
+    text = rendered.to_json()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    if as_json:
+        typer.echo(text, nl=False)
+    else:
+        console = _out()
+        console.print(plan_tree(rendered))
+        summary = ", ".join(f"{n} {t}" for t, n in sorted(
+            ((_short(t), n) for t, n in rendered.count_by_type().items()), key=lambda kv: (-kv[1], kv[0]))[:8])
+        console.print(f"most common: {summary}")
+        if out is not None:
+            console.print(f"plan JSON written to {out}")
+
+
+# -------------------------------------------------------------------------------------
+# check
+# -------------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    source: Path = typer.Argument(..., help="A stack file, or a plan JSON from `blueprint plan --out`"),
+    tier: Optional[TierChoice] = typer.Option(None, "--tier", help="Check against another tier's pack"),
+    fmt: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table, json, markdown or sarif"),
+    report: Optional[Report] = typer.Option(None, "--report", help="compliance: controls evidenced, per framework"),
+    residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
+) -> None:
+    """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
+    from policies.runner import SuppressionError
+    from policies.runner import check as run_check
+
+    rendered, spec = _load_plan(source)
+    suppressions = [s.model_dump() for s in spec.model.suppressions] if spec is not None else []
+    if residency is None and spec is not None:
+        residency = spec.residency
+    try:
+        text, code = run_check(
+            rendered.to_dict(), tier=tier.value if tier else None, residency=residency,
+            suppressions=suppressions, fmt=fmt.value, report=report.value if report else None,
+        )
+    except SuppressionError as exc:
+        _fail(f"{source}: {exc}")
+    typer.echo(text, nl=not text.endswith("\n"))
+    raise typer.Exit(code)
+
+
+# -------------------------------------------------------------------------------------
+# diff / cost
+# -------------------------------------------------------------------------------------
+
+
+@app.command()
+def diff(
+    base: Path = typer.Argument(..., help="Stack file or plan JSON before the change"),
+    head: Path = typer.Argument(..., help="Stack file or plan JSON after the change"),
+    fmt: DiffFormat = typer.Option(DiffFormat.markdown, "--format", "-f", help="markdown or json"),
+) -> None:
+    """What a change does: resources created, updated, replaced, deleted; security-relevant first."""
+    from blueprints.diff import diff_plans, format_diff
+
+    before, _ = _load_plan(base)
+    after, _ = _load_plan(head)
+    text = format_diff(diff_plans(before, after), fmt.value)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+class CostFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command()
+def cost(
+    source: Path = typer.Argument(..., help="A stack file or a plan JSON"),
+    fmt: CostFormat = typer.Option(CostFormat.table, "--format", "-f", help="table, json or markdown"),
+) -> None:
+    """Monthly cost estimate by component (list prices; assumptions printed)."""
+    from blueprints.cost import estimate, format_cost
+
+    rendered, _ = _load_plan(source)
+    text = format_cost(estimate(rendered), fmt.value)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
+
