@@ -255,19 +255,27 @@ def load_plan_file(path: str | os.PathLike[str]) -> Plan:
 
 
 def _assign_regions(plan: Plan, default_region: Optional[str]) -> None:
-    """Region of each resource: its provider's region (plans read back from JSON)."""
+    """Region of each resource: its provider's region; a provider's own `region` input; for a
+    component, the one region all its resources share (none when they span regions)."""
     provider_regions: dict[str, str] = {}
     for r in plan.resources:
-        if r.type.startswith("pulumi:providers:"):
-            region = r.inputs.get("region") or default_region or ""
-            provider_regions[f"{r.urn}::{r.id}"] = str(region)
-    for r in plan.resources:
-        if "__region" not in r.outputs:
-            region = provider_regions.get(r.provider, "")
-            if not region and r.parent:
-                parent = next((p for p in plan.resources if p.urn == r.parent), None)
-                region = parent.region if parent else ""
+        if r.type == "pulumi:providers:aws":
+            region = str(r.inputs.get("region") or default_region or "")
+            provider_regions[f"{r.urn}::{r.id}"] = region
             r.outputs["__region"] = region
+    by_urn = plan.by_urn()
+    for r in plan.resources:
+        if "__region" not in r.outputs and r.custom:
+            region = provider_regions.get(r.provider, "")
+            parent = by_urn.get(r.parent)
+            while not region and parent is not None:
+                region = provider_regions.get(parent.provider, "")
+                parent = by_urn.get(parent.parent)
+            r.outputs["__region"] = region
+    for r in plan.resources:
+        if not r.custom and "__region" not in r.outputs:
+            regions = {d.outputs.get("__region", "") for d in plan.descendants(r.urn) if d.custom}
+            r.outputs["__region"] = regions.pop() if len(regions) == 1 else ""
 
 
 # --------------------------------------------------------------------------------------
@@ -383,6 +391,9 @@ _AUTONAME_PROPERTY = {
     "aws:ec2/securityGroup:SecurityGroup": "name",
     "aws:lb/loadBalancer:LoadBalancer": "name",
     "aws:lb/targetGroup:TargetGroup": "name",
+    "aws:eks/nodeGroup:NodeGroup": "nodeGroupName",
+    "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    "aws:ec2/placementGroup:PlacementGroup": "name",
 }
 _NAMELESS_PREFIXES = ("aws:ec2/", "aws:vpc/", "aws:s3/bucket", "pulumi:providers:", "kubernetes:")
 
@@ -481,6 +492,8 @@ class RecordingMocks:
         elif typ == "aws:ec2/vpc:Vpc":
             out.update(defaultSecurityGroupId="sg-" + _h(rid, "default"), mainRouteTableId="rtb-" + _h(rid, "main"),
                        defaultNetworkAclId="acl-" + _h(rid, "acl"), ownerId=ACCOUNT_ID)
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out.update(latestVersion=1, defaultVersion=1)
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             out.update(prefixListId="pl-" + _h(rid, n=8), ownerId=ACCOUNT_ID)
         elif typ == "aws:eks/cluster:Cluster":

@@ -239,7 +239,7 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
 
     if inference.enabled:
         regions = inference.regions or [region]
-        for i, r in enumerate(regions):
+        for i, r in enumerate(inference.regions or []):  # the home region is reported once, above
             if r not in ALL_REGIONS:
                 problems.append(f"inference.regions[{i}]: {r!r} is not an AWS region this project knows")
             elif r not in allowed_regions:

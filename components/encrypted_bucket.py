@@ -24,6 +24,10 @@ class ObjectLock:
 
 @dataclass(frozen=True, kw_only=True)
 class EncryptedBucketArgs:
+    bucket_name: Optional[pulumi.Input[str]] = None
+    """Physical bucket name. Default None: Pulumi autonames it (logical name + random suffix).
+    Set it only when a policy statement must name the bucket before it exists (CloudTrail's
+    delivery statements); S3 names are global, so include the account id and region."""
     kms_key: Optional[KmsKey] = None
     """CMK for SSE-KMS (with an S3 bucket key). Default None: SSE-KMS with the AWS managed
     `aws/s3` key. Conflicts with sse_algorithm="AES256"."""
@@ -75,6 +79,7 @@ class EncryptedBucket(Component):
 
         self.bucket = aws.s3.Bucket(
             name,
+            bucket=args.bucket_name,
             force_destroy=args.force_destroy,
             object_lock_enabled=True if args.object_lock else None,
             tags=merge_tags(name, args.tags),

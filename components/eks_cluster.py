@@ -1,0 +1,258 @@
+"""An EKS control plane: private endpoint, encrypted secrets, audited, access entries only.
+
+The cluster knows nothing of what runs on it (training or inference): node groups are
+`components.node_group.NodeGroup`, workloads go through `k8s_provider`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components.isolated_vpc import LOG_RETENTION_DAYS, IsolatedVpc
+from components.kms_key import KmsKey
+
+# Every control-plane log type EKS can ship to CloudWatch.
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# Add-ons that run as DaemonSets (or need no nodes to become ACTIVE), so they are installed with
+# the control plane. CoreDNS is a Deployment: EKS reports it DEGRADED until a node exists, so it
+# is installed by the node group that hosts it (NodeGroupArgs.cluster_addons).
+NODELESS_ADDONS = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
+_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksClusterArgs:
+    vpc: IsolatedVpc
+    """The VPC whose private subnets hold the control-plane ENIs (and, by convention, the nodes).
+    Required."""
+    kubernetes_version: str = "1.33"
+    """Kubernetes minor version. Default 1.33."""
+    public_access_cidrs: Sequence[str] = ()
+    """CIDRs allowed to reach a public API endpoint. Default empty: no public endpoint at all
+    (private only). Non-empty turns the public endpoint on with exactly this allowlist; the
+    private endpoint stays on either way."""
+    secrets_kms_key: Optional[KmsKey] = None
+    """CMK for envelope encryption of Kubernetes secrets (encryptionConfig). Default None: no
+    envelope encryption (EKS still encrypts etcd volumes with an AWS-owned key)."""
+    log_kms_key: Optional[KmsKey] = None
+    """CMK for the control-plane log group. Default None: CloudWatch's service-owned encryption."""
+    log_retention_days: int = 365
+    """Control-plane log retention, one of CloudWatch's allowed values. Default 365."""
+    stateful: StatefulOptions = StatefulOptions()
+    """Protection of the control-plane log group. Default: protected."""
+    admin_role_arns: Sequence[pulumi.Input[str]] = ()
+    """IAM principals given an access entry with AmazonEKSClusterAdminPolicy (cluster scope).
+    Default none: the creator is NOT made admin either (bootstrap admin is off)."""
+    addons: Sequence[str] = NODELESS_ADDONS
+    """EKS add-ons installed with the control plane, at the version EKS defaults to for
+    `kubernetes_version`. Default vpc-cni, kube-proxy, eks-pod-identity-agent (coredns needs
+    nodes: see NodeGroupArgs.cluster_addons)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child."""
+
+
+class EksCluster(Component):
+    """Cluster IAM role + control-plane log group + EKS cluster (API auth mode, private endpoint,
+    KMS-encrypted secrets) + OIDC provider + core add-ons + admin access entries + a Kubernetes
+    provider for the cluster."""
+
+    cluster: aws.eks.Cluster
+    cluster_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority_data: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    """The issuer with its scheme, `https://oidc.eks.<region>.amazonaws.com/id/<ID>`."""
+    oidc_issuer: pulumi.Output[str]
+    """The issuer without `https://`: the prefix of IAM condition keys (`<issuer>:sub`)."""
+    cluster_security_group_id: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    log_group_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    """A secret kubeconfig (JSON) that gets a token from `aws eks get-token`."""
+    k8s_provider: k8s.Provider
+    addons: dict[str, aws.eks.Addon]
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks", "EksCluster", name, opts)
+        if not _CLUSTER_NAME.match(name):
+            raise ValueError(f"{name}: an EKS cluster name is 1-100 letters, digits, '-' or '_', starting alphanumeric")
+        if args.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        if not re.match(r"^1\.[0-9]{2}$", args.kubernetes_version):
+            raise ValueError(f"{name}: kubernetes_version is a minor version such as 1.33, got {args.kubernetes_version!r}")
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        region = aws.get_region_output(opts=self.invoke_opts())
+
+        role, role_ready = self._create_role(name, args, partition)
+        # The name EKS writes control-plane logs to; created first so retention and the CMK apply
+        # from the first log line (otherwise EKS creates it, unencrypted and kept forever).
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key.arn if args.log_kms_key else None,
+            tags=merge_tags(f"{name}-control-plane-logs", args.tags),
+            opts=self.stateful_child(args.stateful),
+        )
+        public = bool(args.public_access_cidrs)
+        self.cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=name,
+            version=args.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=args.vpc.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=public,
+                public_access_cidrs=list(args.public_access_cidrs) if public else None,
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=False,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.secrets_kms_key.arn),
+                resources=["secrets"],
+            ) if args.secrets_kms_key else None,
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            tags=merge_tags(name, args.tags),
+            opts=self.child(depends_on=[log_group, *role_ready]),
+        )
+        self.cluster_name = self.cluster.name
+        self.cluster_arn = self.cluster.arn
+        self.endpoint = self.cluster.endpoint
+        self.certificate_authority_data = self.cluster.certificate_authority.data
+        self.oidc_issuer_url = self.cluster.identities[0].oidcs[0].issuer
+        self.oidc_issuer = self.oidc_issuer_url.apply(lambda url: url.removeprefix("https://"))
+        self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
+        self.log_group_name = log_group.name
+        self.log_group_arn = log_group.arn
+        self.role_arn = role.arn
+
+        # Thumbprints are left out: IAM fetches the issuer's top intermediate CA thumbprint itself
+        # and, for the EKS OIDC issuer, validates against its own trusted CA library.
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=self.oidc_issuer_url,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=merge_tags(f"{name}-oidc", args.tags),
+            opts=self.child(),
+        )
+        self.oidc_provider_arn = oidc.arn
+
+        self.addons = {
+            addon: aws.eks.Addon(
+                f"{name}-addon-{addon}",
+                cluster_name=self.cluster.name,
+                addon_name=addon,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=merge_tags(f"{name}-{addon}", args.tags),
+                opts=self.child(),
+            )
+            for addon in args.addons
+        }
+        self._create_admin_access(name, args, partition)
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, region.region).apply(
+                lambda parts: _kubeconfig(*parts)
+            )
+        )
+        self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self.child())
+        self.register_outputs({
+            "cluster_name": self.cluster_name,
+            "cluster_arn": self.cluster_arn,
+            "endpoint": self.endpoint,
+            "certificate_authority_data": self.certificate_authority_data,
+            "oidc_provider_arn": self.oidc_provider_arn,
+            "oidc_issuer_url": self.oidc_issuer_url,
+            "oidc_issuer": self.oidc_issuer,
+            "cluster_security_group_id": self.cluster_security_group_id,
+            "log_group_name": self.log_group_name,
+            "log_group_arn": self.log_group_arn,
+            "role_arn": self.role_arn,
+            "kubeconfig": self.kubeconfig,
+        })
+
+    def _create_role(self, name: str, args: EksClusterArgs, partition) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        role = aws.iam.Role(
+            f"{name}-cluster-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow",
+                "Principal": {"Service": "eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }]),
+            tags=merge_tags(f"{name}-cluster-role", args.tags),
+            opts=self.child(),
+        )
+        ready: list[pulumi.Resource] = [aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            role=role.name,
+            policy_arn=pulumi.Output.concat("arn:", partition.partition, ":iam::aws:policy/AmazonEKSClusterPolicy"),
+            opts=self.child(),
+        )]
+        if args.secrets_kms_key is not None:
+            # EKS calls KMS with the cluster role's credentials to wrap secret DEKs.
+            ready.append(aws.iam.RolePolicy(
+                f"{name}-cluster-secrets-key",
+                role=role.id,
+                policy=policy_json([{
+                    "Effect": "Allow",
+                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants", "kms:CreateGrant"],
+                    "Resource": args.secrets_kms_key.arn,
+                }]),
+                opts=self.child(),
+            ))
+        return role, ready
+
+    def _create_admin_access(self, name: str, args: EksClusterArgs, partition) -> None:
+        for i, principal in enumerate(args.admin_role_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{i}",
+                cluster_name=self.cluster.name,
+                principal_arn=principal,
+                type="STANDARD",
+                tags=merge_tags(f"{name}-admin-{i}", args.tags),
+                opts=self.child(),
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{i}-policy",
+                cluster_name=self.cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=pulumi.Output.concat(
+                    "arn:", partition.partition, ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=self.child(),
+            )
+
+
+def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with the caller's AWS credentials (no static token)."""
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [{
+            "name": cluster_name,
+            "user": {"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": "aws",
+                "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+                "interactiveMode": "Never",
+            }},
+        }],
+    }, sort_keys=True)

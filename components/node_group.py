@@ -1,0 +1,252 @@
+"""An EKS managed node group: GPU (NVIDIA AMI, tainted) or system, IMDSv2, encrypted root
+volume, and EFA with a cluster placement group on the instance types that have it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, merge_tags, policy_json
+from components.eks_cluster import EksCluster
+from components.kms_key import KmsKey
+
+# EFA interfaces (one per network card) of the EFA-capable training instance types.
+EFA_INTERFACES: dict[str, int] = {
+    "p4d.24xlarge": 4,
+    "p4de.24xlarge": 4,
+    "p5.48xlarge": 32,
+    "p5e.48xlarge": 32,
+    "p5en.48xlarge": 16,
+    "trn1.32xlarge": 8,
+    "trn1n.32xlarge": 16,
+    "trn2.48xlarge": 16,
+}
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_LABEL = "nvidia.com/gpu.present"
+EFA_LABEL = "vpc.amazonaws.com/efa.present"
+# What a node needs and nothing else: join the cluster, run the VPC CNI (which uses the node
+# role: no per-pod identity for aws-node, so pods never see these rights with IMDS hop limit 1),
+# and pull images from ECR (pull only, no listing).
+NODE_MANAGED_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly")
+SSM_POLICY = "AmazonSSMManagedInstanceCore"
+_AUTOSCALING_KEY_OPERATIONS = ["Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey",
+                               "GenerateDataKeyWithoutPlaintext", "DescribeKey", "CreateGrant"]
+
+
+def efa_capable(instance_type: str) -> bool:
+    return instance_type in EFA_INTERFACES
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroupArgs:
+    cluster: EksCluster
+    """The cluster the nodes join. Required."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets for the nodes. Required. With EFA only the first is used (a cluster
+    placement group lives in one AZ)."""
+    instance_types: Sequence[str]
+    """EC2 instance types, e.g. ["p5.48xlarge"]. Required."""
+    gpu: bool = True
+    """GPU nodes: AMI AL2023_x86_64_NVIDIA, taint nvidia.com/gpu=true:NoSchedule, label
+    nvidia.com/gpu.present=true. Default on. False: AL2023_x86_64_STANDARD system nodes."""
+    min_size: int = 0
+    """Minimum nodes. Default 0."""
+    max_size: int = 2
+    """Maximum nodes (>= 1, >= min_size). Default 2."""
+    desired_size: Optional[int] = None
+    """Initial nodes (the cluster autoscaler owns it afterwards). Default None: min_size."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """Default ON_DEMAND. SPOT conflicts with tiers that forbid spot."""
+    ebs_kms_key: Optional[KmsKey] = None
+    """CMK for the root volume, which is always encrypted. Default None: the account's default
+    EBS key. With a CMK the Auto Scaling service-linked role gets a KMS grant to use it."""
+    root_volume_gib: int = 100
+    """Root volume size (gp3). Default 100 GiB."""
+    efa: Optional[bool] = None
+    """EFA interfaces + a cluster placement group. Default None: on when every instance type is
+    EFA-capable (p4d, p4de, p5, p5e, p5en, trn1, trn1n, trn2 at their full sizes)."""
+    imds_hop_limit: int = 1
+    """IMDSv2 (tokens required always) response hop limit. Default 1: pods outside the host
+    network cannot reach instance metadata and the node role; 2 lets them."""
+    ssm_access: bool = False
+    """Attach AmazonSSMManagedInstanceCore for Session Manager. Default off."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra Kubernetes node labels. Default none."""
+    taints: Sequence[aws.eks.NodeGroupTaintArgs] = ()
+    """Extra taints beyond the GPU one. Default none."""
+    cluster_addons: Sequence[str] = ()
+    """EKS add-ons that need running nodes to become ACTIVE (e.g. "coredns"), installed once
+    this node group exists. Set it on the system node group. Default none."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on every taggable child, the instances and their volumes."""
+
+
+class NodeGroup(Component):
+    node_group: aws.eks.NodeGroup
+    node_group_name: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
+    launch_template_id: pulumi.Output[str]
+    placement_group_name: Optional[pulumi.Output[str]]
+    efa_interfaces: int
+    """EFA interfaces per node (0 without EFA)."""
+
+    def __init__(self, name: str, args: NodeGroupArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks", "NodeGroup", name, opts)
+        if not args.instance_types:
+            raise ValueError(f"{name}: instance_types is empty")
+        if not args.subnet_ids:
+            raise ValueError(f"{name}: subnet_ids is empty")
+        desired = args.min_size if args.desired_size is None else args.desired_size
+        if not (0 <= args.min_size <= desired <= args.max_size and args.max_size >= 1):
+            raise ValueError(f"{name}: need 0 <= min_size <= desired_size <= max_size and max_size >= 1, "
+                             f"got {args.min_size}/{desired}/{args.max_size}")
+        if args.imds_hop_limit not in (1, 2):
+            raise ValueError(f"{name}: imds_hop_limit must be 1 or 2")
+        efa = all(efa_capable(t) for t in args.instance_types) if args.efa is None else args.efa
+        self.efa_interfaces = min(EFA_INTERFACES.get(t, 1) for t in args.instance_types) if efa else 0
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        cluster = args.cluster
+
+        role, attachments = self._create_role(name, args, partition)
+        if args.ebs_kms_key is not None:
+            self._grant_autoscaling(name, args.ebs_kms_key, partition)
+
+        self.placement_group_name = None
+        placement = None
+        if efa:
+            group = aws.ec2.PlacementGroup(
+                f"{name}-placement",
+                strategy="cluster",
+                tags=merge_tags(f"{name}-placement", args.tags),
+                opts=self.child(),
+            )
+            self.placement_group_name = group.name
+            placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=group.name)
+
+        instance_tags = merge_tags(name, args.tags)
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description=f"{name}: IMDSv2, encrypted root volume" + (", EFA" if efa else ""),
+            update_default_version=True,
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=args.imds_hop_limit,
+                instance_metadata_tags="disabled",
+            ),
+            block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",  # the AL2023 EKS AMIs' root device
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=args.root_volume_gib,
+                    volume_type="gp3",
+                    encrypted="true",
+                    kms_key_id=args.ebs_kms_key.arn if args.ebs_kms_key else None,
+                    delete_on_termination="true",
+                ),
+            )],
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0 if card == 0 else 1,
+                    network_card_index=card,
+                    interface_type="efa",
+                    associate_public_ip_address="false",
+                    delete_on_termination="true",
+                    # EFA needs all traffic to and from its own group: the cluster security group has it.
+                    security_groups=[cluster.cluster_security_group_id],
+                )
+                for card in range(self.efa_interfaces)
+            ] or None,
+            placement=placement,
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=instance_tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=merge_tags(f"{name}-lt", args.tags),
+            opts=self.child(),
+        )
+
+        labels = {**({GPU_LABEL: "true"} if args.gpu else {}), **({EFA_LABEL: "true"} if efa else {}), **args.labels}
+        taints = ([aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")] if args.gpu else [])
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=cluster.cluster_name,
+            version=cluster.cluster.version,
+            node_role_arn=role.arn,
+            subnet_ids=[args.subnet_ids[0]] if efa else list(args.subnet_ids),
+            instance_types=list(args.instance_types),
+            ami_type="AL2023_x86_64_NVIDIA" if args.gpu else "AL2023_x86_64_STANDARD",
+            capacity_type=args.capacity_type,
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=args.min_size, max_size=args.max_size, desired_size=desired),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)),
+            labels=labels or None,
+            taints=[*taints, *args.taints] or None,
+            tags=merge_tags(name, args.tags),
+            # The cluster autoscaler moves desired size; Pulumi must not move it back.
+            opts=self.child(depends_on=attachments, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+        for addon in args.cluster_addons:
+            aws.eks.Addon(
+                f"{name}-addon-{addon}",
+                cluster_name=cluster.cluster_name,
+                addon_name=addon,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=merge_tags(f"{name}-{addon}", args.tags),
+                opts=self.child(depends_on=[self.node_group]),
+            )
+
+        self.node_group_name = self.node_group.node_group_name
+        self.node_role_arn = role.arn
+        self.node_role_name = role.name
+        self.launch_template_id = template.id
+        self.register_outputs({
+            "node_group_name": self.node_group_name,
+            "node_role_arn": self.node_role_arn,
+            "node_role_name": self.node_role_name,
+            "launch_template_id": self.launch_template_id,
+            "placement_group_name": self.placement_group_name,
+        })
+
+    def _create_role(self, name: str, args: NodeGroupArgs, partition) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }]),
+            tags=merge_tags(f"{name}-node-role", args.tags),
+            opts=self.child(),
+        )
+        policies = NODE_MANAGED_POLICIES + ((SSM_POLICY,) if args.ssm_access else ())
+        attachments: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy}",
+                role=role.name,
+                policy_arn=pulumi.Output.concat("arn:", partition.partition, ":iam::aws:policy/", policy),
+                opts=self.child(),
+            )
+            for policy in policies
+        ]
+        return role, attachments
+
+    def _grant_autoscaling(self, name: str, key: KmsKey, partition) -> None:
+        """Managed node groups launch through Auto Scaling, whose service-linked role must be
+        able to use a CMK on the volumes or instances fail to start."""
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        aws.kms.Grant(
+            f"{name}-autoscaling-ebs",
+            key_id=key.key_id,
+            grantee_principal=pulumi.Output.concat(
+                "arn:", partition.partition, ":iam::", identity.account_id,
+                ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
+            operations=_AUTOSCALING_KEY_OPERATIONS,
+            opts=self.child(),
+        )

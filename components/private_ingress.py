@@ -1,0 +1,169 @@
+"""Private ingress to a node group: an internal NLB (created here, not by an in-cluster
+controller) whose target group is the node group's Auto Scaling group on a NodePort, and an API
+Gateway VPC Link that reaches it over PrivateLink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, merge_tags
+from components.isolated_vpc import IsolatedVpc
+from components.node_group import NodeGroup
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrivateIngressArgs:
+    vpc: IsolatedVpc
+    """The VPC whose private subnets hold the load balancer. Required."""
+    node_group: NodeGroup
+    """The nodes that serve: their Auto Scaling group is attached to the target group. Required."""
+    node_security_group_id: pulumi.Input[str]
+    """Security group of those nodes (the EKS cluster security group for managed node groups);
+    it gets one ingress rule from the load balancer on `node_port`. Required."""
+    node_port: int
+    """The NodePort (30000-32767) the Service exposes on every node. Required."""
+    listener_port: int = 80
+    """TCP port the load balancer listens on for the VPC Link. Default 80. The hop from API
+    Gateway to the NLB runs inside PrivateLink."""
+    deregistration_delay_seconds: int = 30
+    """Time in-flight requests get when a node leaves. Default 30."""
+    deletion_protection: bool = True
+    """Refuse to delete the load balancer through the API. Default on."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class PrivateIngress(Component):
+    """Security group + internal NLB + TCP target group on the node group's ASG + listener + VPC Link.
+
+    NLB access logs exist only for TLS listeners, so this TCP hop is audited by the API Gateway
+    access log and the VPC flow logs instead."""
+
+    load_balancer_arn: pulumi.Output[str]
+    load_balancer_arn_suffix: pulumi.Output[str]
+    dns_name: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    vpc_link_id: pulumi.Output[str]
+    listener_port: int
+
+    def __init__(self, name: str, args: PrivateIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("network", "PrivateIngress", name, opts)
+        if not 30000 <= args.node_port <= 32767:
+            raise ValueError(f"{name}: node_port must be 30000-32767, got {args.node_port}")
+        if not 1 <= args.listener_port <= 65535:
+            raise ValueError(f"{name}: listener_port must be 1-65535, got {args.listener_port}")
+        vpc = args.vpc
+        self.listener_port = args.listener_port
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-nlb-sg",
+            vpc_id=vpc.vpc_id,
+            description="Internal NLB: listener from the VPC (VPC Link), NodePort to the nodes",
+            tags=merge_tags(f"{name}-nlb-sg", args.tags),
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-nlb-listener-in",
+            security_group_id=sg.id,
+            cidr_ipv4=vpc.cidr_block,
+            ip_protocol="tcp",
+            from_port=args.listener_port,
+            to_port=args.listener_port,
+            description="VPC Link (PrivateLink) traffic, translated to the NLB's VPC addresses",
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-nlb-nodeport-out",
+            security_group_id=sg.id,
+            referenced_security_group_id=args.node_security_group_id,
+            ip_protocol="tcp",
+            from_port=args.node_port,
+            to_port=args.node_port,
+            description="To the serving nodes' NodePort (traffic and health checks)",
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-nodes-from-nlb",
+            security_group_id=args.node_security_group_id,
+            referenced_security_group_id=sg.id,
+            ip_protocol="tcp",
+            from_port=args.node_port,
+            to_port=args.node_port,
+            description=f"{name}: NodePort from the internal NLB",
+            opts=self.child(),
+        )
+        self.load_balancer = aws.lb.LoadBalancer(
+            f"{name}-nlb",
+            internal=True,
+            load_balancer_type="network",
+            subnets=vpc.private_subnet_ids,
+            security_groups=[sg.id],
+            enforce_security_group_inbound_rules_on_private_link_traffic="on",
+            enable_cross_zone_load_balancing=True,
+            enable_deletion_protection=args.deletion_protection,
+            ip_address_type="ipv4",
+            tags=merge_tags(f"{name}-nlb", args.tags),
+            opts=self.child(),
+        )
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            vpc_id=vpc.vpc_id,
+            target_type="instance",
+            protocol="TCP",
+            port=args.node_port,
+            deregistration_delay=args.deregistration_delay_seconds,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True, protocol="TCP", port="traffic-port", interval=10,
+                healthy_threshold=3, unhealthy_threshold=3),
+            tags=merge_tags(f"{name}-tg", args.tags),
+            opts=self.child(),
+        )
+        # The managed node group's ASG is a value EKS computes; the attachment itself is a
+        # top-level resource, so previews show it.
+        asg_name = args.node_group.node_group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name)
+        aws.autoscaling.Attachment(
+            f"{name}-asg-attachment",
+            autoscaling_group_name=asg_name,
+            lb_target_group_arn=self.target_group.arn,
+            opts=self.child(),
+        )
+        aws.lb.Listener(
+            f"{name}-listener",
+            load_balancer_arn=self.load_balancer.arn,
+            port=args.listener_port,
+            protocol="TCP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)],
+            tags=merge_tags(f"{name}-listener", args.tags),
+            opts=self.child(),
+        )
+        self.vpc_link = aws.apigateway.VpcLink(
+            f"{name}-vpc-link",
+            name=name,
+            description=f"{name}: API Gateway to the internal NLB",
+            target_arn=self.load_balancer.arn,
+            tags=merge_tags(f"{name}-vpc-link", args.tags),
+            opts=self.child(),
+        )
+
+        self.load_balancer_arn = self.load_balancer.arn
+        self.load_balancer_arn_suffix = self.load_balancer.arn_suffix
+        self.dns_name = self.load_balancer.dns_name
+        self.target_group_arn = self.target_group.arn
+        self.target_group_arn_suffix = self.target_group.arn_suffix
+        self.security_group_id = sg.id
+        self.vpc_link_id = self.vpc_link.id
+        self.register_outputs({
+            "load_balancer_arn": self.load_balancer_arn,
+            "load_balancer_arn_suffix": self.load_balancer_arn_suffix,
+            "dns_name": self.dns_name,
+            "target_group_arn": self.target_group_arn,
+            "target_group_arn_suffix": self.target_group_arn_suffix,
+            "security_group_id": self.security_group_id,
+            "vpc_link_id": self.vpc_link_id,
+            "listener_port": self.listener_port,
+        })

@@ -1,0 +1,227 @@
+"""A GPU model server on Kubernetes: namespace, hardened Deployment, NodePort Service, HPA, PDB
+and NetworkPolicies that admit only the load-balancer path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components._base import Component
+from components.eks_cluster import EksCluster
+
+core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
+GPU_RESOURCE = "nvidia.com/gpu"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingWorkloadArgs:
+    cluster: EksCluster
+    """The cluster to deploy to (its `k8s_provider`). Required."""
+    image: str
+    """Model-server image, pinned by tag or digest. Required."""
+    model_version: str
+    """Exposed to the server as MODEL_VERSION and as a pod label. Required."""
+    namespace: str = "inference"
+    """Namespace created for the workload. Default "inference"."""
+    app_name: str = "model-server"
+    """Name of the Deployment, Service, HPA, PDB and pod label `app`. Default "model-server"."""
+    container_port: int = 8080
+    """Port the server listens on (HTTP). Default 8080."""
+    node_port: int = 30080
+    """Fixed NodePort (30000-32767) the load balancer targets on every GPU node. Default 30080."""
+    health_path: str = "/health"
+    """HTTP path of the liveness and readiness probes. Default /health."""
+    min_replicas: int = 2
+    """HPA minimum (and the initial replica count). Default 2."""
+    max_replicas: int = 10
+    """HPA maximum. Default 10."""
+    target_cpu_utilization: int = 70
+    """HPA target average CPU utilisation, percent. Default 70."""
+    gpus_per_replica: int = 1
+    """`nvidia.com/gpu` request and limit per pod. Default 1."""
+    cpu_request: str = "2"
+    """CPU request per pod. Default 2 cores."""
+    memory: str = "12Gi"
+    """Memory request and limit per pod. Default 12Gi."""
+    scratch_size: str = "8Gi"
+    """Size of the writable emptyDir at /tmp (the root filesystem is read-only). Default 8Gi."""
+    gpu_taint_key: Optional[str] = GPU_RESOURCE
+    """Key of the NoSchedule taint on GPU nodes (value "true") that the pods tolerate. Default
+    nvidia.com/gpu; None: no toleration."""
+    ingress_cidrs: Sequence[pulumi.Input[str]] = ()
+    """Source CIDRs admitted on `container_port` (the load balancer's VPC). Default none: every
+    ingress to the pods is denied."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra labels on every object."""
+
+
+class ServingWorkload(Component):
+    """Everything the model server needs inside the cluster, in its own namespace."""
+
+    namespace: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    hpa_name: pulumi.Output[str]
+    node_port: int
+
+    def __init__(self, name: str, args: ServingWorkloadArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("kubernetes", "ServingWorkload", name, opts)
+        if not 30000 <= args.node_port <= 32767:
+            raise ValueError(f"{name}: node_port must be 30000-32767, got {args.node_port}")
+        if not 1 <= args.min_replicas <= args.max_replicas:
+            raise ValueError(f"{name}: need 1 <= min_replicas <= max_replicas, got {args.min_replicas}..{args.max_replicas}")
+        for label, value in (("namespace", args.namespace), ("app_name", args.app_name)):
+            if not _DNS_LABEL.match(value):
+                raise ValueError(f"{name}: {label} must be a DNS label (lowercase, digits, '-'), got {value!r}")
+        self.node_port = args.node_port
+        k8s_opts = dict(provider=args.cluster.k8s_provider)
+        selector = {"app": args.app_name}
+        labels = {**dict(args.labels), **selector, "app.kubernetes.io/managed-by": "pulumi"}
+
+        ns = core.Namespace(
+            f"{name}-namespace",
+            metadata=meta.ObjectMetaArgs(name=args.namespace, labels={**labels, "pod-security.kubernetes.io/enforce": "restricted"}),
+            opts=self.child(**k8s_opts),
+        )
+        md = lambda: meta.ObjectMetaArgs(name=args.app_name, namespace=ns.metadata.name, labels=labels)  # noqa: E731
+        account = core.ServiceAccount(
+            f"{name}-service-account", metadata=md(), automount_service_account_token=False, opts=self.child(**k8s_opts))
+        deployment = apps.Deployment(
+            f"{name}-deployment",
+            metadata=md(),
+            spec=apps.DeploymentSpecArgs(
+                replicas=args.min_replicas,
+                selector=meta.LabelSelectorArgs(match_labels=selector),
+                strategy=apps.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0)),
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels={**labels, "model-version": args.model_version}),
+                    spec=self._pod_spec(args, account.metadata.name, selector),
+                ),
+            ),
+            opts=self.child(**k8s_opts),
+        )
+        service = core.Service(
+            f"{name}-service",
+            metadata=md(),
+            spec=core.ServiceSpecArgs(
+                type="NodePort",
+                selector=selector,
+                # Local: a node answers the NLB health check only while it runs a ready pod.
+                external_traffic_policy="Local",
+                ports=[core.ServicePortArgs(name="http", port=args.container_port, target_port=args.container_port,
+                                            node_port=args.node_port, protocol="TCP")],
+            ),
+            opts=self.child(**k8s_opts),
+        )
+        hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=md(),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name),
+                min_replicas=args.min_replicas,
+                max_replicas=args.max_replicas,
+                metrics=[k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                        name="cpu",
+                        target=k8s.autoscaling.v2.MetricTargetArgs(
+                            type="Utilization", average_utilization=args.target_cpu_utilization)),
+                )],
+            ),
+            opts=self.child(**k8s_opts),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=md(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=meta.LabelSelectorArgs(match_labels=selector)),
+            opts=self.child(**k8s_opts),
+        )
+        self._create_network_policies(name, args, ns, labels, selector, k8s_opts)
+
+        self.namespace = ns.metadata.name
+        self.deployment_name = deployment.metadata.name
+        self.service_name = service.metadata.name
+        self.hpa_name = hpa.metadata.name
+        self.register_outputs({
+            "namespace": self.namespace,
+            "deployment_name": self.deployment_name,
+            "service_name": self.service_name,
+            "hpa_name": self.hpa_name,
+            "node_port": self.node_port,
+        })
+
+    def _pod_spec(self, args: ServingWorkloadArgs, account: pulumi.Output[str], selector: dict) -> core.PodSpecArgs:
+        gpus = str(args.gpus_per_replica)
+        probe = lambda delay, failures: core.ProbeArgs(  # noqa: E731
+            http_get=core.HTTPGetActionArgs(path=args.health_path, port=args.container_port),
+            initial_delay_seconds=delay, period_seconds=10, timeout_seconds=5, failure_threshold=failures)
+        return core.PodSpecArgs(
+            service_account_name=account,
+            automount_service_account_token=False,
+            security_context=core.PodSecurityContextArgs(
+                run_as_non_root=True, run_as_user=10001, run_as_group=10001, fs_group=10001,
+                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
+            tolerations=[core.TolerationArgs(key=args.gpu_taint_key, operator="Equal", value="true",
+                                             effect="NoSchedule")] if args.gpu_taint_key else None,
+            topology_spread_constraints=[core.TopologySpreadConstraintArgs(
+                max_skew=1, topology_key="topology.kubernetes.io/zone", when_unsatisfiable="ScheduleAnyway",
+                label_selector=meta.LabelSelectorArgs(match_labels=selector))],
+            containers=[core.ContainerArgs(
+                name=args.app_name,
+                image=args.image,
+                image_pull_policy="IfNotPresent",
+                ports=[core.ContainerPortArgs(name="http", container_port=args.container_port, protocol="TCP")],
+                env=[core.EnvVarArgs(name="MODEL_VERSION", value=args.model_version),
+                     core.EnvVarArgs(name="PORT", value=str(args.container_port))],
+                resources=core.ResourceRequirementsArgs(
+                    requests={"cpu": args.cpu_request, "memory": args.memory, GPU_RESOURCE: gpus},
+                    limits={"memory": args.memory, GPU_RESOURCE: gpus},
+                ),
+                # Model loading takes a while: liveness waits longer than readiness.
+                readiness_probe=probe(15, 3),
+                liveness_probe=probe(120, 6),
+                security_context=core.SecurityContextArgs(
+                    run_as_non_root=True,
+                    read_only_root_filesystem=True,
+                    allow_privilege_escalation=False,
+                    privileged=False,
+                    capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+                    seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+                ),
+                volume_mounts=[core.VolumeMountArgs(name="scratch", mount_path="/tmp")],
+            )],
+            volumes=[core.VolumeArgs(name="scratch", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=args.scratch_size))],
+        )
+
+    def _create_network_policies(self, name: str, args: ServingWorkloadArgs, ns: core.Namespace, labels: dict,
+                                 selector: dict, k8s_opts: dict) -> None:
+        net = k8s.networking.v1
+        net.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta.ObjectMetaArgs(name="default-deny-ingress", namespace=ns.metadata.name, labels=labels),
+            spec=net.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(), policy_types=["Ingress"]),
+            opts=self.child(**k8s_opts),
+        )
+        net.NetworkPolicy(
+            f"{name}-allow-load-balancer",
+            metadata=meta.ObjectMetaArgs(name=f"{args.app_name}-from-load-balancer", namespace=ns.metadata.name,
+                                         labels=labels),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=meta.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Ingress"],
+                ingress=[net.NetworkPolicyIngressRuleArgs(
+                    from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in args.ingress_cidrs],
+                    ports=[net.NetworkPolicyPortArgs(port=args.container_port, protocol="TCP")],
+                )] if args.ingress_cidrs else [],
+            ),
+            opts=self.child(**k8s_opts),
+        )

@@ -1,0 +1,308 @@
+"""The plain-data view of a plan that every guardrail rule reads.
+
+Rules never see Pulumi objects: they see `PolicyResource`s (type, name, inputs, outputs, parent,
+provider, region, protect, retainOnDelete) gathered in a `PolicyPlan`. Two sources build them:
+
+- the plan JSON of DESIGN.md (`blueprint plan --json`, `Plan.to_dict()`): `PolicyPlan.from_dict`;
+- CrossGuard's `ResourceValidationArgs` / `StackValidationArgs` during `pulumi preview`:
+  `policies.crossguard.validators` converts them with `resource_from_policy` / `plan_from_policy`.
+
+Values that Pulumi cannot know during a preview (an ARN of a bucket still to be created) stay
+in the data as the engine's unknown sentinels; `is_unknown` tells rules about them. A reference
+between resources (an encryption configuration's `bucket`) is resolved by value (id, name, ARN)
+and, when the value is unknown, through the resource's dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+
+# Sentinels for values unknown during a preview (pulumi_policy/proxy.py; the offline engine
+# uses the string one).
+UNKNOWN_VALUES = frozenset({
+    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+    "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+    "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+    "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+})
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+AWS_PROVIDER_TYPE = "pulumi:providers:aws"
+
+# A name segment that marks the training network and compute: the training blueprint names
+# its components `<stack name>-training...` (IsolatedVpc `<name>-training`, EKS cluster, node
+# groups). A resource belongs to training when its own name or any ancestor's name has it.
+_TRAINING_SEGMENT = re.compile(r"(^|[-_/])training([-_/]|$)")
+
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value in UNKNOWN_VALUES
+
+
+def plain(value: Any) -> Any:
+    """Plain dicts/lists from CrossGuard's unknown-checking proxies (which raise on access to
+    an unknown value); unknowns are kept as their sentinel strings."""
+    target = _proxy_target(value)
+    if target is not None:
+        value = target
+    if isinstance(value, Mapping):
+        return {str(k): plain(value[k]) for k in value}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    secret_value = getattr(value, "value", None)
+    if type(value).__name__ == "Secret" and secret_value is not None:
+        return plain(secret_value)
+    return value
+
+
+def _proxy_target(value: Any) -> Any:
+    if type(value).__name__ in ("_DictProxy", "_ListProxy"):
+        return value["__target"]
+    return None
+
+
+def urn_name(urn: str) -> str:
+    """The logical name at the end of a URN (`...::fraud-models-training` -> that name)."""
+    return urn.rsplit("::", 1)[-1] if urn else ""
+
+
+def urn_type(urn: str) -> str:
+    """The resource type of a URN (the last `$`-separated element of the type path)."""
+    parts = urn.split("::")
+    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
+
+
+def has_training_segment(name: str) -> bool:
+    return bool(_TRAINING_SEGMENT.search(name))
+
+
+def arn_tail(ref: str) -> str:
+    """The resource part of an ARN (after the 5th colon), or the value itself."""
+    if isinstance(ref, str) and ref.startswith("arn:"):
+        parts = ref.split(":", 5)
+        return parts[5] if len(parts) == 6 else ref
+    return ref
+
+
+def log_group_name(ref: Any) -> Optional[str]:
+    """A CloudWatch log group name from a name or an ARN (`...:log-group:NAME[:*]`)."""
+    if not isinstance(ref, str) or not ref or is_unknown(ref):
+        return None
+    if ref.startswith("arn:"):
+        tail = arn_tail(ref)
+        if not tail.startswith("log-group:"):
+            return None
+        name = tail[len("log-group:"):]
+        return name[:-2] if name.endswith(":*") else name
+    return ref
+
+
+def policy_document(value: Any) -> Optional[dict[str, Any]]:
+    """An IAM-style policy document from a JSON string or a dict; None if absent, unknown or
+    not JSON."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if not isinstance(value, str) or is_unknown(value):
+        return None
+    try:
+        doc = json.loads(value)
+    except json.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def statements(doc: Optional[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if not doc:
+        return []
+    stmts = doc.get("Statement", [])
+    if isinstance(stmts, Mapping):
+        stmts = [stmts]
+    return [s for s in stmts if isinstance(s, Mapping)]
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def dig(data: Any, *path: Any, default: Any = None) -> Any:
+    """data[path0][path1]... with `default` for anything missing (list indexes allowed)."""
+    current = data
+    for key in path:
+        if isinstance(current, Mapping) and key in current:
+            current = current[key]
+        elif isinstance(current, (list, tuple)) and isinstance(key, int) and -len(current) <= key < len(current):
+            current = current[key]
+        else:
+            return default
+    return current
+
+
+@dataclass(frozen=True)
+class PolicyResource:
+    urn: str
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    parent: str = ""
+    provider: str = ""  # "urn::id" of its provider
+    protect: bool = False
+    retain_on_delete: Optional[bool] = False  # None: the source cannot tell (CrossGuard)
+    region: str = ""
+    dependencies: tuple[str, ...] = ()
+    id: str = ""
+
+    def get(self, *path: Any, default: Any = None) -> Any:
+        """An input by path; falls back to the outputs (CrossGuard stack props are outputs)."""
+        value = dig(self.inputs, *path, default=None)
+        if value is None:
+            value = dig(self.outputs, *path, default=default)
+        return value
+
+    @property
+    def arn(self) -> Any:
+        return self.outputs.get("arn") or self.inputs.get("arn")
+
+    def references(self) -> set[str]:
+        """Every value another resource may use to point at this one."""
+        refs = {self.urn}
+        for source in (self.outputs, self.inputs):
+            for key in ("id", "arn", "name", "bucket", "bucketName"):
+                value = source.get(key)
+                if isinstance(value, str) and value and not is_unknown(value):
+                    refs.add(value)
+        if self.id and not is_unknown(self.id):
+            refs.add(self.id)
+        return refs
+
+    @property
+    def is_training(self) -> bool:
+        """By its own name (or its parent's); `PolicyPlan.in_training` also walks ancestors."""
+        return has_training_segment(self.name) or has_training_segment(urn_name(self.parent))
+
+
+@dataclass
+class PolicyPlan:
+    stack: str
+    tier: str
+    resources: list[PolicyResource]
+    providers: dict[str, str] = field(default_factory=dict)  # provider ref "urn::id" -> region
+
+    def __post_init__(self) -> None:
+        self._by_urn = {r.urn: r for r in self.resources}
+        self._by_type: dict[str, list[PolicyResource]] = {}
+        for r in self.resources:
+            self._by_type.setdefault(r.type, []).append(r)
+
+    # -- queries ---------------------------------------------------------------------
+    def of_type(self, *types: str) -> list[PolicyResource]:
+        out: list[PolicyResource] = []
+        for t in types:
+            out.extend(self._by_type.get(t, []))
+        return out
+
+    def get(self, urn: str) -> Optional[PolicyResource]:
+        return self._by_urn.get(urn)
+
+    def has(self, *types: str) -> bool:
+        return any(self._by_type.get(t) for t in types)
+
+    def ancestors(self, r: PolicyResource) -> Iterator[PolicyResource]:
+        seen = set()
+        current = self.get(r.parent)
+        while current is not None and current.urn not in seen:
+            seen.add(current.urn)
+            yield current
+            current = self.get(current.parent)
+
+    def in_training(self, r: PolicyResource) -> bool:
+        if r.is_training:
+            return True
+        return any(has_training_segment(a.name) for a in self.ancestors(r))
+
+    def resolve(self, owner: PolicyResource, key: str, types: Sequence[str]) -> Optional[PolicyResource]:
+        """The resource of `types` that `owner.inputs[key]` points at: by value (id, name, ARN,
+        URN) when known, else the single such resource among `owner`'s dependencies."""
+        value = owner.get(key)
+        found = self.lookup(value, types)
+        if found is not None:
+            return found
+        deps = [d for d in (self.get(u) for u in owner.dependencies) if d is not None and d.type in types]
+        if len(deps) == 1:
+            return deps[0]
+        siblings = [d for d in deps if d.parent and d.parent == owner.parent]
+        return siblings[0] if len(siblings) == 1 else None
+
+    def lookup(self, value: Any, types: Sequence[str]) -> Optional[PolicyResource]:
+        if not isinstance(value, str) or not value or is_unknown(value):
+            return None
+        name = log_group_name(value) if value.startswith("arn:aws:logs:") else None
+        for r in self.of_type(*types):
+            refs = r.references()
+            if value in refs or (name is not None and name in refs):
+                return r
+        return None
+
+    def linked(self, target: PolicyResource, types: Sequence[str], key: str) -> list[PolicyResource]:
+        """Resources of `types` whose `key` input points at `target`."""
+        return [r for r in self.of_type(*types) if self.resolve(r, key, [target.type]) is target]
+
+    def regions(self) -> dict[str, str]:
+        return dict(self.providers)
+
+    @property
+    def home_region(self) -> str:
+        """The region of the first AWS provider (the stack's `aws:region`)."""
+        return next(iter(self.providers.values()), "")
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "PolicyPlan":
+        """From the plan JSON (`{"stack","tier","steps":[{"newState": {...}}]}`)."""
+        states = [step.get("newState") or {} for step in doc.get("steps", [])]
+        providers: dict[str, str] = {}
+        for s in states:
+            if str(s.get("type", "")).startswith("pulumi:providers:aws"):
+                providers[f"{s['urn']}::{s.get('id', '')}"] = str(dig(s, "inputs", "region", default="") or "")
+        parents = {s["urn"]: s.get("parent", "") for s in states}
+        own = {s["urn"]: providers.get(s.get("provider", ""), "") for s in states}
+
+        def region_of(urn: str) -> str:
+            seen = set()
+            while urn and urn not in seen:
+                seen.add(urn)
+                if own.get(urn):
+                    return own[urn]
+                urn = parents.get(urn, "")
+            return ""
+
+        resources = [
+            PolicyResource(
+                urn=s["urn"], type=s["type"], name=urn_name(s["urn"]), inputs=s.get("inputs") or {},
+                outputs=s.get("outputs") or {}, parent=s.get("parent", ""), provider=s.get("provider", ""),
+                protect=bool(s.get("protect")), retain_on_delete=bool(s.get("retainOnDelete")),
+                region=region_of(s["urn"]) if not s["type"].startswith("pulumi:providers:") else
+                str(dig(s, "inputs", "region", default="") or ""),
+                dependencies=tuple(s.get("dependencies") or ()), id=str(s.get("id", "") or ""),
+            )
+            for s in states if s.get("urn") and s.get("type")
+        ]
+        return cls(stack=str(doc.get("stack", "")), tier=str(doc.get("tier", "") or ""), resources=resources,
+                   providers=providers)
+
+
+def unique(items: Iterable[PolicyResource]) -> list[PolicyResource]:
+    seen: dict[str, PolicyResource] = {}
+    for r in items:
+        seen.setdefault(r.urn, r)
+    return list(seen.values())

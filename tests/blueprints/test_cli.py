@@ -1,0 +1,179 @@
+"""Every `blueprint` verb through typer's test runner: output, exit codes, no tracebacks."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from blueprints.cli import app
+from tests.conftest import STACKS, spec_config, write_stack
+
+runner = CliRunner()
+RESTRICTED = str(STACKS / "Pulumi.restricted-example.yaml")
+
+
+def run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    return result
+
+
+# -- tiers ------------------------------------------------------------------------------
+
+def test_tiers_table_lists_every_tier_and_guardrail():
+    result = run("tiers")
+    assert result.exit_code == 0
+    for word in ("public", "internal", "confidential", "restricted", "log retention", "2557"):
+        assert word in result.output
+
+
+def test_tiers_json_and_markdown():
+    doc = json.loads(run("tiers", "--format", "json").output)
+    assert doc["tiers"]["restricted"]["api_auth"] == ["iam"]
+    md = run("tiers", "--format", "markdown").output
+    assert md.startswith("| guardrail | public | internal | confidential | restricted |")
+
+
+def test_tiers_rejects_an_unknown_format():
+    result = run("tiers", "--format", "yaml")
+    assert result.exit_code == 2 and "yaml" in result.output
+
+
+# -- new / validate ------------------------------------------------------------------------
+
+def test_new_writes_a_valid_commented_stack_and_never_overwrites(tmp_path):
+    result = run("new", "ledger-ai", "--tier", "restricted", "--region", "eu-west-1",
+                 "--inference-region", "eu-west-1", "--inference-region", "eu-central-1", "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "Pulumi.ledger-ai.yaml"
+    text = path.read_text()
+    assert "# " in text and "pulumi config set --secret" in text
+    config = yaml.safe_load(text)["config"]
+    assert config["ai-blueprints:blueprint"]["residency"] == "eu"
+    assert run("validate", path).exit_code == 0
+    again = run("new", "ledger-ai", "--tier", "public", "--region", "us-east-1", "--dir", tmp_path)
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert path.read_text() == text
+
+
+def test_new_without_training_or_inference(tmp_path):
+    result = run("new", "infer-only", "--tier", "public", "--region", "us-east-1", "--no-training", "--dir", tmp_path)
+    assert result.exit_code == 0
+    config = yaml.safe_load((tmp_path / "Pulumi.infer-only.yaml").read_text())["config"]["ai-blueprints:blueprint"]
+    assert config["training"]["enabled"] is False and config["inference"]["enabled"] is True
+    result = run("new", "train-only", "--tier", "internal", "--region", "us-east-2", "--no-inference", "--dir", tmp_path)
+    assert run("validate", tmp_path / "Pulumi.train-only.yaml").exit_code == 0
+
+
+def test_new_marks_the_siem_token_with_the_secret_command(tmp_path):
+    result = run("new", "soc-feed", "--tier", "internal", "--region", "us-east-2", "--siem", "splunk",
+                 "--siem-endpoint", "https://splunk.example.com:8088", "--dir", tmp_path)
+    assert result.exit_code == 0
+    text = (tmp_path / "Pulumi.soc-feed.yaml").read_text()
+    assert "# token: SET ME as a secret" in text
+    assert "pulumi config set --secret --path 'ai-blueprints:blueprint.siem.token'" in text
+    assert "pulumi config set --secret" in result.output
+
+
+def test_new_refuses_too_few_regions_for_the_tier(tmp_path):
+    result = run("new", "ledger-ai", "--tier", "confidential", "--region", "eu-west-1", "--dir", tmp_path)
+    assert result.exit_code == 2
+    assert "--inference-region" in result.output and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+def test_every_example_validates(tier):
+    result = run("validate", STACKS / f"Pulumi.{tier}-example.yaml")
+    assert result.exit_code == 0 and result.output.startswith("ok: ")
+
+
+def test_shape_errors_are_reported_before_tier_rules(tmp_path):
+    path = write_stack(tmp_path, spec_config("restricted", {"training": {"capacity": "spot", "maxNodes": 0},
+                                                            "colour": "red"}))
+    result = run("validate", path)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert sorted(line.split(": ")[2] for line in lines) == ["colour", "training.maxNodes"]
+    assert any("colour: unknown key" in line for line in lines)
+
+
+def test_validate_reports_all_tier_rules_together(tmp_path):
+    path = write_stack(tmp_path, spec_config("restricted", {"inference": {"auth": "cognito", "regions": ["eu-west-1"]},
+                                                            "training": {"capacity": "spot"}}))
+    result = run("validate", path)
+    assert result.exit_code == 2
+    keys = sorted(line.split(": ")[2] for line in result.output.strip().splitlines())
+    assert keys == ["inference.auth", "inference.regions", "training.capacity"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such stack file"),
+    ("config: {a: [", "not valid YAML"),
+    ("config:\n  aws:region: eu-west-1\n  ai-blueprints:blueprint:\n    name: x\n", "required key is missing"),
+])
+def test_bad_input_exits_2_with_one_clear_message(tmp_path, content, message):
+    path = tmp_path / "Pulumi.broken.yaml"
+    if content is not None:
+        path.write_text(content)
+    for verb in ("validate", "plan", "check", "cost"):
+        result = run(verb, path)
+        assert result.exit_code == 2, (verb, result.output)
+        assert message in result.output
+
+
+def test_plain_text_token_is_refused_by_every_verb(tmp_path):
+    path = write_stack(tmp_path, spec_config("internal", {"siem": {"destination": "http", "endpoint": "https://siem.example.com",
+                                                                   "token": "plain"}}))
+    result = run("plan", path)
+    assert result.exit_code == 2 and "siem.token: a plain-text token is not allowed" in result.output
+
+
+# -- plan ----------------------------------------------------------------------------------
+
+def test_plan_prints_a_tree_summary():
+    result = run("plan", RESTRICTED)
+    assert result.exit_code == 0
+    assert result.output.startswith("restricted-example (tier restricted):")
+    assert "IsolatedVpc" in result.output and "VpcEndpoint" in result.output
+
+
+def test_plan_json_is_deterministic_and_can_be_written(tmp_path):
+    out = tmp_path / "plans" / "restricted.json"
+    first = run("plan", RESTRICTED, "--json", "--out", out)
+    second = run("plan", RESTRICTED, "--json")
+    assert first.exit_code == 0 and first.output == second.output
+    assert json.loads(first.output)["stack"] == "restricted-example"
+    assert out.read_text() == first.output
+
+
+def test_plan_refuses_a_plan_json(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text("{}")
+    assert run("plan", path).exit_code == 2
+
+
+# -- diff / cost / check ----------------------------------------------------------------------
+
+def test_diff_of_a_stack_with_itself_has_no_changes():
+    result = run("diff", RESTRICTED, RESTRICTED, "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["summary"]["create"] == 0
+
+
+def test_cost_prints_a_total():
+    result = run("cost", RESTRICTED)
+    assert result.exit_code == 0 and "total" in result.output.lower()
+
+
+def test_check_passes_the_example_and_fails_another_tier(tmp_path):
+    assert run("check", RESTRICTED).exit_code == 0
+    public = STACKS / "Pulumi.public-example.yaml"
+    assert run("check", public, "--tier", "restricted").exit_code == 1
+
+
+def test_check_reads_plan_json_and_writes_sarif(tmp_path):
+    out = tmp_path / "plan.json"
+    assert run("plan", RESTRICTED, "--out", out).exit_code == 0
+    result = run("check", out, "--format", "sarif", "--residency", "eu")
+    assert json.loads(result.output)["version"] == "2.1.0"

@@ -1,0 +1,142 @@
+"""The offline engine: stack files in, deterministic plans in DESIGN.md's shape out."""
+
+import json
+
+import pytest
+
+from blueprints import engine
+from blueprints.engine import StackFileError, load_plan_file, load_stack_file, render_stack
+from blueprints.spec import SpecError
+from tests.conftest import STACKS, spec_config, write_stack
+
+
+def test_plan_json_has_the_design_shape(example_plan):
+    doc = example_plan("restricted").to_dict()
+    assert list(doc) == ["version", "project", "stack", "tier", "steps", "changeSummary"]
+    assert (doc["version"], doc["project"], doc["stack"], doc["tier"]) == (1, "ai-blueprints", "restricted-example", "restricted")
+    assert doc["changeSummary"] == {"create": len(doc["steps"])}
+    bucket = next(s for s in doc["steps"] if s["newState"]["type"] == "aws:s3/bucket:Bucket")
+    assert bucket["op"] == "create" and bucket["urn"].startswith("urn:pulumi:restricted-example::ai-blueprints::")
+    state = bucket["newState"]
+    assert {"urn", "type", "custom", "id", "parent", "provider", "inputs", "outputs", "dependencies", "protect"} <= set(state)
+    assert state["provider"] == bucket["provider"]
+    assert state["outputs"]["arn"] == f"arn:aws:s3:::{state['id']}"
+
+
+def test_same_input_gives_byte_identical_output():
+    path = STACKS / "Pulumi.confidential-example.yaml"
+    first = render_stack(load_stack_file(path)).to_json()
+    second = render_stack(load_stack_file(path)).to_json()
+    assert first == second
+
+
+def test_steps_come_after_their_parents_providers_and_dependencies(example_plan):
+    plan = example_plan("restricted")
+    position = {r.urn: i for i, r in enumerate(plan.resources)}
+    for r in plan.resources:
+        if r.parent:
+            assert position[r.parent] < position[r.urn]
+        if r.provider:
+            assert position[r.provider.rsplit("::", 1)[0]] < position[r.urn]
+        for dep in r.dependencies:
+            assert position[dep] < position[r.urn]
+
+
+def test_ids_and_arns_look_real(example_plan):
+    plan = example_plan("restricted")
+    (vpc, *_) = plan.of_type("aws:ec2/vpc:Vpc")
+    assert vpc.id.startswith("vpc-") and len(vpc.id) == 21
+    key = plan.of_type("aws:kms/key:Key")[0]
+    assert key.outputs["arn"] == f"arn:aws:kms:eu-west-1:123456789012:key/{key.id}"
+    assert len(key.id) == 36 and key.id.count("-") == 4
+
+
+def test_invokes_are_answered_per_region(example_plan):
+    plan = example_plan("confidential")
+    subnets = [s for s in plan.of_type("aws:ec2/subnet:Subnet") if plan.provider_region(s) == "eu-central-1"]
+    assert subnets and {s.inputs["availabilityZone"][:-1] for s in subnets} == {"eu-central-1"}
+
+
+def test_secure_values_never_reach_the_plan():
+    text = (STACKS / "Pulumi.restricted-example.yaml").read_text()
+    ciphertext = text.split("secure:")[1].split()[0]
+    stack = load_stack_file(STACKS / "Pulumi.restricted-example.yaml")
+    config, secret_keys = stack.runtime_config()
+    assert secret_keys == ["ai-blueprints:blueprint"]
+    assert json.loads(config["ai-blueprints:blueprint"])["siem"]["token"] == "[secret]"
+    assert ciphertext not in render_stack(stack).to_json()
+
+
+def test_every_registered_resource_is_recorded_with_its_parent(example_plan):
+    plan = example_plan("internal")
+    urns = {r.urn for r in plan.resources}
+    stack_urn = next(r.urn for r in plan.resources if r.type == "pulumi:pulumi:Stack")
+    for r in plan.resources:
+        if r.type != "pulumi:pulumi:Stack" and not r.name.startswith("default_"):
+            assert r.parent in urns, r.urn
+    assert all(r.parent == stack_urn for r in plan.of_type("pulumi:providers:aws"))
+
+
+def test_plan_round_trips_through_json(tmp_path, example_plan):
+    plan = example_plan("public")
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    again = load_plan_file(path)
+    assert again.to_json() == plan.to_json()
+    assert [again.provider_region(r) for r in again.resources] == [plan.provider_region(r) for r in plan.resources]
+
+
+def test_invalid_spec_registers_nothing(tmp_path, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the program ran although the spec is invalid")
+
+    monkeypatch.setattr(engine, "run_program", must_not_run)
+    path = write_stack(tmp_path, spec_config("restricted", {"inference": {"auth": "jwt"}}))
+    with pytest.raises(SpecError):
+        render_stack(load_stack_file(path))
+
+
+def test_program_refuses_invalid_config_before_building(monkeypatch):
+    import pulumi
+
+    from blueprints import blueprint
+
+    calls = []
+    monkeypatch.setattr(blueprint, "build", lambda spec: calls.append(spec))
+    config = {"aws:region": "eu-west-1", "ai-blueprints:blueprint": json.dumps(spec_config("restricted", {"tier": "nope"}))}
+    from blueprints.program import main
+
+    with pytest.raises(pulumi.RunError, match="tier: 'nope' is not allowed"):
+        engine.run_program(main, stack="bad", config=config, secret_keys=[])
+    assert calls == []
+
+
+@pytest.mark.parametrize("content, message", [
+    ("config: [1, 2", "not valid YAML"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("config:\n  aws:region: eu-west-1\nresources: {}\n", r"unknown top-level key\(s\) resources"),
+])
+def test_unreadable_stack_files_are_named(tmp_path, content, message):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(content)
+    with pytest.raises(StackFileError, match=message):
+        load_stack_file(path)
+
+
+def test_missing_stack_file_and_bad_name(tmp_path):
+    with pytest.raises(StackFileError, match="no such stack file"):
+        load_stack_file(tmp_path / "Pulumi.none.yaml")
+    other = tmp_path / "stack.yaml"
+    other.write_text("config: {}\n")
+    with pytest.raises(StackFileError, match=r"Pulumi.<stack>.yaml"):
+        load_stack_file(other)
+
+
+def test_unanswered_invoke_is_an_error_not_a_silent_empty_answer():
+    mocks = engine.RecordingMocks("eu-west-1", "t")
+
+    class Args:
+        token, args, provider = "aws:ec2/getVpc:getVpc", {}, ""
+
+    with pytest.raises(engine.EngineError, match="no answer for invoke aws:ec2/getVpc:getVpc"):
+        mocks.call(Args())

@@ -1,0 +1,191 @@
+"""Every tier rule of the spec, with a passing and a failing config, and the shape errors."""
+
+import pytest
+
+from blueprints.spec import CONFIG_KEY, SpecError, parse_spec
+from tests.conftest import DELETE, spec_config
+
+
+def problems_of(tier, changes=None, region="eu-west-1", secret=False):
+    try:
+        parse_spec(spec_config(tier, changes), region=region, token_is_secret=secret)
+    except SpecError as exc:
+        return exc.problems
+    return []
+
+
+def only(problems):
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+def test_base_config_of_every_tier_is_valid(tier):
+    assert problems_of(tier) == []
+
+
+def test_tier_defaults_are_applied():
+    spec = parse_spec(spec_config("public"), region="us-east-1")
+    assert spec.auth == "iam"
+    assert spec.residency == "any"
+    assert spec.inference_regions == ["us-east-1"]
+    assert spec.training.capacity == "on-demand"
+    assert spec.tags["DataClassification"] == "public"
+
+
+# -- residency -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("tier", ["confidential", "restricted"])
+def test_residency_is_required_on_confidential_and_restricted(tier):
+    line = only(problems_of(tier, {"residency": DELETE}))
+    assert line.startswith("residency:") and f"tier {tier}" in line and "rule: residency required" in line
+
+
+def test_residency_is_optional_on_internal():
+    assert problems_of("internal", {"residency": DELETE}) == []
+
+
+def test_home_region_outside_residency_is_rejected():
+    line = only(problems_of("restricted", region="us-east-1"))
+    assert line.startswith("aws:region:") and "outside residency 'eu'" in line
+
+
+def test_inference_region_outside_residency_names_its_index():
+    line = only(problems_of("confidential", {"inference": {"regions": ["eu-west-1", "us-east-1"]}}))
+    assert line.startswith("inference.regions[1]:") and "rule: every region within the residency" in line
+
+
+def test_any_residency_allows_any_known_region():
+    assert problems_of("public", {"inference": {"regions": ["ap-southeast-2"]}}, region="us-west-2") == []
+
+
+def test_unknown_region_is_rejected():
+    assert only(problems_of("public", region="eu-west-9")).startswith("aws:region: 'eu-west-9' is not an AWS region")
+
+
+# -- inference regions (min) -----------------------------------------------------------
+
+@pytest.mark.parametrize("tier", ["confidential", "restricted"])
+def test_two_inference_regions_are_required(tier):
+    line = only(problems_of(tier, {"inference": {"regions": ["eu-west-1"]}}))
+    assert line.startswith("inference.regions:") and "at least 2 regions" in line and f"tier {tier}" in line
+
+
+def test_one_inference_region_is_enough_on_internal():
+    assert problems_of("internal", {"inference": {"regions": ["eu-west-1"]}}) == []
+
+
+def test_duplicate_regions_are_rejected():
+    assert "listed twice" in problems_of("public", {"inference": {"regions": ["eu-west-1", "eu-west-1"]}})[0]
+
+
+# -- API auth ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("auth", ["cognito", "jwt"])
+def test_restricted_allows_iam_auth_only(auth):
+    line = problems_of("restricted", {"inference": {"auth": auth, "jwtIssuer": "https://id.example.com/"}})
+    assert any(p.startswith("inference.auth:") and "use one of iam" in p and "rule: API auth" in p for p in line)
+
+
+def test_confidential_forbids_jwt_but_allows_cognito():
+    assert only(problems_of("confidential", {"inference": {"auth": "jwt", "jwtIssuer": "https://id.example.com/"}})) \
+        .startswith("inference.auth: 'jwt' is not allowed; use one of iam, cognito")
+    assert problems_of("confidential", {"inference": {"auth": "cognito"}}) == []
+
+
+def test_public_allows_jwt_with_an_issuer():
+    assert problems_of("public", {"inference": {"auth": "jwt", "jwtIssuer": "https://id.example.com/"}}) == []
+    assert only(problems_of("public", {"inference": {"auth": "jwt"}})).startswith("inference.jwtIssuer: required")
+
+
+# -- spot capacity ------------------------------------------------------------------------
+
+def test_restricted_forbids_spot_training():
+    line = only(problems_of("restricted", {"training": {"capacity": "spot"}}))
+    assert line == "training.capacity: 'spot' is not allowed; use on-demand (tier restricted, rule: spot capacity)"
+
+
+def test_confidential_allows_spot_training_only():
+    assert problems_of("confidential", {"training": {"capacity": "spot"}}) == []
+    assert only(problems_of("confidential", {"inference": {"capacity": "spot"}})).startswith("inference.capacity:")
+
+
+def test_internal_allows_spot_inference():
+    assert problems_of("internal", {"inference": {"capacity": "spot"}, "training": {"capacity": "spot"}}) == []
+
+
+# -- EKS public endpoint allowlist --------------------------------------------------------
+
+def test_private_only_tiers_reject_admin_cidrs():
+    line = only(problems_of("confidential", {"adminCidrs": ["203.0.113.0/24"]}))
+    assert line.startswith("adminCidrs:") and "rule: EKS API endpoint" in line
+
+
+def test_internal_allowlist_must_not_be_the_internet():
+    assert only(problems_of("internal", {"adminCidrs": ["0.0.0.0/0"]})).startswith("adminCidrs: 0.0.0.0/0 is not an allowlist")
+    assert problems_of("internal", {"adminCidrs": ["203.0.113.0/24"]}) == []
+
+
+def test_admin_cidrs_must_be_cidrs():
+    assert only(problems_of("public", {"adminCidrs": ["10.0.0.1/8"]})).startswith("adminCidrs: ")
+
+
+# -- SIEM token ---------------------------------------------------------------------------
+
+SPLUNK = {"siem": {"destination": "splunk", "endpoint": "https://splunk.example.com:8088", "token": "abc"}}
+
+
+def test_plain_text_siem_token_is_rejected():
+    line = only(problems_of("internal", SPLUNK, secret=False))
+    assert line.startswith("siem.token: a plain-text token is not allowed") and "--secret" in line
+
+
+def test_secret_siem_token_is_accepted():
+    assert problems_of("internal", SPLUNK, secret=True) == []
+
+
+def test_http_destination_needs_endpoint_and_token():
+    problems = problems_of("internal", {"siem": {"destination": "http"}})
+    assert [p.split(":")[0] for p in problems] == ["siem.endpoint", "siem.token"]
+
+
+def test_s3_destination_takes_no_token():
+    assert only(problems_of("public", {"siem": {"destination": "s3", "token": "x"}}, secret=True)).startswith("siem.token: only used")
+
+
+# -- shape ----------------------------------------------------------------------------------
+
+def test_unknown_keys_are_named_with_their_path():
+    problems = problems_of("public", {"inference": {"autoscale": True}, "colour": "blue"})
+    assert sorted(p.split(":")[0] for p in problems) == ["colour", "inference.autoscale"]
+    assert all("unknown key" in p for p in problems)
+
+
+def test_wrong_types_and_ranges_name_the_key():
+    problems = problems_of("public", {"training": {"maxNodes": "many", "lustreCapacityGiB": 1300},
+                                      "inference": {"canaryPercent": 80}})
+    assert sorted(p.split(":")[0] for p in problems) == [
+        "inference.canaryPercent", "training.lustreCapacityGiB", "training.maxNodes"]
+
+
+def test_bad_literal_lists_allowed_values():
+    line = only(problems_of("public", {"tier": "secret"}))
+    assert line.startswith("tier: 'secret' is not allowed; use one of 'public', 'internal', 'confidential' or 'restricted'")
+
+
+def test_missing_required_keys_and_region():
+    with pytest.raises(SpecError) as exc:
+        parse_spec({"tier": "public"}, region=None)
+    assert exc.value.problems[0].startswith("aws:region: required")
+    assert {p.split(":")[0] for p in exc.value.problems[1:]} == {"name", "owner", "costCenter"}
+
+
+def test_model_image_is_required_when_inference_is_enabled():
+    assert only(problems_of("public", {"inference": {"modelImage": DELETE}})).startswith("inference.modelImage: required")
+    assert problems_of("public", {"inference": {"modelImage": DELETE, "enabled": False}}) == []
+
+
+def test_missing_blueprint_key_points_to_blueprint_new():
+    with pytest.raises(SpecError) as exc:
+        parse_spec(None, region="eu-west-1")
+    assert exc.value.problems == [f"{CONFIG_KEY}: missing; run `blueprint new` for a commented example"]

@@ -1,0 +1,51 @@
+"""The tier matrix is data, and it really orders the tiers from loose to strict."""
+
+import json
+
+from blueprints.tiers import MATRIX_ROWS, TIER_NAMES, TIERS, matrix, matrix_json, matrix_markdown
+
+
+def test_every_design_row_is_in_the_matrix():
+    labels = [label for label, _ in MATRIX_ROWS]
+    assert labels == [
+        "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF", "API auth",
+        "spot capacity", "inference regions (min)", "residency", "SIEM sources", "threat detection",
+        "DLP (Macie) on training data", "stateful resources",
+    ]
+
+
+def test_matrix_cells_match_design():
+    rows = {row["guardrail"]: row for row in matrix()}
+    assert rows["log retention (days)"] == {"guardrail": "log retention (days)", "public": "30", "internal": "90",
+                                            "confidential": "365", "restricted": "2557"}
+    assert rows["API auth"]["restricted"] == "iam"
+    assert rows["API auth"]["confidential"] == "iam, cognito"
+    assert rows["spot capacity"] == {"guardrail": "spot capacity", "public": "yes", "internal": "yes",
+                                     "confidential": "training only", "restricted": "no"}
+    assert rows["training VPC egress"]["confidential"] == "none: VPC endpoints only"
+    assert rows["stateful resources"]["restricted"] == "protect + retainOnDelete"
+    assert "geo allowlist" in rows["WAF"]["restricted"] and "geo allowlist" not in rows["WAF"]["confidential"]
+
+
+def test_stricter_tiers_never_loosen_a_guardrail():
+    ordered = [TIERS[name] for name in TIER_NAMES]
+    for looser, stricter in zip(ordered, ordered[1:]):
+        assert stricter.rank == looser.rank + 1
+        assert stricter.log_retention_days > looser.log_retention_days
+        assert set(stricter.api_auth) <= set(looser.api_auth)
+        assert set(looser.waf_managed_rule_groups) <= set(stricter.waf_managed_rule_groups)
+        assert set(looser.siem_sources) <= set(stricter.siem_sources)
+        assert stricter.min_inference_regions >= looser.min_inference_regions
+        for flag in ("s3_tls_only", "s3_versioning", "s3_access_logging", "s3_object_lock", "macie",
+                     "guardduty", "protect_stateful", "retain_on_delete", "residency_required"):
+            assert getattr(stricter, flag) >= getattr(looser, flag), flag
+        assert stricter.spot_training <= looser.spot_training
+
+
+def test_markdown_and_json_render_the_same_matrix():
+    md = matrix_markdown().splitlines()
+    assert md[0] == "| guardrail | public | internal | confidential | restricted |"
+    assert len(md) == 2 + len(MATRIX_ROWS)
+    doc = json.loads(matrix_json())
+    assert doc["matrix"] == matrix()
+    assert doc["tiers"]["restricted"]["log_retention_days"] == 2557

@@ -1,0 +1,83 @@
+"""IsolatedVpc: private subnets in three AZs, no route out by default, endpoints, flow logs."""
+
+import json
+
+import pytest
+
+from components._base import StatefulOptions
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.kms_key import KmsKey, KmsKeyArgs
+
+
+@pytest.fixture
+def private_plan(render_component):
+    def program():
+        key = KmsKey("logs", KmsKeyArgs(description="logs", service_principals=["logs"]))
+        IsolatedVpc("net", IsolatedVpcArgs(interface_endpoints=("sts", "ecr.api"), flow_log_kms_key=key,
+                                           flow_log_retention_days=2557))
+
+    return render_component(program)
+
+
+def test_private_subnets_in_three_azs_without_public_ips(private_plan):
+    subnets = private_plan.of_type("aws:ec2/subnet:Subnet")
+    assert sorted(s.inputs["availabilityZone"] for s in subnets) == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert sorted(s.inputs["cidrBlock"] for s in subnets) == ["10.0.0.0/18", "10.0.128.0/18", "10.0.64.0/18"]
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
+
+
+def test_no_route_to_the_internet_by_default(private_plan):
+    assert not private_plan.of_type("aws:ec2/internetGateway:InternetGateway")
+    assert not private_plan.of_type("aws:ec2/natGateway:NatGateway")
+    assert not private_plan.of_type("aws:ec2/route:Route")
+
+
+def test_default_security_group_is_closed(private_plan):
+    (default_sg,) = private_plan.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default_sg.inputs.get("ingress", []) == [] and default_sg.inputs.get("egress", []) == []
+
+
+def test_endpoints_have_private_dns_and_their_own_security_group(private_plan):
+    endpoints = {e.inputs["serviceName"]: e for e in private_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert set(endpoints) == {"com.amazonaws.eu-west-1.s3", "com.amazonaws.eu-west-1.sts", "com.amazonaws.eu-west-1.ecr.api"}
+    s3 = endpoints["com.amazonaws.eu-west-1.s3"]
+    assert s3.inputs["vpcEndpointType"] == "Gateway" and len(s3.inputs["routeTableIds"]) == 3
+    (sg,) = private_plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+    for name in ("sts", "ecr.api"):
+        e = endpoints[f"com.amazonaws.eu-west-1.{name}"]
+        assert e.inputs["privateDnsEnabled"] is True and e.inputs["securityGroupIds"] == [sg.id]
+        assert len(e.inputs["subnetIds"]) == 3
+    (rule,) = private_plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["cidrIpv4"]) == (443, 443, "10.0.0.0/16")
+
+
+def test_flow_logs_capture_all_traffic_to_an_encrypted_protected_log_group(private_plan):
+    (flow,) = private_plan.of_type("aws:ec2/flowLog:FlowLog")
+    (group,) = private_plan.of_type("aws:cloudwatch/logGroup:LogGroup")
+    (key,) = private_plan.of_type("aws:kms/key:Key")
+    assert flow.inputs["trafficType"] == "ALL" and flow.inputs["logDestination"] == group.outputs["arn"]
+    assert group.inputs["kmsKeyId"] == key.outputs["arn"] and group.inputs["retentionInDays"] == 2557
+    assert group.protect is True
+    (role,) = private_plan.of_type("aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+
+
+def test_nat_egress_is_explicit_and_per_az(render_component):
+    plan = render_component(lambda: IsolatedVpc("egress", IsolatedVpcArgs(nat_egress=True, stateful=StatefulOptions(protect=False))))
+    assert len(plan.of_type("aws:ec2/internetGateway:InternetGateway")) == 1
+    nats = plan.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 3
+    routes = {r.inputs["routeTableId"]: r for r in plan.of_type("aws:ec2/route:Route")}
+    assert len(routes) == 4  # one public default route, one per private route table
+    public_subnets = [s for s in plan.of_type("aws:ec2/subnet:Subnet") if "public" in s.name]
+    assert len(public_subnets) == 3 and all(s.inputs["mapPublicIpOnLaunch"] is False for s in public_subnets)
+    (group,) = plan.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert group.protect is False
+
+
+def test_every_child_is_parented_to_the_component(private_plan):
+    (vpc_component,) = private_plan.of_type("aiblueprints:network:IsolatedVpc")
+    children = private_plan.descendants(vpc_component.urn)
+    assert {c.type for c in children} >= {"aws:ec2/vpc:Vpc", "aws:ec2/flowLog:FlowLog", "aws:ec2/vpcEndpoint:VpcEndpoint"}
+    assert all(c.inputs.get("tags", {}).get("Name") for c in children if "tags" in c.inputs)

@@ -1,0 +1,126 @@
+"""NodeGroup: NVIDIA AMI and GPU taint, IMDSv2, encrypted root volume, EFA + placement group."""
+
+import functools
+import json
+
+import pytest
+
+from blueprints.engine import run_program
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.kms_key import KmsKey, KmsKeyArgs
+from components.node_group import NodeGroup, NodeGroupArgs
+
+
+def _run(**node_args):
+    def program():
+        vpc = IsolatedVpc("v", IsolatedVpcArgs())
+        cluster = EksCluster("c", EksClusterArgs(vpc=vpc))
+        key = KmsKey("ebs", KmsKeyArgs(description="ebs", grant_services=["ec2"])) if node_args.pop("cmk", False) else None
+        NodeGroup("ng", NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, ebs_kms_key=key, **node_args))
+    return run_program(program, stack="ng-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+@functools.lru_cache(maxsize=None)
+def plan_for(instance_type: str, **kwargs):
+    return _run(instance_types=[instance_type], **kwargs)
+
+
+def one(plan, type_):
+    (resource,) = plan.of_type(type_)
+    return resource
+
+
+def test_gpu_nodes_use_the_nvidia_ami_and_are_tainted():
+    group = one(plan_for("g6.xlarge"), "aws:eks/nodeGroup:NodeGroup")
+    assert group.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert group.inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert group.inputs["labels"] == {"nvidia.com/gpu.present": "true"}
+    assert group.inputs["capacityType"] == "ON_DEMAND"
+    assert group.inputs["scalingConfig"] == {"minSize": 0, "maxSize": 2, "desiredSize": 0}
+
+
+def test_launch_template_requires_imdsv2_and_encrypts_the_root_volume():
+    plan = plan_for("g6.xlarge")
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    (volume,) = template.inputs["blockDeviceMappings"]
+    assert volume["deviceName"] == "/dev/xvda" and volume["ebs"]["encrypted"] == "true"
+    group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
+
+
+def test_a_cmk_encrypts_the_root_volume_and_auto_scaling_may_use_it():
+    plan = plan_for("g6.xlarge", cmk=True)
+    key = one(plan, "aws:kms/key:Key")
+    (volume,) = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs["blockDeviceMappings"]
+    assert volume["ebs"]["kmsKeyId"] == key.outputs["arn"]
+    grant = one(plan, "aws:kms/grant:Grant")
+    assert grant.inputs["keyId"] == key.outputs["keyId"]
+    assert grant.inputs["granteePrincipal"].endswith(
+        ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+    assert not plan_for("g6.xlarge").of_type("aws:kms/grant:Grant")
+
+
+def test_node_role_has_only_worker_cni_and_ecr_pull():
+    plan = plan_for("g6.xlarge")
+    role = next(r for r in plan.of_type("aws:iam/role:Role") if r.name == "ng-node-role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    attached = {a.inputs["policyArn"] for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if a.inputs["role"] == role.outputs["name"]}
+    assert attached == {"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+                        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"}
+    assert not [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id]
+
+
+def test_p5_gets_32_efa_interfaces_a_cluster_placement_group_and_one_subnet():
+    plan = plan_for("p5.48xlarge")
+    group = one(plan, "aws:ec2/placementGroup:PlacementGroup")
+    assert group.inputs["strategy"] == "cluster"
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["placement"] == {"groupName": group.outputs["name"]}
+    interfaces = template.inputs["networkInterfaces"]
+    assert len(interfaces) == 32
+    assert {i["interfaceType"] for i in interfaces} == {"efa"}
+    assert [i["networkCardIndex"] for i in interfaces] == list(range(32))
+    assert [i["deviceIndex"] for i in interfaces[:2]] == [0, 1]
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    assert all(i["securityGroups"] == [cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]] for i in interfaces)
+    assert all(i["associatePublicIpAddress"] == "false" for i in interfaces)
+    nodes = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert len(nodes.inputs["subnetIds"]) == 1
+    assert nodes.inputs["labels"]["vpc.amazonaws.com/efa.present"] == "true"
+
+
+def test_non_efa_types_get_no_placement_group_and_all_subnets():
+    plan = plan_for("g6.xlarge")
+    assert not plan.of_type("aws:ec2/placementGroup:PlacementGroup")
+    assert "networkInterfaces" not in one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert len(one(plan, "aws:eks/nodeGroup:NodeGroup").inputs["subnetIds"]) == 3
+
+
+def test_efa_can_be_turned_off_explicitly():
+    plan = plan_for("p4d.24xlarge", efa=False)
+    assert not plan.of_type("aws:ec2/placementGroup:PlacementGroup")
+
+
+def test_system_nodes_are_standard_untainted_and_host_coredns():
+    plan = plan_for("m7i.large", gpu=False, min_size=2, max_size=3, capacity_type="SPOT", cluster_addons=("coredns",))
+    nodes = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert nodes.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert "taints" not in nodes.inputs
+    assert nodes.inputs["capacityType"] == "SPOT"
+    assert nodes.inputs["scalingConfig"] == {"minSize": 2, "maxSize": 3, "desiredSize": 2}
+    coredns = next(a for a in plan.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "coredns")
+    assert nodes.urn in coredns.dependencies
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(instance_types=["g6.xlarge"], min_size=3, max_size=2), "min_size <= desired_size <= max_size"),
+    (dict(instance_types=[]), "instance_types is empty"),
+    (dict(instance_types=["g6.xlarge"], imds_hop_limit=3), "imds_hop_limit must be 1 or 2"),
+])
+def test_invalid_arguments_are_rejected(args, message):
+    with pytest.raises(Exception, match=message):
+        _run(**args)
