@@ -5,9 +5,11 @@ Resources are matched by URN with the stack-name segment dropped
 `ai-blueprints::<type>::<name>`), so both of these are meaningful:
 
 - two renders of one stack before and after a config change, and
-- two stacks of the project (`public-example` vs `restricted-example`). Logical names start
-  with the blueprint's `name`, so two stacks with different blueprint names share no
-  resources: every resource is a create or a delete, which is what `pulumi up` would do.
+- two stacks of the project (`public-example` vs `restricted-example`): a comparison rather
+  than a deployment, so when the stacks differ the blueprint's `name` (the `Blueprint` tag,
+  which prefixes every logical name) is also replaced by `<blueprint>` in names and values, and
+  `docs-assistant-training-vpc` is matched with `fraud-models-training-vpc`. Within one stack
+  a renamed blueprint stays a delete plus a create of everything, as `pulumi up` would do it.
 
 What is compared: each resource's inputs, its provider (a region move is a replacement), and
 its `protect` / `retainOnDelete` flags. Not compared: outputs, dependencies, and values the
@@ -30,8 +32,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from blueprints.engine import Plan, Resource
 
@@ -186,18 +189,38 @@ _URN_STACK = re.compile(r"urn:pulumi:[^:]*::")
 _MISSING = object()
 
 
-def logical_urn(urn: str) -> str:
+BLUEPRINT = "<blueprint>"  # what a blueprint name becomes when two different stacks are compared
+
+
+def logical_urn(urn: str, blueprint: str = "") -> str:
     """A URN without its stack segment; the stack resource itself (named after the stack) is
-    just its type."""
+    just its type. With `blueprint`, that name prefix of the resource name becomes <blueprint>."""
     key = _URN_STACK.sub("", urn, count=1)
-    return "pulumi:pulumi:Stack" if key.rsplit("::", 1)[0].endswith("::pulumi:pulumi:Stack") else key
+    prefix, _, name = key.rpartition("::")
+    if prefix.endswith("::pulumi:pulumi:Stack") or prefix == "pulumi:pulumi:Stack":
+        return "pulumi:pulumi:Stack"
+    if blueprint and (name == blueprint or name.startswith(blueprint + "-")):
+        return f"{prefix}::{BLUEPRINT}{name[len(blueprint):]}"
+    return key
+
+
+def blueprint_name(plan: Plan) -> str:
+    """The blueprint name of a plan: the `Blueprint` tag most of its resources carry."""
+    counts = Counter(r.inputs["tags"].get("Blueprint") for r in plan.resources
+                     if isinstance(r.inputs.get("tags"), dict) and r.inputs["tags"].get("Blueprint"))
+    return counts.most_common(1)[0][0] if counts else ""
 
 
 def diff_plans(base: Plan, head: Plan) -> PlanDiff:
     """The changes that take `base` to `head` (see the module docstring for the rules)."""
-    base_by = {logical_urn(r.urn): r for r in base.resources}
-    head_by = {logical_urn(r.urn): r for r in head.resources}
-    base_norm, head_norm = _normalisers(base_by, head_by)
+    base_name = head_name = ""
+    if base.stack != head.stack:
+        base_name, head_name = blueprint_name(base), blueprint_name(head)
+        if base_name == head_name:
+            base_name = head_name = ""
+    base_by = {logical_urn(r.urn, base_name): r for r in base.resources}
+    head_by = {logical_urn(r.urn, head_name): r for r in head.resources}
+    base_norm, head_norm = _normalisers(base_by, head_by, base_name, head_name)
     changes: list[ResourceChange] = []
     unchanged = 0
     for key, new in head_by.items():
@@ -269,11 +292,14 @@ def _changed_paths(a: Any, b: Any, path: str) -> list[tuple[str, Any, Any]]:
     return [(path, None if a is _MISSING else a, None if b is _MISSING else b)]
 
 
-def _normalisers(base_by: dict[str, Resource], head_by: dict[str, Resource]) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+def _normalisers(base_by: dict[str, Resource], head_by: dict[str, Resource], base_name: str,
+                 head_name: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """Functions that rewrite engine-derived values (ids, ARNs, autonames) of matched
-    resources to shared symbols, and URNs to their logical form, on each side."""
+    resources to shared symbols, URNs to their logical form, and (between two stacks) the
+    blueprint name to <blueprint>, on each side."""
     base_map: dict[str, str] = {}
     head_map: dict[str, str] = {}
+    base_unique, head_unique = _unique_values(base_by.values()), _unique_values(head_by.values())
     for key, new in head_by.items():
         old = base_by.get(key)
         if old is None:
@@ -281,11 +307,18 @@ def _normalisers(base_by: dict[str, Resource], head_by: dict[str, Resource]) -> 
         derived_old = _derived(old)
         for out_key, new_value in _derived(new).items():
             old_value = derived_old.get(out_key)
-            if isinstance(old_value, str) and old_value != new_value:
+            if old_value is not None and old_value != new_value and old_value in base_unique and new_value in head_unique:
                 symbol = f"${{{key}.{out_key}}}"
                 base_map.setdefault(old_value, symbol)
                 head_map.setdefault(new_value, symbol)
-    return _normaliser(base_map), _normaliser(head_map)
+    return _normaliser(base_map, base_name), _normaliser(head_map, head_name)
+
+
+def _unique_values(resources: Iterable[Resource]) -> set[str]:
+    """Derived values only one resource has: identifiers, not shared facts such as the region
+    or the account id, which must never be rewritten."""
+    counts = Counter(v for r in resources for v in set(_derived(r).values()))
+    return {v for v, n in counts.items() if n == 1}
 
 
 def _derived(r: Resource) -> dict[str, str]:
@@ -297,8 +330,9 @@ def _derived(r: Resource) -> dict[str, str]:
     return out
 
 
-def _normaliser(symbols: dict[str, str]) -> Callable[[Any], Any]:
+def _normaliser(symbols: dict[str, str], blueprint: str) -> Callable[[Any], Any]:
     pattern = re.compile("|".join(re.escape(v) for v in sorted(symbols, key=len, reverse=True))) if symbols else None
+    rename = re.compile(rf"(?<![a-z0-9]){re.escape(blueprint)}(?![a-z0-9])") if blueprint else None
 
     def norm(value: Any) -> Any:
         if isinstance(value, str):
@@ -306,7 +340,9 @@ def _normaliser(symbols: dict[str, str]) -> Callable[[Any], Any]:
                 return symbols[value]
             if "urn:pulumi:" in value:
                 value = _URN_STACK.sub("urn:pulumi:*::", value)
-            return pattern.sub(lambda m: symbols[m.group(0)], value) if pattern is not None else value
+            if pattern is not None:
+                value = pattern.sub(lambda m: symbols[m.group(0)], value)
+            return rename.sub(BLUEPRINT, value) if rename is not None else value
         if isinstance(value, dict):
             return {k: norm(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -360,8 +396,9 @@ def _security_reasons(change: ResourceChange, old: Optional[Resource], new: Opti
             reasons.append("deleted from the stack but retained in the account (retainOnDelete)")
     else:
         sensitive = [k for k in change.changed_keys if SENSITIVE_KEYS.intersection(_segments(k))]
-        if control and change.changed_keys and not sensitive:
-            reasons.append(f"{change.op}s a security control: {', '.join(change.changed_keys)}")
+        other = [k for k in change.changed_keys if k not in sensitive and _segments(k)[0] not in ("tags", "tagsAll")]
+        if control and other:
+            reasons.append(f"{change.op}s a security control: {', '.join(other)}")
         for key in sensitive:
             reasons.append(f"{key}: {_show(change.before.get(key))} -> {_show(change.after.get(key))}")
         for key in change.changed_keys:
@@ -419,7 +456,7 @@ def _markdown(d: PlanDiff) -> str:
     lines += ["#### Security-relevant changes", ""]
     if risky:
         for c in risky:
-            lines.append(f"- {_SIGN[c.op]} `{c.type}` **{_md(c.name)}**: " + "; ".join(_md(r) for r in c.security))
+            lines.append(f"- **{c.op}** `{c.type}` {_md(c.name)}: " + "; ".join(_md(r) for r in c.security))
     else:
         lines.append("None: no change touches a security control, an encryption or access setting, or exposure.")
     lines.append("")

@@ -1,0 +1,379 @@
+"""A regional API Gateway REST API in front of a private ingress: POST /predict through the VPC
+Link with authorization and request validation, a stage with throttling, JSON access logs to an
+encrypted log group, execution logging, X-Ray, a usage plan, an optional API key and canary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components.isolated_vpc import LOG_RETENTION_DAYS
+from components.kms_key import KmsKey
+from components.private_ingress import PrivateIngress
+
+gw = aws.apigateway
+
+# What one access-log line records: who called, what happened, how long it took, which model.
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "sourceIp": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "user": "$context.identity.user",
+    "userArn": "$context.identity.userArn",
+    "principalId": "$context.authorizer.principalId",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "wafResponseCode": "$context.wafResponseCode",
+    "errorMessage": "$context.error.message",
+    "stage": "$context.stage",
+    "canary": "$context.isCanaryRequest",
+    "modelVersion": "$stageVariables.modelVersion",
+}, separators=(",", ":"))
+
+# A request body /predict accepts unless the caller passes its own schema (JSON Schema draft 4).
+DEFAULT_REQUEST_SCHEMA: Mapping[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "PredictRequest",
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "inputs": {"type": ["string", "array", "object"]},
+        "parameters": {"type": "object"},
+    },
+}
+
+Authorization = Literal["AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CognitoAuthorizer:
+    """Cognito user pools whose access tokens the API accepts."""
+
+    user_pool_arns: list[pulumi.Input[str]]
+    """User pool ARNs. Required."""
+    scopes: tuple[str, ...] = ()
+    """OAuth scopes a token must carry. Default none: ID tokens are accepted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenAuthorizer:
+    """A Lambda TOKEN authorizer (e.g. JWT validation)."""
+
+    function_name: pulumi.Input[str]
+    """The authorizer function's name (for the invoke permission). Required."""
+    invoke_arn: pulumi.Input[str]
+    """The function's API Gateway invoke ARN. Required."""
+    ttl_seconds: int = 300
+    """How long API Gateway caches a decision per token (0-3600). Default 300."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestApiArgs:
+    ingress: PrivateIngress
+    """The private ingress (NLB + VPC Link) requests are proxied to. Required."""
+    model_version: str
+    """Stage variable `modelVersion`: logged with every request and sent to the backend as
+    X-Model-Version. Required."""
+    authorization: Authorization = "AWS_IAM"
+    """AWS_IAM (SigV4), COGNITO_USER_POOLS (needs `cognito`) or CUSTOM (needs `token_authorizer`).
+    Default AWS_IAM. There is no unauthenticated option for /predict."""
+    cognito: Optional[CognitoAuthorizer] = None
+    """Required with COGNITO_USER_POOLS; conflicts with the other two."""
+    token_authorizer: Optional[TokenAuthorizer] = None
+    """Required with CUSTOM; conflicts with the other two."""
+    api_key_required: bool = False
+    """Require an API key on /predict and create one in the usage plan. Default off."""
+    request_schema: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_REQUEST_SCHEMA))
+    """JSON Schema (draft 4) the /predict body must match; API Gateway rejects others with 400.
+    Default: an object with `inputs` (and optional `parameters`)."""
+    health_route: bool = True
+    """An unauthenticated GET /health proxied to the backend, for Route 53 HTTPS health checks.
+    Default on. Turn off when health comes from alarms and nothing anonymous may reach the API."""
+    stage_name: str = "v1"
+    """Stage name. Default v1."""
+    throttle_burst_limit: int = 200
+    """Stage and usage-plan burst limit. Default 200."""
+    throttle_rate_limit: float = 100.0
+    """Stage and usage-plan steady-state requests per second. Default 100."""
+    integration_timeout_ms: int = 29000
+    """Backend timeout, 50-29000 ms. Default 29000 (the REST API maximum)."""
+    execution_logging_level: Literal["INFO", "ERROR"] = "INFO"
+    """Execution log level. Data trace (full bodies) stays off always. Default INFO."""
+    xray_tracing: bool = True
+    """X-Ray tracing on the stage. Default on."""
+    canary_percent: float = 0.0
+    """Percent of traffic (0-100) sent to a canary deployment. Default 0: no canary settings."""
+    canary_model_version: Optional[str] = None
+    """`modelVersion` override for canary requests. Default: `model_version`."""
+    log_retention_days: int = 365
+    """Access- and execution-log retention; one of CloudWatch's values. Default 365."""
+    log_kms_key: Optional[KmsKey] = None
+    """CMK for the log groups. Default None: CloudWatch's service-owned encryption."""
+    stateful: StatefulOptions = StatefulOptions()
+    """Protection of the log groups. Default: protected."""
+    manage_account_logging_role: bool = True
+    """Create the region's API Gateway account setting with a CloudWatch Logs role (execution
+    logging needs it; there is one per account and region). Default on; turn off when another
+    stack owns it."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class RestApi(Component):
+    rest_api_id: pulumi.Output[str]
+    rest_api_name: pulumi.Output[str]
+    execution_arn: pulumi.Output[str]
+    stage_name: pulumi.Output[str]
+    stage_arn: pulumi.Output[str]
+    invoke_url: pulumi.Output[str]
+    api_host: pulumi.Output[str]
+    """`<api-id>.execute-api.<region>.amazonaws.com`."""
+    access_log_group_name: pulumi.Output[str]
+    access_log_group_arn: pulumi.Output[str]
+    usage_plan_id: pulumi.Output[str]
+    api_key_id: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: RestApiArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("apigateway", "RestApi", name, opts)
+        self._validate(name, args)
+        self._args = args
+        region = aws.get_region_output(opts=self.invoke_opts())
+
+        self.api = gw.RestApi(
+            f"{name}-api",
+            name=name,
+            description=f"{name}: model inference",
+            endpoint_configuration=gw.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+            api_key_source="HEADER",
+            tags=merge_tags(name, args.tags),
+            opts=self.child(),
+        )
+        authorizer = self._create_authorizer(name, args)
+        validator = gw.RequestValidator(
+            f"{name}-validator", rest_api=self.api.id, name="body-and-parameters",
+            validate_request_body=True, validate_request_parameters=True, opts=self.child())
+        model = gw.Model(
+            f"{name}-predict-model", rest_api=self.api.id, name="PredictRequest", content_type="application/json",
+            description="Body of POST /predict", schema=json.dumps(dict(args.request_schema), sort_keys=True),
+            opts=self.child())
+
+        routes = [self._route(name, "predict", "POST", authorizer=authorizer, validator=validator, model=model)]
+        if args.health_route:
+            routes.append(self._route(name, "health", "GET"))
+
+        access_logs = self._log_group(f"{name}-access-logs", f"/aws/apigateway/{name}/access", args)
+        execution_logs = self._log_group(
+            f"{name}-execution-logs", pulumi.Output.concat("API-Gateway-Execution-Logs_", self.api.id, "/", args.stage_name),
+            args)
+        account = self._create_account(name, args) if args.manage_account_logging_role else None
+
+        # Redeploy whenever a route changes.
+        fingerprint = pulumi.Output.all(*[r.id for r in routes], model.schema).apply(
+            lambda parts: hashlib.sha256(json.dumps(parts).encode()).hexdigest())
+        deployment = gw.Deployment(
+            f"{name}-deployment", rest_api=self.api.id, description=f"{name} routes",
+            triggers={"routes": fingerprint}, opts=self.child(depends_on=routes))
+        canary = None
+        if args.canary_percent > 0:
+            canary_deployment = gw.Deployment(
+                f"{name}-canary-deployment", rest_api=self.api.id, description=f"{name} canary",
+                triggers={"routes": fingerprint}, opts=self.child(depends_on=routes))
+            canary = gw.StageCanarySettingsArgs(
+                deployment_id=canary_deployment.id,
+                percent_traffic=args.canary_percent,
+                stage_variable_overrides={"modelVersion": args.canary_model_version or args.model_version},
+                use_stage_cache=False,
+            )
+        self.stage = gw.Stage(
+            f"{name}-stage",
+            rest_api=self.api.id,
+            deployment=deployment.id,
+            stage_name=args.stage_name,
+            description=f"{name}: model {args.model_version}",
+            variables={"modelVersion": args.model_version},
+            xray_tracing_enabled=args.xray_tracing,
+            access_log_settings=gw.StageAccessLogSettingsArgs(destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT),
+            canary_settings=canary,
+            tags=merge_tags(f"{name}-{args.stage_name}", args.tags),
+            opts=self.child(depends_on=[execution_logs, *([account] if account else [])]),
+        )
+        gw.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=self.api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=gw.MethodSettingsSettingsArgs(
+                metrics_enabled=True,
+                logging_level=args.execution_logging_level,
+                data_trace_enabled=False,
+                throttling_burst_limit=args.throttle_burst_limit,
+                throttling_rate_limit=args.throttle_rate_limit,
+                caching_enabled=False,
+            ),
+            opts=self.child(),
+        )
+        self._create_usage_plan(name, args)
+
+        self.rest_api_id = self.api.id
+        self.rest_api_name = self.api.name
+        self.execution_arn = self.api.execution_arn
+        self.stage_name = self.stage.stage_name
+        self.stage_arn = self.stage.arn
+        self.invoke_url = self.stage.invoke_url
+        self.api_host = pulumi.Output.concat(self.api.id, ".execute-api.", region.region, ".amazonaws.com")
+        self.access_log_group_name = access_logs.name
+        self.access_log_group_arn = access_logs.arn
+        self.register_outputs({
+            "rest_api_id": self.rest_api_id,
+            "rest_api_name": self.rest_api_name,
+            "execution_arn": self.execution_arn,
+            "stage_name": self.stage_name,
+            "stage_arn": self.stage_arn,
+            "invoke_url": self.invoke_url,
+            "api_host": self.api_host,
+            "access_log_group_name": self.access_log_group_name,
+            "access_log_group_arn": self.access_log_group_arn,
+            "usage_plan_id": self.usage_plan_id,
+            "api_key_id": self.api_key_id,
+        })
+
+    @staticmethod
+    def _validate(name: str, args: RestApiArgs) -> None:
+        wants = {"AWS_IAM": None, "COGNITO_USER_POOLS": "cognito", "CUSTOM": "token_authorizer"}
+        if args.authorization not in wants:
+            raise ValueError(f"{name}: authorization must be one of {', '.join(wants)}, got {args.authorization!r}")
+        for auth, arg in wants.items():
+            if arg and (getattr(args, arg) is not None) != (args.authorization == auth):
+                raise ValueError(f"{name}: {arg} is required with authorization {auth} and conflicts otherwise")
+        if args.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        if not 0 <= args.canary_percent <= 100:
+            raise ValueError(f"{name}: canary_percent must be 0-100, got {args.canary_percent}")
+        if not 50 <= args.integration_timeout_ms <= 29000:
+            raise ValueError(f"{name}: integration_timeout_ms must be 50-29000, got {args.integration_timeout_ms}")
+        if args.token_authorizer and not 0 <= args.token_authorizer.ttl_seconds <= 3600:
+            raise ValueError(f"{name}: token_authorizer.ttl_seconds must be 0-3600")
+
+    def _create_authorizer(self, name: str, args: RestApiArgs) -> Optional[gw.Authorizer]:
+        if args.cognito is not None:
+            return gw.Authorizer(
+                f"{name}-cognito-authorizer", rest_api=self.api.id, name="cognito", type="COGNITO_USER_POOLS",
+                provider_arns=args.cognito.user_pool_arns, identity_source="method.request.header.Authorization",
+                opts=self.child())
+        if args.token_authorizer is not None:
+            auth = args.token_authorizer
+            aws.lambda_.Permission(
+                f"{name}-authorizer-invoke",
+                action="lambda:InvokeFunction",
+                function=auth.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=pulumi.Output.concat(self.api.execution_arn, "/authorizers/*"),
+                opts=self.child(),
+            )
+            return gw.Authorizer(
+                f"{name}-token-authorizer", rest_api=self.api.id, name="jwt", type="TOKEN",
+                authorizer_uri=auth.invoke_arn, identity_source="method.request.header.Authorization",
+                identity_validation_expression=r"^Bearer [-0-9A-Za-z_]+\.[-0-9A-Za-z_]+\.[-0-9A-Za-z_]+$",
+                authorizer_result_ttl_in_seconds=auth.ttl_seconds, opts=self.child())
+        return None
+
+    def _route(self, name: str, path: str, http_method: str, *, authorizer: Optional[gw.Authorizer] = None,
+               validator: Optional[gw.RequestValidator] = None, model: Optional[gw.Model] = None) -> gw.Integration:
+        args = self._args
+        resource = gw.Resource(f"{name}-{path}", rest_api=self.api.id, parent_id=self.api.root_resource_id,
+                               path_part=path, opts=self.child())
+        protected = validator is not None
+        method = gw.Method(
+            f"{name}-{path}-{http_method.lower()}",
+            rest_api=self.api.id,
+            resource_id=resource.id,
+            http_method=http_method,
+            authorization=args.authorization if protected else "NONE",
+            authorizer_id=authorizer.id if authorizer else None,
+            authorization_scopes=list(args.cognito.scopes) or None if (protected and args.cognito) else None,
+            api_key_required=args.api_key_required and protected,
+            request_validator_id=validator.id if validator else None,
+            request_models={"application/json": model.name} if model else None,
+            opts=self.child(),
+        )
+        ingress = args.ingress
+        return gw.Integration(
+            f"{name}-{path}-integration",
+            rest_api=self.api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="HTTP_PROXY",
+            integration_http_method=http_method,
+            connection_type="VPC_LINK",
+            connection_id=ingress.vpc_link_id,
+            uri=pulumi.Output.concat("http://", ingress.dns_name, ":", str(ingress.listener_port), "/", path),
+            request_parameters={"integration.request.header.X-Model-Version": "stageVariables.modelVersion"},
+            timeout_milliseconds=args.integration_timeout_ms,
+            opts=self.child(),
+        )
+
+    def _log_group(self, resource_name: str, log_name: pulumi.Input[str], args: RestApiArgs) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            resource_name,
+            name=log_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_kms_key.arn if args.log_kms_key else None,
+            tags=merge_tags(resource_name, args.tags),
+            opts=self.stateful_child(args.stateful),
+        )
+
+    def _create_account(self, name: str, args: RestApiArgs) -> gw.Account:
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        role = aws.iam.Role(
+            f"{name}-cloudwatch-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow",
+                "Principal": {"Service": "apigateway.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            }]),
+            tags=merge_tags(f"{name}-cloudwatch-role", args.tags),
+            opts=self.child(),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-cloudwatch-push",
+            role=role.name,
+            policy_arn=pulumi.Output.concat(
+                "arn:", partition.partition, ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+            opts=self.child(),
+        )
+        return gw.Account(f"{name}-account", cloudwatch_role_arn=role.arn, opts=self.child(depends_on=[attachment]))
+
+    def _create_usage_plan(self, name: str, args: RestApiArgs) -> None:
+        plan = gw.UsagePlan(
+            f"{name}-usage-plan",
+            name=name,
+            description=f"{name}: throttling for every caller of the stage",
+            api_stages=[gw.UsagePlanApiStageArgs(api_id=self.api.id, stage=self.stage.stage_name)],
+            throttle_settings=gw.UsagePlanThrottleSettingsArgs(
+                burst_limit=args.throttle_burst_limit, rate_limit=args.throttle_rate_limit),
+            tags=merge_tags(f"{name}-usage-plan", args.tags),
+            opts=self.child(),
+        )
+        self.usage_plan_id = plan.id
+        self.api_key_id = None
+        if args.api_key_required:
+            key = gw.ApiKey(f"{name}-api-key", name=f"{name}-default", description=f"{name}: default client key",
+                            enabled=True, tags=merge_tags(f"{name}-api-key", args.tags), opts=self.child())
+            gw.UsagePlanKey(f"{name}-usage-plan-key", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id,
+                            opts=self.child())
+            self.api_key_id = key.id
