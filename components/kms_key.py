@@ -28,6 +28,10 @@ class KmsKeyArgs:
     names; `logs` is scoped to this region's log groups). Default: none, only the account."""
     grant_services: Sequence[str] = ()
     """Services that also need kms:CreateGrant (EKS, EBS via autoscaling, FSx). Default: none."""
+    service_linked_roles: Sequence[str] = ()
+    """Service-linked roles (path after `role/aws-service-role/`, e.g.
+    "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling") that may use the key and create
+    grants: EC2 Auto Scaling launches encrypted EBS volumes through its SLR. Default none."""
     enable_key_rotation: bool = True
     """Annual automatic rotation. Default on; turning it off conflicts with every tier above public."""
     rotation_period_days: int = 365
@@ -87,6 +91,16 @@ class KmsKey(Component):
                     }
                 }
             statements.append(statement)
+
+        for slr in sorted(set(args.service_linked_roles)):
+            statements.append({
+                "Sid": "AllowServiceLinkedRole" + slr.rsplit("/", 1)[-1].removeprefix("AWSServiceRoleFor"),
+                "Effect": "Allow",
+                "Principal": {"AWS": pulumi.Output.concat(
+                    "arn:", partition.partition, ":iam::", identity.account_id, ":role/aws-service-role/", slr)},
+                "Action": _USE_ACTIONS + ["kms:CreateGrant"],
+                "Resource": "*",
+            })
 
         self.key = aws.kms.Key(
             f"{name}-key",

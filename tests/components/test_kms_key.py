@@ -51,3 +51,13 @@ def test_rotation_period_outside_aws_limits_is_rejected():
     with pytest.raises(ValueError, match="rotation_period_days must be 90-2560"):
         run_program(lambda: KmsKey("k", KmsKeyArgs(description="x", rotation_period_days=30)), stack="t",
                     config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_service_linked_roles_get_use_and_grant(render_component):
+    plan = render_component(lambda: KmsKey("ebs", KmsKeyArgs(
+        description="ebs", service_linked_roles=["autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"])))
+    (key,) = plan.of_type("aws:kms/key:Key")
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    slr = statements["AllowServiceLinkedRoleAutoScaling"]
+    assert slr["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}
+    assert "kms:CreateGrant" in slr["Action"]
