@@ -23,10 +23,17 @@ from components.kms_key import KmsKey, KmsKeyArgs
 # Data domains and the AWS services that use each domain's key. On a `cmk` tier one key per
 # region serves every domain (the union); on `cmk-per-domain` each domain has its own.
 KEY_DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
-    "training-data": {"services": ("s3", "fsx", "macie"), "grants": ("fsx",)},
+    # Macie reads SSE-KMS objects through its service-linked role when it classifies them.
+    "training-data": {"services": ("s3", "fsx"), "grants": ("fsx",),
+                      "service_linked_roles": ("macie.amazonaws.com/AWSServiceRoleForAmazonMacie",)},
     "models": {"services": ("s3", "ecr"), "grants": ()},
-    "compute": {"services": ("eks", "ec2", "autoscaling"), "grants": ("eks", "ec2", "autoscaling")},
-    "logs": {"services": ("logs", "s3", "firehose", "cloudtrail", "sns", "events", "delivery.logs"), "grants": ()},
+    # EKS secrets envelope encryption; EBS root volumes, which EC2 Auto Scaling creates through
+    # its service-linked role (a key policy grant is the only way it can use a CMK).
+    "compute": {"services": ("eks",), "grants": ("eks",),
+                "service_linked_roles": ("autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",)},
+    # cloudwatch: alarms publish to SNS topics encrypted with this key.
+    "logs": {"services": ("logs", "s3", "firehose", "cloudtrail", "sns", "events", "delivery.logs", "cloudwatch"),
+             "grants": ()},
 }
 
 
@@ -88,6 +95,24 @@ class BlueprintContext:
     def log_retention_days(self) -> int:
         return self.tier.log_retention_days
 
+    # -- EKS access ----------------------------------------------------------------
+    def eks_public_access_cidrs(self) -> tuple[str, ...]:
+        """The EKS public endpoint's allowlist from the tier: none (private only), the admin
+        CIDRs (none given: private only), or open (the admin CIDRs, else anywhere)."""
+        mode, cidrs = self.tier.eks_public_endpoint, tuple(self.spec.model.admin_cidrs)
+        if mode == "none":
+            return ()
+        if mode == "allowlisted":
+            return cidrs
+        return cidrs or ("0.0.0.0/0",)
+
+    def deployer_arn(self, region: str) -> pulumi.Output[str]:
+        """The IAM role (or user) running this deployment: EKS clusters give it an admin access
+        entry so that the program's own Kubernetes provider can create objects."""
+        opts = pulumi.InvokeOutputOptions(provider=self.provider(region))
+        caller = aws.get_caller_identity_output(opts=opts)
+        return aws.iam.get_session_context_output(arn=caller.arn, opts=opts).issuer_arn
+
     # -- keys ----------------------------------------------------------------------
     def key(self, domain: str, region: str) -> Optional[KmsKey]:
         """The CMK for a data domain in a region, or None where the tier uses AWS managed keys."""
@@ -101,6 +126,7 @@ class BlueprintContext:
             domains = list(KEY_DOMAINS) if shared else [domain]
             services = sorted({s for d in domains for s in KEY_DOMAINS[d]["services"]})
             grants = sorted({s for d in domains for s in KEY_DOMAINS[d]["grants"]})
+            linked = sorted({s for d in domains for s in KEY_DOMAINS[d].get("service_linked_roles", ())})
             label = slot[0]
             self._keys[slot] = KmsKey(
                 f"{self.name}-{label}-{region}",
@@ -108,6 +134,7 @@ class BlueprintContext:
                     description=f"{self.name} ({self.tier.name}): {label} in {region}",
                     service_principals=services,
                     grant_services=grants,
+                    service_linked_roles=linked,
                     enable_key_rotation=self.tier.key_rotation,
                     alias=f"{self.name}/{label}/{region}",
                     tags=self.tags,

@@ -272,6 +272,17 @@ def _assign_regions(plan: Plan, default_region: Optional[str]) -> None:
                 region = provider_regions.get(parent.provider, "")
                 parent = by_urn.get(parent.parent)
             r.outputs["__region"] = region
+    # A non-AWS provider (a regional cluster's Kubernetes provider) and its resources belong to
+    # the region of the AWS resources that share the provider's parent component.
+    foreign = {f"{r.urn}::{r.id}": r for r in plan.resources
+               if r.type.startswith("pulumi:providers:") and r.type != "pulumi:providers:aws"}
+    for ref, provider in foreign.items():
+        regions = {d.outputs.get("__region", "") for d in plan.descendants(provider.parent)
+                   if d.custom and d.provider not in foreign and d.urn != provider.urn} if provider.parent else set()
+        if len(regions) == 1 and (region := regions.pop()):
+            for r in plan.resources:
+                if r is provider or r.provider == ref:
+                    r.outputs["__region"] = region
     for r in plan.resources:
         if not r.custom and "__region" not in r.outputs:
             regions = {d.outputs.get("__region", "") for d in plan.descendants(r.urn) if d.custom}
@@ -418,8 +429,6 @@ class RecordingMocks:
 
     # -- resources -------------------------------------------------------------------
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-        from pulumi.runtime.mocks import MockResourceArgs  # noqa: F401  (type only)
-
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         urn_hint = f"{typ}::{name}"
         if typ.startswith("pulumi:providers:"):
@@ -439,7 +448,8 @@ class RecordingMocks:
         resource_id = self._id(typ, name, physical, region)
         outputs.update(self._computed(typ, name, physical, resource_id, region, outputs))
         outputs["__region"] = region
-        outputs.setdefault("region", region) if typ.startswith("aws:") else None
+        if typ.startswith("aws:"):
+            outputs.setdefault("region", region)  # pulumi-aws 7 reports each resource's region
         return resource_id, outputs
 
     def _physical_name(self, typ: str, name: str, inputs: dict[str, Any]) -> str:
@@ -492,6 +502,11 @@ class RecordingMocks:
         elif typ == "aws:ec2/vpc:Vpc":
             out.update(defaultSecurityGroupId="sg-" + _h(rid, "default"), mainRouteTableId="rtb-" + _h(rid, "main"),
                        defaultNetworkAclId="acl-" + _h(rid, "acl"), ownerId=ACCOUNT_ID)
+        elif typ == "aws:ecr/repository:Repository":
+            out.update(repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}", registryId=ACCOUNT_ID)
+        elif typ == "aws:fsx/lustreFileSystem:LustreFileSystem":
+            out.update(dnsName=f"{rid}.fsx.{region}.amazonaws.com", mountName=_h(rid, "mount", n=8),
+                       ownerId=ACCOUNT_ID, networkInterfaceIds=["eni-" + _h(rid, "eni")])
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             out.update(latestVersion=1, defaultVersion=1)
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
@@ -526,6 +541,17 @@ class RecordingMocks:
             out["endpoint"] = f"cognito-idp.{region}.amazonaws.com/{region}_{_h(rid, n=9)}"
         elif typ == "aws:route53/zone:Zone":
             out["zoneId"] = "Z" + _h(rid, n=13).upper()
+        elif typ == "aws:eks/nodeGroup:NodeGroup":
+            # EKS names the managed node group's Auto Scaling group eks-<node group>-<uuid>.
+            out["resources"] = [{"autoscalingGroups": [{"name": f"eks-{physical}-{_uuid(rid, 'asg')}"}],
+                                 "remoteAccessSecurityGroupId": ""}]
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            out["arnSuffix"] = f"targetgroup/{physical}/{rid}"
+        elif typ == "aws:apigateway/domainName:DomainName":
+            out.update(regionalDomainName=f"d-{_h(rid, n=10)}.execute-api.{region}.amazonaws.com",
+                       regionalZoneId="Z" + _h(region, "apigw", n=13).upper())
+        elif typ == "aws:route53/record:Record":
+            out["fqdn"] = str(outputs.get("name", "")).rstrip(".")
         return out
 
     # -- invokes ---------------------------------------------------------------------
@@ -548,6 +574,9 @@ class RecordingMocks:
             "aws:index/getRegion:getRegion": lambda r, a: {
                 "name": r, "region": r, "endpoint": f"ec2.{r}.amazonaws.com", "description": r, "id": r},
             "aws:ssm/getParameter:getParameter": _ssm_parameter,
+            "aws:iam/getSessionContext:getSessionContext": lambda r, a: {
+                "arn": a.get("arn", ""), "id": a.get("arn", ""), "issuerArn": f"arn:aws:iam::{ACCOUNT_ID}:role/ci",
+                "issuerId": "AROA3EXAMPLEEXAMPLE", "issuerName": "ci", "sessionName": "session"},
         }
 
 

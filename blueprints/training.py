@@ -1,18 +1,62 @@
-"""Training: the isolated network and encrypted storage for fine-tuning on proprietary data."""
+"""Training: an isolated GPU cluster with encrypted storage for fine-tuning on proprietary data.
+
+In the home region: the training VPC (VPC endpoints only on air-gapped tiers), a private EKS
+cluster with a GPU node group (EFA + cluster placement group where the instance has EFA) and a
+system node group, private ECR repositories for every image the cluster runs, the training-data
+and model buckets (reachable only through the VPC's S3 endpoint on air-gapped tiers), FSx for
+Lustre linked to both buckets, EBS encryption by default, the Kubernetes layer (namespace,
+device plugins, quota, default-deny network policies, RBAC), IAM roles for the people involved
+and, where the tier says, a Macie job on the training data.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
 
 from blueprints.context import BlueprintContext, LogSource
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.ecr_repository import EcrRepository, EcrRepositoryArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
 from components.encrypted_bucket import EncryptedBucket, ObjectLock
+from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.k8s_training import TrainingNamespace, TrainingNamespaceArgs
+from components.kms_key import KmsKey
+from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
+from components.macie_job import MacieJob, MacieJobArgs
+from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node
 
 # AWS services the training VPC reaches through interface endpoints when it has no egress.
 TRAINING_INTERFACE_ENDPOINTS = (
     "ecr.api", "ecr.dkr", "ec2", "sts", "logs", "eks", "eks-auth", "kms", "ssm", "ssmmessages",
     "ec2messages", "elasticloadbalancing", "autoscaling", "monitoring",
 )
+SYSTEM_INSTANCE_TYPES = ("m7i.large",)
+GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
+LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
+# Images the cluster runs, mirrored once into the private repositories (`crane copy <upstream>
+# <repository_url>:<tag>`) because the air-gapped nodes cannot pull from the internet.
+NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
+EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
+CLUSTER_AUTOSCALER_VERSION = "v1.33.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
+# Object actions an air-gapped bucket serves only through the training VPC's S3 endpoint.
+VPCE_ONLY_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
+                     "s3:DeleteObjectVersion", "s3:RestoreObject"]
+# Service-linked roles that move data outside the VPC on the stack's behalf: FSx (the Lustre
+# links, one role per file system) and Macie (classification). Exempt from the endpoint rule.
+EXEMPT_SERVICE_ROLES = ("s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_*",
+                        "macie.amazonaws.com/AWSServiceRoleForAmazonMacie")
+# Roles that read an air-gapped bucket from the AWS side on the account's behalf (e.g. the
+# GuardDuty malware-scan role) carry this principal tag to be exempt from the endpoint rule.
+VPCE_EXEMPT_TAG = ("aiblueprints:s3-outside-training-vpc", "allowed")
+OPERATOR_GROUP = "fine-tune-operators"
+AUDITOR_GROUP = "auditors"
+CANDIDATES_PREFIX = "candidates/"  # ml-engineers write fine-tuned models here
+APPROVED_PREFIX = "approved/"  # approvers promote them here
 
 
 @dataclass
@@ -20,10 +64,23 @@ class Training:
     vpc: IsolatedVpc
     data_bucket: EncryptedBucket
     model_bucket: EncryptedBucket
+    cluster: EksCluster
+    gpu_nodes: NodeGroup
+    system_nodes: NodeGroup
+    repositories: dict[str, EcrRepository]
+    lustre: LustreFilesystem
+    namespace: TrainingNamespace
+    roles: IamRoles
+    macie: Optional[MacieJob]
 
 
 def build(ctx: BlueprintContext) -> Training:
-    tier, region, name = ctx.tier, ctx.home, ctx.name
+    tier, region, name, spec = ctx.tier, ctx.home, ctx.name, ctx.spec.training
+    opts = ctx.opts(region)
+    data_key, model_key = ctx.key("training-data", region), ctx.key("models", region)
+    compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
+
+    # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints.
     vpc = IsolatedVpc(
         f"{name}-training",
         IsolatedVpcArgs(
@@ -31,25 +88,278 @@ def build(ctx: BlueprintContext) -> Training:
             nat_egress=not tier.air_gapped,
             interface_endpoints=TRAINING_INTERFACE_ENDPOINTS if tier.air_gapped else (),
             flow_log_retention_days=tier.log_retention_days,
-            flow_log_kms_key=ctx.key("logs", region),
+            flow_log_kms_key=logs_key,
             stateful=ctx.stateful,
             tags=ctx.tags,
         ),
-        opts=ctx.opts(region),
+        opts=opts,
     )
-    data_bucket = EncryptedBucket(
-        f"{name}-training-data", ctx.bucket_args("training-data", region), opts=ctx.opts(region, stateful=True)
-    )
-    model_bucket = EncryptedBucket(
-        f"{name}-models",
-        ctx.bucket_args(
-            "models", region,
-            object_lock=ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None,
-        ),
-        opts=ctx.opts(region, stateful=True),
-    )
-    ctx.data_buckets.update({"training-data": data_bucket, "models": model_bucket})
     ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, log_group_name=vpc.flow_log_group_name,
                                      log_group_arn=vpc.flow_log_group_arn))
-    return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket)
 
+    # 2. Storage: the buckets, EBS encryption by default.
+    data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
+    model_bucket = _bucket(
+        ctx, f"{name}-models", "models", vpc,
+        object_lock=ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None,
+    )
+    ctx.data_buckets.update({"training-data": data_bucket, "models": model_bucket})
+    aws.ebs.EncryptionByDefault(f"{name}-ebs-encryption-{region}", enabled=True, opts=opts)
+    if compute_key is not None:
+        aws.ebs.DefaultKmsKey(f"{name}-ebs-default-key-{region}", key_arn=compute_key.arn, opts=opts)
+
+    # 3. The cluster and its nodes.
+    cluster = EksCluster(
+        f"{name}-training",
+        EksClusterArgs(
+            vpc=vpc,
+            public_access_cidrs=ctx.eks_public_access_cidrs(),
+            secrets_kms_key=compute_key,
+            log_kms_key=logs_key,
+            log_retention_days=tier.log_retention_days,
+            stateful=ctx.stateful,
+            admin_role_arns=[ctx.deployer_arn(region)],
+            tags=ctx.tags,
+        ),
+        opts=opts,
+    )
+    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, log_group_name=cluster.log_group_name,
+                                     log_group_arn=cluster.log_group_arn))
+    system_nodes = NodeGroup(
+        f"{name}-training-system",
+        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=SYSTEM_INSTANCE_TYPES,
+                      gpu=False, min_size=2, max_size=3, ebs_kms_key=compute_key, cluster_addons=("coredns",),
+                      tags=ctx.tags),
+        opts=opts,
+    )
+    gpu_nodes = NodeGroup(
+        f"{name}-training-gpu",
+        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=[spec.gpu_instance_type],
+                      min_size=spec.min_nodes, max_size=spec.max_nodes,
+                      capacity_type="SPOT" if spec.capacity == "spot" else "ON_DEMAND",
+                      ebs_kms_key=compute_key, root_volume_gib=GPU_ROOT_VOLUME_GIB,
+                      labels={"workload": "training"}, tags=ctx.tags),
+        opts=opts,
+    )
+
+    # 4. Private images: nothing is pulled from the internet.
+    images = ["trainer", "nvidia-device-plugin", "cluster-autoscaler"]
+    if gpu_nodes.efa_interfaces:
+        images.append("efa-device-plugin")
+    repositories = {
+        image: EcrRepository(
+            f"{name}-training-{image}",
+            EcrRepositoryArgs(repository_name=f"{name}/training/{image}", kms_key=model_key, tags=ctx.tags),
+            opts=opts,
+        )
+        for image in images
+    }
+
+    def image_ref(image: str, tag: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(repositories[image].repository_url, ":", tag)
+
+    ClusterAutoscaler(f"{name}-training-autoscaler",
+                      ClusterAutoscalerArgs(cluster=cluster, image=image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION),
+                                            tags=ctx.tags),
+                      opts=opts)
+
+    # 5. FSx for Lustre: /data linked to the training data, /models to the model bucket.
+    lustre = LustreFilesystem(
+        f"{name}-training-lustre",
+        LustreFilesystemArgs(
+            vpc=vpc,
+            storage_capacity_gib=spec.lustre_capacity_gib,
+            per_unit_storage_throughput=LUSTRE_THROUGHPUT,
+            kms_key=data_key,
+            data_repositories=[
+                DataRepository(bucket_name=data_bucket.bucket_name, file_system_path="/data", kms_key=data_key),
+                # Models are only ever added: nothing deleted on Lustre deletes an artifact.
+                DataRepository(bucket_name=model_bucket.bucket_name, file_system_path="/models",
+                               import_events=("NEW",), export_events=("NEW", "CHANGED"), kms_key=model_key),
+            ],
+            log_retention_days=tier.log_retention_days,
+            log_kms_key=logs_key,
+            stateful=ctx.stateful,
+            tags=ctx.tags,
+        ),
+        opts=opts,
+    )
+
+    # 6. People: IAM roles, mapped into Kubernetes by access entries.
+    roles = _roles(ctx, cluster, data_bucket, model_bucket, data_key, model_key)
+
+    # 7. The Kubernetes layer.
+    namespace = TrainingNamespace(
+        f"{name}-training-k8s",
+        TrainingNamespaceArgs(
+            cluster=cluster,
+            nvidia_device_plugin_image=image_ref("nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN_TAG),
+            efa_device_plugin_image=image_ref("efa-device-plugin", EFA_DEVICE_PLUGIN_TAG)
+            if gpu_nodes.efa_interfaces else None,
+            gpu_quota=spec.max_nodes * gpus_per_node(spec.gpu_instance_type),
+            https_egress_cidrs=[vpc.cidr_block],
+            lustre_cidrs=[vpc.cidr_block],
+            operator_group=OPERATOR_GROUP,
+            operator_role_arns=[roles.role_arns["fine-tune-operator"]],
+            auditor_group=AUDITOR_GROUP,
+            auditor_role_arns=[roles.role_arns["auditor"]],
+            tags=ctx.tags,
+        ),
+        opts=opts,
+    )
+
+    # 8. DLP on the training data.
+    macie = None
+    if tier.macie:
+        macie = MacieJob(f"{name}-training-data-dlp",
+                         MacieJobArgs(bucket_names=[data_bucket.bucket_name], schedule="DAILY", tags=ctx.tags),
+                         opts=opts)
+
+    return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket, cluster=cluster, gpu_nodes=gpu_nodes,
+                    system_nodes=system_nodes, repositories=repositories, lustre=lustre, namespace=namespace,
+                    roles=roles, macie=macie)
+
+
+def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **overrides: Any) -> EncryptedBucket:
+    """A stateful bucket; on air-gapped tiers its objects are served only through the training
+    VPC's S3 gateway endpoint.
+
+    The deny covers object reads and writes only: bucket configuration (policy, encryption,
+    lifecycle) stays with the account's administrators and this program, wherever they run, so
+    nobody is locked out of managing the bucket. FSx and Macie, which reach S3 from the AWS side
+    through their service-linked roles, are exempt by aws:PrincipalArn; other service roles (the
+    GuardDuty malware-scan role) by carrying the VPCE_EXEMPT_TAG principal tag.
+    """
+    region = ctx.home
+    statements: list[Any] = []
+    resolve_arn = None
+    if ctx.tier.air_gapped:
+        # The policy names the bucket, which the component creates: resolve its ARN afterwards.
+        bucket_arn, resolve_arn = pulumi.deferred_output()
+        invoke = pulumi.InvokeOutputOptions(provider=ctx.provider(region))
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        statements.append({
+            "Sid": "DenyObjectAccessOutsideTrainingVpc",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": VPCE_ONLY_ACTIONS,
+            "Resource": pulumi.Output.concat(bucket_arn, "/*"),
+            "Condition": {
+                "StringNotEquals": {"aws:SourceVpce": vpc.gateway_endpoint_ids["s3"],
+                                    f"aws:PrincipalTag/{VPCE_EXEMPT_TAG[0]}": VPCE_EXEMPT_TAG[1]},
+                "ArnNotLike": {"aws:PrincipalArn": [
+                    pulumi.Output.concat("arn:", partition, ":iam::", account, ":role/aws-service-role/", role)
+                    for role in EXEMPT_SERVICE_ROLES
+                ]},
+            },
+        })
+    bucket = EncryptedBucket(name, ctx.bucket_args(domain, region, policy_statements=statements, **overrides),
+                             opts=ctx.opts(region, stateful=True))
+    if resolve_arn is not None:
+        resolve_arn(bucket.arn)
+    return bucket
+
+
+def _roles(ctx: BlueprintContext, cluster: EksCluster, data_bucket: EncryptedBucket, model_bucket: EncryptedBucket,
+           data_key: Optional[KmsKey], model_key: Optional[KmsKey]) -> IamRoles:
+    """ml-engineer (prepares and starts fine-tuning through fine-tune-operator), approver
+    (promotes candidate models), auditor (reads configuration and trails, never data).
+
+    People assume ml-engineer, approver and auditor from the account with MFA; fine-tune-operator
+    only from ml-engineer. Every role is capped by one permissions boundary over the training
+    resources."""
+    region = ctx.home
+    invoke = pulumi.InvokeOutputOptions(provider=ctx.provider(region))
+    account = aws.get_caller_identity_output(opts=invoke).account_id
+    partition = aws.get_partition_output(opts=invoke).partition
+    eks_children = pulumi.Output.concat("arn:", partition, ":eks:", region, ":", account, ":*/", cluster.cluster_name, "/*")
+    data_objects = pulumi.Output.concat(data_bucket.arn, "/*")
+    model_objects = pulumi.Output.concat(model_bucket.arn, "/*")
+    candidates = pulumi.Output.concat(model_bucket.arn, "/", CANDIDATES_PREFIX, "*")
+    approved = pulumi.Output.concat(model_bucket.arn, "/", APPROVED_PREFIX, "*")
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+
+    def describe_cluster(sid: str = "FindTheCluster") -> dict[str, Any]:
+        return {"Sid": sid, "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster.cluster_arn}
+
+    def key_use(keys: list[Optional[KmsKey]], actions: list[str]) -> list[dict[str, Any]]:
+        arns = [k.arn for k in keys if k is not None]
+        return [{"Sid": "UseKeysThroughS3", "Effect": "Allow", "Action": actions, "Resource": arns,
+                 "Condition": via_s3}] if arns else []
+
+    def list_prefix(bucket: EncryptedBucket, prefixes: list[str]) -> dict[str, Any]:
+        return {"Sid": "ListModelPrefixes", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket.arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}}
+
+    macie_read = ["macie2:ListFindings", "macie2:GetFindings", "macie2:GetFindingStatistics",
+                  "macie2:DescribeClassificationJob", "macie2:ListClassificationJobs"] if ctx.tier.macie else []
+    roles = [
+        RoleDefinition(
+            key="ml-engineer",
+            description="Prepares training data and starts fine-tuning (through fine-tune-operator)",
+            statements=[
+                describe_cluster(),
+                {"Sid": "ReadTrainingData", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+                 "Resource": [data_bucket.arn, data_objects]},
+                list_prefix(model_bucket, [CANDIDATES_PREFIX]),
+                {"Sid": "WriteCandidateModels", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                 "Resource": candidates},
+                *key_use([data_key, model_key], ["kms:Decrypt", "kms:GenerateDataKey"]),
+            ],
+        ),
+        RoleDefinition(
+            key="fine-tune-operator",
+            description=f"Runs fine-tuning Jobs in the training namespace (Kubernetes group {OPERATOR_GROUP})",
+            statements=[describe_cluster()],
+            assumed_by="ml-engineer",
+        ),
+        RoleDefinition(
+            key="approver",
+            description="Reviews candidate models and DLP findings; promotes approved models",
+            statements=[
+                describe_cluster(),
+                list_prefix(model_bucket, [CANDIDATES_PREFIX, APPROVED_PREFIX]),
+                {"Sid": "ReadModels", "Effect": "Allow", "Action": "s3:GetObject", "Resource": [candidates, approved]},
+                {"Sid": "PromoteModels", "Effect": "Allow", "Action": "s3:PutObject", "Resource": approved},
+                *key_use([model_key], ["kms:Decrypt", "kms:GenerateDataKey"]),
+                *([{"Sid": "ReadDlpFindings", "Effect": "Allow", "Action": macie_read, "Resource": "*"}]
+                  if macie_read else []),
+            ],
+        ),
+        RoleDefinition(
+            key="auditor",
+            description=f"Read-only: cluster, access and bucket configuration, trails (Kubernetes group {AUDITOR_GROUP})",
+            statements=[
+                {"Sid": "ReadCluster", "Effect": "Allow",
+                 "Action": ["eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup", "eks:ListAddons",
+                            "eks:DescribeAddon", "eks:ListAccessEntries", "eks:DescribeAccessEntry",
+                            "eks:ListAssociatedAccessPolicies"],
+                 "Resource": [cluster.cluster_arn, eks_children]},
+                {"Sid": "ReadControlPlaneLogs", "Effect": "Allow",
+                 "Action": ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"],
+                 "Resource": [cluster.log_group_arn, pulumi.Output.concat(cluster.log_group_arn, ":*")]},
+                {"Sid": "ReadBucketConfiguration", "Effect": "Allow",
+                 "Action": ["s3:GetBucketPolicy", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration",
+                            "s3:GetBucketPublicAccessBlock", "s3:GetBucketLogging", "s3:GetBucketObjectLockConfiguration"],
+                 "Resource": [data_bucket.arn, model_bucket.arn]},
+                {"Sid": "LookUpTrails", "Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"},
+            ],
+        ),
+    ]
+    key_arns = [k.arn for k in (data_key, model_key) if k is not None]
+    boundary = [
+        {"Sid": "TrainingCluster", "Effect": "Allow", "Action": ["eks:Describe*", "eks:List*"],
+         "Resource": [cluster.cluster_arn, eks_children]},
+        {"Sid": "TrainingBuckets", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:PutObject",
+                                                                  "s3:GetBucket*", "s3:GetEncryptionConfiguration"],
+         "Resource": [data_bucket.arn, data_objects, model_bucket.arn, model_objects]},
+        {"Sid": "ControlPlaneLogs", "Effect": "Allow",
+         "Action": ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"],
+         "Resource": [cluster.log_group_arn, pulumi.Output.concat(cluster.log_group_arn, ":*")]},
+        {"Sid": "Trails", "Effect": "Allow", "Action": ["cloudtrail:LookupEvents", *macie_read], "Resource": "*"},
+        *([{"Sid": "TrainingKeys", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key_arns, "Condition": via_s3}] if key_arns else []),
+    ]
+    return IamRoles(f"{ctx.name}-training", IamRolesArgs(roles=roles, boundary_statements=boundary, tags=ctx.tags),
+                    opts=ctx.opts(region))

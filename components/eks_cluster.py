@@ -51,6 +51,9 @@ class EksClusterArgs:
     admin_role_arns: Sequence[pulumi.Input[str]] = ()
     """IAM principals given an access entry with AmazonEKSClusterAdminPolicy (cluster scope).
     Default none: the creator is NOT made admin either (bootstrap admin is off)."""
+    network_policy: bool = True
+    """Turn on the VPC CNI's network policy agent, without which Kubernetes NetworkPolicies are
+    accepted but not enforced. Default on."""
     addons: Sequence[str] = NODELESS_ADDONS
     """EKS add-ons installed with the control plane, at the version EKS defaults to for
     `kubernetes_version`. Default vpc-cni, kube-proxy, eks-pod-identity-agent (coredns needs
@@ -158,19 +161,23 @@ class EksCluster(Component):
                 addon_name=addon,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
+                configuration_values=json.dumps({"enableNetworkPolicy": "true"})
+                if addon == "vpc-cni" and args.network_policy else None,
                 tags=merge_tags(f"{name}-{addon}", args.tags),
                 opts=self.child(),
             )
             for addon in args.addons
         }
-        self._create_admin_access(name, args, partition)
+        admin_access = self._create_admin_access(name, args, partition)
 
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, region.region).apply(
                 lambda parts: _kubeconfig(*parts)
             )
         )
-        self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self.child())
+        # Kubernetes calls wait for the admins' access policies (the deployer is usually one).
+        self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
+                                         opts=self.child(depends_on=admin_access))
         self.register_outputs({
             "cluster_name": self.cluster_name,
             "cluster_arn": self.cluster_arn,
@@ -217,7 +224,8 @@ class EksCluster(Component):
             ))
         return role, ready
 
-    def _create_admin_access(self, name: str, args: EksClusterArgs, partition) -> None:
+    def _create_admin_access(self, name: str, args: EksClusterArgs, partition) -> list[pulumi.Resource]:
+        associations: list[pulumi.Resource] = []
         for i, principal in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{i}",
@@ -227,7 +235,7 @@ class EksCluster(Component):
                 tags=merge_tags(f"{name}-admin-{i}", args.tags),
                 opts=self.child(),
             )
-            aws.eks.AccessPolicyAssociation(
+            associations.append(aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{i}-policy",
                 cluster_name=self.cluster.name,
                 principal_arn=entry.principal_arn,
@@ -235,7 +243,8 @@ class EksCluster(Component):
                     "arn:", partition.partition, ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=self.child(),
-            )
+            ))
+        return associations
 
 
 def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:

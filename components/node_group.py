@@ -24,6 +24,15 @@ EFA_INTERFACES: dict[str, int] = {
     "trn1n.32xlarge": 16,
     "trn2.48xlarge": 16,
 }
+# NVIDIA GPUs per instance, for quotas and scheduling. g5/g6/g6e share one size ladder.
+GPUS_PER_INSTANCE: dict[str, int] = {
+    "p5.48xlarge": 8, "p5e.48xlarge": 8, "p5en.48xlarge": 8, "p5.4xlarge": 1,
+    "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p6-b200.48xlarge": 8,
+    "p3.2xlarge": 1, "p3.8xlarge": 4, "p3.16xlarge": 8, "p3dn.24xlarge": 8,
+    **{f"{family}.{size}": gpus for family in ("g5", "g6", "g6e")
+       for size, gpus in (("xlarge", 1), ("2xlarge", 1), ("4xlarge", 1), ("8xlarge", 1), ("16xlarge", 1),
+                          ("12xlarge", 4), ("24xlarge", 4), ("48xlarge", 8))},
+}
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_LABEL = "nvidia.com/gpu.present"
 EFA_LABEL = "vpc.amazonaws.com/efa.present"
@@ -32,12 +41,15 @@ EFA_LABEL = "vpc.amazonaws.com/efa.present"
 # and pull images from ECR (pull only, no listing).
 NODE_MANAGED_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryPullOnly")
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
-_AUTOSCALING_KEY_OPERATIONS = ["Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey",
-                               "GenerateDataKeyWithoutPlaintext", "DescribeKey", "CreateGrant"]
 
 
 def efa_capable(instance_type: str) -> bool:
     return instance_type in EFA_INTERFACES
+
+
+def gpus_per_node(instance_type: str) -> int:
+    """NVIDIA GPUs on one instance of the type; 1 for a type not in GPUS_PER_INSTANCE."""
+    return GPUS_PER_INSTANCE.get(instance_type, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,8 +73,9 @@ class NodeGroupArgs:
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """Default ON_DEMAND. SPOT conflicts with tiers that forbid spot."""
     ebs_kms_key: Optional[KmsKey] = None
-    """CMK for the root volume, which is always encrypted. Default None: the account's default
-    EBS key. With a CMK the Auto Scaling service-linked role gets a KMS grant to use it."""
+    """CMK for the root volume, which is always encrypted. Default None: the region's default
+    EBS key. The key policy must let the EC2 Auto Scaling service-linked role use it and create
+    grants (KmsKeyArgs.service_linked_roles), or instances fail to launch."""
     root_volume_gib: int = 100
     """Root volume size (gp3). Default 100 GiB."""
     efa: Optional[bool] = None
@@ -112,8 +125,6 @@ class NodeGroup(Component):
         cluster = args.cluster
 
         role, attachments = self._create_role(name, args, partition)
-        if args.ebs_kms_key is not None:
-            self._grant_autoscaling(name, args.ebs_kms_key, partition)
 
         self.placement_group_name = None
         placement = None
@@ -236,17 +247,3 @@ class NodeGroup(Component):
             for policy in policies
         ]
         return role, attachments
-
-    def _grant_autoscaling(self, name: str, key: KmsKey, partition) -> None:
-        """Managed node groups launch through Auto Scaling, whose service-linked role must be
-        able to use a CMK on the volumes or instances fail to start."""
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        aws.kms.Grant(
-            f"{name}-autoscaling-ebs",
-            key_id=key.key_id,
-            grantee_principal=pulumi.Output.concat(
-                "arn:", partition.partition, ":iam::", identity.account_id,
-                ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
-            operations=_AUTOSCALING_KEY_OPERATIONS,
-            opts=self.child(),
-        )

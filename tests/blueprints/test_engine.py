@@ -46,8 +46,9 @@ def test_ids_and_arns_look_real(example_plan):
     plan = example_plan("restricted")
     (vpc, *_) = plan.of_type("aws:ec2/vpc:Vpc")
     assert vpc.id.startswith("vpc-") and len(vpc.id) == 21
-    key = plan.of_type("aws:kms/key:Key")[0]
-    assert key.outputs["arn"] == f"arn:aws:kms:eu-west-1:123456789012:key/{key.id}"
+    for key in plan.of_type("aws:kms/key:Key"):
+        assert key.outputs["arn"] == f"arn:aws:kms:{key.region}:123456789012:key/{key.id}"
+    assert {key.region for key in plan.of_type("aws:kms/key:Key")} == {"eu-west-1", "eu-central-1"}
     assert len(key.id) == 36 and key.id.count("-") == 4
 
 

@@ -124,6 +124,14 @@ def test_core_addons_that_need_no_nodes_are_installed():
     addons = {a.inputs["addonName"]: a for a in default_plan().of_type("aws:eks/addon:Addon")}
     assert set(addons) == {"vpc-cni", "kube-proxy", "eks-pod-identity-agent"}
     assert all(a.inputs["clusterName"] == "plain" for a in addons.values())
+    # Without the CNI's network policy agent, NetworkPolicies are accepted but never enforced.
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
+def test_kubernetes_provider_waits_for_the_admin_access_policies():
+    plan = hardened_plan()
+    association = one(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert association.urn in one(plan, "pulumi:providers:kubernetes").dependencies
 
 
 def test_kubernetes_provider_is_a_child_with_a_secret_kubeconfig():

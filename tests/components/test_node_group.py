@@ -51,16 +51,13 @@ def test_launch_template_requires_imdsv2_and_encrypts_the_root_volume():
     assert group.inputs["launchTemplate"] == {"id": template.id, "version": "1"}
 
 
-def test_a_cmk_encrypts_the_root_volume_and_auto_scaling_may_use_it():
+def test_a_cmk_encrypts_the_root_volume():
     plan = plan_for("g6.xlarge", cmk=True)
     key = one(plan, "aws:kms/key:Key")
     (volume,) = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs["blockDeviceMappings"]
     assert volume["ebs"]["kmsKeyId"] == key.outputs["arn"]
-    grant = one(plan, "aws:kms/grant:Grant")
-    assert grant.inputs["keyId"] == key.outputs["keyId"]
-    assert grant.inputs["granteePrincipal"].endswith(
-        ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
-    assert not plan_for("g6.xlarge").of_type("aws:kms/grant:Grant")
+    (default_volume,) = one(plan_for("g6.xlarge"), "aws:ec2/launchTemplate:LaunchTemplate").inputs["blockDeviceMappings"]
+    assert "kmsKeyId" not in default_volume["ebs"] and default_volume["ebs"]["encrypted"] == "true"
 
 
 def test_node_role_has_only_worker_cni_and_ecr_pull():

@@ -1,0 +1,316 @@
+"""The training blueprint, per tier, on the plans of the example stacks."""
+
+import json
+
+import pytest
+
+from blueprints.context import BlueprintContext
+from blueprints.spec import parse_spec
+from blueprints.tiers import TIERS
+from blueprints.training import TRAINING_INTERFACE_ENDPOINTS
+from tests.conftest import spec_config
+
+# Example stack: (blueprint name, home region, GPU type, maxNodes, GPUs per node, EFA interfaces).
+EXAMPLES = {
+    "public": ("docs-assistant", "us-east-1", "g6e.12xlarge", 2, 4, 0),
+    "internal": ("support-copilot", "us-east-2", "p4d.24xlarge", 2, 8, 4),
+    "confidential": ("claims-triage", "eu-central-1", "p5.48xlarge", 2, 8, 32),
+    "restricted": ("fraud-models", "eu-west-1", "p5.48xlarge", 4, 8, 32),
+}
+AIR_GAPPED = [t for t in EXAMPLES if TIERS[t].air_gapped]
+WITH_EGRESS = [t for t in EXAMPLES if not TIERS[t].air_gapped]
+
+
+def named(plan, type_, name):
+    (resource,) = [r for r in plan.of_type(type_) if r.name == name]
+    return resource
+
+
+def component(plan, type_, name):
+    return named(plan, f"aiblueprints:{type_}", name)
+
+
+def under(plan, type_, name):
+    """Resources inside a component."""
+    return plan.descendants(component(plan, type_, name).urn)
+
+
+def key_arn(plan, tier, domain):
+    """The tier's CMK for a data domain (one shared "platform" key on a `cmk` tier)."""
+    name, region = EXAMPLES[tier][:2]
+    domain = "platform" if TIERS[tier].keys == "cmk" else domain
+    return named(plan, "aws:kms/key:Key", f"{name}-{domain}-{region}-key").outputs["arn"]
+
+
+@pytest.fixture(params=list(EXAMPLES))
+def tier(request):
+    return request.param
+
+
+# -- network ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tier", AIR_GAPPED)
+def test_air_gapped_tiers_have_no_internet_gateway_or_nat(example_plan, tier):
+    plan = example_plan(tier)
+    assert not plan.of_type("aws:ec2/internetGateway:InternetGateway")
+    assert not plan.of_type("aws:ec2/natGateway:NatGateway")
+
+
+@pytest.mark.parametrize("tier", AIR_GAPPED)
+def test_air_gapped_training_vpc_reaches_aws_only_through_every_endpoint(example_plan, tier):
+    plan = example_plan(tier)
+    name, region = EXAMPLES[tier][:2]
+    endpoints = [r for r in under(plan, "network:IsolatedVpc", f"{name}-training") if r.type == "aws:ec2/vpcEndpoint:VpcEndpoint"]
+    services = {r.inputs["serviceName"].removeprefix(f"com.amazonaws.{region}."): r.inputs["vpcEndpointType"] for r in endpoints}
+    assert services == {**{s: "Interface" for s in TRAINING_INTERFACE_ENDPOINTS}, "s3": "Gateway"}
+    assert {"ecr.api", "ecr.dkr", "ec2", "sts", "logs", "eks", "eks-auth", "kms", "ssm", "ssmmessages", "ec2messages",
+            "elasticloadbalancing", "autoscaling", "monitoring"} <= set(services)
+
+
+@pytest.mark.parametrize("tier", WITH_EGRESS)
+def test_cheaper_tiers_give_the_training_vpc_nat_egress(example_plan, tier):
+    plan = example_plan(tier)
+    inside = under(plan, "network:IsolatedVpc", f"{EXAMPLES[tier][0]}-training")
+    assert [r for r in inside if r.type == "aws:ec2/natGateway:NatGateway"]
+    assert [r for r in inside if r.type == "aws:ec2/internetGateway:InternetGateway"]
+
+
+# -- cluster and nodes -----------------------------------------------------------------
+
+def test_cluster_endpoint_and_secrets_encryption_follow_the_tier(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    cluster = named(plan, "aws:eks/cluster:Cluster", f"{name}-training-cluster")
+    vpc_config = cluster.inputs["vpcConfig"]
+    assert vpc_config["endpointPrivateAccess"] is True
+    expected_public = {"public": ["203.0.113.0/24"], "internal": ["198.51.100.0/24"]}.get(tier)
+    assert vpc_config["endpointPublicAccess"] is bool(expected_public)
+    assert vpc_config.get("publicAccessCidrs") == expected_public
+    if TIERS[tier].cmk:
+        assert cluster.inputs["encryptionConfig"] == {"provider": {"keyArn": key_arn(plan, tier, "compute")},
+                                                      "resources": ["secrets"]}
+    else:
+        assert "encryptionConfig" not in cluster.inputs
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+
+
+@pytest.mark.parametrize("tier, admin_cidrs, expected", [
+    ("public", [], ("0.0.0.0/0",)),
+    ("public", ["203.0.113.0/24"], ("203.0.113.0/24",)),
+    ("internal", [], ()),
+    ("internal", ["198.51.100.0/24"], ("198.51.100.0/24",)),
+    ("confidential", [], ()),
+    ("restricted", [], ()),
+])
+def test_public_endpoint_allowlist_per_tier(tier, admin_cidrs, expected):
+    spec = parse_spec(spec_config(tier, {"adminCidrs": admin_cidrs}), region="eu-west-1", token_is_secret=False)
+    assert BlueprintContext(spec).eks_public_access_cidrs() == expected
+
+
+def test_control_plane_logs_keep_the_tiers_retention_and_reach_the_siem(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    group = named(plan, "aws:cloudwatch/logGroup:LogGroup", f"{name}-training-control-plane-logs")
+    assert group.inputs["name"] == f"/aws/eks/{name}-training/cluster"
+    assert group.inputs["retentionInDays"] == TIERS[tier].log_retention_days
+    assert group.protect is TIERS[tier].protect_stateful
+    shipped = {f.inputs["logGroup"] for f in plan.of_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")}
+    assert (group.inputs["name"] in shipped) is TIERS[tier].ships("eks-audit")
+
+
+def test_gpu_nodes_nvidia_ami_capacity_and_efa(example_plan, tier):
+    plan = example_plan(tier)
+    name, _, gpu_type, max_nodes, _, efa = EXAMPLES[tier]
+    nodes = named(plan, "aws:eks/nodeGroup:NodeGroup", f"{name}-training-gpu-nodes")
+    assert nodes.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert nodes.inputs["instanceTypes"] == [gpu_type]
+    assert nodes.inputs["scalingConfig"] == {"minSize": 0, "maxSize": max_nodes, "desiredSize": 0}
+    # The examples ask for spot wherever the tier allows it for training.
+    assert nodes.inputs["capacityType"] == {"restricted": "ON_DEMAND"}.get(tier, "SPOT")
+    assert {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"} in nodes.inputs["taints"]
+    template = named(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{name}-training-gpu-lt")
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert len(template.inputs.get("networkInterfaces", [])) == efa
+    groups = [r for r in under(plan, "eks:NodeGroup", f"{name}-training-gpu") if r.type == "aws:ec2/placementGroup:PlacementGroup"]
+    assert [g.inputs["strategy"] for g in groups] == (["cluster"] if efa else [])
+    (volume,) = template.inputs["blockDeviceMappings"]
+    assert volume["ebs"]["encrypted"] == "true"
+    assert volume["ebs"].get("kmsKeyId") == (key_arn(plan, tier, "compute") if TIERS[tier].cmk else None)
+
+
+def test_a_small_on_demand_system_node_group_hosts_coredns(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    nodes = named(plan, "aws:eks/nodeGroup:NodeGroup", f"{name}-training-system-nodes")
+    assert nodes.inputs["amiType"] == "AL2023_x86_64_STANDARD" and nodes.inputs["capacityType"] == "ON_DEMAND"
+    assert nodes.inputs["scalingConfig"]["minSize"] == 2
+    coredns = named(plan, "aws:eks/addon:Addon", f"{name}-training-system-addon-coredns")
+    assert nodes.urn in coredns.dependencies
+
+
+# -- images ----------------------------------------------------------------------------
+
+def test_private_repositories_hold_every_image_the_cluster_runs(example_plan, tier):
+    plan = example_plan(tier)
+    name, region, *_, efa = EXAMPLES[tier]
+    repos = {r.inputs["name"]: r for r in plan.of_type("aws:ecr/repository:Repository")
+             if r.inputs["name"].startswith(f"{name}/training/")}
+    expected = {"trainer", "nvidia-device-plugin", "cluster-autoscaler"} | ({"efa-device-plugin"} if efa else set())
+    assert set(repos) == {f"{name}/training/{image}" for image in expected}
+    for repo in repos.values():
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        expected_encryption = ({"encryptionType": "KMS", "kmsKey": key_arn(plan, tier, "models")} if TIERS[tier].cmk
+                               else {"encryptionType": "AES256"})
+        assert repo.inputs["encryptionConfigurations"] == [expected_encryption]
+    images = {d.inputs["metadata"]["name"]: d.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+              for d in plan.of_type("kubernetes:apps/v1:DaemonSet")
+              if "device-plugin" in d.inputs["metadata"]["name"] and "-training-" in d.name}
+    assert images["nvidia-device-plugin"].startswith(repos[f"{name}/training/nvidia-device-plugin"].outputs["repositoryUrl"] + ":")
+    assert ("aws-efa-k8s-device-plugin" in images) is bool(efa)
+
+
+# -- storage ---------------------------------------------------------------------------
+
+def _bucket_policy(plan, bucket_component):
+    return json.loads(named(plan, "aws:s3/bucketPolicy:BucketPolicy", f"{bucket_component}-policy").inputs["policy"])
+
+
+def test_air_gapped_buckets_serve_objects_only_through_the_training_vpc_endpoint(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    gateway = named(plan, "aws:ec2/vpcEndpoint:VpcEndpoint", f"{name}-training-s3-gateway")
+    for bucket in (f"{name}-training-data", f"{name}-models"):
+        try:
+            statements = _bucket_policy(plan, bucket)["Statement"]
+        except ValueError:
+            statements = []  # no policy at all on the public tier
+        denies = [s for s in statements if s.get("Sid") == "DenyObjectAccessOutsideTrainingVpc"]
+        if not TIERS[tier].air_gapped:
+            assert not denies
+            continue
+        (deny,) = denies
+        arn = named(plan, "aws:s3/bucket:Bucket", bucket).outputs["arn"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == f"{arn}/*"
+        assert deny["Condition"]["StringNotEquals"]["aws:SourceVpce"] == gateway.id
+        assert "s3:GetObject" in deny["Action"] and "s3:PutObject" in deny["Action"]
+        assert not [a for a in deny["Action"] if a.startswith("s3:PutBucket") or a == "s3:*"]
+
+
+def test_lustre_is_persistent_2_encrypted_and_linked_to_both_buckets(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    fs = named(plan, "aws:fsx/lustreFileSystem:LustreFileSystem", f"{name}-training-lustre-fs")
+    assert fs.inputs["deploymentType"] == "PERSISTENT_2"
+    assert fs.inputs["perUnitStorageThroughput"] in (125, 250, 500, 1000)
+    assert fs.inputs.get("kmsKeyId") == (key_arn(plan, tier, "training-data") if TIERS[tier].cmk else None)
+    assert fs.protect is TIERS[tier].protect_stateful
+    assert fs.retain_on_delete is TIERS[tier].retain_on_delete
+    private = named(plan, "aws:ec2/subnet:Subnet", f"{name}-training-private-0")
+    assert fs.inputs["subnetIds"] == private.id
+    links = {r.inputs["fileSystemPath"]: r.inputs["dataRepositoryPath"]
+             for r in plan.of_type("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation")}
+    assert links == {"/data": f"s3://{named(plan, 'aws:s3/bucket:Bucket', f'{name}-training-data').outputs['bucket']}/",
+                     "/models": f"s3://{named(plan, 'aws:s3/bucket:Bucket', f'{name}-models').outputs['bucket']}/"}
+
+
+def test_ebs_is_encrypted_by_default_in_the_training_region(example_plan, tier):
+    plan = example_plan(tier)
+    name, region = EXAMPLES[tier][:2]
+    default = named(plan, "aws:ebs/encryptionByDefault:EncryptionByDefault", f"{name}-ebs-encryption-{region}")
+    assert default.inputs["enabled"] is True and plan.provider_region(default) == region
+    keys = plan.of_type("aws:ebs/defaultKmsKey:DefaultKmsKey")
+    assert [k.inputs["keyArn"] for k in keys] == ([key_arn(plan, tier, "compute")] if TIERS[tier].cmk else [])
+
+
+def test_stateful_storage_is_protected_where_the_tier_says(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    for bucket in (f"{name}-training-data", f"{name}-models"):
+        resource = named(plan, "aws:s3/bucket:Bucket", bucket)
+        assert resource.protect is TIERS[tier].protect_stateful
+        assert resource.retain_on_delete is TIERS[tier].retain_on_delete
+    locks = [r for r in plan.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+             if r.name == f"{name}-models-object-lock"]
+    assert bool(locks) is TIERS[tier].s3_object_lock
+
+
+# -- Kubernetes ------------------------------------------------------------------------
+
+def test_kubernetes_layer_on_the_training_cluster(example_plan, tier):
+    plan = example_plan(tier)
+    name, _, _, max_nodes, gpus, _ = EXAMPLES[tier]
+    provider = named(plan, "pulumi:providers:kubernetes", f"{name}-training-k8s")
+    inside = [r for r in under(plan, "k8s:TrainingNamespace", f"{name}-training-k8s") if r.type.startswith("kubernetes:")]
+    assert inside and all(r.provider.startswith(provider.urn) for r in inside)
+    by_kind = {}
+    for r in inside:
+        by_kind.setdefault(r.type.rsplit(":", 1)[-1], []).append(r)
+    (namespace,) = by_kind["Namespace"]
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    (quota,) = by_kind["ResourceQuota"]
+    assert quota.inputs["spec"]["hard"] == {"requests.nvidia.com/gpu": str(max_nodes * gpus)}
+    assert by_kind["LimitRange"]
+    policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in by_kind["NetworkPolicy"]}
+    assert policies["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
+    vpc_cidr = named(plan, "aws:ec2/vpc:Vpc", f"{name}-training-vpc").inputs["cidrBlock"]
+    assert policies["allow-aws-endpoints"]["egress"][0]["to"] == [{"ipBlock": {"cidr": vpc_cidr}}]
+    assert {"allow-dns", "allow-lustre", "allow-within-namespace"} <= set(policies)
+    (binding,) = by_kind["RoleBinding"]
+    assert binding.inputs["subjects"][0]["name"] == "fine-tune-operators"
+    (cluster_binding,) = by_kind["ClusterRoleBinding"]
+    assert cluster_binding.inputs["subjects"][0]["name"] == "auditors"
+
+
+def test_iam_roles_are_mapped_to_kubernetes_groups(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    roles = {r.inputs["name"].removeprefix(f"{name}-training-"): r for r in under(plan, "iam:IamRoles", f"{name}-training")
+             if r.type == "aws:iam/role:Role"}
+    assert set(roles) == {"ml-engineer", "fine-tune-operator", "approver", "auditor"}
+    entries = {e.inputs["principalArn"]: e.inputs.get("kubernetesGroups") for e in plan.of_type("aws:eks/accessEntry:AccessEntry")
+               if e.inputs["clusterName"] == f"{name}-training"}
+    assert entries[roles["fine-tune-operator"].outputs["arn"]] == ["fine-tune-operators"]
+    assert entries[roles["auditor"].outputs["arn"]] == ["auditors"]
+    assert roles["ml-engineer"].outputs["arn"] not in entries  # engineers act only through the operator role
+
+
+def test_people_need_mfa_and_stay_inside_the_boundary(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    inside = under(plan, "iam:IamRoles", f"{name}-training")
+    (boundary,) = [r for r in inside if r.type == "aws:iam/policy:Policy"]
+    roles = {r.inputs["name"].removeprefix(f"{name}-training-"): r for r in inside if r.type == "aws:iam/role:Role"}
+    for key, role in roles.items():
+        assert role.inputs["permissionsBoundary"] == boundary.outputs["arn"]
+        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        if key == "fine-tune-operator":
+            assert trust["Principal"] == {"AWS": roles["ml-engineer"].outputs["arn"]}
+        else:
+            assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    allowed = {a for s in json.loads(boundary.inputs["policy"])["Statement"] for a in
+               ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not [a for a in allowed if a.endswith(":*") or a.startswith(("iam:", "s3:Delete", "s3:PutBucket"))]
+
+
+# -- DLP -------------------------------------------------------------------------------
+
+def test_macie_classifies_the_training_data_where_the_tier_says(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    jobs = plan.of_type("aws:macie2/classificationJob:ClassificationJob")
+    if not TIERS[tier].macie:
+        assert not jobs and not plan.of_type("aws:macie2/account:Account")
+        return
+    (job,) = jobs
+    bucket = named(plan, "aws:s3/bucket:Bucket", f"{name}-training-data").outputs["bucket"]
+    assert job.inputs["s3JobDefinition"]["bucketDefinitions"] == [{"accountId": "123456789012", "buckets": [bucket]}]
+    assert job.inputs["jobType"] == "SCHEDULED"
+
+
+def test_everything_in_training_lives_in_the_home_region(example_plan, tier):
+    plan = example_plan(tier)
+    name, region = EXAMPLES[tier][:2]
+    training = [r for r in plan.resources if r.custom and r.name.startswith(f"{name}-training")
+                and not r.type.startswith(("pulumi:providers:", "kubernetes:"))]
+    assert training and {plan.provider_region(r) for r in training} == {region}
