@@ -1,10 +1,304 @@
-"""Inference: multi-region GPU serving behind API Gateway, WAF and autoscaling (issue 4)."""
+"""Inference: multi-region GPU serving behind API Gateway, WAF and autoscaling (issue 4).
+
+Each region in `inference.regions` gets, with that region's explicit provider: its own VPC, an
+EKS cluster with a GPU node group, a system node group and the Cluster Autoscaler; the model
+server (Deployment, NodePort Service, HPA, PDB, NetworkPolicies); an internal NLB reached from
+a REST API through a VPC Link; a WAF web ACL on the stage; alarms; and a Route 53 health check
+(plus certificate, custom domain and a latency or failover record when a domain is given).
+"""
 
 from __future__ import annotations
 
-from blueprints.context import BlueprintContext
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+
+from blueprints.context import BlueprintContext, LogSource, WebAclSource
+from blueprints.tiers import RESIDENCY_COUNTRIES, Tier
+from blueprints.training import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG, TRAINING_INTERFACE_ENDPOINTS
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.cluster_autoscaler import public_image as autoscaler_public_image
+from components.container_insights import ContainerInsights, ContainerInsightsArgs
+from components.ecr_repository import EcrRepository, EcrRepositoryArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
+from components.node_group import NodeGroup, NodeGroupArgs
+from components.private_ingress import PrivateIngress, PrivateIngressArgs
+from components.regional_dns import RegionalDns, RegionalDnsArgs, Routing
+from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs
+from components.serving_alarms import ServingAlarms, ServingAlarmsArgs
+from components.serving_workload import ServingWorkload, ServingWorkloadArgs
+from components.user_pool import UserPool, UserPoolArgs
+from components.web_acl import WebAcl, WebAclArgs
+
+# The serving VPCs reach the same AWS APIs as the training VPC when they have no egress (ECR,
+# STS and eks-auth for Pod Identity, EC2/Auto Scaling for the autoscaler, logs, monitoring).
+SERVING_INTERFACE_ENDPOINTS = TRAINING_INTERFACE_ENDPOINTS
+SERVING_NODE_PORT = 30080
+SYSTEM_INSTANCE_TYPES = ("m7i.large",)
+# EKS add-ons that need nodes: DNS, and the resource metrics the HPA scales on.
+SYSTEM_ADDONS = ("coredns", "metrics-server")
+# Cluster add-on images: upstream where the nodes have egress, else a private mirror per region.
+PUBLIC_IMAGES = {
+    "cluster-autoscaler": autoscaler_public_image(CLUSTER_AUTOSCALER_VERSION),
+    "nvidia-device-plugin": f"nvcr.io/nvidia/k8s-device-plugin:{NVIDIA_DEVICE_PLUGIN_TAG}",
+}
+MAX_BODY_KIB = 64  # the WAF body-size rule: the largest request body API Gateway forwards to WAF
+AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "jwt": "CUSTOM"}
 
 
-def build(ctx: BlueprintContext) -> None:
+def _cidr(index: int) -> str:
+    """A distinct /16 per inference region (10.40.0.0/16, 10.41.0.0/16, ...), clear of training's."""
+    return f"10.{40 + index}.0.0/16"
+
+
+def _routing(tier: Tier) -> Routing:
+    """DNS routing between regions. Failover where stateful resources are retained (the strictest
+    tier: one primary region, predictable data flow); latency elsewhere. Stand-in until the tier
+    matrix carries its own DNS-routing field."""
+    return "failover" if tier.retain_on_delete else "latency"
+
+
+def _model_version(image: str) -> str:
+    """The image tag (or digest) after the repository: `llm-server:1.4.2` -> `1.4.2`."""
+    if "@" in image:
+        return image.rsplit("@", 1)[1].removeprefix("sha256:")[:12]
+    return image.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def _addon_images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.Input[str]]:
+    """Where the tier is air-gapped the nodes cannot reach registry.k8s.io or nvcr.io: each
+    add-on image comes from a private ECR mirror in the region (populate it once with
+    `crane copy <public image> <repository>:<tag>`); elsewhere from the public registries."""
+    if not ctx.tier.air_gapped:
+        return dict(PUBLIC_IMAGES)
+    images: dict[str, pulumi.Input[str]] = {}
+    for image, public in PUBLIC_IMAGES.items():
+        mirror = EcrRepository(
+            f"{base}-{image}-mirror",
+            EcrRepositoryArgs(repository_name=f"{ctx.name}/inference/{image}", kms_key=ctx.key("models", region),
+                              tags=ctx.tags),
+            opts=ctx.opts(region),
+        )
+        images[image] = pulumi.Output.concat(mirror.repository_url, ":", public.rsplit(":", 1)[1])
+    return images
+
+
+@dataclass
+class InferenceRegion:
+    region: str
+    vpc: IsolatedVpc
+    cluster: EksCluster
+    gpu_nodes: NodeGroup
+    workload: ServingWorkload
+    ingress: PrivateIngress
+    api: RestApi
+    web_acl: WebAcl
+    alarms: ServingAlarms
+    dns: RegionalDns
+
+
+@dataclass
+class Inference:
+    regions: dict[str, InferenceRegion]
+    user_pool: Optional[UserPool]
+
+
+def build(ctx: BlueprintContext) -> Inference:
     """Compose one serving stack per region in ctx.spec.inference_regions."""
-    return None
+    regions = ctx.spec.inference_regions
+    user_pool = None
+    if ctx.spec.auth == "cognito":
+        # One user pool (in the first region) signs tokens every regional API accepts, so a
+        # client keeps its identity when DNS moves it to another region.
+        user_pool = UserPool(f"{ctx.name}-inference-users", UserPoolArgs(tags=ctx.tags), opts=ctx.opts(regions[0]))
+    built = {
+        region: _build_region(ctx, region, index, user_pool)
+        for index, region in enumerate(regions)
+    }
+    return Inference(regions=built, user_pool=user_pool)
+
+
+def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Optional[UserPool]) -> InferenceRegion:
+    tier, inference = ctx.tier, ctx.spec.inference
+    base = f"{ctx.name}-inf-{region}"
+    opts = ctx.opts(region)
+    model_version = _model_version(inference.model_image or "")
+    images = _addon_images(ctx, region, base)
+
+    vpc = _network(ctx, region, index, base)
+    cluster, gpu_nodes = _serving_cluster(ctx, region, base, vpc, images)
+    workload = ServingWorkload(
+        f"{base}-serving",
+        ServingWorkloadArgs(
+            cluster=cluster, image=inference.model_image or "", model_version=model_version,
+            node_port=SERVING_NODE_PORT, device_plugin_image=images["nvidia-device-plugin"],
+            min_replicas=inference.min_replicas, max_replicas=inference.max_replicas,
+            ingress_cidrs=[vpc.cidr_block],
+        ),
+        opts=opts,
+    )
+    ingress = PrivateIngress(
+        f"{base}-ingress",
+        PrivateIngressArgs(vpc=vpc, node_group=gpu_nodes, node_security_group_id=cluster.cluster_security_group_id,
+                           node_port=workload.node_port, tags=ctx.tags),
+        opts=opts,
+    )
+    # Where the WAF admits only the residency's countries, Route 53's checkers (which probe from
+    # several continents) would be blocked: health then comes from an alarm and the API keeps
+    # no anonymous route at all.
+    alarm_health = tier.waf_geo_allowlist
+    api = _rest_api(ctx, region, base, ingress, user_pool, model_version, health_route=not alarm_health)
+    web_acl = _web_acl(ctx, region, base, api)
+
+    # Alarms come before DNS: the alarm-based health check refers to one.
+    alarms = ServingAlarms(
+        f"{base}-alarms",
+        ServingAlarmsArgs(api=api, web_acl=web_acl, ingress=ingress, cluster_name=cluster.cluster_name,
+                          namespace=workload.namespace, service_name=workload.service_name,
+                          max_replicas=inference.max_replicas, kms_key=ctx.key("logs", region), tags=ctx.tags),
+        opts=opts,
+    )
+    dns = RegionalDns(
+        f"{base}-dns",
+        RegionalDnsArgs(
+            api=api,
+            health_alarm_name=alarms.no_healthy_backend_alarm_name if alarm_health else None,
+            domain_name=inference.domain_name,
+            hosted_zone_id=inference.hosted_zone_id,
+            routing=_routing(tier),
+            failover_role="PRIMARY" if index == 0 else "SECONDARY",
+            tags=ctx.tags,
+        ),
+        opts=opts,
+    )
+    return InferenceRegion(region=region, vpc=vpc, cluster=cluster, gpu_nodes=gpu_nodes, workload=workload,
+                           ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns)
+
+
+def _network(ctx: BlueprintContext, region: str, index: int, base: str) -> IsolatedVpc:
+    """The region's VPC: NAT egress only where the tier allows, VPC endpoints otherwise."""
+    tier = ctx.tier
+    vpc = IsolatedVpc(
+        f"{base}-net",
+        IsolatedVpcArgs(
+            cidr_block=_cidr(index),
+            nat_egress=not tier.air_gapped,
+            interface_endpoints=SERVING_INTERFACE_ENDPOINTS if tier.air_gapped else (),
+            flow_log_retention_days=tier.log_retention_days,
+            flow_log_kms_key=ctx.key("logs", region),
+            stateful=ctx.stateful,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts(region),
+    )
+    ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, log_group_name=vpc.flow_log_group_name,
+                                     log_group_arn=vpc.flow_log_group_arn))
+    return vpc
+
+
+def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: IsolatedVpc,
+                     images: dict[str, pulumi.Input[str]]) -> tuple[EksCluster, NodeGroup]:
+    """EKS control plane, system and GPU node groups, the Cluster Autoscaler, Container Insights."""
+    tier, inference, opts = ctx.tier, ctx.spec.inference, ctx.opts(region)
+    compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
+    cluster = EksCluster(
+        base,
+        EksClusterArgs(
+            vpc=vpc,
+            public_access_cidrs=ctx.eks_public_access_cidrs(),
+            # The deployer needs cluster access for this program's own Kubernetes objects.
+            admin_role_arns=[ctx.deployer_arn(region)],
+            secrets_kms_key=compute_key,
+            log_kms_key=logs_key,
+            log_retention_days=tier.log_retention_days,
+            stateful=ctx.stateful,
+            tags=ctx.tags,
+        ),
+        opts=opts,
+    )
+    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, log_group_name=cluster.log_group_name,
+                                     log_group_arn=cluster.log_group_arn))
+    NodeGroup(
+        f"{base}-system",
+        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=SYSTEM_INSTANCE_TYPES,
+                      gpu=False, min_size=2, max_size=3, ebs_kms_key=compute_key,
+                      cluster_addons=SYSTEM_ADDONS, tags=ctx.tags),
+        opts=opts,
+    )
+    # One GPU per replica and one replica per node on the single-GPU serving instance types.
+    gpu_nodes = NodeGroup(
+        f"{base}-gpu",
+        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids,
+                      instance_types=(inference.gpu_instance_type,), gpu=True,
+                      min_size=inference.min_replicas, max_size=inference.max_replicas,
+                      capacity_type="SPOT" if inference.capacity == "spot" else "ON_DEMAND",
+                      ebs_kms_key=compute_key, efa=False, tags=ctx.tags),
+        opts=opts,
+    )
+    ClusterAutoscaler(f"{base}-autoscaler", ClusterAutoscalerArgs(cluster=cluster, image=images["cluster-autoscaler"],
+                                                                  tags=ctx.tags), opts=opts)
+    # Container Insights publishes the running-pods metric the HPA-at-maximum alarm watches.
+    ContainerInsights(f"{base}-insights", ContainerInsightsArgs(
+        cluster=cluster, log_retention_days=tier.log_retention_days, log_kms_key=logs_key, stateful=ctx.stateful,
+        tags=ctx.tags), opts=opts)
+    return cluster, gpu_nodes
+
+
+def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIngress, user_pool: Optional[UserPool],
+              model_version: str, *, health_route: bool) -> RestApi:
+    """The REST API with the spec's authentication (allowed by the tier), its access logs handed
+    to the security blueprint."""
+    tier, spec, inference, opts = ctx.tier, ctx.spec, ctx.spec.inference, ctx.opts(region)
+    logs_key = ctx.key("logs", region)
+    token_authorizer = None
+    if spec.auth == "jwt":
+        token_authorizer = JwtAuthorizer(
+            f"{base}-jwt",
+            JwtAuthorizerArgs(issuer=inference.jwt_issuer or "", log_retention_days=tier.log_retention_days,
+                              kms_key=logs_key, stateful=ctx.stateful, tags=ctx.tags),
+            opts=opts,
+        ).authorizer
+    api = RestApi(
+        f"{base}-api",
+        RestApiArgs(
+            ingress=ingress,
+            model_version=model_version,
+            authorization=AUTH_TYPES[spec.auth],
+            cognito=CognitoAuthorizer(user_pool_arns=[user_pool.user_pool_arn]) if user_pool else None,
+            token_authorizer=token_authorizer,
+            api_key_required=inference.api_key_required,
+            health_route=health_route,
+            canary_percent=inference.canary_percent,
+            log_retention_days=tier.log_retention_days,
+            log_kms_key=logs_key,
+            stateful=ctx.stateful,
+            tags=ctx.tags,
+        ),
+        opts=opts,
+    )
+    ctx.log_sources.append(LogSource(kind="api-access", region=region, log_group_name=api.access_log_group_name,
+                                     log_group_arn=api.access_log_group_arn))
+    return api
+
+
+def _web_acl(ctx: BlueprintContext, region: str, base: str, api: RestApi) -> WebAcl:
+    """The stage's web ACL from the tier; its logging is the security blueprint's (ctx.web_acls)."""
+    tier, inference = ctx.tier, ctx.spec.inference
+    web_acl = WebAcl(
+        f"{base}-waf",
+        WebAclArgs(
+            resource_arn=api.stage_arn,
+            managed_rule_groups=tier.waf_managed_rule_groups,
+            rate_limit=inference.rate_limit_per_5min,
+            rate_window_seconds=300,
+            max_body_kib=MAX_BODY_KIB,
+            allowed_countries=RESIDENCY_COUNTRIES.get(ctx.spec.residency, ()) if tier.waf_geo_allowlist else (),
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts(region),
+    )
+    ctx.web_acls.append(WebAclSource(region=region, name=f"{base}-waf", web_acl_arn=web_acl.web_acl_arn))
+    return web_acl

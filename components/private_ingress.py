@@ -28,7 +28,8 @@ class PrivateIngressArgs:
     """The NodePort (30000-32767) the Service exposes on every node. Required."""
     listener_port: int = 80
     """TCP port the load balancer listens on for the VPC Link. Default 80. The hop from API
-    Gateway to the NLB runs inside PrivateLink."""
+    Gateway to the NLB runs inside PrivateLink, which only the VPC Link uses: the load balancer's
+    security group admits nothing from the VPC itself."""
     deregistration_delay_seconds: int = 30
     """Time in-flight requests get when a node leaves. Default 30."""
     deletion_protection: bool = True
@@ -63,18 +64,8 @@ class PrivateIngress(Component):
         sg = aws.ec2.SecurityGroup(
             f"{name}-nlb-sg",
             vpc_id=vpc.vpc_id,
-            description="Internal NLB: listener from the VPC (VPC Link), NodePort to the nodes",
+            description="Internal NLB: no inbound rules (only the VPC Link reaches it), NodePort to the nodes",
             tags=merge_tags(f"{name}-nlb-sg", args.tags),
-            opts=self.child(),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-nlb-listener-in",
-            security_group_id=sg.id,
-            cidr_ipv4=vpc.cidr_block,
-            ip_protocol="tcp",
-            from_port=args.listener_port,
-            to_port=args.listener_port,
-            description="VPC Link (PrivateLink) traffic, translated to the NLB's VPC addresses",
             opts=self.child(),
         )
         aws.vpc.SecurityGroupEgressRule(
@@ -103,7 +94,9 @@ class PrivateIngress(Component):
             load_balancer_type="network",
             subnets=vpc.private_subnet_ids,
             security_groups=[sg.id],
-            enforce_security_group_inbound_rules_on_private_link_traffic="on",
+            # The VPC Link's PrivateLink traffic comes from API Gateway's own network and bypasses
+            # the (empty) inbound rules; nothing inside the VPC can reach the listener directly.
+            enforce_security_group_inbound_rules_on_private_link_traffic="off",
             enable_cross_zone_load_balancing=True,
             enable_deletion_protection=args.deletion_protection,
             ip_address_type="ipv4",

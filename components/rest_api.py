@@ -20,7 +20,9 @@ from components.private_ingress import PrivateIngress
 gw = aws.apigateway
 
 # What one access-log line records: who called, what happened, how long it took, which model.
-ACCESS_LOG_FORMAT = json.dumps({
+# Access logs accept only $context variables, so the model versions are written into the format
+# (the stage's, and the canary's): `canary` says which one served the request.
+_ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
     "requestTime": "$context.requestTime",
@@ -40,9 +42,18 @@ ACCESS_LOG_FORMAT = json.dumps({
     "wafResponseCode": "$context.wafResponseCode",
     "errorMessage": "$context.error.message",
     "stage": "$context.stage",
+    "deploymentId": "$context.deploymentId",
     "canary": "$context.isCanaryRequest",
-    "modelVersion": "$stageVariables.modelVersion",
-}, separators=(",", ":"))
+}
+
+
+def access_log_format(model_version: str, canary_model_version: Optional[str] = None) -> str:
+    """The stage's JSON access-log line."""
+    fields = {**_ACCESS_LOG_FIELDS, "modelVersion": model_version}
+    if canary_model_version is not None:
+        fields["canaryModelVersion"] = canary_model_version
+    return json.dumps(fields, separators=(",", ":"))
+
 
 # A request body /predict accepts unless the caller passes its own schema (JSON Schema draft 4).
 DEFAULT_REQUEST_SCHEMA: Mapping[str, Any] = {
@@ -86,8 +97,8 @@ class RestApiArgs:
     ingress: PrivateIngress
     """The private ingress (NLB + VPC Link) requests are proxied to. Required."""
     model_version: str
-    """Stage variable `modelVersion`: logged with every request and sent to the backend as
-    X-Model-Version. Required."""
+    """Stage variable `modelVersion`, sent to the backend as X-Model-Version, and written into
+    every access-log line. Required."""
     authorization: Authorization = "AWS_IAM"
     """AWS_IAM (SigV4), COGNITO_USER_POOLS (needs `cognito`) or CUSTOM (needs `token_authorizer`).
     Default AWS_IAM. There is no unauthenticated option for /predict."""
@@ -205,7 +216,10 @@ class RestApi(Component):
             description=f"{name}: model {args.model_version}",
             variables={"modelVersion": args.model_version},
             xray_tracing_enabled=args.xray_tracing,
-            access_log_settings=gw.StageAccessLogSettingsArgs(destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT),
+            access_log_settings=gw.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn,
+                format=access_log_format(args.model_version,
+                                         (args.canary_model_version or args.model_version) if canary else None)),
             canary_settings=canary,
             tags=merge_tags(f"{name}-{args.stage_name}", args.tags),
             opts=self.child(depends_on=[execution_logs, *([account] if account else [])]),

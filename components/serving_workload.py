@@ -1,5 +1,5 @@
-"""A GPU model server on Kubernetes: namespace, hardened Deployment, NodePort Service, HPA, PDB
-and NetworkPolicies that admit only the load-balancer path."""
+"""A GPU model server on Kubernetes: namespace, hardened Deployment, NodePort Service, HPA, PDB,
+NetworkPolicies that admit only the load-balancer path, and optionally the NVIDIA device plugin."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import pulumi_kubernetes as k8s
 
 from components._base import Component
 from components.eks_cluster import EksCluster
+# The device-plugin DaemonSet the training namespace also runs (one hardened definition).
+from components.k8s_training import _device_plugin
+from components.node_group import GPU_LABEL
 
 core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -53,6 +56,12 @@ class ServingWorkloadArgs:
     gpu_taint_key: Optional[str] = GPU_RESOURCE
     """Key of the NoSchedule taint on GPU nodes (value "true") that the pods tolerate. Default
     nvidia.com/gpu; None: no toleration."""
+    device_plugin_image: Optional[pulumi.Input[str]] = None
+    """NVIDIA Kubernetes device plugin image (nvcr.io/nvidia/k8s-device-plugin or a private
+    mirror). When set, a DaemonSet in kube-system on the nodes labelled nvidia.com/gpu.present
+    advertises `nvidia.com/gpu` (the EKS AL2023 NVIDIA AMI ships drivers but not the plugin).
+    Default None: the cluster already runs one (e.g. a training namespace on the same cluster);
+    without any plugin the pods never schedule."""
     ingress_cidrs: Sequence[pulumi.Input[str]] = ()
     """Source CIDRs admitted on `container_port` (the load balancer's VPC). Default none: every
     ingress to the pods is denied."""
@@ -146,6 +155,10 @@ class ServingWorkload(Component):
             opts=self.child(**k8s_opts),
         )
         self._create_network_policies(name, args, ns, labels, selector, k8s_opts)
+        if args.device_plugin_image is not None:
+            _device_plugin(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.device_plugin_image,
+                           self.child(**k8s_opts), node_label=GPU_LABEL, host_network=False,
+                           env={"FAIL_ON_INIT_ERROR": "false"})
 
         self.namespace = ns.metadata.name
         self.deployment_name = deployment.metadata.name

@@ -1,0 +1,210 @@
+"""Cluster Autoscaler for an EKS cluster's managed node groups, with EKS Pod Identity and
+least-privilege IAM, configured for a private cluster (no internet needed at run time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components._base import Component, merge_tags, policy_json
+from components.eks_cluster import EksCluster
+
+core, apps, meta, rbac = k8s.core.v1, k8s.apps.v1, k8s.meta.v1, k8s.rbac.v1
+PUBLIC_IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
+# EKS managed node groups tag their Auto Scaling groups with these keys, so auto-discovery finds
+# them and IAM can scope write actions to this cluster's groups only.
+ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
+
+
+def public_image(version: str) -> str:
+    """The upstream image of a Cluster Autoscaler release (needs internet egress to pull)."""
+    return f"{PUBLIC_IMAGE}:{version}"
+
+
+def owner_tag(cluster_name: str) -> str:
+    return f"k8s.io/cluster-autoscaler/{cluster_name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterAutoscalerArgs:
+    cluster: EksCluster
+    """The cluster whose node groups are scaled. Required."""
+    image: pulumi.Input[str]
+    """Full image reference, e.g. `public_image("v1.33.0")`, whose minor version matches the
+    cluster's. Required. Nodes without internet egress need a private mirror: an
+    EcrRepository in this region populated once with `crane copy
+    registry.k8s.io/autoscaling/cluster-autoscaler:<version> <repo>:<version>`."""
+    namespace: str = "kube-system"
+    """Namespace of the Deployment and ServiceAccount. Default kube-system."""
+    service_account: str = "cluster-autoscaler"
+    """ServiceAccount name bound to the IAM role through Pod Identity. Default cluster-autoscaler."""
+    scale_down_unneeded_time: str = "10m"
+    """How long a node must be unneeded before it is removed. Default 10m."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class ClusterAutoscaler(Component):
+    """IAM role (trusting pods.eks.amazonaws.com) + Pod Identity association + RBAC + Deployment.
+
+    Private-cluster settings: a static instance list (no pricing API call), the regional STS
+    endpoint, and the region from the environment (no IMDS lookup: the node's hop limit is 1)."""
+
+    role_arn: pulumi.Output[str]
+    image: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("eks", "ClusterAutoscaler", name, opts)
+        cluster = args.cluster
+        region = aws.get_region_output(opts=self.invoke_opts())
+        self.image = pulumi.Output.from_input(args.image)
+        role = self._create_role(name, args)
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-pod-identity",
+            cluster_name=cluster.cluster_name,
+            namespace=args.namespace,
+            service_account=args.service_account,
+            role_arn=role.arn,
+            tags=merge_tags(f"{name}-pod-identity", args.tags),
+            opts=self.child(),
+        )
+        k8s_opts = dict(provider=cluster.k8s_provider)
+        labels = {"app.kubernetes.io/name": "cluster-autoscaler", "app.kubernetes.io/managed-by": "pulumi"}
+        md = lambda n, namespaced=True: meta.ObjectMetaArgs(  # noqa: E731
+            name=n, namespace=args.namespace if namespaced else None, labels=labels)
+        account = core.ServiceAccount(f"{name}-sa", metadata=md(args.service_account),
+                                      automount_service_account_token=True, opts=self.child(**k8s_opts))
+        subject = [rbac.SubjectArgs(kind="ServiceAccount", name=args.service_account, namespace=args.namespace)]
+        cluster_role = rbac.ClusterRole(f"{name}-cluster-role", metadata=md("cluster-autoscaler", False),
+                                        rules=_CLUSTER_RULES, opts=self.child(**k8s_opts))
+        rbac.ClusterRoleBinding(
+            f"{name}-cluster-role-binding", metadata=md("cluster-autoscaler", False),
+            role_ref=rbac.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole",
+                                      name=cluster_role.metadata.name),
+            subjects=subject, opts=self.child(**k8s_opts))
+        role_k8s = rbac.Role(
+            f"{name}-role", metadata=md("cluster-autoscaler"),
+            rules=[rbac.PolicyRuleArgs(api_groups=[""], resources=["configmaps"],
+                                       verbs=["create", "list", "watch"]),
+                   rbac.PolicyRuleArgs(api_groups=[""], resources=["configmaps"],
+                                       resource_names=["cluster-autoscaler-status"],
+                                       verbs=["delete", "get", "update", "watch"])],
+            opts=self.child(**k8s_opts))
+        rbac.RoleBinding(
+            f"{name}-role-binding", metadata=md("cluster-autoscaler"),
+            role_ref=rbac.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name=role_k8s.metadata.name),
+            subjects=subject, opts=self.child(**k8s_opts))
+
+        command = pulumi.Output.all(cluster.cluster_name).apply(lambda v: [
+            "./cluster-autoscaler",
+            "--cloud-provider=aws",
+            f"--node-group-auto-discovery=asg:tag={ENABLED_TAG},{owner_tag(v[0])}",
+            "--aws-use-static-instance-list=true",
+            "--balance-similar-node-groups=true",
+            "--skip-nodes-with-system-pods=false",
+            "--expander=least-waste",
+            f"--scale-down-unneeded-time={args.scale_down_unneeded_time}",
+            "--stderrthreshold=info",
+            "--v=2",
+        ])
+        apps.Deployment(
+            f"{name}-deployment",
+            metadata=md("cluster-autoscaler"),
+            spec=apps.DeploymentSpecArgs(
+                replicas=1,
+                selector=meta.LabelSelectorArgs(match_labels=labels),
+                template=core.PodTemplateSpecArgs(
+                    metadata=meta.ObjectMetaArgs(labels=labels),
+                    spec=core.PodSpecArgs(
+                        service_account_name=account.metadata.name,
+                        priority_class_name="system-cluster-critical",
+                        security_context=core.PodSecurityContextArgs(
+                            run_as_non_root=True, run_as_user=65534, run_as_group=65534, fs_group=65534,
+                            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault")),
+                        containers=[core.ContainerArgs(
+                            name="cluster-autoscaler",
+                            image=self.image,
+                            image_pull_policy="IfNotPresent",
+                            command=command,
+                            env=[core.EnvVarArgs(name="AWS_REGION", value=region.region),
+                                 core.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional")],
+                            resources=core.ResourceRequirementsArgs(
+                                requests={"cpu": "100m", "memory": "600Mi"}, limits={"memory": "600Mi"}),
+                            security_context=core.SecurityContextArgs(
+                                read_only_root_filesystem=True, allow_privilege_escalation=False,
+                                capabilities=core.CapabilitiesArgs(drop=["ALL"])),
+                        )],
+                    ),
+                ),
+            ),
+            opts=self.child(depends_on=[association], **k8s_opts),
+        )
+        self.role_arn = role.arn
+        self.register_outputs({"role_arn": self.role_arn, "image": self.image})
+
+    def _create_role(self, name: str, args: ClusterAutoscalerArgs) -> aws.iam.Role:
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            }]),
+            tags=merge_tags(f"{name}-role", args.tags),
+            opts=self.child(),
+        )
+        owner = args.cluster.cluster_name.apply(owner_tag)
+        aws.iam.RolePolicy(
+            f"{name}-autoscaling",
+            role=role.id,
+            policy=policy_json([
+                {
+                    "Sid": "Discover",
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                               "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                               "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                               "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+                               "eks:DescribeNodegroup"],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ScaleOnlyThisClustersGroups",
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Resource": "*",
+                    "Condition": owner.apply(lambda tag: {"StringEquals": {f"aws:ResourceTag/{tag}": "owned"}}),
+                },
+            ]),
+            opts=self.child(),
+        )
+        return role
+
+
+_CLUSTER_RULES = [
+    rbac.PolicyRuleArgs(api_groups=[""], resources=["events", "endpoints"], verbs=["create", "patch"]),
+    rbac.PolicyRuleArgs(api_groups=[""], resources=["pods/eviction"], verbs=["create"]),
+    rbac.PolicyRuleArgs(api_groups=[""], resources=["pods/status"], verbs=["update"]),
+    rbac.PolicyRuleArgs(api_groups=[""], resources=["endpoints"], resource_names=["cluster-autoscaler"],
+                        verbs=["get", "update"]),
+    rbac.PolicyRuleArgs(api_groups=[""], resources=["nodes"], verbs=["watch", "list", "get", "update"]),
+    rbac.PolicyRuleArgs(api_groups=[""], resources=["namespaces", "pods", "services", "replicationcontrollers",
+                                                    "persistentvolumeclaims", "persistentvolumes"],
+                        verbs=["watch", "list", "get"]),
+    rbac.PolicyRuleArgs(api_groups=["extensions"], resources=["replicasets", "daemonsets"], verbs=["watch", "list", "get"]),
+    rbac.PolicyRuleArgs(api_groups=["policy"], resources=["poddisruptionbudgets"], verbs=["watch", "list"]),
+    rbac.PolicyRuleArgs(api_groups=["apps"], resources=["statefulsets", "replicasets", "daemonsets"],
+                        verbs=["watch", "list", "get"]),
+    rbac.PolicyRuleArgs(api_groups=["storage.k8s.io"], resources=["storageclasses", "csinodes", "csidrivers",
+                                                                  "csistoragecapacities"],
+                        verbs=["watch", "list", "get"]),
+    rbac.PolicyRuleArgs(api_groups=["batch", "extensions"], resources=["jobs"], verbs=["get", "list", "watch", "patch"]),
+    rbac.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"], verbs=["create"]),
+    rbac.PolicyRuleArgs(api_groups=["coordination.k8s.io"], resources=["leases"], resource_names=["cluster-autoscaler"],
+                        verbs=["get", "update"]),
+]

@@ -1,0 +1,107 @@
+"""A Lambda function that validates JWTs for an API Gateway TOKEN authorizer (code in
+components/lambdas/jwt_authorizer), with its own role and an encrypted, retained log group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components.isolated_vpc import LOG_RETENTION_DAYS
+from components.kms_key import KmsKey
+from components.rest_api import TokenAuthorizer
+
+CODE_DIR = Path(__file__).resolve().parent / "lambdas" / "jwt_authorizer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JwtAuthorizerArgs:
+    issuer: str
+    """The tokens' `iss`, an https URL serving /.well-known/openid-configuration. Required."""
+    audience: Optional[str] = None
+    """Required `aud`. Default None: any audience of the issuer."""
+    ttl_seconds: int = 300
+    """How long API Gateway caches a decision per token (0-3600). Default 300."""
+    log_retention_days: int = 365
+    """Function log retention; one of CloudWatch's values. Default 365."""
+    kms_key: Optional[KmsKey] = None
+    """CMK for the log group and the function's environment. Default None: AWS managed keys."""
+    stateful: StatefulOptions = StatefulOptions()
+    """Protection of the log group. Default: protected."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class JwtAuthorizer(Component):
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+    authorizer: TokenAuthorizer
+    """What RestApiArgs.token_authorizer takes."""
+
+    def __init__(self, name: str, args: JwtAuthorizerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("auth", "JwtAuthorizer", name, opts)
+        if not args.issuer.startswith("https://"):
+            raise ValueError(f"{name}: issuer must be an https URL, got {args.issuer!r}")
+        if args.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key.arn if args.kms_key else None,
+            tags=merge_tags(f"{name}-logs", args.tags),
+            opts=self.stateful_child(args.stateful),
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+            tags=merge_tags(f"{name}-role", args.tags),
+            opts=self.child(),
+        )
+        write = aws.iam.RolePolicy(
+            f"{name}-logs-write",
+            role=role.id,
+            policy=policy_json([
+                {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                 "Resource": pulumi.Output.concat(log_group.arn, ":*")},
+                {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
+            ]),
+            opts=self.child(),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=name,
+            description="API Gateway TOKEN authorizer: RS256 JWT validation",
+            role=role.arn,
+            runtime="python3.12",
+            architectures=["arm64"],
+            handler="handler.handler",
+            code=pulumi.FileArchive(str(CODE_DIR)),
+            memory_size=256,
+            timeout=5,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+                "JWT_ISSUER": args.issuer,
+                **({"JWT_AUDIENCE": args.audience} if args.audience else {}),
+                "JWKS_CACHE_SECONDS": "3600",
+            }),
+            kms_key_arn=args.kms_key.arn if args.kms_key else None,
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            tags=merge_tags(name, args.tags),
+            opts=self.child(depends_on=[write]),
+        )
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.invoke_arn = function.invoke_arn
+        self.authorizer = TokenAuthorizer(function_name=function.name, invoke_arn=function.invoke_arn,
+                                          ttl_seconds=args.ttl_seconds)
+        self.register_outputs({
+            "function_name": self.function_name,
+            "function_arn": self.function_arn,
+            "invoke_arn": self.invoke_arn,
+        })

@@ -1,0 +1,227 @@
+"""The inference blueprint: per region, a serving stack on that region's provider; per tier, the
+authentication, WAF, egress and DNS routing the tier promises."""
+
+import functools
+
+import pytest
+
+from blueprints import inference
+from blueprints.context import BlueprintContext
+from blueprints.engine import load_stack_file, run_program
+from blueprints.program import load_spec
+from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
+from tests.conftest import STACKS
+
+DOMAIN = {"inference": {"domainName": "api.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}}
+MULTI_REGION = {"confidential": ("eu-central-1", "eu-west-1"), "restricted": ("eu-west-1", "eu-central-1")}
+# The serving resources the issue requires in every region, by type.
+PER_REGION_TYPES = (
+    "aws:apigateway/restApi:RestApi", "aws:apigateway/stage:Stage", "aws:apigateway/vpcLink:VpcLink",
+    "aws:lb/loadBalancer:LoadBalancer", "aws:wafv2/webAcl:WebAcl", "aws:wafv2/webAclAssociation:WebAclAssociation",
+    "kubernetes:apps/v1:Deployment", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "aws:route53/healthCheck:HealthCheck",
+)
+
+
+def regional(plan, region):
+    """Every resource under the inference components of one region."""
+    stack = f"pulumi:pulumi:Stack::ai-blueprints-{plan.stack}"
+    tops = [r for r in plan.resources if not r.custom and r.parent.endswith(stack)
+            and f"{r.name.partition('-inf-')[2]}-".startswith(f"{region}-")]
+    return [d for top in tops for d in plan.descendants(top.urn)]
+
+
+def of_type(resources, type_):
+    return [r for r in resources if r.type == type_]
+
+
+@pytest.mark.parametrize("tier", sorted(MULTI_REGION))
+def test_every_region_has_its_provider_and_the_whole_serving_stack(example_plan, tier):
+    plan = example_plan(tier)
+    providers = {r.inputs["region"]: r for r in plan.of_type("pulumi:providers:aws")}
+    for region in MULTI_REGION[tier]:
+        assert region in providers
+        resources = regional(plan, region)
+        for type_ in PER_REGION_TYPES:
+            assert of_type(resources, type_), f"{tier} {region}: no {type_}"
+        logging = [r for r in plan.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+                   if r.region == region]
+        assert logging, f"{tier} {region}: the web ACL's logs are not shipped"
+
+
+@pytest.mark.parametrize("tier", sorted(MULTI_REGION))
+def test_every_regional_resource_uses_its_regions_provider(example_plan, tier):
+    plan = example_plan(tier)
+    provider_refs = {f"{r.urn}::{r.id}": r.inputs["region"] for r in plan.of_type("pulumi:providers:aws")}
+    for region in MULTI_REGION[tier]:
+        resources = [r for r in regional(plan, region) if r.custom]
+        assert len(resources) > 100
+        assert {plan.provider_region(r) for r in resources} == {region}
+        aws_resources = [r for r in resources if r.type.startswith("aws:")]
+        assert {provider_refs.get(r.provider) for r in aws_resources} == {region}
+
+
+def test_regions_get_distinct_networks(example_plan):
+    plan = example_plan("restricted")
+    cidrs = {r.region: r.inputs["cidrBlock"] for r in plan.of_type("aws:ec2/vpc:Vpc") if "-inf-" in r.name}
+    assert cidrs == {"eu-west-1": "10.40.0.0/16", "eu-central-1": "10.41.0.0/16"}
+
+
+def test_restricted_is_iam_only_geo_fenced_and_has_no_anonymous_route(example_plan):
+    plan = example_plan("restricted")
+    assert {m.inputs["authorization"] for m in plan.of_type("aws:apigateway/method:Method")} == {"AWS_IAM"}
+    assert not plan.of_type("aws:apigateway/authorizer:Authorizer")
+    assert not plan.of_type("aws:apigateway/apiKey:ApiKey")
+    for acl in plan.of_type("aws:wafv2/webAcl:WebAcl"):
+        geo = acl.inputs["rules"][0]
+        assert geo["name"] == "geo-allowlist" and geo["action"] == {"block": {}}
+        codes = geo["statement"]["notStatement"]["statement"]["geoMatchStatement"]["countryCodes"]
+        assert codes == list(RESIDENCY_COUNTRIES["eu"])
+        managed = [r["name"] for r in acl.inputs["rules"] if "managedRuleGroupStatement" in r["statement"]]
+        assert managed == list(TIERS["restricted"].waf_managed_rule_groups)
+    # Route 53's checkers would be geo-blocked: health comes from the no-healthy-backend alarm.
+    assert {h.inputs["type"] for h in plan.of_type("aws:route53/healthCheck:HealthCheck")} == {"CLOUDWATCH_METRIC"}
+
+
+def test_public_uses_cognito_an_api_key_and_a_usage_plan_without_geo_fence(example_plan):
+    plan = example_plan("public")
+    (pool,) = plan.of_type("aws:cognito/userPool:UserPool")
+    (authorizer,) = plan.of_type("aws:apigateway/authorizer:Authorizer")
+    assert authorizer.inputs["type"] == "COGNITO_USER_POOLS" and authorizer.inputs["providerArns"] == [pool.outputs["arn"]]
+    predict = next(m for m in plan.of_type("aws:apigateway/method:Method") if m.inputs["httpMethod"] == "POST")
+    assert predict.inputs["apiKeyRequired"] is True and predict.inputs["authorization"] == "COGNITO_USER_POOLS"
+    (key,) = plan.of_type("aws:apigateway/apiKey:ApiKey")
+    (plan_key,) = plan.of_type("aws:apigateway/usagePlanKey:UsagePlanKey")
+    assert plan_key.inputs["keyId"] == key.id
+    (acl,) = plan.of_type("aws:wafv2/webAcl:WebAcl")
+    assert all(r["name"] != "geo-allowlist" for r in acl.inputs["rules"])
+    assert {h.inputs["type"] for h in plan.of_type("aws:route53/healthCheck:HealthCheck")} == {"HTTPS"}
+
+
+def test_internal_validates_jwts_from_the_spec_issuer_with_a_lambda_authorizer(example_plan):
+    plan = example_plan("internal")
+    (authorizer,) = plan.of_type("aws:apigateway/authorizer:Authorizer")
+    function = next(f for f in plan.of_type("aws:lambda/function:Function") if f.name.endswith("-jwt-function"))
+    assert authorizer.inputs["type"] == "TOKEN" and authorizer.inputs["authorizerUri"] == function.outputs["invokeArn"]
+    assert function.inputs["environment"]["variables"]["JWT_ISSUER"] == "https://login.example.com/"
+
+
+def test_waf_rate_limit_and_body_limit_come_from_the_spec(example_plan):
+    (acl,) = example_plan("public").of_type("aws:wafv2/webAcl:WebAcl")
+    rules = {r["name"]: r for r in acl.inputs["rules"]}
+    assert rules["rate-limit-per-ip"]["statement"]["rateBasedStatement"]["limit"] == 1000
+    assert rules["body-size-limit"]["statement"]["sizeConstraintStatement"]["size"] == inference.MAX_BODY_KIB * 1024
+
+
+@pytest.mark.parametrize("tier", ["public", "restricted"])
+def test_egress_follows_the_tier(example_plan, tier):
+    plan = example_plan(tier)
+    serving_vpcs = {r.urn for r in plan.of_type("aiblueprints:network:IsolatedVpc") if "-inf-" in r.name}
+    inside = [d for urn in serving_vpcs for d in plan.descendants(urn)]
+    nat = of_type(inside, "aws:ec2/natGateway:NatGateway")
+    endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1] for r in of_type(inside, "aws:ec2/vpcEndpoint:VpcEndpoint")
+                 if r.inputs["vpcEndpointType"] == "Interface"}
+    addons = [d for d in plan.of_type("kubernetes:apps/v1:Deployment") + plan.of_type("kubernetes:apps/v1:DaemonSet")
+              if "-inf-" in d.name and ("autoscaler" in d.name or "device-plugin" in d.name)]
+    images = {c["image"] for d in addons for c in d.inputs["spec"]["template"]["spec"]["containers"]}
+    assert len(addons) == 2 * len(serving_vpcs)
+    if TIERS[tier].air_gapped:
+        assert not nat and {"sts", "eks-auth", "api", "dkr"} <= endpoints
+        assert all(".dkr.ecr." in image and "/inference/" in image for image in images)
+    else:
+        assert nat and not endpoints
+        assert images == set(inference.PUBLIC_IMAGES.values())
+
+
+def test_gpu_nodes_follow_the_spec(example_plan):
+    public = [g for g in example_plan("public").of_type("aws:eks/nodeGroup:NodeGroup")
+              if g.inputs.get("amiType") == "AL2023_x86_64_NVIDIA" and "-inf-" in g.name]
+    assert [(g.inputs["capacityType"], g.inputs["scalingConfig"]["minSize"], g.inputs["scalingConfig"]["maxSize"],
+             g.inputs["instanceTypes"]) for g in public] == [("SPOT", 1, 4, ["g6.xlarge"])]
+    restricted = [g for g in example_plan("restricted").of_type("aws:eks/nodeGroup:NodeGroup")
+                  if g.inputs.get("amiType") == "AL2023_x86_64_NVIDIA" and "-inf-" in g.name]
+    assert {g.inputs["capacityType"] for g in restricted} == {"ON_DEMAND"} and len(restricted) == 2
+
+
+def test_every_serving_cluster_runs_metrics_server_and_container_insights(example_plan):
+    plan = example_plan("confidential")
+    for region in MULTI_REGION["confidential"]:
+        addons = {a.inputs["addonName"] for a in of_type(regional(plan, region), "aws:eks/addon:Addon")}
+        assert {"metrics-server", "amazon-cloudwatch-observability", "coredns", "eks-pod-identity-agent"} <= addons
+
+
+def test_the_deployer_can_reach_every_serving_cluster(example_plan):
+    plan = example_plan("restricted")
+    entries = [e for e in plan.of_type("aws:eks/accessEntry:AccessEntry") if "-inf-" in e.name]
+    assert sorted(e.region for e in entries) == sorted(MULTI_REGION["restricted"])
+    policies = [p for p in plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation") if "-inf-" in p.name]
+    assert all(p.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy") for p in policies) and len(policies) == 2
+
+
+def test_eks_endpoint_follows_the_tier(example_plan):
+    (public,) = [c for c in example_plan("public").of_type("aws:eks/cluster:Cluster") if "-inf-" in c.name]
+    assert public.inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    for cluster in example_plan("restricted").of_type("aws:eks/cluster:Cluster"):
+        assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
+
+
+def test_canary_settings_only_where_the_spec_asks(example_plan):
+    stages = example_plan("confidential").of_type("aws:apigateway/stage:Stage")
+    assert [s.inputs["canarySettings"]["percentTraffic"] for s in stages] == [10, 10]
+    assert all("canarySettings" not in s.inputs for s in example_plan("restricted").of_type("aws:apigateway/stage:Stage"))
+
+
+def test_restricted_domain_fails_over_from_the_first_region(render):
+    plan = render("restricted", DOMAIN)
+    records = {r.region: r for r in plan.of_type("aws:route53/record:Record") if r.name.endswith("-dns-record")}
+    assert records["eu-west-1"].inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
+    assert records["eu-central-1"].inputs["failoverRoutingPolicies"] == [{"type": "SECONDARY"}]
+    assert {r.inputs["setIdentifier"] for r in records.values()} == {"eu-west-1", "eu-central-1"}
+    certs = plan.of_type("aws:acm/certificate:Certificate")
+    assert sorted(c.region for c in certs) == ["eu-central-1", "eu-west-1"]
+
+
+def test_confidential_domain_routes_by_latency(render):
+    plan = render("confidential", DOMAIN)
+    records = [r for r in plan.of_type("aws:route53/record:Record") if r.name.endswith("-dns-record")]
+    assert sorted(r.inputs["latencyRoutingPolicies"][0]["region"] for r in records) == ["eu-central-1", "eu-west-1"]
+    assert all(r.inputs["healthCheckId"] for r in records)
+
+
+def _count(render, regions):
+    return len(render("public", {"inference": {"regions": list(regions)}}, region="us-east-1").resources)
+
+
+def test_resource_count_grows_linearly_with_regions(render):
+    one, two, three = (_count(render, ["us-east-1", "us-west-2", "us-east-2"][:n]) for n in (1, 2, 3))
+    assert three - two == two - one > 0
+
+
+@functools.lru_cache(maxsize=None)
+def _context(tier: str) -> BlueprintContext:
+    config, secret_keys = load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml").runtime_config()
+    spec = load_spec(config, secret_keys)
+    built = []
+    run_program(lambda: built.append(_build(spec)), stack="ctx-test", config=config, secret_keys=secret_keys)
+    return built[0]
+
+
+def _build(spec):
+    ctx = BlueprintContext(spec)
+    inference.build(ctx)
+    return ctx
+
+
+def test_log_sources_and_web_acls_are_handed_to_security_per_region():
+    ctx = _context("restricted")
+    kinds = sorted((s.region, s.kind) for s in ctx.log_sources)
+    assert kinds == sorted((r, k) for r in MULTI_REGION["restricted"] for k in ("api-access", "eks-audit", "vpc-flow"))
+    assert sorted(a.region for a in ctx.web_acls) == sorted(MULTI_REGION["restricted"])
+
+
+def test_routing_and_model_version_helpers():
+    assert inference._routing(TIERS["restricted"]) == "failover"
+    assert inference._routing(TIERS["confidential"]) == "latency"
+    assert inference._model_version("a.dkr.ecr.eu-west-1.amazonaws.com/llm:1.4.2") == "1.4.2"
+    assert inference._model_version("a.dkr.ecr.eu-west-1.amazonaws.com:5000/llm@sha256:" + "ab" * 32) == "ab" * 6

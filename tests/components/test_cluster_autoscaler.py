@@ -1,0 +1,68 @@
+"""ClusterAutoscaler: Pod Identity role scoped to this cluster's Auto Scaling groups, RBAC, and a
+Deployment configured for a private cluster."""
+
+import functools
+import json
+
+from blueprints.engine import run_program
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs, public_image
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from tests.components.serving_stack import one
+
+MIRROR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/demo/cluster-autoscaler:v1.33.0"
+
+
+@functools.lru_cache(maxsize=None)
+def plan():
+    def program():
+        vpc = IsolatedVpc("ca", IsolatedVpcArgs())
+        cluster = EksCluster("ca-cluster", EksClusterArgs(vpc=vpc))
+        ClusterAutoscaler("ca", ClusterAutoscalerArgs(cluster=cluster, image=MIRROR))
+    return run_program(program, stack="ca-test", config={"aws:region": "eu-central-1"}, secret_keys=[])
+
+
+def container():
+    deployment = one(plan(), "kubernetes:apps/v1:Deployment")
+    (found,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    return found
+
+
+def test_role_trusts_eks_pod_identity_and_is_associated_with_the_service_account():
+    role = one(plan(), "aws:iam/role:Role", "ca-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    association = one(plan(), "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert association.inputs["clusterName"] == "ca-cluster"
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("kube-system", "cluster-autoscaler")
+    assert association.inputs["roleArn"] == role.outputs["arn"]
+
+
+def test_scaling_actions_are_limited_to_this_clusters_groups():
+    policy = json.loads(one(plan(), "aws:iam/rolePolicy:RolePolicy", "ca-autoscaling").inputs["policy"])
+    write = next(s for s in policy["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"])
+    assert write["Condition"] == {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/ca-cluster": "owned"}}
+    read = next(s for s in policy["Statement"] if s is not write)
+    assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in read["Action"])
+
+
+def test_deployment_is_configured_for_a_private_cluster():
+    found = container()
+    assert found["image"] == MIRROR
+    assert "--aws-use-static-instance-list=true" in found["command"]
+    assert ("--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+            "k8s.io/cluster-autoscaler/ca-cluster") in found["command"]
+    env = {e["name"]: e["value"] for e in found["env"]}
+    assert env == {"AWS_REGION": "eu-central-1", "AWS_STS_REGIONAL_ENDPOINTS": "regional"}
+    assert found["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_rbac_binds_the_service_account():
+    binding = one(plan(), "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "cluster-autoscaler", "namespace": "kube-system"}]
+    assert binding.inputs["roleRef"]["name"] == "cluster-autoscaler"
+
+
+def test_public_image_is_the_upstream_registry():
+    assert public_image("v1.33.0") == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0"

@@ -1,0 +1,69 @@
+"""PrivateIngress: an internal NLB in the private subnets, its target group on the GPU node
+group's Auto Scaling group at the NodePort, and the API Gateway VPC Link to it."""
+
+import pytest
+
+from blueprints.engine import _h, run_program
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.node_group import NodeGroup, NodeGroupArgs
+from components.private_ingress import PrivateIngress, PrivateIngressArgs
+from tests.components.serving_stack import one, render
+
+
+def test_load_balancer_is_internal_in_the_private_subnets_and_closed_to_the_vpc():
+    plan = render()
+    nlb = one(plan, "aws:lb/loadBalancer:LoadBalancer")
+    assert nlb.inputs["internal"] is True and nlb.inputs["loadBalancerType"] == "network"
+    subnets = [s.id for s in plan.of_type("aws:ec2/subnet:Subnet")]
+    assert nlb.inputs["subnets"] == subnets and len(subnets) == 3
+    sg = one(plan, "aws:ec2/securityGroup:SecurityGroup", "svc-ingress-nlb-sg")
+    assert nlb.inputs["securityGroups"] == [sg.id]
+    # Only the VPC Link (PrivateLink) reaches the listener: no inbound rule admits the VPC.
+    assert nlb.inputs["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] == "off"
+    ingress_rules = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert not [r for r in ingress_rules if r.inputs["securityGroupId"] == sg.id]
+    (egress,) = [r for r in plan.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+                 if r.inputs["securityGroupId"] == sg.id]
+    assert (egress.inputs["fromPort"], egress.inputs["toPort"]) == (30080, 30080)
+
+
+def test_target_group_is_the_node_groups_asg_on_the_node_port():
+    plan = render()
+    tg = one(plan, "aws:lb/targetGroup:TargetGroup")
+    assert (tg.inputs["targetType"], tg.inputs["protocol"], tg.inputs["port"]) == ("instance", "TCP", 30080)
+    assert tg.inputs["healthCheck"]["protocol"] == "TCP" and tg.inputs["healthCheck"]["port"] == "traffic-port"
+    attachment = one(plan, "aws:autoscaling/attachment:Attachment")
+    group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert attachment.inputs["autoscalingGroupName"] == group.outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    assert attachment.inputs["lbTargetGroupArn"] == tg.outputs["arn"]
+    listener = one(plan, "aws:lb/listener:Listener")
+    assert listener.inputs["protocol"] == "TCP" and listener.inputs["port"] == 80
+    assert listener.inputs["defaultActions"] == [{"type": "forward", "targetGroupArn": tg.outputs["arn"]}]
+
+
+def test_nodes_admit_the_load_balancer_on_the_node_port_only():
+    plan = render()
+    sg = one(plan, "aws:ec2/securityGroup:SecurityGroup", "svc-ingress-nlb-sg")
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    rule = one(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "svc-ingress-nodes-from-nlb")
+    # The mock engine's cluster security group id (what EKS reports as clusterSecurityGroupId).
+    assert rule.inputs["securityGroupId"] == "sg-" + _h(cluster.id, "cluster")
+    assert rule.inputs["referencedSecurityGroupId"] == sg.id
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (30080, 30080)
+
+
+def test_vpc_link_targets_the_load_balancer():
+    plan = render()
+    link = one(plan, "aws:apigateway/vpcLink:VpcLink")
+    assert link.inputs["targetArn"] == one(plan, "aws:lb/loadBalancer:LoadBalancer").outputs["arn"]
+
+
+def test_a_node_port_outside_the_kubernetes_range_is_rejected():
+    def program():
+        vpc = IsolatedVpc("i", IsolatedVpcArgs())
+        cluster = EksCluster("i", EksClusterArgs(vpc=vpc))
+        nodes = NodeGroup("i", NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=["g6.xlarge"]))
+        PrivateIngress("i", PrivateIngressArgs(vpc=vpc, node_group=nodes, node_security_group_id="sg-1", node_port=80))
+    with pytest.raises(Exception, match="node_port"):
+        run_program(program, stack="ingress-bad", config={"aws:region": "eu-west-1"}, secret_keys=[])

@@ -1,0 +1,150 @@
+"""RestApi: POST /predict through the VPC Link with authorization and validation; a stage with
+X-Ray, JSON access logs, execution logging and throttling; a usage plan, API key and canary."""
+
+import json
+
+import pytest
+
+from components.rest_api import RestApi, RestApiArgs, access_log_format
+from tests.components.serving_stack import one, render
+
+COGNITO = {"api": {"authorization": "COGNITO_USER_POOLS"}}
+CUSTOM = {"api": {"authorization": "CUSTOM"}}
+
+
+def method(plan, path, verb):
+    return one(plan, "aws:apigateway/method:Method", f"svc-api-{path}-{verb}")
+
+
+def test_predict_requires_sigv4_by_default_and_validates_the_body():
+    plan = render()
+    predict = method(plan, "predict", "post")
+    assert predict.inputs["authorization"] == "AWS_IAM"
+    assert predict.inputs["apiKeyRequired"] is False
+    validator = one(plan, "aws:apigateway/requestValidator:RequestValidator")
+    assert validator.inputs["validateRequestBody"] is True
+    assert predict.inputs["requestValidatorId"] == validator.id
+    model = one(plan, "aws:apigateway/model:Model")
+    assert predict.inputs["requestModels"] == {"application/json": model.outputs["name"]}
+    assert json.loads(model.inputs["schema"])["required"] == ["inputs"]
+    assert not plan.of_type("aws:apigateway/authorizer:Authorizer")
+
+
+def test_predict_is_proxied_through_the_vpc_link_to_the_nlb():
+    plan = render()
+    integration = one(plan, "aws:apigateway/integration:Integration", "svc-api-predict-integration")
+    link = one(plan, "aws:apigateway/vpcLink:VpcLink")
+    nlb = one(plan, "aws:lb/loadBalancer:LoadBalancer")
+    assert (integration.inputs["type"], integration.inputs["connectionType"]) == ("HTTP_PROXY", "VPC_LINK")
+    assert integration.inputs["connectionId"] == link.id
+    assert integration.inputs["uri"] == f"http://{nlb.outputs['dnsName']}:80/predict"
+    assert integration.inputs["requestParameters"] == {
+        "integration.request.header.X-Model-Version": "stageVariables.modelVersion"}
+
+
+def test_stage_traces_and_writes_json_access_logs_with_caller_status_latency_and_model_version():
+    plan = render(cmk=True)
+    stage = one(plan, "aws:apigateway/stage:Stage")
+    assert stage.inputs["xrayTracingEnabled"] is True
+    assert stage.inputs["variables"] == {"modelVersion": "1.4.2"}
+    logs = one(plan, "aws:cloudwatch/logGroup:LogGroup", "svc-api-access-logs")
+    key = one(plan, "aws:kms/key:Key")
+    assert logs.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert stage.inputs["accessLogSettings"]["destinationArn"] == logs.outputs["arn"]
+    fields = json.loads(stage.inputs["accessLogSettings"]["format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["caller"] == "$context.identity.caller" and fields["userArn"] == "$context.identity.userArn"
+    assert fields["status"] == "$context.status"
+    assert fields["responseLatency"] == "$context.responseLatency"
+    assert fields["integrationLatency"] == "$context.integration.latency"
+    # Access logs take only $context variables: the model version is written into the format.
+    assert fields["modelVersion"] == "1.4.2" and "canaryModelVersion" not in fields
+    assert all(v.startswith("$context.") for k, v in fields.items() if k != "modelVersion")
+    assert stage.inputs["accessLogSettings"]["format"] == access_log_format("1.4.2")
+    assert "canarySettings" not in stage.inputs
+
+
+def test_execution_logging_has_a_role_an_encrypted_group_and_no_data_trace():
+    plan = render(cmk=True)
+    settings = one(plan, "aws:apigateway/methodSettings:MethodSettings").inputs
+    assert settings["methodPath"] == "*/*"
+    assert settings["settings"]["loggingLevel"] == "INFO"
+    assert settings["settings"]["metricsEnabled"] is True and settings["settings"]["dataTraceEnabled"] is False
+    assert settings["settings"]["throttlingBurstLimit"] == 200 and settings["settings"]["throttlingRateLimit"] == 100
+    account = one(plan, "aws:apigateway/account:Account")
+    role = one(plan, "aws:iam/role:Role", "svc-api-cloudwatch-role")
+    assert account.inputs["cloudwatchRoleArn"] == role.outputs["arn"]
+    assert "apigateway.amazonaws.com" in role.inputs["assumeRolePolicy"]
+    execution = one(plan, "aws:cloudwatch/logGroup:LogGroup", "svc-api-execution-logs")
+    api = one(plan, "aws:apigateway/restApi:RestApi")
+    assert execution.inputs["name"] == f"API-Gateway-Execution-Logs_{api.id}/v1"
+    assert "kmsKeyId" in execution.inputs
+    stage = one(plan, "aws:apigateway/stage:Stage")
+    assert account.urn in stage.dependencies and execution.urn in stage.dependencies
+
+
+def test_usage_plan_throttles_the_stage_and_no_key_unless_required():
+    plan = render()
+    usage = one(plan, "aws:apigateway/usagePlan:UsagePlan").inputs
+    assert usage["throttleSettings"] == {"burstLimit": 200, "rateLimit": 100}
+    assert usage["apiStages"][0]["stage"] == "v1"
+    assert not plan.of_type("aws:apigateway/apiKey:ApiKey")
+
+
+def test_api_key_when_required():
+    plan = render(api={"api_key_required": True})
+    assert method(plan, "predict", "post").inputs["apiKeyRequired"] is True
+    key = one(plan, "aws:apigateway/apiKey:ApiKey")
+    link = one(plan, "aws:apigateway/usagePlanKey:UsagePlanKey")
+    assert link.inputs["keyId"] == key.id and link.inputs["keyType"] == "API_KEY"
+    assert method(plan, "health", "get").inputs["apiKeyRequired"] is False
+
+
+def test_cognito_authorizer():
+    plan = render(**COGNITO)
+    authorizer = one(plan, "aws:apigateway/authorizer:Authorizer")
+    assert authorizer.inputs["type"] == "COGNITO_USER_POOLS"
+    assert authorizer.inputs["providerArns"] == ["arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_abc"]
+    predict = method(plan, "predict", "post")
+    assert predict.inputs["authorization"] == "COGNITO_USER_POOLS" and predict.inputs["authorizerId"] == authorizer.id
+
+
+def test_token_authorizer_may_invoke_its_function_from_this_api_only():
+    plan = render(**CUSTOM)
+    authorizer = one(plan, "aws:apigateway/authorizer:Authorizer")
+    assert authorizer.inputs["type"] == "TOKEN"
+    assert authorizer.inputs["identitySource"] == "method.request.header.Authorization"
+    assert method(plan, "predict", "post").inputs["authorization"] == "CUSTOM"
+    permission = one(plan, "aws:lambda/permission:Permission")
+    api = one(plan, "aws:apigateway/restApi:RestApi")
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["sourceArn"] == api.outputs["executionArn"] + "/authorizers/*"
+
+
+def test_health_route_is_anonymous_or_absent():
+    health = method(render(), "health", "get")
+    assert health.inputs["authorization"] == "NONE"
+    plan = render(api={"health_route": False})
+    assert [m.name for m in plan.of_type("aws:apigateway/method:Method")] == ["svc-api-predict-post"]
+
+
+def test_canary_gets_its_own_deployment_and_model_version():
+    plan = render(api={"canary_percent": 10, "canary_model_version": "1.5.0"})
+    canary = one(plan, "aws:apigateway/stage:Stage").inputs["canarySettings"]
+    deployment = one(plan, "aws:apigateway/deployment:Deployment", "svc-api-canary-deployment")
+    assert canary == {"deploymentId": deployment.id, "percentTraffic": 10,
+                      "stageVariableOverrides": {"modelVersion": "1.5.0"}, "useStageCache": False}
+    fields = json.loads(one(plan, "aws:apigateway/stage:Stage").inputs["accessLogSettings"]["format"])
+    assert (fields["modelVersion"], fields["canaryModelVersion"], fields["canary"]) == (
+        "1.4.2", "1.5.0", "$context.isCanaryRequest")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(authorization="COGNITO_USER_POOLS"), "cognito is required"),
+    (dict(authorization="NONE"), "authorization must be"),
+    (dict(log_retention_days=42), "log_retention_days"),
+    (dict(canary_percent=150), "canary_percent"),
+])
+def test_invalid_arguments_are_rejected(bad, message):
+    with pytest.raises(ValueError, match=message):
+        RestApi._validate("x", RestApiArgs(ingress=None, model_version="1", **bad))  # type: ignore[arg-type]

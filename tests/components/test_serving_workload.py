@@ -1,0 +1,103 @@
+"""ServingWorkload: a hardened GPU Deployment, a fixed NodePort, HPA, PDB, and NetworkPolicies
+that admit only the load balancer's VPC on the serving port."""
+
+import pytest
+
+from blueprints.engine import run_program
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.serving_workload import ServingWorkload, ServingWorkloadArgs
+from tests.components.serving_stack import DEVICE_PLUGIN, IMAGE, one, render
+
+
+def pod_spec(plan):
+    return one(plan, "kubernetes:apps/v1:Deployment", "svc-serving-deployment").inputs["spec"]["template"]["spec"]
+
+
+def test_every_object_goes_through_the_clusters_kubernetes_provider():
+    plan = render()
+    (provider,) = plan.of_type("pulumi:providers:kubernetes")
+    workload = one(plan, "aiblueprints:kubernetes:ServingWorkload")
+    children = plan.descendants(workload.urn)
+    assert len(children) == 9
+    assert all(r.provider == f"{provider.urn}::{provider.id}" for r in children)
+
+
+def test_the_container_requests_and_limits_one_gpu_and_knows_its_model_version():
+    (container,) = pod_spec(render())["containers"]
+    assert container["image"] == IMAGE
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert {"name": "MODEL_VERSION", "value": "1.4.2"} in container["env"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+
+
+def test_the_pod_is_locked_down():
+    spec = pod_spec(render())
+    (container,) = spec["containers"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["allowPrivilegeEscalation"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsNonRoot"] is True
+    assert spec["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    namespace = one(render(), "kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_service_is_a_fixed_nodeport_for_the_load_balancer():
+    spec = one(render(), "kubernetes:core/v1:Service").inputs["spec"]
+    assert spec["type"] == "NodePort" and spec["externalTrafficPolicy"] == "Local"
+    assert spec["ports"] == [{"name": "http", "port": 8080, "targetPort": 8080, "nodePort": 30080, "protocol": "TCP"}]
+
+
+def test_hpa_and_pdb_follow_the_replica_bounds():
+    plan = render()
+    hpa = one(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "model-server"}
+    pdb = one(plan, "kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
+    assert pdb == {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "model-server"}}}
+
+
+def test_network_policies_deny_everything_but_the_vpc_on_the_serving_port():
+    plan = render()
+    deny = one(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc-serving-default-deny").inputs["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    allow = one(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc-serving-allow-load-balancer").inputs["spec"]
+    assert allow["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.40.0.0/16"}}], "ports": [{"port": 8080, "protocol": "TCP"}]}]
+
+
+def test_the_nvidia_device_plugin_runs_on_the_gpu_nodes_only():
+    plugin = one(render(), "kubernetes:apps/v1:DaemonSet").inputs
+    assert plugin["metadata"]["namespace"] == "kube-system"
+    spec = plugin["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    (container,) = spec["containers"]
+    assert container["image"] == DEVICE_PLUGIN
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_no_device_plugin_unless_asked():
+    assert not _workload().of_type("kubernetes:apps/v1:DaemonSet")
+
+
+def _workload(**kwargs):
+    def program():
+        vpc = IsolatedVpc("w", IsolatedVpcArgs())
+        cluster = EksCluster("w", EksClusterArgs(vpc=vpc))
+        ServingWorkload("w", ServingWorkloadArgs(cluster=cluster, image=IMAGE, model_version="1", **kwargs))
+    return run_program(program, stack="workload-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_without_ingress_cidrs_the_pods_admit_nothing():
+    allow = one(_workload(), "kubernetes:networking.k8s.io/v1:NetworkPolicy", "w-allow-load-balancer").inputs["spec"]
+    assert allow.get("ingress", []) == []
+
+
+@pytest.mark.parametrize("bad", [dict(node_port=8080), dict(min_replicas=5, max_replicas=2), dict(namespace="Bad_NS")])
+def test_invalid_arguments_are_rejected(bad):
+    with pytest.raises(Exception, match="w:"):
+        _workload(**bad)
