@@ -1,0 +1,179 @@
+"""A multi-region CloudTrail with log file validation, a CMK, an audit bucket and CloudWatch Logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
+from components.kms_key import KmsKey
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+# The audit bucket is named `<name>-<account id>-<region>`: 12 + 1 + up to 14 + 1 characters.
+_MAX_NAME = 63 - 28
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditTrailArgs:
+    bucket: EncryptedBucketArgs = field(default_factory=EncryptedBucketArgs)
+    """The audit bucket's settings (key, Object Lock, lifecycle, access logging). The component
+    names the bucket `<name>-<account id>-<region>` and adds CloudTrail's delivery statements to
+    its policy; any bucket_name given here is replaced. Default: EncryptedBucketArgs()."""
+    kms_key: Optional[KmsKey] = None
+    """CMK that encrypts the log files (SSE-KMS) and the CloudWatch log group. Default None:
+    CloudTrail's own SSE-S3 encryption and the bucket's default encryption; the log group uses
+    CloudWatch's service key. Every tier above public passes its logs CMK."""
+    multi_region: bool = True
+    """Record every region of the account, not only the trail's home. Default on."""
+    include_global_service_events: bool = True
+    """Record IAM, STS and other global services. Default on."""
+    log_file_validation: bool = True
+    """Write signed digest files so tampering with a log file is detectable. Default on."""
+    cloudwatch_logs: bool = True
+    """Also deliver events to a CloudWatch log group (what SIEM shipping subscribes to). Default on."""
+    log_retention_days: int = 365
+    """Retention of the CloudWatch log group; one of LOG_RETENTION_DAYS. Default 365."""
+    data_event_buckets: Sequence[EncryptedBucket] = ()
+    """Buckets whose object-level reads and writes are recorded (S3 data events, billed per
+    event). Default none: management events only."""
+    stateful: StatefulOptions = field(default_factory=StatefulOptions)
+    """Protection of the audit bucket and the log group. Default: protect."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags merged after Name."""
+
+
+class AuditTrail(Component):
+    """Audit bucket (with CloudTrail's bucket policy) + CloudWatch log group and delivery role +
+    the trail, which waits for both."""
+
+    trail_arn: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    log_group_name: Optional[pulumi.Output[str]]
+    log_group_arn: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AuditTrailArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("cloudtrail", "AuditTrail", name, opts)
+        if len(name) > _MAX_NAME:
+            raise ValueError(f"{name}: at most {_MAX_NAME} characters (the audit bucket name adds account and region)")
+        if args.cloudwatch_logs and args.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        region = aws.get_region_output(opts=self.invoke_opts())
+        # The trail's ARN from its known name: the bucket policy must exist before the trail.
+        trail_arn = pulumi.Output.concat("arn:", partition.partition, ":cloudtrail:", region.region, ":",
+                                         identity.account_id, ":trail/", name)
+        bucket_name = pulumi.Output.concat(name, "-", identity.account_id, "-", region.region)
+        bucket_arn = pulumi.Output.concat("arn:", partition.partition, ":s3:::", bucket_name)
+        delivery = [
+            {
+                "Sid": "AWSCloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": bucket_arn,
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+            },
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": pulumi.Output.concat(bucket_arn, "/AWSLogs/", identity.account_id, "/*"),
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn,
+                                               "s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+        ]
+        self.bucket = EncryptedBucket(
+            f"{name}-bucket",
+            replace(args.bucket, bucket_name=bucket_name,
+                    policy_statements=[*args.bucket.policy_statements, *delivery]),
+            opts=self.stateful_child(args.stateful),
+        )
+        depends_on: list[pulumi.Resource] = [self.bucket]
+        log_group_arn = role_arn = None
+        self.log_group_name = self.log_group_arn = None
+        if args.cloudwatch_logs:
+            log_group = aws.cloudwatch.LogGroup(
+                f"{name}-logs",
+                name=f"/aws/cloudtrail/{name}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key.arn if args.kms_key else None,
+                tags=merge_tags(f"{name}-logs", args.tags),
+                opts=self.stateful_child(args.stateful),
+            )
+            role = aws.iam.Role(
+                f"{name}-logs-role",
+                assume_role_policy=policy_json([{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+                }]),
+                tags=merge_tags(f"{name}-logs-role", args.tags),
+                opts=self.child(),
+            )
+            role_policy = aws.iam.RolePolicy(
+                f"{name}-logs-write",
+                role=role.id,
+                policy=policy_json([{
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+                }]),
+                opts=self.child(),
+            )
+            depends_on.append(role_policy)
+            log_group_arn, role_arn = pulumi.Output.concat(log_group.arn, ":*"), role.arn
+            self.log_group_name, self.log_group_arn = log_group.name, log_group.arn
+
+        self.trail = aws.cloudtrail.Trail(
+            name,
+            name=name,
+            s3_bucket_name=self.bucket.bucket_name,
+            is_multi_region_trail=args.multi_region,
+            include_global_service_events=args.include_global_service_events,
+            enable_log_file_validation=args.log_file_validation,
+            enable_logging=True,
+            kms_key_id=args.kms_key.arn if args.kms_key else None,
+            cloud_watch_logs_group_arn=log_group_arn,
+            cloud_watch_logs_role_arn=role_arn,
+            advanced_event_selectors=self._selectors(args.data_event_buckets),
+            tags=merge_tags(name, args.tags),
+            opts=self.child(depends_on=depends_on),
+        )
+        self.trail_arn = self.trail.arn
+        self.bucket_name = self.bucket.bucket_name
+        self.register_outputs({
+            "trail_arn": self.trail_arn,
+            "bucket_name": self.bucket_name,
+            "log_group_name": self.log_group_name,
+            "log_group_arn": self.log_group_arn,
+        })
+
+    @staticmethod
+    def _selectors(buckets: Sequence[EncryptedBucket]) -> Optional[list[aws.cloudtrail.TrailAdvancedEventSelectorArgs]]:
+        if not buckets:
+            return None  # CloudTrail's default: every management event
+        C = aws.cloudtrail
+        return [
+            C.TrailAdvancedEventSelectorArgs(
+                name="All management events",
+                field_selectors=[C.TrailAdvancedEventSelectorFieldSelectorArgs(field="eventCategory", equals=["Management"])],
+            ),
+            C.TrailAdvancedEventSelectorArgs(
+                name="Object-level access to data and model buckets",
+                field_selectors=[
+                    C.TrailAdvancedEventSelectorFieldSelectorArgs(field="eventCategory", equals=["Data"]),
+                    C.TrailAdvancedEventSelectorFieldSelectorArgs(field="resources.type", equals=["AWS::S3::Object"]),
+                    C.TrailAdvancedEventSelectorFieldSelectorArgs(
+                        field="resources.ARN", starts_withs=[pulumi.Output.concat(b.arn, "/") for b in buckets]),
+                ],
+            ),
+        ]

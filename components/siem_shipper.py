@@ -1,0 +1,418 @@
+"""Per-region SIEM shipping: CloudWatch log groups and WAF web ACLs -> Firehose -> the SIEM.
+
+One Kinesis Data Firehose delivery stream carries the region's CloudWatch log groups (through
+subscription filters) and anything routed to it (EventBridge findings); each WAF web ACL logs
+to its own `aws-waf-logs-` stream (a WAF requirement). Every stream transforms records with
+the SIEM transformation Lambda (components/siem_transform/handler.py), delivers to Splunk HEC,
+an HTTP endpoint or S3, and archives to the region's archive bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components.audit_trail import LOG_RETENTION_DAYS
+from components.encrypted_bucket import EncryptedBucket
+from components.kms_key import KmsKey
+
+TRANSFORM_SOURCE = Path(__file__).resolve().parent / "siem_transform" / "handler.py"
+WAF_STREAM_PREFIX = "aws-waf-logs-"
+_STREAM_NAME_MAX = 64
+# Longest component name: IAM role names (64) = name + "-logs-role" + Pulumi's 8-character suffix.
+MAX_NAME = 46
+
+# Nested *Args class prefix and backup modes per destination (pulumi_aws.kinesis).
+_DESTINATIONS: dict[str, dict[str, Any]] = {
+    "splunk": {"firehose": "splunk", "arg": "splunk_configuration",
+               "prefix": "FirehoseDeliveryStreamSplunkConfiguration", "backup": ("AllEvents", "FailedEventsOnly")},
+    "http": {"firehose": "http_endpoint", "arg": "http_endpoint_configuration",
+             "prefix": "FirehoseDeliveryStreamHttpEndpointConfiguration", "backup": ("AllData", "FailedDataOnly")},
+    "s3": {"firehose": "extended_s3", "arg": "extended_s3_configuration",
+           "prefix": "FirehoseDeliveryStreamExtendedS3Configuration", "backup": None},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShippedLogGroup:
+    """A CloudWatch log group in the shipper's region."""
+
+    kind: str
+    """SIEM source kind stamped on its events (cloudtrail, vpc-flow, eks-audit, api-access). Required."""
+    log_group_name: pulumi.Input[str]
+    """The log group to subscribe. Required."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShippedWebAcl:
+    """A regional WAFv2 web ACL in the shipper's region."""
+
+    name: str
+    """Short name; the stream is `aws-waf-logs-<name>` (shortened with a hash past 64 chars). Required."""
+    web_acl_arn: pulumi.Input[str]
+    """The web ACL whose logs are shipped. Required."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiemShipperArgs:
+    archive_bucket: EncryptedBucket
+    """Where every shipped record is archived (failed deliveries too). Required."""
+    destination: Literal["splunk", "http", "s3"] = "s3"
+    """splunk: Splunk HEC; http: a generic Firehose HTTP endpoint; s3: the archive bucket only.
+    Default s3. splunk and http need endpoint and token."""
+    endpoint: Optional[str] = None
+    """HEC or HTTP endpoint URL (https). Default None; required for splunk and http."""
+    token: Optional[pulumi.Input[str]] = None
+    """HEC token or HTTP access key; always stored as a Pulumi secret. Default None; required for
+    splunk and http."""
+    hec_endpoint_type: Literal["Raw", "Event"] = "Raw"
+    """Splunk HEC endpoint type. Default Raw: newline-delimited JSON events, index with sourcetype
+    _json. Event requires Splunk event envelopes, which the transform does not write."""
+    archive_all: bool = True
+    """Archive every record (AllEvents / AllData backup), not only failed deliveries. Default on;
+    off keeps only failures in the archive. Always on for s3, where the archive is the destination."""
+    kms_key: Optional[KmsKey] = None
+    """CMK for the streams (SSE), archived objects, log groups and the Lambda environment.
+    Default None: AWS owned / AWS managed keys."""
+    log_groups: Sequence[ShippedLogGroup] = ()
+    """Log groups to subscribe (one subscription filter each; CloudWatch allows two per group).
+    Default none."""
+    web_acls: Sequence[ShippedWebAcl] = ()
+    """Web ACLs to log through their own `aws-waf-logs-` streams. Default none."""
+    waf_redacted_headers: Sequence[str] = ("authorization", "cookie", "x-api-key")
+    """Lower-case request headers WAF redacts from its logs. Default: credentials-bearing headers."""
+    tier: str = ""
+    """Tier label stamped on every event. Default empty."""
+    classification: str = ""
+    """Data classification stamped on every event. Default empty."""
+    blueprint: str = ""
+    """Blueprint (stack spec) name stamped on every event. Default empty."""
+    buffering_interval_seconds: int = 60
+    """How long Firehose buffers before delivering (60-900). Default 60: near real time for the SOC."""
+    log_retention_days: int = 365
+    """Retention of the Lambda and Firehose error log groups; one of LOG_RETENTION_DAYS. Default 365."""
+    lambda_runtime: str = "python3.12"
+    """Runtime of the transformation Lambda. Default python3.12."""
+    stateful: StatefulOptions = field(default_factory=StatefulOptions)
+    """Protection of the log groups. Default: protect."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags merged after Name."""
+
+
+def waf_stream_name(name: str) -> str:
+    """`aws-waf-logs-<name>`, at most 64 characters (shortened with a stable hash suffix)."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+    full = WAF_STREAM_PREFIX + clean
+    if len(full) <= _STREAM_NAME_MAX:
+        return full
+    digest = hashlib.sha256(clean.encode()).hexdigest()[:8]
+    return full[: _STREAM_NAME_MAX - 9] + "-" + digest
+
+
+class SiemShipper(Component):
+    """Transform Lambda + Firehose role + delivery stream + CloudWatch Logs role and
+    subscription filters + one `aws-waf-logs-` stream and logging configuration per web ACL."""
+
+    stream_arn: pulumi.Output[str]
+    stream_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    waf_stream_arns: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: SiemShipperArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("siem", "SiemShipper", name, opts)
+        self._validate(name, args)
+        self._name, self._args = name, args
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        region = aws.get_region_output(opts=self.invoke_opts())
+        self._account, self._partition, self._region = identity.account_id, partition.partition, region.region
+        key_arn = args.kms_key.arn if args.kms_key else None
+
+        self.error_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-delivery-errors",
+            name=f"/aws/kinesisfirehose/{name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key_arn,
+            tags=merge_tags(f"{name}-delivery-errors", args.tags),
+            opts=self.stateful_child(args.stateful),
+        )
+        self._log_streams = {
+            purpose: aws.cloudwatch.LogStream(f"{name}-{purpose.lower()}", name=purpose,
+                                              log_group_name=self.error_log_group.name, opts=self.child())
+            for purpose in ("DestinationDelivery", "BackupDelivery")
+        }
+        self.function = self._create_transform(name, args, key_arn)
+        self.role, self._firehose_policy = self._create_firehose_role(name, args, key_arn)
+
+        self.stream = self._stream(name, name, "logs")
+        self.logs_role_arn = self._create_subscriptions(name, args)
+        self.waf_stream_arns = []
+        for acl in args.web_acls:
+            stream = self._stream(f"{name}-waf-{acl.name}", waf_stream_name(acl.name), f"waf/{acl.name}")
+            aws.wafv2.WebAclLoggingConfiguration(
+                f"{name}-waf-{acl.name}-logging",
+                resource_arn=acl.web_acl_arn,
+                log_destination_configs=[stream.arn],
+                redacted_fields=[
+                    aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                        single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name=h))
+                    for h in args.waf_redacted_headers
+                ],
+                opts=self.child(),
+            )
+            self.waf_stream_arns.append(stream.arn)
+
+        self.stream_arn = self.stream.arn
+        self.stream_name = self.stream.name
+        self.function_arn = self.function.arn
+        self.register_outputs({
+            "stream_arn": self.stream_arn,
+            "stream_name": self.stream_name,
+            "function_arn": self.function_arn,
+            "waf_stream_arns": self.waf_stream_arns,
+        })
+
+    @staticmethod
+    def _validate(name: str, args: SiemShipperArgs) -> None:
+        if args.destination in ("splunk", "http") and (not args.endpoint or args.token is None):
+            raise ValueError(f"{name}: destination {args.destination} needs endpoint and token")
+        if args.destination == "s3" and (args.endpoint or args.token is not None):
+            raise ValueError(f"{name}: destination s3 takes no endpoint or token")
+        if not 60 <= args.buffering_interval_seconds <= 900:
+            raise ValueError(f"{name}: buffering_interval_seconds must be 60-900")
+        if args.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        if len(name) > MAX_NAME:
+            raise ValueError(f"{name}: at most {MAX_NAME} characters (IAM role names derived from it)")
+        acl_names = [a.name for a in args.web_acls]
+        if len(set(acl_names)) != len(acl_names):
+            raise ValueError(f"{name}: web ACL names must be unique, got {acl_names}")
+
+    # -- the transformation Lambda ----------------------------------------------------
+    def _create_transform(self, name: str, args: SiemShipperArgs, key_arn: Optional[pulumi.Output[str]]) -> aws.lambda_.Function:
+        function_name = f"{name}-transform"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-transform-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key_arn,
+            tags=merge_tags(f"{name}-transform-logs", args.tags),
+            opts=self.stateful_child(args.stateful),
+        )
+        role = aws.iam.Role(
+            f"{name}-fn-role",
+            assume_role_policy=self._trust("lambda.amazonaws.com"),
+            tags=merge_tags(f"{name}-fn-role", args.tags),
+            opts=self.child(),
+        )
+        statements: list[Any] = [{
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+        }]
+        if key_arn is not None:
+            statements.append({"Sid": "DecryptEnvironment", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn})
+        policy = aws.iam.RolePolicy(f"{name}-fn-policy", role=role.id, policy=policy_json(statements),
+                                    opts=self.child())
+        source_map = pulumi.Output.all(*[g.log_group_name for g in args.log_groups]).apply(
+            lambda names: json.dumps({n: g.kind for n, g in zip(names, args.log_groups)}, sort_keys=True))
+        return aws.lambda_.Function(
+            f"{name}-transform",
+            name=function_name,
+            description="CloudWatch Logs, WAF and findings records -> one SIEM event per line",
+            role=role.arn,
+            runtime=args.lambda_runtime,
+            architectures=["arm64"],
+            handler="handler.handler",
+            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(TRANSFORM_SOURCE))}),
+            timeout=120,
+            memory_size=256,
+            kms_key_arn=key_arn,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+                "TIER": args.tier,
+                "CLASSIFICATION": args.classification,
+                "BLUEPRINT": args.blueprint,
+                "SOURCE_MAP": source_map,
+            }),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            tags=merge_tags(f"{name}-transform", args.tags),
+            opts=self.child(depends_on=[policy]),
+        )
+
+    # -- Firehose ---------------------------------------------------------------------
+    def _trust(self, service: pulumi.Input[str], **condition: Any) -> pulumi.Output[str]:
+        return policy_json([{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": condition or {"StringEquals": {"aws:SourceAccount": self._account}},
+        }])
+
+    def _create_firehose_role(self, name: str, args: SiemShipperArgs,
+                              key_arn: Optional[pulumi.Output[str]]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        role = aws.iam.Role(
+            f"{name}-fh-role",
+            assume_role_policy=self._trust("firehose.amazonaws.com"),
+            tags=merge_tags(f"{name}-fh-role", args.tags),
+            opts=self.child(),
+        )
+        bucket_arn = args.archive_bucket.arn
+        statements: list[Any] = [
+            {
+                "Sid": "ArchiveToS3",
+                "Effect": "Allow",
+                "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+                           "s3:ListBucketMultipartUploads", "s3:PutObject"],
+                "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+            },
+            {
+                "Sid": "InvokeTransform",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+                "Resource": [self.function.arn, pulumi.Output.concat(self.function.arn, ":*")],
+            },
+            {
+                "Sid": "WriteDeliveryErrors",
+                "Effect": "Allow",
+                "Action": "logs:PutLogEvents",
+                "Resource": pulumi.Output.concat(self.error_log_group.arn, ":log-stream:*"),
+            },
+        ]
+        if key_arn is not None:
+            statements.append({
+                "Sid": "EncryptArchive",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}},
+            })
+        policy = aws.iam.RolePolicy(f"{name}-fh-policy", role=role.id, policy=policy_json(statements),
+                                    opts=self.child())
+        return role, policy
+
+    def _stream(self, logical: str, stream_name: str, prefix: str) -> aws.kinesis.FirehoseDeliveryStream:
+        args = self._args
+        spec = _DESTINATIONS[args.destination]
+        key = args.kms_key
+        return aws.kinesis.FirehoseDeliveryStream(
+            logical,
+            name=stream_name,
+            destination=spec["firehose"],
+            server_side_encryption=aws.kinesis.FirehoseDeliveryStreamServerSideEncryptionArgs(
+                enabled=True,
+                key_type="CUSTOMER_MANAGED_CMK" if key else "AWS_OWNED_CMK",
+                key_arn=key.arn if key else None,
+            ),
+            **{spec["arg"]: self._destination(prefix)},
+            tags=merge_tags(logical, args.tags),
+            opts=self.child(depends_on=[self._firehose_policy]),
+        )
+
+    def _nested(self, suffix: str, **kwargs: Any) -> Any:
+        """The destination's typed nested *Args class `<prefix><suffix>Args`."""
+        return getattr(aws.kinesis, f"{_DESTINATIONS[self._args.destination]['prefix']}{suffix}Args")(**kwargs)
+
+    def _logging(self, suffix: str, purpose: str) -> Any:
+        return self._nested(suffix, enabled=True, log_group_name=self.error_log_group.name,
+                            log_stream_name=self._log_streams[purpose].name)
+
+    def _destination(self, prefix: str) -> Any:
+        args = self._args
+        key_arn = args.kms_key.arn if args.kms_key else None
+        processing = self._nested("ProcessingConfiguration", enabled=True, processors=[self._nested(
+            "ProcessingConfigurationProcessor",
+            type="Lambda",
+            parameters=[
+                self._nested("ProcessingConfigurationProcessorParameter", parameter_name=n, parameter_value=v)
+                for n, v in (("LambdaArn", pulumi.Output.concat(self.function.arn, ":$LATEST")),
+                             ("BufferSizeInMBs", "1"), ("BufferIntervalInSeconds", "60"), ("NumberOfRetries", "3"))
+            ],
+        )])
+        archive = dict(
+            role_arn=self.role.arn,
+            bucket_arn=args.archive_bucket.arn,
+            compression_format="GZIP",
+            kms_key_arn=key_arn,
+        )
+        if args.destination == "s3":
+            return self._nested(
+                "", **archive,
+                prefix=f"siem/{prefix}/!{{timestamp:yyyy/MM/dd}}/",
+                error_output_prefix=f"siem-errors/{prefix}/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/",
+                buffering_interval=args.buffering_interval_seconds,
+                buffering_size=5,
+                processing_configuration=processing,
+                cloudwatch_logging_options=self._logging("CloudwatchLoggingOptions", "DestinationDelivery"),
+            )
+        all_mode, failed_mode = _DESTINATIONS[args.destination]["backup"]
+        common = dict(
+            s3_backup_mode=all_mode if args.archive_all else failed_mode,
+            s3_configuration=self._nested(
+                "S3Configuration", **archive,
+                prefix=f"siem/{prefix}/",
+                error_output_prefix=f"siem-errors/{prefix}/",
+                cloudwatch_logging_options=self._logging("S3ConfigurationCloudwatchLoggingOptions", "BackupDelivery"),
+            ),
+            processing_configuration=processing,
+            cloudwatch_logging_options=self._logging("CloudwatchLoggingOptions", "DestinationDelivery"),
+            retry_duration=300,
+        )
+        secret = pulumi.Output.secret(args.token)
+        if args.destination == "splunk":
+            return self._nested(
+                "", hec_endpoint=args.endpoint, hec_token=secret, hec_endpoint_type=args.hec_endpoint_type,
+                hec_acknowledgment_timeout=300, buffering_interval=args.buffering_interval_seconds,
+                buffering_size=1, **common,
+            )
+        return self._nested(
+            "", url=args.endpoint, name="SIEM", access_key=secret, role_arn=self.role.arn,
+            request_configuration=aws.kinesis.FirehoseDeliveryStreamHttpEndpointConfigurationRequestConfigurationArgs(
+                content_encoding="GZIP"),
+            buffering_interval=args.buffering_interval_seconds, buffering_size=1, **common,
+        )
+
+    # -- CloudWatch Logs -> Firehose --------------------------------------------------
+    def _create_subscriptions(self, name: str, args: SiemShipperArgs) -> pulumi.Output[str]:
+        role = aws.iam.Role(
+            f"{name}-logs-role",
+            assume_role_policy=self._trust(
+                pulumi.Output.concat("logs.", self._region, ".amazonaws.com"),
+                StringLike={"aws:SourceArn": pulumi.Output.concat(
+                    "arn:", self._partition, ":logs:", self._region, ":", self._account, ":*")},
+            ),
+            tags=merge_tags(f"{name}-logs-role", args.tags),
+            opts=self.child(),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-logs-policy",
+            role=role.id,
+            policy=policy_json([{
+                "Effect": "Allow",
+                "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                "Resource": self.stream.arn,
+            }]),
+            opts=self.child(),
+        )
+        seen: dict[str, int] = {}
+        for group in args.log_groups:
+            seen[group.kind] = seen.get(group.kind, 0) + 1
+            logical = f"{name}-{group.kind}" + (f"-{seen[group.kind]}" if seen[group.kind] > 1 else "")
+            aws.cloudwatch.LogSubscriptionFilter(
+                logical,
+                name=f"{name}-siem",
+                log_group=group.log_group_name,
+                filter_pattern="",
+                destination_arn=self.stream.arn,
+                role_arn=role.arn,
+                opts=self.child(depends_on=[policy]),
+            )
+        return role.arn

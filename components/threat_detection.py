@@ -1,0 +1,243 @@
+"""Threat detection in one region: GuardDuty, Security Hub, and findings routed to the SIEM and SNS."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components._base import Component, merge_tags, policy_json
+from components.encrypted_bucket import EncryptedBucket
+from components.kms_key import KmsKey
+from components.siem_shipper import SiemShipper
+
+# Longest component name: rule and role names (64) = name + "-securityhub" + Pulumi's 8-character suffix.
+MAX_NAME = 44
+FOUNDATIONAL_BEST_PRACTICES = "aws-foundational-security-best-practices/v/1.0.0"
+
+# EventBridge patterns of the findings each service publishes.
+_FINDINGS = {
+    "guardduty": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
+    "securityhub": {"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported"]},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThreatDetectionArgs:
+    kms_key: KmsKey
+    """CMK of the findings alert topic; its policy must let events.amazonaws.com use it (EventBridge
+    cannot publish to a topic under the AWS managed aws/sns key). Required."""
+    siem: Optional[SiemShipper] = None
+    """The region's SIEM shipper; findings go to its delivery stream. Default None: SNS only."""
+    finding_publishing_frequency: Literal["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] = "FIFTEEN_MINUTES"
+    """How often GuardDuty re-publishes updated findings. Default FIFTEEN_MINUTES, the fastest."""
+    s3_protection: bool = True
+    """GuardDuty S3 protection (S3_DATA_EVENTS). Default on."""
+    eks_audit_logs: bool = True
+    """GuardDuty EKS audit log monitoring (EKS_AUDIT_LOGS). Default on."""
+    runtime_monitoring: bool = True
+    """GuardDuty runtime monitoring with the managed EKS add-on (RUNTIME_MONITORING +
+    EKS_ADDON_MANAGEMENT). Default on."""
+    ebs_malware_protection: bool = True
+    """Scan EBS volumes of instances with suspicious findings (EBS_MALWARE_PROTECTION). Default on."""
+    malware_scanned_buckets: Sequence[EncryptedBucket] = ()
+    """Buckets in this region whose new objects GuardDuty scans for malware (and tags with the
+    verdict). Default none."""
+    security_hub: bool = True
+    """Enable Security Hub (consolidated control findings) in this region. Default on."""
+    security_hub_standards: Sequence[str] = (FOUNDATIONAL_BEST_PRACTICES,)
+    """Standards to subscribe to (`standards/<this>` ARNs). Default: AWS Foundational Security
+    Best Practices. Ignored without security_hub."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags merged after Name."""
+
+
+class ThreatDetection(Component):
+    """GuardDuty detector + features + S3 malware protection plans, Security Hub + standards,
+    an encrypted SNS topic, and EventBridge rules sending findings to the SIEM stream and SNS."""
+
+    detector_id: pulumi.Output[str]
+    topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ThreatDetectionArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("security", "ThreatDetection", name, opts)
+        if len(name) > MAX_NAME:
+            raise ValueError(f"{name}: at most {MAX_NAME} characters (EventBridge rule and IAM role names derived from it)")
+        if args.kms_key is None:
+            raise ValueError(f"{name}: kms_key is required (EventBridge cannot publish to an aws/sns-encrypted topic)")
+        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
+        partition = aws.get_partition_output(opts=self.invoke_opts())
+        region = aws.get_region_output(opts=self.invoke_opts())
+        self._account, self._partition, self._region = identity.account_id, partition.partition, region.region
+
+        self.detector = aws.guardduty.Detector(
+            f"{name}-guardduty",
+            enable=True,
+            finding_publishing_frequency=args.finding_publishing_frequency,
+            tags=merge_tags(f"{name}-guardduty", args.tags),
+            opts=self.child(),
+        )
+        self._create_features(name, args)
+        for i, bucket in enumerate(args.malware_scanned_buckets, start=1):
+            self._create_malware_plan(f"{name}-scan-{i}", args, bucket)
+        sources = ["guardduty"]
+        if args.security_hub:
+            hub = aws.securityhub.Account(
+                f"{name}-securityhub",
+                enable_default_standards=False,
+                control_finding_generator="SECURITY_CONTROL",
+                auto_enable_controls=True,
+                opts=self.child(),
+            )
+            for standard in args.security_hub_standards:
+                aws.securityhub.StandardsSubscription(
+                    f"{name}-standard-{standard.split('/')[0]}",
+                    standards_arn=pulumi.Output.concat("arn:", self._partition, ":securityhub:", self._region,
+                                                       "::standards/", standard),
+                    opts=self.child(depends_on=[hub]),
+                )
+            sources.append("securityhub")
+        self.topic = self._create_routing(name, args, sources)
+
+        self.detector_id = self.detector.id
+        self.topic_arn = self.topic.arn
+        self.register_outputs({"detector_id": self.detector_id, "topic_arn": self.topic_arn})
+
+    def _create_features(self, name: str, args: ThreatDetectionArgs) -> None:
+        G = aws.guardduty
+        features: list[tuple[str, list[Any]]] = []
+        if args.s3_protection:
+            features.append(("S3_DATA_EVENTS", []))
+        if args.eks_audit_logs:
+            features.append(("EKS_AUDIT_LOGS", []))
+        if args.runtime_monitoring:
+            features.append(("RUNTIME_MONITORING", [
+                G.DetectorFeatureAdditionalConfigurationArgs(name="EKS_ADDON_MANAGEMENT", status="ENABLED")]))
+        if args.ebs_malware_protection:
+            features.append(("EBS_MALWARE_PROTECTION", []))
+        for feature, extra in features:
+            G.DetectorFeature(
+                f"{name}-{feature.lower().replace('_', '-')}",
+                detector_id=self.detector.id,
+                name=feature,
+                status="ENABLED",
+                additional_configurations=extra or None,
+                opts=self.child(),
+            )
+
+    def _create_malware_plan(self, label: str, args: ThreatDetectionArgs, bucket: EncryptedBucket) -> None:
+        role = aws.iam.Role(
+            f"{label}-role",
+            assume_role_policy=policy_json([{
+                "Effect": "Allow",
+                "Principal": {"Service": "malware-protection-plan.guardduty.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": self._account}},
+            }]),
+            tags=merge_tags(f"{label}-role", args.tags),
+            opts=self.child(),
+        )
+        rules = pulumi.Output.concat("arn:", self._partition, ":events:", self._region, ":", self._account,
+                                     ":rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*")
+        objects = pulumi.Output.concat(bucket.arn, "/*")
+        # The policy AWS documents for a malware protection plan's service role.
+        policy = aws.iam.RolePolicy(
+            f"{label}-policy",
+            role=role.id,
+            policy=policy_json([
+                {"Sid": "ManageScanRules", "Effect": "Allow",
+                 "Action": ["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+                 "Resource": rules,
+                 "Condition": {"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}}},
+                {"Sid": "ReadScanRules", "Effect": "Allow",
+                 "Action": ["events:DescribeRule", "events:ListTargetsByRule"], "Resource": rules},
+                {"Sid": "BucketNotifications", "Effect": "Allow",
+                 "Action": ["s3:PutBucketNotification", "s3:GetBucketNotification", "s3:ListBucket"],
+                 "Resource": bucket.arn},
+                {"Sid": "ValidationObject", "Effect": "Allow", "Action": "s3:PutObject",
+                 "Resource": pulumi.Output.concat(bucket.arn, "/malware-protection-resource-validation-object")},
+                {"Sid": "ScanAndTagObjects", "Effect": "Allow",
+                 "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+                            "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
+                 "Resource": objects},
+                {"Sid": "DecryptObjects", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                 "Resource": pulumi.Output.concat("arn:", self._partition, ":kms:", self._region, ":", self._account, ":key/*"),
+                 "Condition": {"StringLike": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}}},
+            ]),
+            opts=self.child(),
+        )
+        aws.guardduty.MalwareProtectionPlan(
+            label,
+            role=role.arn,
+            protected_resource=aws.guardduty.MalwareProtectionPlanProtectedResourceArgs(
+                s3_bucket=aws.guardduty.MalwareProtectionPlanProtectedResourceS3BucketArgs(bucket_name=bucket.bucket_name)),
+            actions=[aws.guardduty.MalwareProtectionPlanActionArgs(
+                taggings=[aws.guardduty.MalwareProtectionPlanActionTaggingArgs(status="ENABLED")])],
+            tags=merge_tags(label, args.tags),
+            opts=self.child(depends_on=[policy]),
+        )
+
+    def _create_routing(self, name: str, args: ThreatDetectionArgs, sources: list[str]) -> aws.sns.Topic:
+        topic = aws.sns.Topic(
+            f"{name}-findings",
+            kms_master_key_id=args.kms_key.arn,
+            tags=merge_tags(f"{name}-findings", args.tags),
+            opts=self.child(),
+        )
+        to_siem = None
+        if args.siem is not None:
+            role = aws.iam.Role(
+                f"{name}-events-role",
+                assume_role_policy=policy_json([{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": self._account}},
+                }]),
+                tags=merge_tags(f"{name}-events-role", args.tags),
+                opts=self.child(),
+            )
+            policy = aws.iam.RolePolicy(
+                f"{name}-events-policy",
+                role=role.id,
+                policy=policy_json([{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                                     "Resource": args.siem.stream_arn}]),
+                opts=self.child(),
+            )
+            to_siem = (role, policy)
+        rule_arns = []
+        for source in sources:
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{source}",
+                description=f"{source} findings to the SIEM and the alert topic",
+                event_pattern=json.dumps(_FINDINGS[source], sort_keys=True),
+                tags=merge_tags(f"{name}-{source}", args.tags),
+                opts=self.child(),
+            )
+            rule_arns.append(rule.arn)
+            aws.cloudwatch.EventTarget(f"{name}-{source}-to-sns", rule=rule.name, arn=topic.arn, opts=self.child())
+            if to_siem is not None:
+                aws.cloudwatch.EventTarget(
+                    f"{name}-{source}-to-siem",
+                    rule=rule.name,
+                    arn=args.siem.stream_arn,
+                    role_arn=to_siem[0].arn,
+                    opts=self.child(depends_on=[to_siem[1]]),
+                )
+        aws.sns.TopicPolicy(
+            f"{name}-findings-policy",
+            arn=topic.arn,
+            policy=policy_json([{
+                "Sid": "EventBridgePublishesFindings",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic.arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arns}},
+            }]),
+            opts=self.child(),
+        )
+        return topic
