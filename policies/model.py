@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 # Sentinels for values unknown during a preview (pulumi_policy/proxy.py; the offline engine
 # uses the string one).
@@ -230,10 +230,12 @@ class PolicyPlan:
             return True
         return any(has_training_segment(a.name) for a in self.ancestors(r))
 
-    def resolve(self, owner: PolicyResource, key: str, types: Sequence[str]) -> Optional[PolicyResource]:
-        """The resource of `types` that `owner.inputs[key]` points at: by value (id, name, ARN,
-        URN) when known, else the single such resource among `owner`'s dependencies."""
-        value = owner.get(key)
+    def resolve(self, owner: PolicyResource, key: Union[str, tuple[str, ...]],
+                types: Sequence[str]) -> Optional[PolicyResource]:
+        """The resource of `types` that `owner`'s input at `key` (a name or a path) points at: by
+        value (id, name, ARN, URN) when known, else the single such resource among `owner`'s
+        dependencies (how a preview's unknown ids are linked)."""
+        value = owner.get(*key) if isinstance(key, tuple) else owner.get(key)
         found = self.lookup(value, types)
         if found is not None:
             return found
@@ -247,6 +249,8 @@ class PolicyPlan:
         if not isinstance(value, str) or not value or is_unknown(value):
             return None
         name = log_group_name(value) if value.startswith("arn:aws:logs:") else None
+        if value.startswith("arn:aws:s3:::"):
+            name = value[len("arn:aws:s3:::"):]
         for r in self.of_type(*types):
             refs = r.references()
             if value in refs or (name is not None and name in refs):
@@ -291,14 +295,20 @@ class PolicyPlan:
                 urn=s["urn"], type=s["type"], name=urn_name(s["urn"]), inputs=s.get("inputs") or {},
                 outputs=s.get("outputs") or {}, parent=s.get("parent", ""), provider=s.get("provider", ""),
                 protect=bool(s.get("protect")), retain_on_delete=bool(s.get("retainOnDelete")),
-                region=region_of(s["urn"]) if not s["type"].startswith("pulumi:providers:") else
-                str(dig(s, "inputs", "region", default="") or ""),
+                region=_own_region(s) or region_of(s["urn"]),
                 dependencies=tuple(s.get("dependencies") or ()), id=str(s.get("id", "") or ""),
             )
             for s in states if s.get("urn") and s.get("type")
         ]
         return cls(stack=str(doc.get("stack", "")), tier=str(doc.get("tier", "") or ""), resources=resources,
                    providers=providers)
+
+
+def _own_region(state: Mapping[str, Any]) -> str:
+    """A resource's own `region` input (pulumi-aws v7 lets any resource override its
+    provider's region; a provider's region is its own too)."""
+    region = dig(state, "inputs", "region")
+    return region if isinstance(region, str) and not is_unknown(region) else ""
 
 
 def unique(items: Iterable[PolicyResource]) -> list[PolicyResource]:

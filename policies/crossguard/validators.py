@@ -1,0 +1,235 @@
+"""The guardrail rules as CrossGuard policies: one policy per rule, named by its id.
+
+Resource rules become ResourceValidationPolicy callbacks, plan rules StackValidationPolicy
+callbacks; both call the very functions `blueprint check` runs, on the same plain-data model
+(`policies.model`), converted from CrossGuard's arguments.
+
+Which tier and residency? In order:
+1. the policy config properties `tier` / `residency` (`pulumi preview --policy-pack-config`,
+   written by `python -m policies.crossguard.config TIER [RESIDENCY]`);
+2. the stack's own config (`ai-blueprints:blueprint` `tier` / `residency`), which Pulumi hands
+   to policy packs in PULUMI_CONFIG;
+3. the environment variables BLUEPRINT_TIER / BLUEPRINT_RESIDENCY; else `restricted`, the
+   strictest pack (residency: inferred from the home region in stack policies, else `any`).
+
+The enforcement level of each policy is the rule's level on that tier (mandatory, advisory,
+disabled), set when the pack is built and in the generated policy config. A policy config can
+also carry `suppressions` (the stack spec's shape); a suppressed finding is not reported.
+
+Only `__main__.py` constructs the PolicyPack (constructing one starts the policy server);
+tests build the policies here and call their validators with arguments built in the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+from pulumi_policy import (
+    EnforcementLevel, PolicyComplianceFramework, PolicyConfigSchema, ReportViolation, ResourceValidationArgs,
+    ResourceValidationPolicy, Severity, StackValidationArgs, StackValidationPolicy,
+)
+
+from blueprints.tiers import RESIDENCY_REGIONS, TIER_NAMES, TIERS, Tier
+from policies.evaluate import Suppression, parse_suppressions, resolve_residency
+from policies.model import AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, is_unknown, plain
+from policies.rule import Rule, RuleContext, all_rules
+
+STACK_CONFIG_KEY = "ai-blueprints:blueprint"
+DEFAULT_TIER = "restricted"
+RESIDENCIES = (*RESIDENCY_REGIONS, "any")
+
+_LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY,
+           "disabled": EnforcementLevel.DISABLED}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a policy falls back to when its config names no tier or residency."""
+
+    tier: str = DEFAULT_TIER
+    residency: Optional[str] = None
+
+
+def stack_config() -> dict[str, Any]:
+    """The stack's `ai-blueprints:blueprint` object from PULUMI_CONFIG (empty if absent)."""
+    from pulumi.runtime import get_config_env
+
+    raw = get_config_env().get(STACK_CONFIG_KEY)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def defaults_from_environment() -> Defaults:
+    """The stack's tier/residency, else BLUEPRINT_TIER / BLUEPRINT_RESIDENCY, else restricted."""
+    spec = stack_config()
+    tier = spec.get("tier") or os.environ.get("BLUEPRINT_TIER") or DEFAULT_TIER
+    residency = spec.get("residency") or os.environ.get("BLUEPRINT_RESIDENCY") or None
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; use one of {', '.join(TIER_NAMES)}")
+    return Defaults(tier=tier, residency=residency)
+
+
+def _tier(config: Mapping[str, Any], defaults: Defaults) -> Tier:
+    name = config.get("tier") or defaults.tier
+    if name not in TIERS:
+        raise ValueError(f"policy config tier {name!r} is not one of {', '.join(TIER_NAMES)}")
+    return TIERS[name]
+
+
+def _suppressions(config: Mapping[str, Any]) -> list[Suppression]:
+    return parse_suppressions(config.get("suppressions") or ())
+
+
+def _suppressed(rule: Rule, urn: str, suppressions: list[Suppression]) -> Optional[Suppression]:
+    return next((s for s in suppressions if s.matches(rule.id, urn)), None)
+
+
+def _message(rule: Rule, tier: Tier, reason: str) -> str:
+    return f"[{rule.id} {rule.severity}, {tier.name} tier] {reason}"
+
+
+# -- conversion from CrossGuard arguments --------------------------------------------------------
+def _provider_ref(provider: Any) -> str:
+    return f"{provider.urn}::" if provider is not None else ""
+
+
+def _provider_region(provider: Any) -> str:
+    if provider is None or not str(provider.resource_type).startswith(AWS_PROVIDER_TYPE):
+        return ""
+    region = plain(provider.props).get("region")
+    return region if isinstance(region, str) and not is_unknown(region) else ""
+
+
+def _own_region(props: Mapping[str, Any]) -> str:
+    region = props.get("region")
+    return region if isinstance(region, str) and not is_unknown(region) else ""
+
+
+def resource_from_policy(args: ResourceValidationArgs) -> PolicyResource:
+    """One resource as the rules see it; retainOnDelete is not passed to policies (None)."""
+    props = plain(args.props)
+    return PolicyResource(
+        urn=args.urn, type=args.resource_type, name=args.name, inputs=props, outputs={},
+        parent=args.opts.parent or "", provider=_provider_ref(args.provider), protect=bool(args.opts.protect),
+        retain_on_delete=None, region=_own_region(props) or _provider_region(args.provider),
+    )
+
+
+def plan_from_policy(args: StackValidationArgs, stack: str = "") -> PolicyPlan:
+    """The whole stack as the rules see it. Stack policies get outputs (inputs plus computed
+    values), so they serve as both."""
+    resources, providers = [], {}
+    for r in args.resources:
+        props = plain(r.props)
+        if str(r.resource_type).startswith(AWS_PROVIDER_TYPE):
+            providers[f"{r.urn}::"] = _own_region(props)
+        if r.provider is not None and str(r.provider.resource_type).startswith(AWS_PROVIDER_TYPE):
+            providers.setdefault(_provider_ref(r.provider), _provider_region(r.provider))
+        dependencies = [d.urn for d in r.dependencies]
+        for deps in r.property_dependencies.values():
+            dependencies += [d.urn for d in deps if d.urn not in dependencies]
+        resources.append(PolicyResource(
+            urn=r.urn, type=r.resource_type, name=r.name, inputs=props, outputs=props,
+            parent=r.parent.urn if r.parent is not None else (r.opts.parent or ""),
+            provider=_provider_ref(r.provider), protect=bool(r.opts.protect), retain_on_delete=None,
+            region=_own_region(props) or _provider_region(r.provider), dependencies=tuple(dependencies),
+            id=str(props.get("id", "") or ""),
+        ))
+    return PolicyPlan(stack=stack, tier="", resources=resources, providers=providers)
+
+
+# -- validators ----------------------------------------------------------------------------------
+def resource_validator(rule: Rule, defaults: Defaults) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        config = args.get_config()
+        tier = _tier(config, defaults)
+        if rule.level_for(tier) == "disabled":
+            args.not_applicable(f"{rule.id} is not in the {tier.name} pack")
+        if args.resource_type not in rule.types:
+            return
+        ctx = RuleContext(tier=tier, residency=config.get("residency") or defaults.residency or "any")
+        result = rule.evaluate_resource(resource_from_policy(args), ctx)
+        if result.failed and not _suppressed(rule, args.urn, _suppressions(config)):
+            report_violation(_message(rule, tier, result.reason), None)
+
+    validate.__name__ = f"validate_{rule.id.replace('-', '_')}"
+    return validate
+
+
+def stack_validator(rule: Rule, defaults: Defaults) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        config = args.get_config()
+        tier = _tier(config, defaults)
+        if rule.level_for(tier) == "disabled":
+            args.not_applicable(f"{rule.id} is not in the {tier.name} pack")
+        plan = plan_from_policy(args)
+        residency = resolve_residency(config.get("residency") or defaults.residency, plan.home_region)
+        suppressions = _suppressions(config)
+        for result in rule.evaluate(plan, RuleContext(tier=tier, residency=residency)):
+            if result.failed and not _suppressed(rule, result.resource, suppressions):
+                report_violation(_message(rule, tier, result.reason), result.resource or None)
+
+    validate.__name__ = f"validate_{rule.id.replace('-', '_')}"
+    return validate
+
+
+def _config_schema(defaults: Defaults) -> PolicyConfigSchema:
+    return PolicyConfigSchema(properties={
+        "tier": {"type": "string", "enum": list(TIER_NAMES), "default": defaults.tier,
+                 "description": "The data-classification tier whose pack applies."},
+        "residency": {"type": "string", "enum": list(RESIDENCIES),
+                      "description": "Where data may live (eu, us, any); restricts every region used."},
+        "suppressions": {"type": "array", "items": {"type": "object"},
+                         "description": "[{rule, resource, reason}]: findings not to report; reason required."},
+    })
+
+
+def build_policies(defaults: Defaults) -> list:
+    """One CrossGuard policy per rule, enforcement levels from the default tier's pack."""
+    tier = TIERS[defaults.tier]
+    policies: list = []
+    for rule in all_rules():
+        common = dict(
+            description=rule.title,
+            enforcement_level=_LEVELS[rule.level_for(tier)],
+            config_schema=_config_schema(defaults),
+            display_name=f"{rule.id}: {rule.title}",
+            severity=Severity(rule.severity),
+            framework=PolicyComplianceFramework(
+                name="ai-blueprints guardrails", version="1", reference="docs/RULES.md",
+                specification="; ".join(f"{fw}: {', '.join(c)}" for fw, c in rule.controls.items())),
+            tags=[rule.area] + [f"{fw}:{c}" for fw, controls in rule.controls.items() for c in controls],
+            remediation_steps=rule.description or None,
+        )
+        if rule.kind == "resource":
+            policies.append(ResourceValidationPolicy(name=rule.id, validate=resource_validator(rule, defaults), **common))
+        else:
+            policies.append(StackValidationPolicy(name=rule.id, validate=stack_validator(rule, defaults), **common))
+    return policies
+
+
+def policy_config(tier: str, residency: Optional[str] = None, suppressions: Optional[list] = None) -> dict[str, Any]:
+    """A `--policy-pack-config` document: per policy, the tier's enforcement level and the
+    tier/residency the validators read."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; use one of {', '.join(TIER_NAMES)}")
+    if residency is not None and residency not in RESIDENCIES:
+        raise ValueError(f"unknown residency {residency!r}; use one of {', '.join(RESIDENCIES)}")
+    parse_suppressions(suppressions or ())
+    out: dict[str, Any] = {}
+    for rule in all_rules():
+        entry: dict[str, Any] = {"enforcementLevel": rule.level_for(TIERS[tier]), "tier": tier}
+        if residency:
+            entry["residency"] = residency
+        mine = [s for s in suppressions or () if s.get("rule") == rule.id]
+        if mine:
+            entry["suppressions"] = mine
+        out[rule.id] = entry
+    return out

@@ -1,0 +1,5 @@
+"""The guardrail rules, one module per area. Importing this package registers every rule."""
+
+from policies.rules import (  # noqa: F401  (registration)
+    data_protection, edge, encryption, identity, logging, network, resilience, threat_detection,
+)

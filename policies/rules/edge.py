@@ -1,0 +1,157 @@
+"""Edge protection: every REST API stage is behind a WAF web ACL and throttled; web ACLs carry
+the tier's managed rule groups, a rate limit and (where the tier says) a geo allowlist drawn
+from the residency."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from blueprints.tiers import RESIDENCY_COUNTRIES
+from policies.controls import DOS, RESIDENCY, merge
+from policies.model import PolicyPlan, PolicyResource, as_list, dig
+from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, ok, plan_rule, resource_rule
+from policies.rules._aws import (
+    API_METHOD_SETTINGS, API_STAGE, API_USAGE_PLAN, REST_API, WEB_ACL, WEB_ACL_ASSOCIATION, known, stage_key,
+)
+
+AREA = "edge protection"
+
+
+@plan_rule(
+    id="AIB-085", title="Every API Gateway stage is associated with a WAF web ACL",
+    severity="critical", area=AREA, types=(API_STAGE, WEB_ACL_ASSOCIATION), controls=DOS,
+    level=always("mandatory"), level_doc="mandatory on every tier",
+)
+def stage_waf_association(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """A WebAclAssociation whose resourceArn is the stage's ARN."""
+    for stage in plan.of_type(API_STAGE):
+        associated = [a for a in plan.of_type(WEB_ACL_ASSOCIATION) if plan.resolve(a, "resourceArn", [API_STAGE]) is stage]
+        yield check(bool(associated), "behind a WAF web ACL", "no WebAclAssociation for this stage", stage)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def _dependencies(plan: PolicyPlan, r: PolicyResource, type_: str) -> list[PolicyResource]:
+    return [d for d in (plan.get(u) for u in r.dependencies) if d is not None and d.type == type_]
+
+
+def _throttled_stages(plan: PolicyPlan) -> set[tuple[str, str]]:
+    keys = set()
+    for ms in plan.of_type(API_METHOD_SETTINGS):
+        settings = ms.get("settings") or {}
+        key = stage_key(plan, ms)
+        if key and _positive(settings.get("throttlingRateLimit")) and _positive(settings.get("throttlingBurstLimit")):
+            keys.add(key)
+    for usage in plan.of_type(API_USAGE_PLAN):
+        throttle = usage.get("throttleSettings") or {}
+        if not (_positive(throttle.get("rateLimit")) and _positive(throttle.get("burstLimit"))):
+            continue
+        for api_stage in as_list(usage.get("apiStages")):
+            api = plan.lookup(dig(api_stage, "apiId"), [REST_API])
+            if api is not None and known(dig(api_stage, "stage")):
+                keys.add((api.urn, str(dig(api_stage, "stage"))))
+            elif not (known(dig(api_stage, "apiId")) and known(dig(api_stage, "stage"))):
+                # unknown until apply (a preview): the stages the usage plan depends on
+                keys |= {k for k in (stage_key(plan, s) for s in _dependencies(plan, usage, API_STAGE)) if k}
+    return keys
+
+
+@plan_rule(
+    id="AIB-086", title="Every API Gateway stage is throttled (rate and burst limits)",
+    severity="high", area=AREA, types=(API_STAGE, API_METHOD_SETTINGS, API_USAGE_PLAN), controls=DOS,
+    level=always("mandatory"), level_doc="mandatory on every tier",
+)
+def stage_throttling(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """MethodSettings for the stage with settings.throttlingRateLimit and throttlingBurstLimit
+    above zero, or a usage plan with throttleSettings on the stage."""
+    throttled = _throttled_stages(plan)
+    for stage in plan.of_type(API_STAGE):
+        key = stage_key(plan, stage)
+        yield check(key in throttled, "throttled", "no method settings or usage plan throttles this stage", stage)
+
+
+def _statements(rule: dict) -> Iterable[dict]:
+    """A rule's statement and every statement nested in it."""
+    frontier = [rule.get("statement") or {}]
+    while frontier:
+        stmt = frontier.pop()
+        if not isinstance(stmt, dict):
+            continue
+        yield stmt
+        frontier.append(dig(stmt, "notStatement", "statement"))
+        frontier.extend(as_list(dig(stmt, "andStatement", "statements")))
+        frontier.extend(as_list(dig(stmt, "orStatement", "statements")))
+
+
+def _rules(acl: PolicyResource) -> list[dict]:
+    return [r for r in as_list(acl.get("rules")) if isinstance(r, dict)]
+
+
+@resource_rule(
+    id="AIB-087", title="Every WAF web ACL enforces the tier's AWS managed rule groups",
+    severity="high", area=AREA, types=(WEB_ACL,), controls=DOS,
+    level=always("mandatory"), level_doc="mandatory on every tier, with the tier's `waf_managed_rule_groups`",
+)
+def waf_managed_groups(r: PolicyResource, ctx: RuleContext) -> Result:
+    """Each of the tier's groups is referenced (vendor AWS) and not overridden to count."""
+    enforced = set()
+    for rule in _rules(r):
+        if "count" in (rule.get("overrideAction") or {}):
+            continue
+        for stmt in _statements(rule):
+            group = stmt.get("managedRuleGroupStatement") or {}
+            if group.get("vendorName") == "AWS" and group.get("name"):
+                enforced.add(group["name"])
+    missing = [g for g in ctx.tier.waf_managed_rule_groups if g not in enforced]
+    return check(not missing, f"{len(ctx.tier.waf_managed_rule_groups)} managed rule groups enforced",
+                 f"missing {', '.join(missing)}")
+
+
+@resource_rule(
+    id="AIB-088", title="Every WAF web ACL has a rate-based rule that blocks",
+    severity="high", area=AREA, types=(WEB_ACL,), controls=DOS,
+    level=always("mandatory"), level_doc="mandatory on every tier",
+)
+def waf_rate_limit(r: PolicyResource, ctx: RuleContext) -> Result:
+    """A rule with a rateBasedStatement and a block action."""
+    limited = [rule for rule in _rules(r) if "block" in (rule.get("action") or {})
+               and any("rateBasedStatement" in s for s in _statements(rule))]
+    return check(bool(limited), "rate limit per IP", "no blocking rate-based rule")
+
+
+def _geo_allowlist(acl: PolicyResource) -> Optional[list[str]]:
+    """The allowed countries: a blocking rule on NOT geo-match, or an allowing geo-match rule
+    with default action block."""
+    default_block = "block" in (acl.get("defaultAction") or {})
+    for rule in _rules(acl):
+        stmt = rule.get("statement") or {}
+        action = rule.get("action") or {}
+        negated = dig(stmt, "notStatement", "statement", "geoMatchStatement", "countryCodes")
+        if negated and "block" in action:
+            return [str(c) for c in negated]
+        direct = dig(stmt, "geoMatchStatement", "countryCodes")
+        if direct and "allow" in action and default_block:
+            return [str(c) for c in direct]
+    return None
+
+
+@resource_rule(
+    id="AIB-089", title="WAF web ACLs admit only the residency's countries where the tier requires a geo allowlist",
+    severity="high", area=AREA, types=(WEB_ACL,), controls=merge(DOS, RESIDENCY),
+    level=mandatory_if("waf_geo_allowlist", otherwise="disabled"),
+    level_doc="mandatory where `waf_geo_allowlist`; off otherwise",
+)
+def waf_geo_allowlist(r: PolicyResource, ctx: RuleContext) -> Result:
+    """A geo allowlist whose countries are all within the residency (`blueprints.tiers.RESIDENCY_COUNTRIES`)."""
+    allowed = _geo_allowlist(r)
+    if allowed is None:
+        return fail("no geo allowlist rule")
+    permitted = RESIDENCY_COUNTRIES.get(ctx.residency)
+    if permitted is None:
+        return ok(f"geo allowlist of {len(allowed)} countries (residency {ctx.residency} has no country list)")
+    outside = sorted(set(allowed) - set(permitted))
+    return check(not outside, f"geo allowlist of {len(allowed)} countries within {ctx.residency}",
+                 f"geo allowlist admits {', '.join(outside)} outside residency {ctx.residency}")
+

@@ -1,0 +1,202 @@
+"""Encryption at rest: default bucket encryption with the tier's keys, key rotation, and KMS on
+every service that stores data or logs (EKS secrets, EBS, FSx, ECR, SNS, Firehose, CloudTrail,
+Lambda environments, log groups)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from policies.controls import AT_REST, KEY_MANAGEMENT, LOG_PROTECTION, merge
+from policies.model import PolicyPlan, PolicyResource, as_list
+from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
+from policies.rules._aws import (
+    BUCKET, BUCKET_SSE, EBS_VOLUME, ECR_REPOSITORY, EKS_CLUSTER, FIREHOSE, FSX_LUSTRE, INSTANCE, KMS_KEY,
+    LAMBDA_FUNCTION, LAUNCH_TEMPLATE, LOG_GROUP, SNS_TOPIC, TRAIL, bucket_parts, is_access_log_target, is_set, truthy,
+)
+
+AREA = "encryption"
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+_CMK_LEVEL = "mandatory where the tier uses customer managed keys (`keys` is `cmk` or `cmk-per-domain`)"
+
+
+def _sse_defaults(plan: PolicyPlan, bucket: PolicyResource) -> list[dict]:
+    """Every default-encryption rule of a bucket (its SSE configuration, or the legacy inline one)."""
+    rules = [rule for cfg in bucket_parts(plan, bucket, BUCKET_SSE) for rule in as_list(cfg.get("rules"))]
+    rules += as_list(bucket.get("serverSideEncryptionConfiguration", "rule"))
+    return [rule.get("applyServerSideEncryptionByDefault") or {} for rule in rules if isinstance(rule, dict)]
+
+
+@plan_rule(
+    id="AIB-020", title="Every S3 bucket has default server-side encryption",
+    severity="high", area=AREA, types=(BUCKET, BUCKET_SSE), controls=AT_REST,
+    level=always("mandatory"), level_doc="mandatory on every tier",
+)
+def bucket_default_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """A bucket without a managed encryption configuration depends on account defaults."""
+    for bucket in plan.of_type(BUCKET):
+        algorithms = sorted({str(d.get("sseAlgorithm")) for d in _sse_defaults(plan, bucket) if d.get("sseAlgorithm")})
+        yield check(bool(algorithms), f"default encryption {', '.join(algorithms)}",
+                    "no server-side encryption configuration", bucket)
+
+
+@plan_rule(
+    id="AIB-021", title="Every S3 bucket encrypts with a customer managed KMS key (server-access-log targets use SSE-S3, as S3 requires)",
+    severity="high", area=AREA, types=(BUCKET, BUCKET_SSE), controls=merge(AT_REST, KEY_MANAGEMENT),
+    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+)
+def bucket_cmk_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """SSE-KMS with kmsMasterKeyId set. The exception is recognised from data, not names: a
+    bucket whose policy allows `logging.s3.amazonaws.com` to write is a server-access-log
+    target, and S3 only delivers access logs to SSE-S3 (AES256) buckets."""
+    for bucket in plan.of_type(BUCKET):
+        defaults = _sse_defaults(plan, bucket)
+        if is_access_log_target(plan, bucket):
+            aes = any(d.get("sseAlgorithm") == "AES256" for d in defaults)
+            yield check(aes, "server-access-log target encrypted with SSE-S3 (required by S3)",
+                        "server-access-log target must use SSE-S3 (AES256)", bucket)
+            continue
+        cmk = [d for d in defaults if d.get("sseAlgorithm") in KMS_ALGORITHMS and is_set(d.get("kmsMasterKeyId"))]
+        if cmk:
+            yield ok("SSE-KMS with a customer managed key", bucket)
+        elif defaults:
+            yield fail("default encryption does not name a KMS key (kmsMasterKeyId)", bucket)
+        else:
+            yield fail("no server-side encryption configuration", bucket)
+
+
+@resource_rule(
+    id="AIB-022", title="KMS keys rotate automatically",
+    severity="high", area=AREA, types=(KMS_KEY,), controls=KEY_MANAGEMENT,
+    level=mandatory_if("key_rotation"), level_doc="mandatory where `key_rotation`; advisory otherwise",
+)
+def kms_key_rotation(r: PolicyResource, ctx: RuleContext) -> Result:
+    """Only symmetric encryption keys can rotate; other key specs are not applicable."""
+    spec = r.get("customerMasterKeySpec") or r.get("keySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT":
+        return na(f"{spec} keys cannot rotate automatically")
+    return check(truthy(r.get("enableKeyRotation")), "rotation on", "enableKeyRotation is not true")
+
+
+def _key_set(field: str, what: str):
+    def rule(r: PolicyResource, ctx: RuleContext) -> Result:
+        return check(is_set(r.get(field)), f"{what} with a customer managed key", f"{field} not set")
+    rule.__doc__ = f"{what} with a customer managed key ({field})."
+    return rule
+
+
+resource_rule(
+    id="AIB-023", title="CloudWatch log groups are encrypted with a customer managed KMS key",
+    severity="medium", area=AREA, types=(LOG_GROUP,), controls=merge(AT_REST, LOG_PROTECTION),
+    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    description="Log groups hold audit evidence and request data; kmsKeyId names the tier's logs key.",
+)(_key_set("kmsKeyId", "log group encrypted"))
+
+
+@resource_rule(
+    id="AIB-024", title="EKS encrypts Kubernetes secrets with a KMS key",
+    severity="high", area=AREA, types=(EKS_CLUSTER,), controls=merge(AT_REST, KEY_MANAGEMENT),
+    level=mandatory_if("cmk"), level_doc=_CMK_LEVEL + "; advisory otherwise",
+)
+def eks_secrets_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
+    """Envelope encryption of secrets with encryptionConfig (resources ["secrets"], provider.keyArn)."""
+    configs = as_list(r.get("encryptionConfig"))
+    good = [c for c in configs if isinstance(c, dict) and "secrets" in as_list(c.get("resources"))
+            and is_set((c.get("provider") or {}).get("keyArn"))]
+    return check(bool(good), "secrets envelope-encrypted with a KMS key", "encryptionConfig for secrets with provider.keyArn not set")
+
+
+def _block_devices(r: PolicyResource) -> list[dict]:
+    if r.type == EBS_VOLUME:
+        return [dict(r.inputs)]
+    devices = [d.get("ebs") or {} for d in as_list(r.get("blockDeviceMappings")) if isinstance(d, dict)]
+    if r.type == INSTANCE:
+        devices += [d for d in as_list(r.get("ebsBlockDevices")) if isinstance(d, dict)]
+        if isinstance(r.get("rootBlockDevice"), dict):
+            devices.append(r.get("rootBlockDevice"))
+    return devices
+
+
+@resource_rule(
+    id="AIB-025", title="EBS volumes (launch templates, instances, volumes) are encrypted, with a customer managed key where the tier uses CMKs",
+    severity="high", area=AREA, types=(LAUNCH_TEMPLATE, INSTANCE, EBS_VOLUME), controls=AT_REST,
+    level=always("mandatory"), level_doc="mandatory on every tier (the key is required where the tier uses CMKs)",
+)
+def ebs_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
+    """Node root volumes hold model weights and cached training data. A launch template must
+    declare its volumes so that encryption does not depend on the account default."""
+    devices = _block_devices(r)
+    if not devices:
+        return fail("no block device mapping declares an encrypted volume")
+    plain = [d for d in devices if not truthy(d.get("encrypted"))]
+    if plain:
+        return fail(f"{len(plain)} volume(s) not encrypted")
+    if ctx.tier.cmk and not all(is_set(d.get("kmsKeyId")) for d in devices):
+        return fail("encrypted with the AWS managed key; the tier requires a customer managed kmsKeyId")
+    return ok(f"{len(devices)} volume(s) encrypted")
+
+
+resource_rule(
+    id="AIB-026", title="FSx for Lustre file systems are encrypted with a customer managed KMS key",
+    severity="high", area=AREA, types=(FSX_LUSTRE,), controls=merge(AT_REST, KEY_MANAGEMENT),
+    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    description="The Lustre scratch of training data is encrypted with the training-data key (kmsKeyId).",
+)(_key_set("kmsKeyId", "file system encrypted"))
+
+
+@resource_rule(
+    id="AIB-027", title="ECR repositories are encrypted with a customer managed KMS key",
+    severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=merge(AT_REST, KEY_MANAGEMENT),
+    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+)
+def ecr_kms(r: PolicyResource, ctx: RuleContext) -> Result:
+    """encryptionConfigurations[].encryptionType KMS with kmsKey (the models key)."""
+    configs = [c for c in as_list(r.get("encryptionConfigurations")) if isinstance(c, dict)]
+    good = [c for c in configs if c.get("encryptionType") == "KMS" and is_set(c.get("kmsKey"))]
+    return check(bool(good), "images encrypted with a customer managed key", "encryptionType KMS with kmsKey not set (AES256 default)")
+
+
+resource_rule(
+    id="AIB-028", title="SNS topics are encrypted with a KMS key",
+    severity="medium", area=AREA, types=(SNS_TOPIC,), controls=AT_REST,
+    level=mandatory_if("cmk"), level_doc=_CMK_LEVEL + "; advisory otherwise",
+    description="Alarm and finding notifications can carry resource names and data; kmsMasterKeyId is set.",
+)(_key_set("kmsMasterKeyId", "topic encrypted"))
+
+
+@resource_rule(
+    id="AIB-029", title="Firehose delivery streams encrypt at rest (with a customer managed key where the tier uses CMKs)",
+    severity="high", area=AREA, types=(FIREHOSE,), controls=merge(AT_REST, LOG_PROTECTION),
+    level=always("mandatory"), level_doc="mandatory on every tier (CUSTOMER_MANAGED_CMK where the tier uses CMKs)",
+)
+def firehose_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
+    """Direct-PUT streams buffer SIEM data; serverSideEncryption.enabled, and keyType
+    CUSTOMER_MANAGED_CMK with keyArn on CMK tiers. Streams fed by a Kinesis stream inherit its
+    encryption and are not applicable."""
+    if is_set(r.get("kinesisSourceConfiguration")) or is_set(r.get("mskSourceConfiguration")):
+        return na("the source stream's encryption applies")
+    sse = r.get("serverSideEncryption") or {}
+    if not truthy(sse.get("enabled")):
+        return fail("serverSideEncryption.enabled is not true")
+    if ctx.tier.cmk and not (sse.get("keyType") == "CUSTOMER_MANAGED_CMK" and is_set(sse.get("keyArn"))):
+        return fail("serverSideEncryption keyType is not CUSTOMER_MANAGED_CMK with a keyArn")
+    return ok("encrypted at rest")
+
+
+resource_rule(
+    id="AIB-030", title="CloudTrail encrypts its log files with a KMS key",
+    severity="high", area=AREA, types=(TRAIL,), controls=merge(AT_REST, LOG_PROTECTION),
+    level=mandatory_if("cmk"), level_doc=_CMK_LEVEL + "; advisory otherwise",
+    description="SSE-KMS on the trail (kmsKeyId) on top of the bucket's encryption restricts who can read the audit log.",
+)(_key_set("kmsKeyId", "trail encrypted"))
+
+
+@resource_rule(
+    id="AIB-031", title="Lambda environment variables are encrypted with a customer managed KMS key",
+    severity="medium", area=AREA, types=(LAMBDA_FUNCTION,), controls=AT_REST,
+    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+)
+def lambda_environment_kms(r: PolicyResource, ctx: RuleContext) -> Result:
+    """Functions with environment variables set kmsKeyArn; functions without are not applicable."""
+    if not is_set(r.get("environment", "variables")):
+        return na("no environment variables")
+    return check(is_set(r.get("kmsKeyArn")), "environment encrypted with a customer managed key", "kmsKeyArn not set")

@@ -1,0 +1,282 @@
+"""The CrossGuard validators, called with ResourceValidationArgs / StackValidationArgs built here
+(constructing a PolicyPack would start the policy server, so only __main__.py does that)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pytest
+from pulumi_policy import (
+    EnforcementLevel, PolicyCustomTimeouts, PolicyProviderResource, PolicyResource, PolicyResourceOptions,
+    ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
+)
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from policies.crossguard.validators import Defaults, build_policies, defaults_from_environment, policy_config
+from policies.model import urn_name
+from policies.rule import all_rules
+from policies.runner import run
+
+PREFIX = "urn:pulumi:dev::ai-blueprints::"
+POLICIES = {p.name: p for p in build_policies(Defaults(tier="restricted"))}
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.violations: list[tuple[str, Optional[str]]] = []
+
+    def __call__(self, message: str, urn: Optional[str] = None) -> None:
+        self.violations.append((message, urn))
+
+
+def _opts(protect: bool = False, parent: Optional[str] = None) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
+
+
+def _provider(region: str = "eu-west-1") -> PolicyProviderResource:
+    return PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy({"region": region}),
+                                  f"{PREFIX}pulumi:providers:aws::aws-{region}", f"aws-{region}")
+
+
+def resource_args(type_: str, name: str, props: dict[str, Any], config: Optional[dict] = None, *,
+                  protect: bool = False, parent: Optional[str] = None, region: str = "eu-west-1") -> ResourceValidationArgs:
+    return ResourceValidationArgs(type_, unknown_checking_proxy(props), f"{PREFIX}{type_}::{name}", name,
+                                  _opts(protect, parent), _provider(region), config)
+
+
+def validate(rule_id: str, args) -> list[tuple[str, Optional[str]]]:
+    collector = Collector()
+    POLICIES[rule_id].validate(args, collector)
+    return collector.violations
+
+
+def test_one_policy_per_rule_with_the_tier_levels() -> None:
+    rules = all_rules()
+    assert sorted(POLICIES) == [r.id for r in rules]
+    for rule in rules:
+        expected = ResourceValidationPolicy if rule.kind == "resource" else StackValidationPolicy
+        assert isinstance(POLICIES[rule.id], expected)
+        assert POLICIES[rule.id].description == rule.title
+    public = {p.name: p.enforcement_level for p in build_policies(Defaults(tier="public"))}
+    assert POLICIES["AIB-073"].enforcement_level == EnforcementLevel.MANDATORY
+    assert public["AIB-073"] == EnforcementLevel.DISABLED
+    assert public["AIB-022"] == EnforcementLevel.ADVISORY
+
+
+def test_resource_validator_reports_open_ingress() -> None:
+    open_args = resource_args("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ssh",
+                              {"cidrIpv4": "0.0.0.0/0", "ipProtocol": "tcp", "securityGroupId": "sg-1"})
+    [(message, urn)] = validate("AIB-005", open_args)
+    assert message.startswith("[AIB-005 critical, restricted tier]") and "0.0.0.0/0" in message and urn is None
+    closed = resource_args("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "https",
+                           {"cidrIpv4": "10.0.0.0/16", "ipProtocol": "tcp", "securityGroupId": "sg-1"})
+    assert validate("AIB-005", closed) == []
+
+
+def test_resource_validator_ignores_other_types() -> None:
+    assert validate("AIB-005", resource_args("aws:s3/bucket:Bucket", "b", {})) == []
+
+
+def test_unknown_values_during_preview_count_as_set() -> None:
+    args = resource_args("aws:cloudwatch/logGroup:LogGroup", "lg",
+                         {"name": "/aws/x", "kmsKeyId": UNKNOWN_STRING_VALUE, "retentionInDays": 2557})
+    assert validate("AIB-023", args) == []
+    assert validate("AIB-040", args) == []
+    assert validate("AIB-023", resource_args("aws:cloudwatch/logGroup:LogGroup", "lg", {"retentionInDays": 2557})) != []
+
+
+def test_tier_comes_from_the_policy_config() -> None:
+    props = {"name": "/aws/x", "retentionInDays": 365, "kmsKeyId": "arn:aws:kms:eu-west-1:1:key/1"}
+    assert "below the restricted tier's 2557" in validate("AIB-040", resource_args(
+        "aws:cloudwatch/logGroup:LogGroup", "lg", props, {"tier": "restricted"}))[0][0]
+    assert validate("AIB-040", resource_args("aws:cloudwatch/logGroup:LogGroup", "lg", props, {"tier": "confidential"})) == []
+    with pytest.raises(_NotApplicableError):
+        validate("AIB-026", resource_args("aws:fsx/lustreFileSystem:LustreFileSystem", "fs", {}, {"tier": "public"}))
+
+
+def test_protect_comes_from_the_resource_options() -> None:
+    assert validate("AIB-091", resource_args("aws:kms/key:Key", "k", {}, protect=True)) == []
+    assert validate("AIB-091", resource_args("aws:kms/key:Key", "k", {}, protect=False)) != []
+    assert validate("AIB-092", resource_args("aws:kms/key:Key", "k", {}, protect=True)) == []  # not visible: n/a
+
+
+def test_suppressions_in_the_policy_config() -> None:
+    config = {"suppressions": [{"rule": "AIB-005", "resource": "ssh", "reason": "break-glass bastion, CHG-1"}]}
+    args = resource_args("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ssh", {"cidrIpv4": "0.0.0.0/0"}, config)
+    assert validate("AIB-005", args) == []
+
+
+# -- stack validators -------------------------------------------------------------------------------
+def stack_args(plan: dict[str, Any], config: Optional[dict] = None, unknown: frozenset = frozenset()) -> StackValidationArgs:
+    """StackValidationArgs from a plan dict (outputs as props, like a preview), with the named
+    (urn name, property) pairs replaced by unknowns."""
+    states = [s["newState"] for s in plan["steps"]]
+    providers = {f"{s['urn']}::{s.get('id', '')}": s for s in states if s["type"].startswith("pulumi:providers:")}
+    resources: dict[str, PolicyResource] = {}
+    for s in states:
+        props = dict(s.get("outputs") or s.get("inputs") or {})
+        for name, key in unknown:
+            if urn_name(s["urn"]) == name:
+                props[key] = UNKNOWN_STRING_VALUE
+        p = providers.get(s.get("provider", ""))
+        provider = (PolicyProviderResource(p["type"], unknown_checking_proxy(dict(p["inputs"])), p["urn"], urn_name(p["urn"]))
+                    if p else None)
+        resources[s["urn"]] = PolicyResource(s["type"], unknown_checking_proxy(props), s["urn"], urn_name(s["urn"]),
+                                             _opts(bool(s.get("protect")), s.get("parent")), provider, None, [], {})
+    for s in states:
+        r = resources[s["urn"]]
+        r.parent = resources.get(s.get("parent", ""))
+        r.dependencies = [resources[d] for d in s.get("dependencies", []) if d in resources]
+    return StackValidationArgs(list(resources.values()), config)
+
+
+def validate_stack(rule_id: str, args: StackValidationArgs) -> list[tuple[str, Optional[str]]]:
+    return validate(rule_id, args)
+
+
+def test_stack_validator_finds_a_gateway_in_the_training_vpc() -> None:
+    from tests.policies.plans import PlanBuilder
+    from tests.policies.scenarios import IGW, training
+
+    b = PlanBuilder()
+    comp, v = training(b)
+    igw = b.add(IGW, "demo-training-igw", {"vpcId": v.id}, parent=comp, deps=[v])
+    [(message, urn)] = validate_stack("AIB-001", stack_args(b.to_dict()))
+    assert urn == igw.urn and "internet gateway" in message
+
+
+def test_stack_validator_links_bucket_parts_through_dependencies_when_ids_are_unknown() -> None:
+    from tests.policies.plans import PlanBuilder, bucket
+
+    b = PlanBuilder()
+    data = bucket(b, "data")
+    unknown_ids = frozenset({("data-encryption", "bucket")})
+    assert validate_stack("AIB-021", stack_args(b.to_dict(), unknown=unknown_ids)) == []
+    b2 = PlanBuilder()
+    bucket(b2, "data", key=False)
+    [(_, urn)] = validate_stack("AIB-021", stack_args(b2.to_dict(), unknown=unknown_ids))
+    assert urn == data.urn
+
+
+def test_residency_from_policy_config_or_home_region() -> None:
+    from tests.policies.plans import PlanBuilder
+
+    b = PlanBuilder()
+    b.add("aws:kms/key:Key", "k", {}, region="us-east-1")
+    assert validate_stack("AIB-093", stack_args(b.to_dict())) == []  # home region us-east-1: residency us
+    [(message, urn)] = validate_stack("AIB-093", stack_args(b.to_dict(), {"residency": "eu"}))
+    assert "us-east-1 is outside residency eu" in message and urn.endswith("::aws-us-east-1")
+
+
+def test_crossguard_and_offline_check_agree_on_the_public_example_under_restricted(example_plan) -> None:
+    plan = example_plan("public").to_dict()
+    offline = {(f.rule.id, f.resource) for f in run(plan, tier="restricted", residency="us").findings
+               if f.outcome == "violation" and f.rule.id != "AIB-092"}  # retainOnDelete is not visible to CrossGuard
+    config = {"tier": "restricted", "residency": "us"}
+    stack = stack_args(plan, config)
+    crossguard = set()
+    for rule in all_rules():
+        if rule.kind == "plan":
+            crossguard |= {(rule.id, urn) for _, urn in validate(rule.id, stack)}
+        else:
+            for r in stack.resources:
+                if r.resource_type in rule.types:
+                    args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, r.provider, config)
+                    crossguard |= {(rule.id, r.urn) for _ in validate(rule.id, args)}
+    assert offline and crossguard == offline
+
+
+def test_policy_config_document_per_tier() -> None:
+    doc = policy_config("confidential", "eu")
+    assert doc["AIB-001"] == {"enforcementLevel": "mandatory", "tier": "confidential", "residency": "eu"}
+    assert doc["AIB-073"]["enforcementLevel"] == "disabled"
+    assert set(doc) == {r.id for r in all_rules()}
+    with pytest.raises(ValueError, match="unknown tier"):
+        policy_config("top-secret")
+
+
+def test_defaults_read_the_stack_config(monkeypatch) -> None:
+    spec = {"name": "x", "tier": "confidential", "residency": "eu"}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"ai-blueprints:blueprint": json.dumps(spec)}))
+    assert defaults_from_environment() == Defaults(tier="confidential", residency="eu")
+    monkeypatch.setenv("PULUMI_CONFIG", "{}")
+    monkeypatch.setenv("BLUEPRINT_TIER", "internal")
+    assert defaults_from_environment() == Defaults(tier="internal", residency=None)
+    monkeypatch.delenv("BLUEPRINT_TIER")
+    assert defaults_from_environment().tier == "restricted"
+
+
+def test_pack_directory_files() -> None:
+    from tests.conftest import ROOT
+
+    pack = ROOT / "policies" / "crossguard"
+    yaml_text = (pack / "PulumiPolicy.yaml").read_text()
+    assert "name: python" in yaml_text and "description:" in yaml_text
+    assert (pack / "requirements.txt").read_text().split() == ["pulumi==3.272.0", "pulumi-policy==1.21.0"]
+    main = (pack / "__main__.py").read_text()
+    assert "PolicyPack(" in main and "sys.path.insert" in main
+
+
+def test_preview_unknowns_are_linked_through_dependencies() -> None:
+    """During a preview, ids and ARNs of resources being created are unknown: stage names in
+    method settings, a health check's host and the trail's bucket resolve through dependencies."""
+    from tests.policies.plans import PlanBuilder, bucket, trail
+    from tests.policies.scenarios import HEALTH_CHECK, METHOD_SETTINGS, _method, stage
+
+    b = PlanBuilder(tier="public")
+    api, st = stage(b)
+    b.add(METHOD_SETTINGS, "throttle", {"restApi": api.id, "stageName": "v1", "methodPath": "*/*",
+                                        "settings": {"throttlingRateLimit": 10, "throttlingBurstLimit": 20}}, deps=[api, st])
+    _method(b, api, "health", "GET", "NONE")
+    b.add(HEALTH_CHECK, "probe", {"type": "HTTPS", "fqdn": f"{api.id}.execute-api.eu-west-1.amazonaws.com",
+                                  "resourcePath": "/v1/health"}, deps=[api, st])
+    audit = bucket(b, "audit-bucket")
+    trail(b, s3BucketName=audit.id)
+    b.steps[-1]["newState"]["dependencies"] = [audit.urn]
+    unknown = frozenset({("throttle", "stageName"), ("throttle", "restApi"), ("probe", "fqdn"), ("probe", "resourcePath"),
+                         ("health-get", "resourceId"), ("audit", "s3BucketName")})
+    args = stack_args(b.to_dict(), {"tier": "public"}, unknown=unknown)
+    assert validate_stack("AIB-086", args) == []
+    assert validate_stack("AIB-060", args) == []
+    locked = stack_args(b.to_dict(), {"tier": "restricted"}, unknown=unknown)
+    assert [urn for _, urn in validate_stack("AIB-073", locked)] == [audit.urn]
+
+
+def _struct(values: dict) -> Any:
+    from google.protobuf import struct_pb2
+
+    s = struct_pb2.Struct()
+    s.update(values)
+    return s
+
+
+def test_the_sdk_analyzer_dispatches_to_the_validators() -> None:
+    """The policy SDK's own servicer (what the PolicyPack serves, without starting a server)
+    runs the resource and stack validators and reports with the tier's enforcement levels."""
+    from pulumi.runtime import proto
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+    servicer = _PolicyAnalyzerServicer("ai-blueprints-guardrails", "0.0.1", build_policies(Defaults(tier="restricted")),
+                                       EnforcementLevel.ADVISORY)
+    info = servicer.GetAnalyzerInfo(None, None)
+    assert len(info.policies) == len(all_rules())
+    provider = proto.AnalyzerProviderResource(type="pulumi:providers:aws", properties=_struct({"region": "eu-west-1"}),
+                                              urn=f"{PREFIX}pulumi:providers:aws::default", name="default")
+    sg_type = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    request = proto.AnalyzeRequest(type=sg_type, properties=_struct({"cidrIpv4": "0.0.0.0/0"}), urn=f"{PREFIX}{sg_type}::ssh",
+                                   name="ssh", options=proto.AnalyzerResourceOptions(protect=False), provider=provider)
+    [diagnostic] = servicer.Analyze(request, None).diagnostics
+    assert diagnostic.policyName == "AIB-005" and diagnostic.enforcementLevel == proto.MANDATORY
+
+    def resource(type_: str, name: str, props: dict, parent: str = "", deps: tuple = ()) -> Any:
+        return proto.AnalyzerResource(type=type_, properties=_struct(props), urn=f"{PREFIX}{type_}::{name}", name=name,
+                                      options=proto.AnalyzerResourceOptions(protect=False), provider=provider,
+                                      parent=parent, dependencies=list(deps))
+
+    component = resource("aiblueprints:network:IsolatedVpc", "demo-training", {})
+    vpc_ = resource("aws:ec2/vpc:Vpc", "demo-training-vpc", {"id": "vpc-1"}, parent=component.urn)
+    igw = resource("aws:ec2/internetGateway:InternetGateway", "stray-igw", {"vpcId": "vpc-1"}, deps=(vpc_.urn,))
+    response = servicer.AnalyzeStack(proto.AnalyzeStackRequest(resources=[component, vpc_, igw]), None)
+    assert {(d.policyName, d.urn) for d in response.diagnostics if d.policyName == "AIB-001"} == {("AIB-001", igw.urn)}

@@ -1,0 +1,133 @@
+"""The example stacks against the packs, and mutations of a rendered plan that `check` must
+catch with the right rule id."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Callable
+
+import pytest
+
+from policies.model import urn_name
+from policies.runner import check, run
+from tests.conftest import EXAMPLES, STACKS
+
+IGW = "aws:ec2/internetGateway:InternetGateway"
+
+
+def stack_blueprint(tier: str) -> dict[str, Any]:
+    import yaml
+
+    doc = yaml.safe_load((STACKS / f"Pulumi.{tier}-example.yaml").read_text(encoding="utf-8"))
+    return doc["config"]["ai-blueprints:blueprint"]
+
+
+@pytest.mark.parametrize("tier", EXAMPLES)
+def test_example_passes_its_own_tier_pack(example_plan, tier: str) -> None:
+    """As `blueprint check` runs it: the stack's residency and suppressions."""
+    spec = stack_blueprint(tier)
+    result = run(example_plan(tier).to_dict(), residency=spec.get("residency") or "any",
+                 suppressions=spec.get("suppressions") or [])
+    blocking = [(f.rule.id, f.resource_name, f.message) for f in result.findings if f.blocking]
+    assert blocking == []
+    assert result.exit_code == 0
+    assert len(result.of("pass")) > 50  # the pack really judged the plan
+
+
+def test_restricted_pack_rejects_the_public_example(example_plan) -> None:
+    text, code = check(example_plan("public").to_dict(), tier="restricted")
+    assert code == 1
+    result = run(example_plan("public").to_dict(), tier="restricted")
+    failed = {f.rule.id for f in result.findings if f.blocking}
+    # the tiers really differ: egress, public EKS endpoint, CMKs, retention, IAM-only API, Object Lock
+    assert {"AIB-001", "AIB-002", "AIB-010", "AIB-021", "AIB-040", "AIB-060", "AIB-073"} <= failed
+
+
+# -- mutations ------------------------------------------------------------------------------------
+def _steps(plan: dict[str, Any], type_: str, name_part: str = "") -> list[dict[str, Any]]:
+    found = [s for s in plan["steps"] if s["newState"]["type"] == type_ and name_part in urn_name(s["urn"])]
+    assert found, f"no {type_} named *{name_part}* in the plan"
+    return found
+
+
+def drop_bucket_encryption(plan: dict) -> str:
+    bucket = _steps(plan, "aws:s3/bucket:Bucket", "training-data")[0]
+    step = next(s for s in _steps(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+                if s["newState"]["inputs"]["bucket"] == bucket["newState"]["id"])
+    plan["steps"].remove(step)
+    return urn_name(bucket["urn"])
+
+
+def open_security_group(plan: dict) -> str:
+    step = _steps(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "endpoints-https-in")[0]
+    step["newState"]["inputs"]["cidrIpv4"] = "0.0.0.0/0"
+    return urn_name(step["urn"])
+
+
+def public_eks_endpoint(plan: dict) -> str:
+    step = _steps(plan, "aws:eks/cluster:Cluster", "training")[0]
+    step["newState"]["inputs"]["vpcConfig"]["endpointPublicAccess"] = True
+    return urn_name(step["urn"])
+
+
+def remove_waf_association(plan: dict) -> str:
+    step = _steps(plan, "aws:wafv2/webAclAssociation:WebAclAssociation")[0]
+    plan["steps"].remove(step)
+    stage_arn = step["newState"]["inputs"]["resourceArn"]
+    stage = next(s for s in _steps(plan, "aws:apigateway/stage:Stage") if s["newState"]["outputs"].get("arn") == stage_arn)
+    return urn_name(stage["urn"])
+
+
+def shorten_log_retention(plan: dict) -> str:
+    step = _steps(plan, "aws:cloudwatch/logGroup:LogGroup", "flow-logs")[0]
+    step["newState"]["inputs"]["retentionInDays"] = 30
+    return urn_name(step["urn"])
+
+
+def add_internet_gateway_to_training_vpc(plan: dict) -> str:
+    vpc = _steps(plan, "aws:ec2/vpc:Vpc", "training")[0]
+    state = vpc["newState"]
+    urn = state["urn"].rsplit("::", 1)[0].rsplit("$", 1)[0] + "$" + IGW + "::sneaky-igw"
+    plan["steps"].append({"op": "create", "urn": urn, "provider": vpc["provider"], "newState": {
+        "urn": urn, "type": IGW, "custom": True, "id": "igw-0123456789abcdef0", "parent": state["parent"],
+        "provider": state["provider"], "inputs": {"vpcId": state["id"]}, "outputs": {"vpcId": state["id"]},
+        "dependencies": [state["urn"]], "protect": False}})
+    return "sneaky-igw"
+
+
+def unprotect_bucket(plan: dict) -> str:
+    step = _steps(plan, "aws:s3/bucket:Bucket", "training-data")[0]
+    step["newState"]["protect"] = False
+    return urn_name(step["urn"])
+
+
+def disable_key_rotation(plan: dict) -> str:
+    step = _steps(plan, "aws:kms/key:Key")[0]
+    step["newState"]["inputs"]["enableKeyRotation"] = False
+    return urn_name(step["urn"])
+
+
+MUTATIONS: list[tuple[Callable[[dict], str], str]] = [
+    (drop_bucket_encryption, "AIB-020"),
+    (drop_bucket_encryption, "AIB-021"),
+    (open_security_group, "AIB-005"),
+    (public_eks_endpoint, "AIB-010"),
+    (remove_waf_association, "AIB-085"),
+    (shorten_log_retention, "AIB-040"),
+    (add_internet_gateway_to_training_vpc, "AIB-001"),
+    (unprotect_bucket, "AIB-091"),
+    (disable_key_rotation, "AIB-022"),
+]
+
+
+@pytest.mark.parametrize("mutate,rule_id", MUTATIONS, ids=lambda v: v if isinstance(v, str) else v.__name__)
+def test_mutation_fails_check_with_the_right_rule(example_plan, mutate, rule_id: str) -> None:
+    plan = copy.deepcopy(example_plan("restricted").to_dict())
+    assert check(plan)[1] == 0
+    culprit = mutate(plan)
+    text, code = check(plan, fmt="json")
+    assert code == 1
+    doc = json.loads(text)
+    violations = {(f["rule"], f["resourceName"]) for f in doc["findings"] if f["outcome"] == "violation" and f["level"] == "mandatory"}
+    assert (rule_id, culprit) in violations

@@ -1,0 +1,166 @@
+"""`policies.runner.check`: exit codes, suppressions, formats (table, JSON, markdown, SARIF) and
+the compliance report, on small hand-built plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from policies.packs import pack, packs
+from policies.runner import SuppressionError, check, run
+from tests.policies.plans import PlanBuilder, bucket, policy, vpc
+
+OPEN_SG = "open-sg"
+
+
+def plan_with_open_sg(tier: str = "restricted") -> dict:
+    b = PlanBuilder(tier=tier)
+    bucket(b, "data", protect=True, retain=True)
+    b.add("aws:ec2/securityGroup:SecurityGroup", OPEN_SG, {"ingress": [{"cidrBlocks": ["0.0.0.0/0"], "protocol": "tcp",
+                                                                        "fromPort": 22, "toPort": 22}]})
+    return b.to_dict()
+
+
+def clean_plan(tier: str = "restricted") -> dict:
+    b = PlanBuilder(tier=tier)
+    bucket(b, "data", protect=True, retain=True)
+    vpc(b, "net", default_sg={"ingress": [], "egress": []})
+    return b.to_dict()
+
+
+def test_clean_plan_exits_zero_and_violation_exits_one() -> None:
+    assert check(clean_plan())[1] == 0
+    text, code = check(plan_with_open_sg())
+    assert code == 1
+    assert "AIB-005" in text and OPEN_SG in text and text.rstrip().splitlines()[-1].startswith("FAIL")
+
+
+def test_advisory_violation_does_not_fail() -> None:
+    b = PlanBuilder(tier="public")
+    bucket(b, "data", versioning=False)  # versioning is advisory on public
+    result = run(b.to_dict())
+    assert [(f.rule.id, f.level) for f in result.of("violation")] == [("AIB-072", "advisory")]
+    assert result.exit_code == 0
+
+
+def test_tier_argument_overrides_the_plan_tier() -> None:
+    b = PlanBuilder(tier="public")
+    bucket(b, "data", sse="aws:kms", key=False)  # AWS managed key: fine on public only
+    assert check(b.to_dict())[1] == 0
+    assert check(b.to_dict(), tier="restricted")[1] == 1
+
+
+def test_residency_argument_and_inference() -> None:
+    b = PlanBuilder(tier="restricted")
+    b.add("aws:kms/key:Key", "k", {"enableKeyRotation": True}, region="us-east-1", protect=True, retain=True)
+    plan = b.to_dict()
+    assert run(plan).residency == "us"  # inferred from the home region
+    assert check(plan)[1] == 0
+    text, code = check(plan, residency="eu", fmt="json")
+    assert code == 1
+    assert {f["rule"] for f in json.loads(text)["findings"] if f["outcome"] == "violation"} == {"AIB-093"}
+
+
+def test_suppression_turns_a_violation_into_a_reported_suppression() -> None:
+    reason = "bastion for the break-glass runbook, approved in CHG-1234"
+    text, code = check(plan_with_open_sg(), suppressions=[{"rule": "AIB-005", "resource": OPEN_SG, "reason": reason}], fmt="json")
+    assert code == 0
+    doc = json.loads(text)
+    [finding] = [f for f in doc["findings"] if f["rule"] == "AIB-005" and f["outcome"] != "pass"]
+    assert finding["outcome"] == "suppressed" and finding["suppression"] == reason
+    table, _ = check(plan_with_open_sg(), suppressions=[{"rule": "AIB-005", "resource": finding["resource"], "reason": reason}])
+    assert "suppressed" in table and reason in table
+
+
+@pytest.mark.parametrize("bad,key", [
+    ({"rule": "AIB-005", "resource": OPEN_SG}, "suppressions[0].reason"),
+    ({"rule": "AIB-005", "resource": OPEN_SG, "reason": "  "}, "suppressions[0].reason"),
+    ({"rule": "AIB-999", "resource": OPEN_SG, "reason": "because"}, "suppressions[0].rule"),
+    ({"rule": "AIB-005", "reason": "because"}, "suppressions[0].resource"),
+])
+def test_bad_suppression_is_an_error_naming_the_key(bad: dict, key: str) -> None:
+    with pytest.raises(SuppressionError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        check(plan_with_open_sg(), suppressions=[bad])
+
+
+def test_unused_suppression_is_noted() -> None:
+    text, _ = check(clean_plan(), suppressions=[{"rule": "AIB-005", "resource": "nothing", "reason": "stale entry"}])
+    assert "matched no finding" in text
+
+
+def test_bad_input_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown tier"):
+        check(clean_plan(), tier="secret")
+    with pytest.raises(ValueError, match="unknown format"):
+        check(clean_plan(), fmt="xml")
+    with pytest.raises(ValueError, match="unknown report"):
+        check(clean_plan(), report="soc2")
+    with pytest.raises(ValueError, match="not a plan"):
+        check({"stack": "x"})
+
+
+def test_markdown_lists_violations() -> None:
+    text, _ = check(plan_with_open_sg(), fmt="markdown")
+    assert text.startswith("# Guardrails: test (restricted pack)")
+    assert f"| violation | mandatory | AIB-005 | critical | `{OPEN_SG}` |" in text
+
+
+def test_sarif_is_valid_2_1_0_with_rules_and_logical_locations() -> None:
+    text, code = check(plan_with_open_sg(), fmt="sarif")
+    assert code == 1
+    doc = json.loads(text)
+    assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
+    run_ = doc["runs"][0]
+    rules = run_["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    assert ids == sorted(ids) and len(ids) == len([lvl for lvl in pack("restricted").values() if lvl != "disabled"])
+    [result] = [r for r in run_["results"] if r["ruleId"] == "AIB-005"]
+    assert result["level"] == "error"
+    assert rules[result["ruleIndex"]]["id"] == "AIB-005"
+    logical = result["locations"][0]["logicalLocations"][0]
+    assert logical["name"] == OPEN_SG and logical["fullyQualifiedName"].endswith(f"::{OPEN_SG}")
+    assert rules[result["ruleIndex"]]["properties"]["controls"]["nist-800-53-r5"]
+
+
+def test_sarif_levels_for_advisory_and_suppressed() -> None:
+    b = PlanBuilder(tier="public")
+    bucket(b, "data", versioning=False)
+    b.add("aws:ec2/securityGroup:SecurityGroup", OPEN_SG, {"ingress": [{"cidrBlocks": ["0.0.0.0/0"]}]})
+    doc = json.loads(check(b.to_dict(), fmt="sarif",
+                           suppressions=[{"rule": "AIB-005", "resource": OPEN_SG, "reason": "approved exception"}])[0])
+    levels = {r["ruleId"]: (r["level"], r.get("suppressions")) for r in doc["runs"][0]["results"]}
+    assert levels == {"AIB-072": ("warning", None),
+                      "AIB-005": ("note", [{"kind": "external", "justification": "approved exception"}])}
+
+
+def test_compliance_report_lists_evidenced_and_violated_controls() -> None:
+    text, code = check(plan_with_open_sg(), report="compliance")
+    assert code == 1
+    assert text.startswith("# Compliance report: test")
+    for title in ("NIST SP 800-53 Rev. 5", "HIPAA Security Rule", "PCI DSS v4.0", "GDPR", "SOX IT general controls"):
+        assert f"## {title}" in text
+    nist = text.split("## NIST SP 800-53 Rev. 5")[1].split("\n## ")[0]
+    # SC-28 (encryption at rest) is evidenced by AIB-020/021 on the bucket; SC-7 is violated by the open group
+    evidenced = nist.split("Controls with violations:")[0]
+    assert "| SC-28 | AIB-020, AIB-021" in evidenced and "`data`" in evidenced
+    assert f"| SC-7 | AIB-005 | mandatory | `{OPEN_SG}` |" in nist.split("Controls with violations:")[1]
+
+
+def test_packs_follow_the_tier_matrix() -> None:
+    levels = packs()
+    assert levels["public"]["AIB-073"] == "disabled" and levels["restricted"]["AIB-073"] == "mandatory"
+    assert levels["public"]["AIB-001"] == "disabled" and levels["confidential"]["AIB-001"] == "mandatory"
+    assert levels["public"]["AIB-022"] == "advisory" and levels["internal"]["AIB-022"] == "mandatory"
+    assert levels["internal"]["AIB-092"] == "disabled" and levels["restricted"]["AIB-092"] == "mandatory"
+    mandatory = {t: sum(v == "mandatory" for v in levels[t].values()) for t in levels}
+    assert mandatory["public"] < mandatory["internal"] < mandatory["confidential"] < mandatory["restricted"]
+
+
+def test_iam_policy_parsing_ignores_non_json_policy() -> None:
+    b = PlanBuilder()
+    b.add("aws:iam/policy:Policy", "p", {"policy": "not json"})
+    b.add("aws:iam/policy:Policy", "q", {"policy": policy({"Effect": "Allow", "Action": "*", "Resource": "*"})})
+    result = run(b.to_dict())
+    assert {(f.rule.id, f.resource_name, f.outcome) for f in result.findings if f.rule.id == "AIB-061"} == {
+        ("AIB-061", "p", "not-applicable"), ("AIB-061", "q", "violation")}
