@@ -17,7 +17,7 @@ offline engine derives from the stack name (mock ids, ARNs, autonamed physical n
 provider ids). Those differ between two stacks without saying anything about the change, so
 for every matched pair of resources whose computed outputs differ, both sides' values are
 replaced by the same symbol (`${<logical urn>.<output>}`) wherever other resources' inputs
-use them, whole or inside a string such as a policy document.
+use them, whole or as a token of a longer string (an ARN, a policy document).
 
 Conventions, so a reader knows what a reported change means:
 - list order is significant (a reordered subnet list is a change, as it is for AWS);
@@ -43,7 +43,7 @@ FORMATS: tuple[str, ...] = ("markdown", "json")
 
 # Inputs AWS (and so the provider) cannot change in place: a change replaces the resource.
 # After the provider's ForceNew schema for the types this project uses; a path matches the
-# changed key itself or anything below it (`vpcConfig.subnetIds` covers `vpcConfig.subnetIds`).
+# changed key itself or anything below it (`encryptionConfig` covers `encryptionConfig.provider.keyArn`).
 REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "pulumi:providers:aws": ("region",),
     "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix", "objectLockEnabled"),
@@ -114,16 +114,22 @@ CONTROL_TYPE_PREFIXES: tuple[str, ...] = (
 )
 # Types that open a path to or from the internet: creating one is relevant.
 EXPOSURE_TYPES: dict[str, str] = {
-    "aws:ec2/internetGateway:InternetGateway": "internet gateway",
-    "aws:ec2/egressOnlyInternetGateway:EgressOnlyInternetGateway": "egress-only internet gateway",
-    "aws:ec2/natGateway:NatGateway": "NAT gateway (internet egress)",
-    "aws:ec2/eip:Eip": "public Elastic IP",
-    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": "VPC peering connection",
-    "aws:lambda/functionUrl:FunctionUrl": "Lambda function URL",
+    "aws:ec2/internetGateway:InternetGateway": "an internet gateway",
+    "aws:ec2/egressOnlyInternetGateway:EgressOnlyInternetGateway": "an egress-only internet gateway",
+    "aws:ec2/natGateway:NatGateway": "a NAT gateway (internet egress)",
+    "aws:ec2/eip:Eip": "a public Elastic IP",
+    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": "a VPC peering connection",
+    "aws:lambda/functionUrl:FunctionUrl": "a Lambda function URL",
 }
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 # Inputs whose value of 0.0.0.0/0 lets the internet in; paths through `egress` are outbound only.
 INGRESS_CIDR_KEYS = frozenset({"cidrIpv4", "cidrIpv6", "cidrBlocks", "ipv6CidrBlocks", "publicAccessCidrs"})
+# Input values that loosen a control when a resource is created with them.
+LOOSE_ON_CREATE: dict[str, Any] = {
+    "blockPublicAcls": False, "blockPublicPolicy": False, "ignorePublicAcls": False, "restrictPublicBuckets": False,
+    "mapPublicIpOnLaunch": True, "internal": False, "enableKeyRotation": False, "authorization": "NONE",
+    "authorizationType": "NONE", "apiKeyRequired": False, "enableLogFileValidation": False,
+}
 
 
 @dataclass
@@ -296,53 +302,81 @@ def _normalisers(base_by: dict[str, Resource], head_by: dict[str, Resource], bas
                  head_name: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """Functions that rewrite engine-derived values (ids, ARNs, autonames) of matched
     resources to shared symbols, URNs to their logical form, and (between two stacks) the
-    blueprint name to <blueprint>, on each side."""
+    blueprint name to <blueprint>, on each side.
+
+    A derived value gets a symbol only when it differs between the two sides after the
+    blueprint rename, is derived by no other resource on its side (so shared facts such as the
+    region or account id are never rewritten) and is not one of the resource's own inputs (an
+    id that is just the given name differs only when the name does, and that shows as an input)."""
+    rename_base, rename_head = _renamer(base_name), _renamer(head_name)
     base_map: dict[str, str] = {}
     head_map: dict[str, str] = {}
-    base_unique, head_unique = _unique_values(base_by.values()), _unique_values(head_by.values())
-    for key, new in head_by.items():
-        old = base_by.get(key)
-        if old is None:
+    base_derived = {key: _derived(r) for key, r in base_by.items()}
+    head_derived = {key: _derived(r) for key, r in head_by.items()}
+    base_unique, head_unique = _unique_values(base_derived.values()), _unique_values(head_derived.values())
+    for key, derived_new in head_derived.items():
+        derived_old = base_derived.get(key)
+        if derived_old is None:
             continue
-        derived_old = _derived(old)
-        for out_key, new_value in _derived(new).items():
+        for out_key, new_value in derived_new.items():
             old_value = derived_old.get(out_key)
-            if old_value is not None and old_value != new_value and old_value in base_unique and new_value in head_unique:
+            if (old_value is not None and rename_base(old_value) != rename_head(new_value)
+                    and old_value in base_unique and new_value in head_unique):
                 symbol = f"${{{key}.{out_key}}}"
                 base_map.setdefault(old_value, symbol)
                 head_map.setdefault(new_value, symbol)
-    return _normaliser(base_map, base_name), _normaliser(head_map, head_name)
+    return _normaliser(base_map, rename_base), _normaliser(head_map, rename_head)
 
 
-def _unique_values(resources: Iterable[Resource]) -> set[str]:
-    """Derived values only one resource has: identifiers, not shared facts such as the region
-    or the account id, which must never be rewritten."""
-    counts = Counter(v for r in resources for v in set(_derived(r).values()))
+def _renamer(blueprint: str) -> Callable[[str], str]:
+    if not blueprint:
+        return lambda text: text
+    pattern = re.compile(rf"(?<![a-z0-9]){re.escape(blueprint)}(?![a-z0-9])")
+    return lambda text: pattern.sub(BLUEPRINT, text)
+
+
+def _unique_values(derived: Iterable[dict[str, str]]) -> set[str]:
+    """Derived values only one resource has."""
+    counts = Counter(v for values in derived for v in set(values.values()))
     return {v for v, n in counts.items() if n == 1}
 
 
 def _derived(r: Resource) -> dict[str, str]:
-    """String values the engine computed for a resource (not given as inputs)."""
+    """String values the engine computed for a resource: its id and the outputs that are
+    neither inputs nor equal to an input value."""
+    given = set(_strings(r.inputs))
     out = {k: v for k, v in r.outputs.items()
-           if isinstance(v, str) and v and not k.startswith("__") and k not in r.inputs}
-    if r.id:
+           if isinstance(v, str) and v and not k.startswith("__") and k not in r.inputs and v not in given}
+    if r.id and r.id not in given:
         out["id"] = r.id
     return out
 
 
-def _normaliser(symbols: dict[str, str], blueprint: str) -> Callable[[Any], Any]:
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(symbols, key=len, reverse=True))) if symbols else None
-    rename = re.compile(rf"(?<![a-z0-9]){re.escape(blueprint)}(?![a-z0-9])") if blueprint else None
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
+
+_DELIMITERS = re.compile(r"""([\s"'/:,;=*{}()\[\]]+)""")  # what separates ids inside ARNs and policy JSON
+
+
+def _normaliser(symbols: dict[str, str], rename: Callable[[str], str]) -> Callable[[Any], Any]:
     def norm(value: Any) -> Any:
         if isinstance(value, str):
             if value in symbols:
                 return symbols[value]
             if "urn:pulumi:" in value:
                 value = _URN_STACK.sub("urn:pulumi:*::", value)
-            if pattern is not None:
-                value = pattern.sub(lambda m: symbols[m.group(0)], value)
-            return rename.sub(BLUEPRINT, value) if rename is not None else value
+            if symbols:
+                parts = _DELIMITERS.split(value)  # text, delimiter, text, ...
+                value = "".join(symbols.get(part, part) if i % 2 == 0 else part for i, part in enumerate(parts))
+            return rename(value)
         if isinstance(value, dict):
             return {k: norm(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -378,7 +412,7 @@ def _security_reasons(change: ResourceChange, old: Optional[Resource], new: Opti
     control = change.type.startswith(CONTROL_TYPE_PREFIXES)
     if change.op == "create" and new is not None:
         if change.type in EXPOSURE_TYPES:
-            reasons.append(f"creates a {EXPOSURE_TYPES[change.type]}")
+            reasons.append(f"creates {EXPOSURE_TYPES[change.type]}")
         if change.type == "aws:ec2/route:Route" and new.inputs.get("destinationCidrBlock") in OPEN_CIDRS and (
                 new.inputs.get("gatewayId") or new.inputs.get("natGatewayId")):
             reasons.append("adds a default route to the internet")
@@ -387,6 +421,8 @@ def _security_reasons(change: ResourceChange, old: Optional[Resource], new: Opti
         if _get(new.inputs, "vpcConfig.endpointPublicAccess"):
             allow = _get(new.inputs, "vpcConfig.publicAccessCidrs")
             reasons.append(f"the EKS API endpoint is public (allowlist: {_show(allow) if allow else '0.0.0.0/0 by default'})")
+        reasons += [f"created with {key} = {_show(value)}" for key, value in LOOSE_ON_CREATE.items()
+                    if type(new.inputs.get(key)) is type(value) and new.inputs[key] == value]
     elif change.op == "delete" and old is not None:
         if control:
             reasons.append(f"deletes a security control ({change.type})")
@@ -397,16 +433,16 @@ def _security_reasons(change: ResourceChange, old: Optional[Resource], new: Opti
     else:
         sensitive = [k for k in change.changed_keys if SENSITIVE_KEYS.intersection(_segments(k))]
         other = [k for k in change.changed_keys if k not in sensitive and _segments(k)[0] not in ("tags", "tagsAll")]
-        if control and other:
-            reasons.append(f"{change.op}s a security control: {', '.join(other)}")
+        if control and change.op == "replace":
+            reasons.append(f"recreates a security control (forced by {', '.join(change.replace_keys)})")
+        elif control and other:
+            reasons.append(f"changes a security control: {', '.join(other)}")
         for key in sensitive:
             reasons.append(f"{key}: {_show(change.before.get(key))} -> {_show(change.after.get(key))}")
         for key in change.changed_keys:
             after = change.after.get(key)
             if key != PROVIDER_KEY and _open_cidr_paths(after, key) and not _open_cidr_paths(change.before.get(key), key):
                 reasons.append(f"{key} now admits the whole internet")
-        if change.op == "replace" and control:
-            reasons.append("replacement recreates the control (a new key/trail/ACL; old data or logs stay with the old one)")
     if change.protect is not None:
         reasons.append("protect " + ("removed" if change.protect[0] else "added"))
     if change.retain_on_delete is not None:
@@ -430,7 +466,8 @@ def _get(value: Any, path: str) -> Any:
 # -----------------------------------------------------------------------------------------
 
 _SIGN = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
-_DETAILS_OVER = 20  # create/delete tables longer than this fold into <details>
+_DETAILS_OVER = 20  # tables longer than this fold into <details>
+_SECTION_BUDGET = 11_000  # characters per section: five sections stay under GitHub's 65,536 limit
 
 
 def format_diff(d: PlanDiff, fmt: str) -> str:
@@ -455,8 +492,8 @@ def _markdown(d: PlanDiff) -> str:
     risky = d.security_relevant
     lines += ["#### Security-relevant changes", ""]
     if risky:
-        for c in risky:
-            lines.append(f"- **{c.op}** `{c.type}` {_md(c.name)}: " + "; ".join(_md(r) for r in c.security))
+        lines += _within_budget([f"- **{c.op}** `{c.type}` {_md(c.name)}: " + "; ".join(_md(r) for r in c.security)
+                                 for c in risky])
     else:
         lines.append("None: no change touches a security control, an encryption or access setting, or exposure.")
     lines.append("")
@@ -466,16 +503,32 @@ def _markdown(d: PlanDiff) -> str:
             continue
         heading = f"#### To {op} ({len(changes)})"
         if op in ("create", "delete"):
-            table = ["| type | name |", "|---|---|"] + [f"| `{c.type}` | {_md(c.name)} |" for c in changes]
+            table = ["| type | name |", "|---|---|"] + _within_budget(
+                [f"| `{c.type}` | {_md(c.name)} |" for c in changes], columns=2)
         else:
             header = "changed keys" + (" (**bold** forces replacement)" if op == "replace" else "")
-            table = [f"| type | name | {header} |", "|---|---|---|"] + [
-                f"| `{c.type}` | {_md(c.name)} | {_keys_cell(c)} |" for c in changes]
+            table = [f"| type | name | {header} |", "|---|---|---|"] + _within_budget(
+                [f"| `{c.type}` | {_md(c.name)} | {_keys_cell(c)} |" for c in changes], columns=3)
         if len(changes) > _DETAILS_OVER:
             lines += [f"<details><summary>{heading[5:]}</summary>", "", *table, "", "</details>", ""]
         else:
             lines += [heading, "", *table, ""]
     return "\n".join(lines)
+
+
+def _within_budget(entries: list[str], columns: int = 0) -> list[str]:
+    """The entries (list items, or table rows of `columns` cells) that fit one section's share
+    of a PR comment, then a line saying how many were left out (GitHub rejects comments over
+    65,536 characters)."""
+    kept: list[str] = []
+    used = 0
+    for entry in entries:
+        if used + len(entry) > _SECTION_BUDGET:
+            more = f"… {len(entries) - len(kept)} more, left out to fit a PR comment: `blueprint diff --format json` lists all"
+            return kept + [f"| {more} |" + " |" * (columns - 1) if columns else f"- {more}"]
+        kept.append(entry)
+        used += len(entry) + 1
+    return kept
 
 
 def _keys_cell(c: ResourceChange) -> str:
@@ -492,7 +545,10 @@ def _keys_cell(c: ResourceChange) -> str:
 
 def _show(value: Any, limit: int = 60) -> str:
     text = "(absent)" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    size = f"({len(value)} items) " if isinstance(value, list) else ""  # long lists that differ in length
+    return size + text[: limit - 1] + "…"
 
 
 def _md(text: str) -> str:
