@@ -251,7 +251,6 @@ def check(
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
-    from policies.runner import SuppressionError
     from policies.runner import check as run_check
 
     rendered, spec = _load_plan(source)
@@ -263,7 +262,7 @@ def check(
             rendered.to_dict(), tier=tier.value if tier else None, residency=residency,
             suppressions=suppressions, fmt=fmt.value, report=report.value if report else None,
         )
-    except SuppressionError as exc:
+    except ValueError as exc:  # a bad suppression, residency or tier: the message names the key
         _fail(f"{source}: {exc}")
     typer.echo(text, nl=not text.endswith("\n"))
     raise typer.Exit(code)

@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 
 from blueprints.context import BlueprintContext, LogSource, WebAclSource
-from blueprints.tiers import RESIDENCY_COUNTRIES, Tier
+from blueprints.tiers import RESIDENCY_COUNTRIES
 from blueprints.training import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG, TRAINING_INTERFACE_ENDPOINTS
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.cluster_autoscaler import public_image as autoscaler_public_image
@@ -26,7 +26,7 @@ from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
 from components.node_group import NodeGroup, NodeGroupArgs
 from components.private_ingress import PrivateIngress, PrivateIngressArgs
-from components.regional_dns import RegionalDns, RegionalDnsArgs, Routing
+from components.regional_dns import RegionalDns, RegionalDnsArgs
 from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs
 from components.serving_alarms import ServingAlarms, ServingAlarmsArgs
 from components.serving_workload import ServingWorkload, ServingWorkloadArgs
@@ -52,13 +52,6 @@ AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "jwt": "CUSTOM"
 def _cidr(index: int) -> str:
     """A distinct /16 per inference region (10.40.0.0/16, 10.41.0.0/16, ...), clear of training's."""
     return f"10.{40 + index}.0.0/16"
-
-
-def _routing(tier: Tier) -> Routing:
-    """DNS routing between regions. Failover where stateful resources are retained (the strictest
-    tier: one primary region, predictable data flow); latency elsewhere. Stand-in until the tier
-    matrix carries its own DNS-routing field."""
-    return "failover" if tier.retain_on_delete else "latency"
 
 
 def _model_version(image: str) -> str:
@@ -168,7 +161,7 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
             health_alarm_name=alarms.no_healthy_backend_alarm_name if alarm_health else None,
             domain_name=inference.domain_name,
             hosted_zone_id=inference.hosted_zone_id,
-            routing=_routing(tier),
+            routing=tier.dns_routing,
             failover_role="PRIMARY" if index == 0 else "SECONDARY",
             tags=ctx.tags,
         ),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from blueprints.context import BlueprintContext, LogSource
+from blueprints.training import VPCE_EXEMPT_TAG
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock
 from components.siem_shipper import ShippedLogGroup, ShippedWebAcl, SiemShipper, SiemShipperArgs
@@ -37,10 +38,7 @@ class Security:
 
 def build(ctx: BlueprintContext) -> Security:
     tier, home = ctx.tier, ctx.home
-    # Object-level access records follow the tier's S3 access logging (confidential and up):
-    # the tier that logs every S3 request also records CloudTrail data events on the training
-    # data and model buckets. (No dedicated Tier field yet.)
-    data_event_buckets = list(ctx.data_buckets.values()) if tier.s3_access_logging else []
+    data_event_buckets = list(ctx.data_buckets.values()) if tier.cloudtrail_data_events else []
     trail = AuditTrail(
         f"{ctx.name}-audit",
         AuditTrailArgs(
@@ -101,6 +99,9 @@ def build(ctx: BlueprintContext) -> Security:
                     # The tier's malware protection row covers EBS volumes and new S3 objects.
                     ebs_malware_protection=tier.guardduty_s3_malware,
                     malware_scanned_buckets=[scanned] if scanned else [],
+                    # The scanner reads objects from outside the training VPC: carry the tag the
+                    # air-gapped bucket policy exempts (blueprints/training.py).
+                    malware_scan_role_tags=dict([VPCE_EXEMPT_TAG]) if scanned and tier.air_gapped else {},
                     tags=ctx.tags,
                 ),
                 opts=ctx.opts(region),

@@ -87,10 +87,12 @@ class Tier:
     spot_training: bool
     spot_inference: bool
     min_inference_regions: int
+    dns_routing: Literal["latency", "failover"]  # between inference regions (custom domain)
     residency_required: bool
     # Security monitoring
     siem_sources: tuple[str, ...]
     siem_archive_object_lock: bool
+    cloudtrail_data_events: bool  # S3 object-level events on the training-data and model buckets
     guardduty: bool
     guardduty_eks_runtime: bool
     guardduty_s3_malware: bool
@@ -122,8 +124,8 @@ TIERS: dict[str, Tier] = {
         waf_managed_rule_groups=(WAF_COMMON,), waf_geo_allowlist=False,
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
-        min_inference_regions=1, residency_required=False,
-        siem_sources=("cloudtrail",), siem_archive_object_lock=False,
+        min_inference_regions=1, dns_routing="latency", residency_required=False,
+        siem_sources=("cloudtrail",), siem_archive_object_lock=False, cloudtrail_data_events=False,
         guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         macie=False, protect_stateful=False, retain_on_delete=False,
     ),
@@ -138,8 +140,8 @@ TIERS: dict[str, Tier] = {
         waf_geo_allowlist=False,
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
-        min_inference_regions=1, residency_required=False,
-        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False,
+        min_inference_regions=1, dns_routing="latency", residency_required=False,
+        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False, cloudtrail_data_events=False,
         guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         macie=False, protect_stateful=False, retain_on_delete=False,
     ),
@@ -156,9 +158,9 @@ TIERS: dict[str, Tier] = {
         waf_geo_allowlist=False,
         api_auth=("iam", "cognito"),
         spot_training=True, spot_inference=False,
-        min_inference_regions=2, residency_required=True,
+        min_inference_regions=2, dns_routing="latency", residency_required=True,
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
-        siem_archive_object_lock=False,
+        siem_archive_object_lock=False, cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
         macie=True, protect_stateful=True, retain_on_delete=False,
     ),
@@ -176,9 +178,9 @@ TIERS: dict[str, Tier] = {
         waf_geo_allowlist=True,
         api_auth=("iam",),
         spot_training=False, spot_inference=False,
-        min_inference_regions=2, residency_required=True,
+        min_inference_regions=2, dns_routing="failover", residency_required=True,
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
-        siem_archive_object_lock=True,
+        siem_archive_object_lock=True, cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
         macie=True, protect_stateful=True, retain_on_delete=True,
     ),
@@ -255,6 +257,8 @@ def _spot(t: Tier) -> str:
 
 def _siem(t: Tier) -> str:
     text = ", ".join(t.siem_sources)
+    if t.cloudtrail_data_events:
+        text += ", S3 data events"
     return text + (", Object Lock archive" if t.siem_archive_object_lock else "")
 
 
@@ -289,6 +293,7 @@ MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("API auth", lambda t: ", ".join(t.api_auth)),
     ("spot capacity", _spot),
     ("inference regions (min)", lambda t: str(t.min_inference_regions)),
+    ("DNS between regions", lambda t: t.dns_routing),
     ("residency", lambda t: "required" if t.residency_required else "any"),
     ("SIEM sources", _siem),
     ("threat detection", _threats),

@@ -10,12 +10,7 @@ from typing import Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgs, DaemonSetUpdateStrategyArgs
-from pulumi_kubernetes.core.v1 import (
-    CapabilitiesArgs, ContainerArgs, EnvVarArgs, HostPathVolumeSourceArgs, LimitRangeItemArgs, LimitRangeSpecArgs,
-    PodSpecArgs, PodTemplateSpecArgs, ResourceQuotaSpecArgs, ResourceRequirementsArgs, SecurityContextArgs,
-    TolerationArgs, VolumeArgs, VolumeMountArgs,
-)
+from pulumi_kubernetes.core.v1 import LimitRangeItemArgs, LimitRangeSpecArgs, ResourceQuotaSpecArgs
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import (
     IPBlockArgs, NetworkPolicyEgressRuleArgs, NetworkPolicyIngressRuleArgs, NetworkPolicyPeerArgs,
@@ -26,10 +21,9 @@ from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs, RoleRefArgs, SubjectArgs
 from components._base import Component, merge_tags
 from components.eks_cluster import EksCluster
 from components.lustre_filesystem import LUSTRE_PORTS
+from components.device_plugin import SYSTEM_NAMESPACE, device_plugin_daemonset
 from components.node_group import EFA_LABEL, GPU_LABEL, GPU_TAINT_KEY
 
-SYSTEM_NAMESPACE = "kube-system"
-DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 # Everything an auditor may read, cluster-wide; Secrets are deliberately absent.
 AUDITOR_READABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ("namespaces", "nodes", "pods", "services", "endpoints", "events", "configmaps", "serviceaccounts",
@@ -110,10 +104,10 @@ class TrainingNamespace(Component):
         self.register_outputs({"namespace_name": self.namespace_name})
 
     def _device_plugins(self, name: str, args: TrainingNamespaceArgs) -> None:
-        _device_plugin(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.nvidia_device_plugin_image, self._k8s,
+        device_plugin_daemonset(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.nvidia_device_plugin_image, self._k8s,
                        node_label=GPU_LABEL, host_network=False, env={"FAIL_ON_INIT_ERROR": "false"})
         if args.efa_device_plugin_image is not None:
-            _device_plugin(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", args.efa_device_plugin_image,
+            device_plugin_daemonset(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", args.efa_device_plugin_image,
                            self._k8s, node_label=EFA_LABEL, host_network=True, extra_host_paths={"infiniband": "/dev/infiniband"})
 
     def _quotas(self, name: str, args: TrainingNamespaceArgs, ns: pulumi.Output[str]) -> None:
@@ -212,47 +206,3 @@ class TrainingNamespace(Component):
                     tags=merge_tags(f"{name}-{group}-access-{i}", args.tags),
                     opts=self.child(),
                 )
-
-
-def _device_plugin(resource_name: str, app: str, image: pulumi.Input[str], opts: pulumi.ResourceOptions, *,
-                   node_label: str, host_network: bool, env: Optional[Mapping[str, str]] = None,
-                   extra_host_paths: Optional[Mapping[str, str]] = None) -> k8s.apps.v1.DaemonSet:
-    """A device-plugin DaemonSet in kube-system on the nodes labelled `node_label`: no privilege
-    escalation, no capabilities, only the kubelet's device-plugin socket directory mounted."""
-    host_paths = {"device-plugin": DEVICE_PLUGIN_DIR, **(extra_host_paths or {})}
-    labels = {"app.kubernetes.io/name": app}
-    return k8s.apps.v1.DaemonSet(
-        resource_name,
-        metadata=ObjectMetaArgs(name=app, namespace=SYSTEM_NAMESPACE, labels=labels),
-        spec=DaemonSetSpecArgs(
-            selector=LabelSelectorArgs(match_labels=labels),
-            update_strategy=DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
-            template=PodTemplateSpecArgs(
-                metadata=ObjectMetaArgs(labels=labels),
-                spec=PodSpecArgs(
-                    priority_class_name="system-node-critical",
-                    host_network=host_network or None,
-                    node_selector={node_label: "true"},
-                    tolerations=[
-                        TolerationArgs(key="CriticalAddonsOnly", operator="Exists"),
-                        TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
-                    ],
-                    containers=[ContainerArgs(
-                        name=app,
-                        image=image,
-                        env=[EnvVarArgs(name=k, value=v) for k, v in (env or {}).items()] or None,
-                        security_context=SecurityContextArgs(
-                            allow_privilege_escalation=False,
-                            capabilities=CapabilitiesArgs(drop=["ALL"]),
-                            read_only_root_filesystem=True,
-                        ),
-                        resources=ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "20Mi"},
-                                                           limits={"memory": "128Mi"}),
-                        volume_mounts=[VolumeMountArgs(name=v, mount_path=p) for v, p in host_paths.items()],
-                    )],
-                    volumes=[VolumeArgs(name=v, host_path=HostPathVolumeSourceArgs(path=p)) for v, p in host_paths.items()],
-                ),
-            ),
-        ),
-        opts=opts,
-    )

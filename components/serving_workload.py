@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from components._base import Component
 from components.eks_cluster import EksCluster
 # The device-plugin DaemonSet the training namespace also runs (one hardened definition).
-from components.k8s_training import _device_plugin
+from components.device_plugin import device_plugin_daemonset
 from components.node_group import GPU_LABEL
 
 core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
@@ -156,7 +156,7 @@ class ServingWorkload(Component):
         )
         self._create_network_policies(name, args, ns, labels, selector, k8s_opts)
         if args.device_plugin_image is not None:
-            _device_plugin(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.device_plugin_image,
+            device_plugin_daemonset(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.device_plugin_image,
                            self.child(**k8s_opts), node_label=GPU_LABEL, host_network=False,
                            env={"FAIL_ON_INIT_ERROR": "false"})
 

@@ -46,6 +46,9 @@ class ThreatDetectionArgs:
     malware_scanned_buckets: Sequence[EncryptedBucket] = ()
     """Buckets in this region whose new objects GuardDuty scans for malware (and tags with the
     verdict). Default none."""
+    malware_scan_role_tags: Mapping[str, str] = field(default_factory=dict)
+    """Extra tags on the malware-scan service role, e.g. the principal tag a bucket policy
+    exempts from its VPC-endpoint-only rule. Default none."""
     security_hub: bool = True
     """Enable Security Hub (consolidated control findings) in this region. Default on."""
     security_hub_standards: Sequence[str] = (FOUNDATIONAL_BEST_PRACTICES,)
@@ -137,7 +140,7 @@ class ThreatDetection(Component):
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"aws:SourceAccount": self._account}},
             }]),
-            tags=merge_tags(f"{label}-role", args.tags),
+            tags=merge_tags(f"{label}-role", args.tags, args.malware_scan_role_tags),
             opts=self.child(),
         )
         rules = pulumi.Output.concat("arn:", self._partition, ":events:", self._region, ":", self._account,

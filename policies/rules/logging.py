@@ -265,7 +265,7 @@ def _s3_data_events(trail: PolicyResource) -> bool:
 @plan_rule(
     id="AIB-053", title="CloudTrail records S3 object-level (data) events",
     severity="medium", area=AREA, types=(TRAIL,), controls=AUDIT_LOGGING,
-    level=mandatory_if("s3_access_logging"), level_doc="mandatory where `s3_access_logging` (object-level access is audited); advisory otherwise",
+    level=mandatory_if("cloudtrail_data_events"), level_doc="mandatory where `cloudtrail_data_events`; advisory otherwise",
 )
 def trail_s3_data_events(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """At least one trail selects AWS::S3::Object data events (eventSelectors or

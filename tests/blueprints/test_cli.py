@@ -177,3 +177,19 @@ def test_check_reads_plan_json_and_writes_sarif(tmp_path):
     assert run("plan", RESTRICTED, "--out", out).exit_code == 0
     result = run("check", out, "--format", "sarif", "--residency", "eu")
     assert json.loads(result.output)["version"] == "2.1.0"
+
+
+def test_check_rejects_a_bad_residency_and_a_suppression_without_reason(tmp_path):
+    result = run("check", RESTRICTED, "--residency", "mars")
+    assert result.exit_code == 2 and "mars" in result.output
+    path = write_stack(tmp_path, spec_config("restricted", {"suppressions": [
+        {"rule": "AIB-001", "resource": "demo-restricted-models", "reason": "ticket SEC-1: accepted by the CISO"},
+        {"rule": "AIB-999", "resource": "x", "reason": "no such rule exists in any pack"}]}))
+    result = run("check", path)
+    assert result.exit_code == 2 and "AIB-999" in result.output
+
+
+def test_suppression_without_a_reason_is_a_config_error(tmp_path):
+    path = write_stack(tmp_path, spec_config("restricted", {"suppressions": [{"rule": "AIB-001", "resource": "x"}]}))
+    result = run("check", path)
+    assert result.exit_code == 2 and "suppressions[0].reason: required key is missing" in result.output

@@ -220,8 +220,6 @@ def test_log_sources_and_web_acls_are_handed_to_security_per_region():
     assert sorted(a.region for a in ctx.web_acls) == sorted(MULTI_REGION["restricted"])
 
 
-def test_routing_and_model_version_helpers():
-    assert inference._routing(TIERS["restricted"]) == "failover"
-    assert inference._routing(TIERS["confidential"]) == "latency"
+def test_model_version_helper():
     assert inference._model_version("a.dkr.ecr.eu-west-1.amazonaws.com/llm:1.4.2") == "1.4.2"
     assert inference._model_version("a.dkr.ecr.eu-west-1.amazonaws.com:5000/llm@sha256:" + "ab" * 32) == "ab" * 6

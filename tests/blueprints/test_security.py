@@ -263,3 +263,19 @@ def test_security_monitoring_stands_alone_without_training_or_inference(render):
     assert subscription.inputs["destinationArn"] == stream.outputs["arn"]
     assert len(plan.of_type("aws:guardduty/detector:Detector")) == 1
     assert plan.of_type("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan") == []
+
+
+def test_malware_scanner_is_exempt_from_the_air_gapped_bucket_rule(example_plan):
+    """On restricted the training-data bucket serves objects only through the training VPC's S3
+    endpoint; GuardDuty's scanner reads from outside it, so its role carries the exempt tag."""
+    from blueprints.training import VPCE_EXEMPT_TAG
+
+    plan = example_plan("restricted")
+    (plan_resource,) = plan.of_type("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan")
+    roles = [r for r in plan.of_type("aws:iam/role:Role") if r.outputs["arn"] == plan_resource.inputs["role"]]
+    (role,) = roles
+    assert role.inputs["tags"][VPCE_EXEMPT_TAG[0]] == VPCE_EXEMPT_TAG[1]
+    policies = [json.loads(p.inputs["policy"]) for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    exempting = [s for doc in policies for s in doc["Statement"] if s.get("Sid") == "DenyObjectAccessOutsideTrainingVpc"]
+    assert exempting and all(
+        s["Condition"]["StringNotEquals"][f"aws:PrincipalTag/{VPCE_EXEMPT_TAG[0]}"] == VPCE_EXEMPT_TAG[1] for s in exempting)

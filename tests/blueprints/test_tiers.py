@@ -9,7 +9,7 @@ def test_every_design_row_is_in_the_matrix():
     labels = [label for label, _ in MATRIX_ROWS]
     assert labels == [
         "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF", "API auth",
-        "spot capacity", "inference regions (min)", "residency", "SIEM sources", "threat detection",
+        "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
         "DLP (Macie) on training data", "stateful resources",
     ]
 
@@ -49,3 +49,8 @@ def test_markdown_and_json_render_the_same_matrix():
     doc = json.loads(matrix_json())
     assert doc["matrix"] == matrix()
     assert doc["tiers"]["restricted"]["log_retention_days"] == 2557
+
+
+def test_only_restricted_fails_over_and_data_events_start_at_confidential():
+    assert [TIERS[n].dns_routing for n in TIER_NAMES] == ["latency", "latency", "latency", "failover"]
+    assert [TIERS[n].cloudtrail_data_events for n in TIER_NAMES] == [False, False, True, True]

@@ -1,0 +1,68 @@
+"""A Kubernetes device-plugin DaemonSet (NVIDIA GPUs, AWS EFA) for EKS GPU nodes.
+
+Neither plugin ships on the EKS AL2023 NVIDIA AMI, and without one the kubelet never advertises
+`nvidia.com/gpu` / `vpc.amazonaws.com/efa`, so GPU pods never schedule. Training and serving
+clusters both deploy them from here.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgs, DaemonSetUpdateStrategyArgs
+from pulumi_kubernetes.core.v1 import (
+    CapabilitiesArgs, ContainerArgs, EnvVarArgs, HostPathVolumeSourceArgs, PodSpecArgs, PodTemplateSpecArgs,
+    ResourceRequirementsArgs, SecurityContextArgs, TolerationArgs, VolumeArgs, VolumeMountArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+
+from components.node_group import GPU_TAINT_KEY
+
+SYSTEM_NAMESPACE = "kube-system"
+DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+
+
+def device_plugin_daemonset(resource_name: str, app: str, image: pulumi.Input[str], opts: pulumi.ResourceOptions, *,
+                   node_label: str, host_network: bool, env: Optional[Mapping[str, str]] = None,
+                   extra_host_paths: Optional[Mapping[str, str]] = None) -> k8s.apps.v1.DaemonSet:
+    """A device-plugin DaemonSet in kube-system on the nodes labelled `node_label`: no privilege
+    escalation, no capabilities, only the kubelet's device-plugin socket directory mounted."""
+    host_paths = {"device-plugin": DEVICE_PLUGIN_DIR, **(extra_host_paths or {})}
+    labels = {"app.kubernetes.io/name": app}
+    return k8s.apps.v1.DaemonSet(
+        resource_name,
+        metadata=ObjectMetaArgs(name=app, namespace=SYSTEM_NAMESPACE, labels=labels),
+        spec=DaemonSetSpecArgs(
+            selector=LabelSelectorArgs(match_labels=labels),
+            update_strategy=DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+            template=PodTemplateSpecArgs(
+                metadata=ObjectMetaArgs(labels=labels),
+                spec=PodSpecArgs(
+                    priority_class_name="system-node-critical",
+                    host_network=host_network or None,
+                    node_selector={node_label: "true"},
+                    tolerations=[
+                        TolerationArgs(key="CriticalAddonsOnly", operator="Exists"),
+                        TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
+                    ],
+                    containers=[ContainerArgs(
+                        name=app,
+                        image=image,
+                        env=[EnvVarArgs(name=k, value=v) for k, v in (env or {}).items()] or None,
+                        security_context=SecurityContextArgs(
+                            allow_privilege_escalation=False,
+                            capabilities=CapabilitiesArgs(drop=["ALL"]),
+                            read_only_root_filesystem=True,
+                        ),
+                        resources=ResourceRequirementsArgs(requests={"cpu": "10m", "memory": "20Mi"},
+                                                           limits={"memory": "128Mi"}),
+                        volume_mounts=[VolumeMountArgs(name=v, mount_path=p) for v, p in host_paths.items()],
+                    )],
+                    volumes=[VolumeArgs(name=v, host_path=HostPathVolumeSourceArgs(path=p)) for v, p in host_paths.items()],
+                ),
+            ),
+        ),
+        opts=opts,
+    )
