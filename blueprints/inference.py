@@ -14,15 +14,16 @@ from typing import Optional
 
 import pulumi
 
+from blueprints import platform
 from blueprints.context import BlueprintContext, LogSource, WebAclSource
 from blueprints.tiers import RESIDENCY_COUNTRIES
-from blueprints.training import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG, TRAINING_INTERFACE_ENDPOINTS
+from blueprints.training import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.cluster_autoscaler import public_image as autoscaler_public_image
 from components.container_insights import ContainerInsights, ContainerInsightsArgs
 from components.ecr_repository import EcrRepository, EcrRepositoryArgs
-from components.eks_cluster import EksCluster, EksClusterArgs
-from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.eks_cluster import EksCluster
+from components.isolated_vpc import IsolatedVpc
 from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
 from components.node_group import NodeGroup, NodeGroupArgs
 from components.private_ingress import PrivateIngress, PrivateIngressArgs
@@ -33,11 +34,7 @@ from components.serving_workload import ServingWorkload, ServingWorkloadArgs
 from components.user_pool import UserPool, UserPoolArgs
 from components.web_acl import WebAcl, WebAclArgs
 
-# The serving VPCs reach the same AWS APIs as the training VPC when they have no egress (ECR,
-# STS and eks-auth for Pod Identity, EC2/Auto Scaling for the autoscaler, logs, monitoring).
-SERVING_INTERFACE_ENDPOINTS = TRAINING_INTERFACE_ENDPOINTS
 SERVING_NODE_PORT = 30080
-SYSTEM_INSTANCE_TYPES = ("m7i.large",)
 # EKS add-ons that need nodes: DNS, and the resource metrics the HPA scales on.
 SYSTEM_ADDONS = ("coredns", "metrics-server")
 # Cluster add-on images: upstream where the nodes have egress, else a private mirror per region.
@@ -121,7 +118,7 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
     model_version = _model_version(inference.model_image or "")
     images = _addon_images(ctx, region, base)
 
-    vpc = _network(ctx, region, index, base)
+    vpc = platform.network(ctx, f"{base}-net", region, _cidr(index))
     cluster, gpu_nodes = _serving_cluster(ctx, region, base, vpc, images)
     workload = ServingWorkload(
         f"{base}-serving",
@@ -171,56 +168,13 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
                            ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns)
 
 
-def _network(ctx: BlueprintContext, region: str, index: int, base: str) -> IsolatedVpc:
-    """The region's VPC: NAT egress only where the tier allows, VPC endpoints otherwise."""
-    tier = ctx.tier
-    vpc = IsolatedVpc(
-        f"{base}-net",
-        IsolatedVpcArgs(
-            cidr_block=_cidr(index),
-            nat_egress=not tier.air_gapped,
-            interface_endpoints=SERVING_INTERFACE_ENDPOINTS if tier.air_gapped else (),
-            flow_log_retention_days=tier.log_retention_days,
-            flow_log_kms_key=ctx.key("logs", region),
-            stateful=ctx.stateful,
-            tags=ctx.tags,
-        ),
-        opts=ctx.opts(region),
-    )
-    ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, log_group_name=vpc.flow_log_group_name,
-                                     log_group_arn=vpc.flow_log_group_arn))
-    return vpc
-
-
 def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: IsolatedVpc,
                      images: dict[str, pulumi.Input[str]]) -> tuple[EksCluster, NodeGroup]:
     """EKS control plane, system and GPU node groups, the Cluster Autoscaler, Container Insights."""
     tier, inference, opts = ctx.tier, ctx.spec.inference, ctx.opts(region)
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
-    cluster = EksCluster(
-        base,
-        EksClusterArgs(
-            vpc=vpc,
-            public_access_cidrs=ctx.eks_public_access_cidrs(),
-            # The deployer needs cluster access for this program's own Kubernetes objects.
-            admin_role_arns=[ctx.deployer_arn(region)],
-            secrets_kms_key=compute_key,
-            log_kms_key=logs_key,
-            log_retention_days=tier.log_retention_days,
-            stateful=ctx.stateful,
-            tags=ctx.tags,
-        ),
-        opts=opts,
-    )
-    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, log_group_name=cluster.log_group_name,
-                                     log_group_arn=cluster.log_group_arn))
-    NodeGroup(
-        f"{base}-system",
-        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=SYSTEM_INSTANCE_TYPES,
-                      gpu=False, min_size=2, max_size=3, ebs_kms_key=compute_key,
-                      cluster_addons=SYSTEM_ADDONS, tags=ctx.tags),
-        opts=opts,
-    )
+    cluster = platform.cluster(ctx, base, region, vpc)
+    platform.system_nodes(ctx, f"{base}-system", region, cluster, vpc, addons=SYSTEM_ADDONS)
     # One GPU per replica and one replica per node on the single-GPU serving instance types.
     gpu_nodes = NodeGroup(
         f"{base}-gpu",

@@ -17,25 +17,20 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from blueprints.context import BlueprintContext, LogSource
+from blueprints import platform
+from blueprints.context import BlueprintContext
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.ecr_repository import EcrRepository, EcrRepositoryArgs
-from components.eks_cluster import EksCluster, EksClusterArgs
+from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock
 from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
-from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.isolated_vpc import IsolatedVpc
 from components.k8s_training import TrainingNamespace, TrainingNamespaceArgs
 from components.kms_key import KmsKey
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
 from components.macie_job import MacieJob, MacieJobArgs
 from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node
 
-# AWS services the training VPC reaches through interface endpoints when it has no egress.
-TRAINING_INTERFACE_ENDPOINTS = (
-    "ecr.api", "ecr.dkr", "ec2", "sts", "logs", "eks", "eks-auth", "kms", "ssm", "ssmmessages",
-    "ec2messages", "elasticloadbalancing", "autoscaling", "monitoring",
-)
-SYSTEM_INSTANCE_TYPES = ("m7i.large",)
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
 # Images the cluster runs, mirrored once into the private repositories (`crane copy <upstream>
@@ -81,21 +76,7 @@ def build(ctx: BlueprintContext) -> Training:
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
 
     # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints.
-    vpc = IsolatedVpc(
-        f"{name}-training",
-        IsolatedVpcArgs(
-            cidr_block="10.20.0.0/16",
-            nat_egress=not tier.air_gapped,
-            interface_endpoints=TRAINING_INTERFACE_ENDPOINTS if tier.air_gapped else (),
-            flow_log_retention_days=tier.log_retention_days,
-            flow_log_kms_key=logs_key,
-            stateful=ctx.stateful,
-            tags=ctx.tags,
-        ),
-        opts=opts,
-    )
-    ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, log_group_name=vpc.flow_log_group_name,
-                                     log_group_arn=vpc.flow_log_group_arn))
+    vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16")
 
     # 2. Storage: the buckets, EBS encryption by default.
     data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
@@ -109,29 +90,8 @@ def build(ctx: BlueprintContext) -> Training:
         aws.ebs.DefaultKmsKey(f"{name}-ebs-default-key-{region}", key_arn=compute_key.arn, opts=opts)
 
     # 3. The cluster and its nodes.
-    cluster = EksCluster(
-        f"{name}-training",
-        EksClusterArgs(
-            vpc=vpc,
-            public_access_cidrs=ctx.eks_public_access_cidrs(),
-            secrets_kms_key=compute_key,
-            log_kms_key=logs_key,
-            log_retention_days=tier.log_retention_days,
-            stateful=ctx.stateful,
-            admin_role_arns=[ctx.deployer_arn(region)],
-            tags=ctx.tags,
-        ),
-        opts=opts,
-    )
-    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, log_group_name=cluster.log_group_name,
-                                     log_group_arn=cluster.log_group_arn))
-    system_nodes = NodeGroup(
-        f"{name}-training-system",
-        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=SYSTEM_INSTANCE_TYPES,
-                      gpu=False, min_size=2, max_size=3, ebs_kms_key=compute_key, cluster_addons=("coredns",),
-                      tags=ctx.tags),
-        opts=opts,
-    )
+    cluster = platform.cluster(ctx, f"{name}-training", region, vpc)
+    system_nodes = platform.system_nodes(ctx, f"{name}-training-system", region, cluster, vpc, addons=("coredns",))
     gpu_nodes = NodeGroup(
         f"{name}-training-gpu",
         NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=[spec.gpu_instance_type],

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import pulumi
+import pulumi_aws as aws
+
+if TYPE_CHECKING:  # kms_key imports this module
+    from components.kms_key import KmsKey
+
+# CloudWatch Logs accepts only these retention periods, in days (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+# The trust actions EKS (the cluster role) and EKS Pod Identity need: session tags carry the
+# cluster, namespace and service account.
+ASSUME_AND_TAG_SESSION = ("sts:AssumeRole", "sts:TagSession")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +43,7 @@ class Component(pulumi.ComponentResource):
         super().__init__(f"aiblueprints:{module}:{type_name}", name, None, opts)
         self._name = name
         self._retain = opts.retain_on_delete if opts is not None else None
+        self._invoked: dict[str, Any] = {}
 
     def child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child resource: parented to this component, retention carried down."""
@@ -51,6 +63,102 @@ class Component(pulumi.ComponentResource):
         """Invoke options that use this component's provider (its region)."""
         return pulumi.InvokeOutputOptions(parent=self)
 
+    # -- the account and partition, asked once per component through its provider -------
+    @property
+    def aws_account_id(self) -> pulumi.Output[str]:
+        """The deploying account's id (getCallerIdentity through this component's provider)."""
+        if "identity" not in self._invoked:
+            self._invoked["identity"] = aws.get_caller_identity_output(opts=self.invoke_opts())
+        return self._invoked["identity"].account_id
+
+    @property
+    def aws_partition(self) -> pulumi.Output[str]:
+        """The partition (`aws`, `aws-cn`, `aws-us-gov`) of this component's provider."""
+        if "partition" not in self._invoked:
+            self._invoked["partition"] = aws.get_partition_output(opts=self.invoke_opts())
+        return self._invoked["partition"].partition
+
+    def source_account_condition(self) -> dict[str, Any]:
+        """The trust-policy Condition that lets a service act for this account only (the
+        confused-deputy guard): `StringEquals aws:SourceAccount <account id>`."""
+        return {"StringEquals": {"aws:SourceAccount": self.aws_account_id}}
+
+    # -- shared children -------------------------------------------------------------
+    def service_role(
+        self,
+        suffix: str,
+        service: pulumi.Input[str],
+        *,
+        tags: Optional[Mapping[str, str]],
+        extra_tags: Optional[Mapping[str, str]] = None,
+        actions: Union[str, Sequence[str]] = "sts:AssumeRole",
+        condition: Optional[Mapping[str, Any]] = None,
+    ) -> aws.iam.Role:
+        """An IAM role `<name>-<suffix>` that only the AWS service principal `service` (e.g.
+        "lambda.amazonaws.com") may assume.
+
+        `actions`: the trust statement's Action, "sts:AssumeRole" (default) or a list such as
+        ASSUME_AND_TAG_SESSION. `condition`: the statement's Condition, e.g.
+        `self.source_account_condition()`; default None: no condition. Tagged Name=<name>-<suffix>,
+        then `tags`, then `extra_tags`. Permissions are attached by the caller (`role_policy`,
+        `managed_policy`)."""
+        logical = f"{self._name}-{suffix}"
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": actions if isinstance(actions, str) else list(actions),
+        }
+        if condition is not None:
+            statement["Condition"] = condition
+        return aws.iam.Role(
+            logical,
+            assume_role_policy=policy_json([statement]),
+            tags=merge_tags(logical, tags, extra_tags),
+            opts=self.child(),
+        )
+
+    def role_policy(self, suffix: str, role: aws.iam.Role, statements: list[Any]) -> aws.iam.RolePolicy:
+        """The inline policy `<name>-<suffix>` of `role`, from statements that may hold Outputs."""
+        return aws.iam.RolePolicy(
+            f"{self._name}-{suffix}", role=role.id, policy=policy_json(statements), opts=self.child()
+        )
+
+    def managed_policy(self, suffix: str, role: aws.iam.Role, policy: str) -> aws.iam.RolePolicyAttachment:
+        """Attach the AWS managed policy `arn:<partition>:iam::aws:policy/<policy>` (e.g.
+        "AmazonEKSClusterPolicy", "service-role/...") to `role` as `<name>-<suffix>`."""
+        return aws.iam.RolePolicyAttachment(
+            f"{self._name}-{suffix}",
+            role=role.name,
+            policy_arn=pulumi.Output.concat("arn:", self.aws_partition, ":iam::aws:policy/", policy),
+            opts=self.child(),
+        )
+
+    def log_group(
+        self,
+        suffix: str,
+        log_name: pulumi.Input[str],
+        *,
+        retention_days: int,
+        kms_key: Optional["KmsKey"],
+        stateful: StatefulOptions,
+        tags: Optional[Mapping[str, str]],
+    ) -> aws.cloudwatch.LogGroup:
+        """The CloudWatch log group `log_name` as the stateful child `<name>-<suffix>`: created
+        before the service that writes to it, so retention and encryption hold from the first line.
+
+        `retention_days`: one of LOG_RETENTION_DAYS (validate with `check_log_retention` first).
+        `kms_key`: its CMK; None: CloudWatch's service-owned encryption. `stateful`: protection and
+        retention of the group. Tagged Name=<name>-<suffix>, then `tags`."""
+        logical = f"{self._name}-{suffix}"
+        return aws.cloudwatch.LogGroup(
+            logical,
+            name=log_name,
+            retention_in_days=retention_days,
+            kms_key_id=kms_key.arn if kms_key else None,
+            tags=merge_tags(logical, tags),
+            opts=self.stateful_child(stateful),
+        )
+
 
 def merge_tags(name: str, common: Optional[Mapping[str, str]], extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """Tags in the house order: Name, then the common tags, then per-resource tags."""
@@ -62,3 +170,10 @@ def policy_json(statements: list[Any]) -> pulumi.Output[str]:
     return pulumi.Output.from_input({"Version": "2012-10-17", "Statement": statements}).apply(
         lambda doc: json.dumps(doc, sort_keys=True)
     )
+
+
+def check_log_retention(name: str, arg: str, days: int) -> None:
+    """Raise ValueError naming the component and the argument when `days` is not a retention
+    CloudWatch Logs accepts (LOG_RETENTION_DAYS)."""
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{name}: {arg} must be one of {LOG_RETENTION_DAYS}")

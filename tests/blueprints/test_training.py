@@ -7,7 +7,7 @@ import pytest
 from blueprints.context import BlueprintContext
 from blueprints.spec import parse_spec
 from blueprints.tiers import TIERS
-from blueprints.training import TRAINING_INTERFACE_ENDPOINTS
+from blueprints.platform import AIR_GAP_INTERFACE_ENDPOINTS as TRAINING_INTERFACE_ENDPOINTS
 from tests.conftest import spec_config
 
 # Example stack: (blueprint name, home region, GPU type, maxNodes, GPUs per node, EFA interfaces).

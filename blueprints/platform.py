@@ -1,0 +1,78 @@
+"""The platform both workloads stand on, composed one way for training and inference: a VPC
+with the tier's egress, an EKS cluster with the tier's endpoint, keys and log retention, and a
+system node group. Each registers its logs on the context for the security blueprint to ship.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from blueprints.context import BlueprintContext, LogSource
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.node_group import NodeGroup, NodeGroupArgs
+
+# AWS services a VPC with no egress reaches through interface endpoints: ECR (images), STS and
+# eks-auth (IRSA / Pod Identity), EC2 and Auto Scaling (node bootstrap, the autoscaler), EKS,
+# KMS, CloudWatch Logs and metrics, SSM (node management) and ELB.
+AIR_GAP_INTERFACE_ENDPOINTS = (
+    "ecr.api", "ecr.dkr", "ec2", "sts", "logs", "eks", "eks-auth", "kms", "ssm", "ssmmessages",
+    "ec2messages", "elasticloadbalancing", "autoscaling", "monitoring",
+)
+SYSTEM_INSTANCE_TYPES = ("m7i.large",)
+
+
+def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str) -> IsolatedVpc:
+    """A VPC with NAT egress where the tier allows it and VPC endpoints only where it does not."""
+    tier = ctx.tier
+    vpc = IsolatedVpc(
+        name,
+        IsolatedVpcArgs(
+            cidr_block=cidr_block,
+            nat_egress=not tier.air_gapped,
+            interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if tier.air_gapped else (),
+            flow_log_retention_days=tier.log_retention_days,
+            flow_log_kms_key=ctx.key("logs", region),
+            stateful=ctx.stateful,
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts(region),
+    )
+    ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, log_group_name=vpc.flow_log_group_name,
+                                     log_group_arn=vpc.flow_log_group_arn))
+    return vpc
+
+
+def cluster(ctx: BlueprintContext, name: str, region: str, vpc: IsolatedVpc) -> EksCluster:
+    """An EKS cluster with the tier's API endpoint, secrets key and control-plane log retention.
+    The deployer gets an admin access entry: this program's own Kubernetes provider needs it."""
+    tier = ctx.tier
+    eks = EksCluster(
+        name,
+        EksClusterArgs(
+            vpc=vpc,
+            public_access_cidrs=ctx.eks_public_access_cidrs(),
+            secrets_kms_key=ctx.key("compute", region),
+            log_kms_key=ctx.key("logs", region),
+            log_retention_days=tier.log_retention_days,
+            stateful=ctx.stateful,
+            admin_role_arns=[ctx.deployer_arn(region)],
+            tags=ctx.tags,
+        ),
+        opts=ctx.opts(region),
+    )
+    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, log_group_name=eks.log_group_name,
+                                     log_group_arn=eks.log_group_arn))
+    return eks
+
+
+def system_nodes(ctx: BlueprintContext, name: str, region: str, eks: EksCluster, vpc: IsolatedVpc,
+                 addons: Sequence[str]) -> NodeGroup:
+    """Two to three small nodes for the add-ons that need nodes (DNS, metrics, autoscaler)."""
+    return NodeGroup(
+        name,
+        NodeGroupArgs(cluster=eks, subnet_ids=vpc.private_subnet_ids, instance_types=SYSTEM_INSTANCE_TYPES,
+                      gpu=False, min_size=2, max_size=3, ebs_kms_key=ctx.key("compute", region),
+                      cluster_addons=tuple(addons), tags=ctx.tags),
+        opts=ctx.opts(region),
+    )
