@@ -1,4 +1,5 @@
-"""What every component shares: the type-token scheme, child options and tag merging."""
+"""What every component shares: the type-token scheme, child options, tag merging, and the
+children many components create alike (service roles and their policies, retained log groups)."""
 
 from __future__ import annotations
 

@@ -8,13 +8,10 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components._base import Component, StatefulOptions, check_log_retention, merge_tags
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
 from components.kms_key import KmsKey
 
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
 # The audit bucket is named `<name>-<account id>-<region>`: 12 + 1 + up to 14 + 1 characters.
 _MAX_NAME = 63 - 28
 
@@ -61,8 +58,8 @@ class AuditTrail(Component):
         super().__init__("cloudtrail", "AuditTrail", name, opts)
         if len(name) > _MAX_NAME:
             raise ValueError(f"{name}: at most {_MAX_NAME} characters (the audit bucket name adds account and region)")
-        if args.cloudwatch_logs and args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        if args.cloudwatch_logs:
+            check_log_retention(name, "log_retention_days", args.log_retention_days)
         identity = aws.get_caller_identity_output(opts=self.invoke_opts())
         partition = aws.get_partition_output(opts=self.invoke_opts())
         region = aws.get_region_output(opts=self.invoke_opts())
@@ -100,35 +97,16 @@ class AuditTrail(Component):
         log_group_arn = role_arn = None
         self.log_group_name = self.log_group_arn = None
         if args.cloudwatch_logs:
-            log_group = aws.cloudwatch.LogGroup(
-                f"{name}-logs",
-                name=f"/aws/cloudtrail/{name}",
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.kms_key.arn if args.kms_key else None,
-                tags=merge_tags(f"{name}-logs", args.tags),
-                opts=self.stateful_child(args.stateful),
-            )
-            role = aws.iam.Role(
-                f"{name}-logs-role",
-                assume_role_policy=policy_json([{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
-                }]),
-                tags=merge_tags(f"{name}-logs-role", args.tags),
-                opts=self.child(),
-            )
-            role_policy = aws.iam.RolePolicy(
-                f"{name}-logs-write",
-                role=role.id,
-                policy=policy_json([{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
-                }]),
-                opts=self.child(),
-            )
+            log_group = self.log_group(
+                "logs", f"/aws/cloudtrail/{name}", retention_days=args.log_retention_days,
+                kms_key=args.kms_key, stateful=args.stateful, tags=args.tags)
+            role = self.service_role("logs-role", "cloudtrail.amazonaws.com", tags=args.tags,
+                                     condition={"StringEquals": {"aws:SourceArn": trail_arn}})
+            role_policy = self.role_policy("logs-write", role, [{
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+            }])
             depends_on.append(role_policy)
             log_group_arn, role_arn = pulumi.Output.concat(log_group.arn, ":*"), role.arn
             self.log_group_name, self.log_group_arn = log_group.name, log_group.arn

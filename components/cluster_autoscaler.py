@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._base import Component, merge_tags, policy_json
+from components._base import ASSUME_AND_TAG_SESSION, Component, merge_tags
 from components.eks_cluster import EksCluster
 
 core, apps, meta, rbac = k8s.core.v1, k8s.apps.v1, k8s.meta.v1, k8s.rbac.v1
@@ -61,7 +61,7 @@ class ClusterAutoscaler(Component):
         cluster = args.cluster
         region = aws.get_region_output(opts=self.invoke_opts())
         self.image = pulumi.Output.from_input(args.image)
-        role = self._create_role(name, args)
+        role = self._create_role(args)
         association = aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=cluster.cluster_name,
@@ -145,44 +145,29 @@ class ClusterAutoscaler(Component):
         self.role_arn = role.arn
         self.register_outputs({"role_arn": self.role_arn, "image": self.image})
 
-    def _create_role(self, name: str, args: ClusterAutoscalerArgs) -> aws.iam.Role:
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-            }]),
-            tags=merge_tags(f"{name}-role", args.tags),
-            opts=self.child(),
-        )
+    def _create_role(self, args: ClusterAutoscalerArgs) -> aws.iam.Role:
+        role = self.service_role("role", "pods.eks.amazonaws.com", tags=args.tags,
+                                 actions=ASSUME_AND_TAG_SESSION, condition=self.source_account_condition())
         owner = args.cluster.cluster_name.apply(owner_tag)
-        aws.iam.RolePolicy(
-            f"{name}-autoscaling",
-            role=role.id,
-            policy=policy_json([
-                {
-                    "Sid": "Discover",
-                    "Effect": "Allow",
-                    "Action": ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-                               "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
-                               "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
-                               "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
-                               "eks:DescribeNodegroup"],
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "ScaleOnlyThisClustersGroups",
-                    "Effect": "Allow",
-                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-                    "Resource": "*",
-                    "Condition": owner.apply(lambda tag: {"StringEquals": {f"aws:ResourceTag/{tag}": "owned"}}),
-                },
-            ]),
-            opts=self.child(),
-        )
+        self.role_policy("autoscaling", role, [
+            {
+                "Sid": "Discover",
+                "Effect": "Allow",
+                "Action": ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                           "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                           "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                           "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+                           "eks:DescribeNodegroup"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ScaleOnlyThisClustersGroups",
+                "Effect": "Allow",
+                "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                "Resource": "*",
+                "Condition": owner.apply(lambda tag: {"StringEquals": {f"aws:ResourceTag/{tag}": "owned"}}),
+            },
+        ])
         return role
 
 

@@ -10,9 +10,8 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components._base import ASSUME_AND_TAG_SESSION, Component, StatefulOptions, check_log_retention, merge_tags
 from components.eks_cluster import EksCluster
-from components.isolated_vpc import LOG_RETENTION_DAYS
 from components.kms_key import KmsKey
 
 ADDON = "amazon-cloudwatch-observability"
@@ -41,36 +40,14 @@ class ContainerInsights(Component):
 
     def __init__(self, name: str, args: ContainerInsightsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eks", "ContainerInsights", name, opts)
-        if args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        check_log_retention(name, "log_retention_days", args.log_retention_days)
         cluster = args.cluster
-        partition = aws.get_partition_output(opts=self.invoke_opts())
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-performance",
-            name=pulumi.Output.concat("/aws/containerinsights/", cluster.cluster_name, "/performance"),
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key.arn if args.log_kms_key else None,
-            tags=merge_tags(f"{name}-performance", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
-        role = aws.iam.Role(
-            f"{name}-agent-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-            }]),
-            tags=merge_tags(f"{name}-agent-role", args.tags),
-            opts=self.child(),
-        )
-        attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-agent-policy",
-            role=role.name,
-            policy_arn=pulumi.Output.concat("arn:", partition.partition, ":iam::aws:policy/CloudWatchAgentServerPolicy"),
-            opts=self.child(),
-        )
+        log_group = self.log_group(
+            "performance", pulumi.Output.concat("/aws/containerinsights/", cluster.cluster_name, "/performance"),
+            retention_days=args.log_retention_days, kms_key=args.log_kms_key, stateful=args.stateful, tags=args.tags)
+        role = self.service_role("agent-role", "pods.eks.amazonaws.com", tags=args.tags,
+                                 actions=ASSUME_AND_TAG_SESSION, condition=self.source_account_condition())
+        attachment = self.managed_policy("agent-policy", role, "CloudWatchAgentServerPolicy")
         aws.eks.Addon(
             f"{name}-addon",
             cluster_name=cluster.cluster_name,

@@ -15,8 +15,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
-from components.isolated_vpc import LOG_RETENTION_DAYS, IsolatedVpc
+from components._base import ASSUME_AND_TAG_SESSION, Component, StatefulOptions, check_log_retention, merge_tags
+from components.isolated_vpc import IsolatedVpc
 from components.kms_key import KmsKey
 
 # Every control-plane log type EKS can ship to CloudWatch.
@@ -90,24 +90,17 @@ class EksCluster(Component):
         super().__init__("eks", "EksCluster", name, opts)
         if not _CLUSTER_NAME.match(name):
             raise ValueError(f"{name}: an EKS cluster name is 1-100 letters, digits, '-' or '_', starting alphanumeric")
-        if args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        check_log_retention(name, "log_retention_days", args.log_retention_days)
         if not re.match(r"^1\.[0-9]{2}$", args.kubernetes_version):
             raise ValueError(f"{name}: kubernetes_version is a minor version such as 1.33, got {args.kubernetes_version!r}")
-        partition = aws.get_partition_output(opts=self.invoke_opts())
         region = aws.get_region_output(opts=self.invoke_opts())
 
-        role, role_ready = self._create_role(name, args, partition)
+        role, role_ready = self._create_role(args)
         # The name EKS writes control-plane logs to; created first so retention and the CMK apply
         # from the first log line (otherwise EKS creates it, unencrypted and kept forever).
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-control-plane-logs",
-            name=f"/aws/eks/{name}/cluster",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key.arn if args.log_kms_key else None,
-            tags=merge_tags(f"{name}-control-plane-logs", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
+        log_group = self.log_group(
+            "control-plane-logs", f"/aws/eks/{name}/cluster", retention_days=args.log_retention_days,
+            kms_key=args.log_kms_key, stateful=args.stateful, tags=args.tags)
         public = bool(args.public_access_cidrs)
         self.cluster = aws.eks.Cluster(
             f"{name}-cluster",
@@ -168,7 +161,7 @@ class EksCluster(Component):
             )
             for addon in args.addons
         }
-        admin_access = self._create_admin_access(name, args, partition)
+        admin_access = self._create_admin_access(name, args)
 
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, region.region).apply(
@@ -193,38 +186,19 @@ class EksCluster(Component):
             "kubeconfig": self.kubeconfig,
         })
 
-    def _create_role(self, name: str, args: EksClusterArgs, partition) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-        role = aws.iam.Role(
-            f"{name}-cluster-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }]),
-            tags=merge_tags(f"{name}-cluster-role", args.tags),
-            opts=self.child(),
-        )
-        ready: list[pulumi.Resource] = [aws.iam.RolePolicyAttachment(
-            f"{name}-cluster-policy",
-            role=role.name,
-            policy_arn=pulumi.Output.concat("arn:", partition.partition, ":iam::aws:policy/AmazonEKSClusterPolicy"),
-            opts=self.child(),
-        )]
+    def _create_role(self, args: EksClusterArgs) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        role = self.service_role("cluster-role", "eks.amazonaws.com", tags=args.tags, actions=ASSUME_AND_TAG_SESSION)
+        ready: list[pulumi.Resource] = [self.managed_policy("cluster-policy", role, "AmazonEKSClusterPolicy")]
         if args.secrets_kms_key is not None:
             # EKS calls KMS with the cluster role's credentials to wrap secret DEKs.
-            ready.append(aws.iam.RolePolicy(
-                f"{name}-cluster-secrets-key",
-                role=role.id,
-                policy=policy_json([{
-                    "Effect": "Allow",
-                    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants", "kms:CreateGrant"],
-                    "Resource": args.secrets_kms_key.arn,
-                }]),
-                opts=self.child(),
-            ))
+            ready.append(self.role_policy("cluster-secrets-key", role, [{
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants", "kms:CreateGrant"],
+                "Resource": args.secrets_kms_key.arn,
+            }]))
         return role, ready
 
-    def _create_admin_access(self, name: str, args: EksClusterArgs, partition) -> list[pulumi.Resource]:
+    def _create_admin_access(self, name: str, args: EksClusterArgs) -> list[pulumi.Resource]:
         associations: list[pulumi.Resource] = []
         for i, principal in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
@@ -240,7 +214,7 @@ class EksCluster(Component):
                 cluster_name=self.cluster.name,
                 principal_arn=entry.principal_arn,
                 policy_arn=pulumi.Output.concat(
-                    "arn:", partition.partition, ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+                    "arn:", self.aws_partition, ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=self.child(),
             ))

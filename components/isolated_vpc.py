@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
+from components._base import Component, StatefulOptions, check_log_retention, merge_tags
 from components.kms_key import KmsKey
-
-# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,8 +54,7 @@ class IsolatedVpc(Component):
             raise ValueError(f"{name}: cidr_block must be /16 to /20, got {args.cidr_block}")
         if not 2 <= args.az_count <= 3:
             raise ValueError(f"{name}: az_count must be 2 or 3, got {args.az_count}")
-        if args.flow_log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: flow_log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        check_log_retention(name, "flow_log_retention_days", args.flow_log_retention_days)
         self._name, self._tags = name, dict(args.tags)
 
         # Lower three quarters: private subnets; the top quarter: small public subnets (NAT only).
@@ -135,32 +130,19 @@ class IsolatedVpc(Component):
             description="HTTPS from the VPC",
             opts=self.child(),
         )
-        self.gateway_endpoint_ids = {}
-        for service in args.gateway_endpoints:
-            endpoint = aws.ec2.VpcEndpoint(
-                f"{name}-{service}-gateway",
-                vpc_id=self.vpc.id,
-                service_name=pulumi.Output.concat("com.amazonaws.", region.region, ".", service),
-                vpc_endpoint_type="Gateway",
-                route_table_ids=self.private_route_table_ids,
-                tags=merge_tags(f"{name}-{service}-gateway", args.tags),
-                opts=self.child(),
-            )
-            self.gateway_endpoint_ids[service] = endpoint.id
-        self.interface_endpoint_ids = {}
-        for service in args.interface_endpoints:
-            endpoint = aws.ec2.VpcEndpoint(
-                f"{name}-{service.replace('.', '-')}-endpoint",
-                vpc_id=self.vpc.id,
-                service_name=pulumi.Output.concat("com.amazonaws.", region.region, ".", service),
-                vpc_endpoint_type="Interface",
-                private_dns_enabled=True,
-                subnet_ids=self.private_subnet_ids,
-                security_group_ids=[self.endpoint_security_group.id],
-                tags=merge_tags(f"{name}-{service}-endpoint", args.tags),
-                opts=self.child(),
-            )
-            self.interface_endpoint_ids[service] = endpoint.id
+        self.gateway_endpoint_ids = {
+            service: self._endpoint(
+                f"{name}-{service}-gateway", f"{name}-{service}-gateway", service, region.region, "Gateway",
+                route_table_ids=self.private_route_table_ids)
+            for service in args.gateway_endpoints
+        }
+        self.interface_endpoint_ids = {
+            service: self._endpoint(
+                f"{name}-{service.replace('.', '-')}-endpoint", f"{name}-{service}-endpoint", service, region.region,
+                "Interface", private_dns_enabled=True, subnet_ids=self.private_subnet_ids,
+                security_group_ids=[self.endpoint_security_group.id])
+            for service in args.interface_endpoints
+        }
 
         self._create_flow_logs(name, args)
 
@@ -179,6 +161,19 @@ class IsolatedVpc(Component):
             "flow_log_group_name": self.flow_log_group_name,
             "flow_log_group_arn": self.flow_log_group_arn,
         })
+
+    def _endpoint(self, logical: str, tag_name: str, service: str, region: pulumi.Output[str], endpoint_type: str,
+                  **placement: Any) -> pulumi.Output[str]:
+        """A VPC endpoint to `com.amazonaws.<region>.<service>`; `placement` says where it lands."""
+        return aws.ec2.VpcEndpoint(
+            logical,
+            vpc_id=self.vpc.id,
+            service_name=pulumi.Output.concat("com.amazonaws.", region, ".", service),
+            vpc_endpoint_type=endpoint_type,
+            tags=merge_tags(tag_name, self._tags),
+            opts=self.child(),
+            **placement,
+        ).id
 
     def _create_nat_egress(self, name: str, args: IsolatedVpcArgs, public_cidrs: list, azs,
                            private_route_tables: list[aws.ec2.RouteTable]) -> None:
@@ -225,37 +220,17 @@ class IsolatedVpc(Component):
             self.public_subnet_ids.append(subnet.id)
 
     def _create_flow_logs(self, name: str, args: IsolatedVpcArgs) -> None:
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs",
-            name=f"/aws/vpc/flow-logs/{name}",
-            retention_in_days=args.flow_log_retention_days,
-            kms_key_id=args.flow_log_kms_key.arn if args.flow_log_kms_key else None,
-            tags=merge_tags(f"{name}-flow-logs", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        role = aws.iam.Role(
-            f"{name}-flow-logs-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-            }]),
-            tags=merge_tags(f"{name}-flow-logs-role", args.tags),
-            opts=self.child(),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-flow-logs-write",
-            role=role.id,
-            policy=policy_json([{
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
-                           "logs:DescribeLogStreams"],
-                "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-            }]),
-            opts=self.child(),
-        )
+        log_group = self.log_group(
+            "flow-logs", f"/aws/vpc/flow-logs/{name}", retention_days=args.flow_log_retention_days,
+            kms_key=args.flow_log_kms_key, stateful=args.stateful, tags=args.tags)
+        role = self.service_role("flow-logs-role", "vpc-flow-logs.amazonaws.com", tags=args.tags,
+                                 condition=self.source_account_condition())
+        self.role_policy("flow-logs-write", role, [{
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+                       "logs:DescribeLogStreams"],
+            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+        }])
         aws.ec2.FlowLog(
             f"{name}-flow-log",
             vpc_id=self.vpc.id,

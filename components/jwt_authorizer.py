@@ -10,8 +10,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
-from components.isolated_vpc import LOG_RETENTION_DAYS
+from components._base import Component, StatefulOptions, check_log_retention, merge_tags
 from components.kms_key import KmsKey
 from components.rest_api import TokenAuthorizer
 
@@ -46,33 +45,15 @@ class JwtAuthorizer(Component):
         super().__init__("auth", "JwtAuthorizer", name, opts)
         if not args.issuer.startswith("https://"):
             raise ValueError(f"{name}: issuer must be an https URL, got {args.issuer!r}")
-        if args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key.arn if args.kms_key else None,
-            tags=merge_tags(f"{name}-logs", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
-            tags=merge_tags(f"{name}-role", args.tags),
-            opts=self.child(),
-        )
-        write = aws.iam.RolePolicy(
-            f"{name}-logs-write",
-            role=role.id,
-            policy=policy_json([
-                {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                 "Resource": pulumi.Output.concat(log_group.arn, ":*")},
-                {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
-            ]),
-            opts=self.child(),
-        )
+        check_log_retention(name, "log_retention_days", args.log_retention_days)
+        log_group = self.log_group("logs", f"/aws/lambda/{name}", retention_days=args.log_retention_days,
+                                   kms_key=args.kms_key, stateful=args.stateful, tags=args.tags)
+        role = self.service_role("role", "lambda.amazonaws.com", tags=args.tags)
+        write = self.role_policy("logs-write", role, [
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": pulumi.Output.concat(log_group.arn, ":*")},
+            {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
+        ])
         function = aws.lambda_.Function(
             f"{name}-function",
             name=name,

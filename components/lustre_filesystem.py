@@ -8,8 +8,8 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags
-from components.isolated_vpc import LOG_RETENTION_DAYS, IsolatedVpc
+from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components.isolated_vpc import IsolatedVpc
 from components.kms_key import KmsKey
 
 # Lustre clients and servers talk on 988 (LNet) and 1018-1023 (the client's reserved ports).
@@ -76,8 +76,7 @@ class LustreFilesystem(Component):
             raise ValueError(f"{name}: per_unit_storage_throughput must be one of {PERSISTENT_2_THROUGHPUTS}")
         if not (args.storage_capacity_gib == 1200 or (args.storage_capacity_gib > 0 and args.storage_capacity_gib % 2400 == 0)):
             raise ValueError(f"{name}: storage_capacity_gib must be 1200 or a multiple of 2400")
-        if args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        check_log_retention(name, "log_retention_days", args.log_retention_days)
         paths = [r.file_system_path for r in args.data_repositories]
         if len(set(paths)) != len(paths) or any(p == "/" or not p.startswith("/") for p in paths):
             raise ValueError(f"{name}: each data repository needs its own absolute file_system_path other than /")
@@ -86,14 +85,9 @@ class LustreFilesystem(Component):
                 raise ValueError(f"{name}: import/export events are {_EVENTS}")
 
         self.security_group = self._create_security_group(name, args)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/fsx/lustre/{name}",  # FSx only writes to groups under /aws/fsx
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key.arn if args.log_kms_key else None,
-            tags=merge_tags(f"{name}-logs", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
+        log_group = self.log_group(
+            "logs", f"/aws/fsx/lustre/{name}",  # FSx only writes to groups under /aws/fsx
+            retention_days=args.log_retention_days, kms_key=args.log_kms_key, stateful=args.stateful, tags=args.tags)
         self.file_system = aws.fsx.LustreFileSystem(
             f"{name}-fs",
             deployment_type="PERSISTENT_2",
@@ -109,8 +103,6 @@ class LustreFilesystem(Component):
             tags=merge_tags(name, args.tags),
             opts=self.stateful_child(args.stateful),
         )
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        partition = aws.get_partition_output(opts=self.invoke_opts())
         for i, repo in enumerate(args.data_repositories):
             link = aws.fsx.DataRepositoryAssociation(
                 f"{name}-link-{i}",
@@ -135,7 +127,7 @@ class LustreFilesystem(Component):
                     f"{name}-link-{i}-key",
                     key_id=repo.kms_key.key_id,
                     grantee_principal=pulumi.Output.concat(
-                        "arn:", partition.partition, ":iam::", identity.account_id,
+                        "arn:", self.aws_partition, ":iam::", self.aws_account_id,
                         ":role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/AWSServiceRoleForFSxS3Access_",
                         self.file_system.id),
                     operations=["Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey"],

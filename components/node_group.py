@@ -9,7 +9,7 @@ from typing import Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags, policy_json
+from components._base import Component, merge_tags
 from components.eks_cluster import EksCluster
 from components.kms_key import KmsKey
 
@@ -121,10 +121,9 @@ class NodeGroup(Component):
             raise ValueError(f"{name}: imds_hop_limit must be 1 or 2")
         efa = all(efa_capable(t) for t in args.instance_types) if args.efa is None else args.efa
         self.efa_interfaces = min(EFA_INTERFACES.get(t, 1) for t in args.instance_types) if efa else 0
-        partition = aws.get_partition_output(opts=self.invoke_opts())
         cluster = args.cluster
 
-        role, attachments = self._create_role(name, args, partition)
+        role, attachments = self._create_role(args)
 
         self.placement_group_name = None
         placement = None
@@ -225,25 +224,8 @@ class NodeGroup(Component):
             "placement_group_name": self.placement_group_name,
         })
 
-    def _create_role(self, name: str, args: NodeGroupArgs, partition) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-        role = aws.iam.Role(
-            f"{name}-node-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }]),
-            tags=merge_tags(f"{name}-node-role", args.tags),
-            opts=self.child(),
-        )
+    def _create_role(self, args: NodeGroupArgs) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        role = self.service_role("node-role", "ec2.amazonaws.com", tags=args.tags)
         policies = NODE_MANAGED_POLICIES + ((SSM_POLICY,) if args.ssm_access else ())
-        attachments: list[pulumi.Resource] = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{policy}",
-                role=role.name,
-                policy_arn=pulumi.Output.concat("arn:", partition.partition, ":iam::aws:policy/", policy),
-                opts=self.child(),
-            )
-            for policy in policies
-        ]
+        attachments: list[pulumi.Resource] = [self.managed_policy(policy, role, policy) for policy in policies]
         return role, attachments

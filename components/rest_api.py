@@ -12,8 +12,7 @@ from typing import Any, Literal, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
-from components.isolated_vpc import LOG_RETENTION_DAYS
+from components._base import Component, StatefulOptions, check_log_retention, merge_tags
 from components.kms_key import KmsKey
 from components.private_ingress import PrivateIngress
 
@@ -185,9 +184,9 @@ class RestApi(Component):
         if args.health_route:
             routes.append(self._route(name, "health", "GET"))
 
-        access_logs = self._log_group(f"{name}-access-logs", f"/aws/apigateway/{name}/access", args)
+        access_logs = self._log_group("access-logs", f"/aws/apigateway/{name}/access", args)
         execution_logs = self._log_group(
-            f"{name}-execution-logs", pulumi.Output.concat("API-Gateway-Execution-Logs_", self.api.id, "/", args.stage_name),
+            "execution-logs", pulumi.Output.concat("API-Gateway-Execution-Logs_", self.api.id, "/", args.stage_name),
             args)
         account = self._create_account(name, args) if args.manage_account_logging_role else None
 
@@ -272,8 +271,7 @@ class RestApi(Component):
         for auth, arg in wants.items():
             if arg and (getattr(args, arg) is not None) != (args.authorization == auth):
                 raise ValueError(f"{name}: {arg} is required with authorization {auth} and conflicts otherwise")
-        if args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        check_log_retention(name, "log_retention_days", args.log_retention_days)
         if not 0 <= args.canary_percent <= 100:
             raise ValueError(f"{name}: canary_percent must be 0-100, got {args.canary_percent}")
         if not 50 <= args.integration_timeout_ms <= 29000:
@@ -339,37 +337,14 @@ class RestApi(Component):
             opts=self.child(),
         )
 
-    def _log_group(self, resource_name: str, log_name: pulumi.Input[str], args: RestApiArgs) -> aws.cloudwatch.LogGroup:
-        return aws.cloudwatch.LogGroup(
-            resource_name,
-            name=log_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_kms_key.arn if args.log_kms_key else None,
-            tags=merge_tags(resource_name, args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
+    def _log_group(self, suffix: str, log_name: pulumi.Input[str], args: RestApiArgs) -> aws.cloudwatch.LogGroup:
+        return self.log_group(suffix, log_name, retention_days=args.log_retention_days, kms_key=args.log_kms_key,
+                              stateful=args.stateful, tags=args.tags)
 
     def _create_account(self, name: str, args: RestApiArgs) -> gw.Account:
-        partition = aws.get_partition_output(opts=self.invoke_opts())
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        role = aws.iam.Role(
-            f"{name}-cloudwatch-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "apigateway.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-            }]),
-            tags=merge_tags(f"{name}-cloudwatch-role", args.tags),
-            opts=self.child(),
-        )
-        attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-cloudwatch-push",
-            role=role.name,
-            policy_arn=pulumi.Output.concat(
-                "arn:", partition.partition, ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
-            opts=self.child(),
-        )
+        role = self.service_role("cloudwatch-role", "apigateway.amazonaws.com", tags=args.tags,
+                                 condition=self.source_account_condition())
+        attachment = self.managed_policy("cloudwatch-push", role, "service-role/AmazonAPIGatewayPushToCloudWatchLogs")
         return gw.Account(f"{name}-account", cloudwatch_role_arn=role.arn, opts=self.child(depends_on=[attachment]))
 
     def _create_usage_plan(self, name: str, args: RestApiArgs) -> None:

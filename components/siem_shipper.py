@@ -19,8 +19,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, merge_tags, policy_json
-from components.audit_trail import LOG_RETENTION_DAYS
+from components._base import Component, StatefulOptions, check_log_retention, merge_tags
 from components.encrypted_bucket import EncryptedBucket
 from components.kms_key import KmsKey
 
@@ -130,27 +129,18 @@ class SiemShipper(Component):
         super().__init__("siem", "SiemShipper", name, opts)
         self._validate(name, args)
         self._name, self._args = name, args
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        partition = aws.get_partition_output(opts=self.invoke_opts())
         region = aws.get_region_output(opts=self.invoke_opts())
-        self._account, self._partition, self._region = identity.account_id, partition.partition, region.region
+        self._region = region.region
         key_arn = args.kms_key.arn if args.kms_key else None
 
-        self.error_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-delivery-errors",
-            name=f"/aws/kinesisfirehose/{name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=key_arn,
-            tags=merge_tags(f"{name}-delivery-errors", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
+        self.error_log_group = self._log_group("delivery-errors", f"/aws/kinesisfirehose/{name}")
         self._log_streams = {
             purpose: aws.cloudwatch.LogStream(f"{name}-{purpose.lower()}", name=purpose,
                                               log_group_name=self.error_log_group.name, opts=self.child())
             for purpose in ("DestinationDelivery", "BackupDelivery")
         }
         self.function = self._create_transform(name, args, key_arn)
-        self.role, self._firehose_policy = self._create_firehose_role(name, args, key_arn)
+        self.role, self._firehose_policy = self._create_firehose_role(args, key_arn)
 
         self.stream = self._stream(name, name, "logs")
         self.logs_role_arn = self._create_subscriptions(name, args)
@@ -188,8 +178,7 @@ class SiemShipper(Component):
             raise ValueError(f"{name}: destination s3 takes no endpoint or token")
         if not 60 <= args.buffering_interval_seconds <= 900:
             raise ValueError(f"{name}: buffering_interval_seconds must be 60-900")
-        if args.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{name}: log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        check_log_retention(name, "log_retention_days", args.log_retention_days)
         if len(name) > MAX_NAME:
             raise ValueError(f"{name}: at most {MAX_NAME} characters (IAM role names derived from it)")
         acl_names = [a.name for a in args.web_acls]
@@ -199,20 +188,9 @@ class SiemShipper(Component):
     # -- the transformation Lambda ----------------------------------------------------
     def _create_transform(self, name: str, args: SiemShipperArgs, key_arn: Optional[pulumi.Output[str]]) -> aws.lambda_.Function:
         function_name = f"{name}-transform"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-transform-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=key_arn,
-            tags=merge_tags(f"{name}-transform-logs", args.tags),
-            opts=self.stateful_child(args.stateful),
-        )
-        role = aws.iam.Role(
-            f"{name}-fn-role",
-            assume_role_policy=self._trust("lambda.amazonaws.com"),
-            tags=merge_tags(f"{name}-fn-role", args.tags),
-            opts=self.child(),
-        )
+        log_group = self._log_group("transform-logs", f"/aws/lambda/{function_name}")
+        role = self.service_role("fn-role", "lambda.amazonaws.com", tags=args.tags,
+                                 condition=self.source_account_condition())
         statements: list[Any] = [{
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",
@@ -221,8 +199,7 @@ class SiemShipper(Component):
         }]
         if key_arn is not None:
             statements.append({"Sid": "DecryptEnvironment", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn})
-        policy = aws.iam.RolePolicy(f"{name}-fn-policy", role=role.id, policy=policy_json(statements),
-                                    opts=self.child())
+        policy = self.role_policy("fn-policy", role, statements)
         source_map = pulumi.Output.all(*[g.log_group_name for g in args.log_groups]).apply(
             lambda names: json.dumps({n: g.kind for n, g in zip(names, args.log_groups)}, sort_keys=True))
         return aws.lambda_.Function(
@@ -248,23 +225,16 @@ class SiemShipper(Component):
             opts=self.child(depends_on=[policy]),
         )
 
-    # -- Firehose ---------------------------------------------------------------------
-    def _trust(self, service: pulumi.Input[str], **condition: Any) -> pulumi.Output[str]:
-        return policy_json([{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": condition or {"StringEquals": {"aws:SourceAccount": self._account}},
-        }])
+    def _log_group(self, suffix: str, log_name: str) -> aws.cloudwatch.LogGroup:
+        args = self._args
+        return self.log_group(suffix, log_name, retention_days=args.log_retention_days, kms_key=args.kms_key,
+                              stateful=args.stateful, tags=args.tags)
 
-    def _create_firehose_role(self, name: str, args: SiemShipperArgs,
+    # -- Firehose ---------------------------------------------------------------------
+    def _create_firehose_role(self, args: SiemShipperArgs,
                               key_arn: Optional[pulumi.Output[str]]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-        role = aws.iam.Role(
-            f"{name}-fh-role",
-            assume_role_policy=self._trust("firehose.amazonaws.com"),
-            tags=merge_tags(f"{name}-fh-role", args.tags),
-            opts=self.child(),
-        )
+        role = self.service_role("fh-role", "firehose.amazonaws.com", tags=args.tags,
+                                 condition=self.source_account_condition())
         bucket_arn = args.archive_bucket.arn
         statements: list[Any] = [
             {
@@ -295,9 +265,7 @@ class SiemShipper(Component):
                 "Resource": key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}},
             })
-        policy = aws.iam.RolePolicy(f"{name}-fh-policy", role=role.id, policy=policy_json(statements),
-                                    opts=self.child())
-        return role, policy
+        return role, self.role_policy("fh-policy", role, statements)
 
     def _stream(self, logical: str, stream_name: str, prefix: str) -> aws.kinesis.FirehoseDeliveryStream:
         args = self._args
@@ -382,26 +350,16 @@ class SiemShipper(Component):
 
     # -- CloudWatch Logs -> Firehose --------------------------------------------------
     def _create_subscriptions(self, name: str, args: SiemShipperArgs) -> pulumi.Output[str]:
-        role = aws.iam.Role(
-            f"{name}-logs-role",
-            assume_role_policy=self._trust(
-                pulumi.Output.concat("logs.", self._region, ".amazonaws.com"),
-                StringLike={"aws:SourceArn": pulumi.Output.concat(
-                    "arn:", self._partition, ":logs:", self._region, ":", self._account, ":*")},
-            ),
-            tags=merge_tags(f"{name}-logs-role", args.tags),
-            opts=self.child(),
+        role = self.service_role(
+            "logs-role", pulumi.Output.concat("logs.", self._region, ".amazonaws.com"), tags=args.tags,
+            condition={"StringLike": {"aws:SourceArn": pulumi.Output.concat(
+                "arn:", self.aws_partition, ":logs:", self._region, ":", self.aws_account_id, ":*")}},
         )
-        policy = aws.iam.RolePolicy(
-            f"{name}-logs-policy",
-            role=role.id,
-            policy=policy_json([{
-                "Effect": "Allow",
-                "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
-                "Resource": self.stream.arn,
-            }]),
-            opts=self.child(),
-        )
+        policy = self.role_policy("logs-policy", role, [{
+            "Effect": "Allow",
+            "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+            "Resource": self.stream.arn,
+        }])
         seen: dict[str, int] = {}
         for group in args.log_groups:
             seen[group.kind] = seen.get(group.kind, 0) + 1

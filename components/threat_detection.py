@@ -71,10 +71,8 @@ class ThreatDetection(Component):
             raise ValueError(f"{name}: at most {MAX_NAME} characters (EventBridge rule and IAM role names derived from it)")
         if args.kms_key is None:
             raise ValueError(f"{name}: kms_key is required (EventBridge cannot publish to an aws/sns-encrypted topic)")
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        partition = aws.get_partition_output(opts=self.invoke_opts())
         region = aws.get_region_output(opts=self.invoke_opts())
-        self._account, self._partition, self._region = identity.account_id, partition.partition, region.region
+        self._account, self._partition, self._region = self.aws_account_id, self.aws_partition, region.region
 
         self.detector = aws.guardduty.Detector(
             f"{name}-guardduty",
@@ -85,7 +83,7 @@ class ThreatDetection(Component):
         )
         self._create_features(name, args)
         for i, bucket in enumerate(args.malware_scanned_buckets, start=1):
-            self._create_malware_plan(f"{name}-scan-{i}", args, bucket)
+            self._create_malware_plan(f"scan-{i}", args, bucket)
         sources = ["guardduty"]
         if args.security_hub:
             hub = aws.securityhub.Account(
@@ -131,47 +129,34 @@ class ThreatDetection(Component):
                 opts=self.child(),
             )
 
-    def _create_malware_plan(self, label: str, args: ThreatDetectionArgs, bucket: EncryptedBucket) -> None:
-        role = aws.iam.Role(
-            f"{label}-role",
-            assume_role_policy=policy_json([{
-                "Effect": "Allow",
-                "Principal": {"Service": "malware-protection-plan.guardduty.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": self._account}},
-            }]),
-            tags=merge_tags(f"{label}-role", args.tags, args.malware_scan_role_tags),
-            opts=self.child(),
-        )
+    def _create_malware_plan(self, suffix: str, args: ThreatDetectionArgs, bucket: EncryptedBucket) -> None:
+        label = f"{self._name}-{suffix}"
+        role = self.service_role(f"{suffix}-role", "malware-protection-plan.guardduty.amazonaws.com", tags=args.tags,
+                                 extra_tags=args.malware_scan_role_tags, condition=self.source_account_condition())
         rules = pulumi.Output.concat("arn:", self._partition, ":events:", self._region, ":", self._account,
                                      ":rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*")
         objects = pulumi.Output.concat(bucket.arn, "/*")
         # The policy AWS documents for a malware protection plan's service role.
-        policy = aws.iam.RolePolicy(
-            f"{label}-policy",
-            role=role.id,
-            policy=policy_json([
-                {"Sid": "ManageScanRules", "Effect": "Allow",
-                 "Action": ["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
-                 "Resource": rules,
-                 "Condition": {"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}}},
-                {"Sid": "ReadScanRules", "Effect": "Allow",
-                 "Action": ["events:DescribeRule", "events:ListTargetsByRule"], "Resource": rules},
-                {"Sid": "BucketNotifications", "Effect": "Allow",
-                 "Action": ["s3:PutBucketNotification", "s3:GetBucketNotification", "s3:ListBucket"],
-                 "Resource": bucket.arn},
-                {"Sid": "ValidationObject", "Effect": "Allow", "Action": "s3:PutObject",
-                 "Resource": pulumi.Output.concat(bucket.arn, "/malware-protection-resource-validation-object")},
-                {"Sid": "ScanAndTagObjects", "Effect": "Allow",
-                 "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
-                            "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
-                 "Resource": objects},
-                {"Sid": "DecryptObjects", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                 "Resource": pulumi.Output.concat("arn:", self._partition, ":kms:", self._region, ":", self._account, ":key/*"),
-                 "Condition": {"StringLike": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}}},
-            ]),
-            opts=self.child(),
-        )
+        policy = self.role_policy(f"{suffix}-policy", role, [
+            {"Sid": "ManageScanRules", "Effect": "Allow",
+             "Action": ["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+             "Resource": rules,
+             "Condition": {"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}}},
+            {"Sid": "ReadScanRules", "Effect": "Allow",
+             "Action": ["events:DescribeRule", "events:ListTargetsByRule"], "Resource": rules},
+            {"Sid": "BucketNotifications", "Effect": "Allow",
+             "Action": ["s3:PutBucketNotification", "s3:GetBucketNotification", "s3:ListBucket"],
+             "Resource": bucket.arn},
+            {"Sid": "ValidationObject", "Effect": "Allow", "Action": "s3:PutObject",
+             "Resource": pulumi.Output.concat(bucket.arn, "/malware-protection-resource-validation-object")},
+            {"Sid": "ScanAndTagObjects", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+                        "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
+             "Resource": objects},
+            {"Sid": "DecryptObjects", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+             "Resource": pulumi.Output.concat("arn:", self._partition, ":kms:", self._region, ":", self._account, ":key/*"),
+             "Condition": {"StringLike": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}}},
+        ])
         aws.guardduty.MalwareProtectionPlan(
             label,
             role=role.arn,
@@ -192,24 +177,11 @@ class ThreatDetection(Component):
         )
         to_siem = None
         if args.siem is not None:
-            role = aws.iam.Role(
-                f"{name}-events-role",
-                assume_role_policy=policy_json([{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": self._account}},
-                }]),
-                tags=merge_tags(f"{name}-events-role", args.tags),
-                opts=self.child(),
-            )
-            policy = aws.iam.RolePolicy(
-                f"{name}-events-policy",
-                role=role.id,
-                policy=policy_json([{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
-                                     "Resource": args.siem.stream_arn}]),
-                opts=self.child(),
-            )
+            role = self.service_role("events-role", "events.amazonaws.com", tags=args.tags,
+                                     condition=self.source_account_condition())
+            policy = self.role_policy("events-policy", role, [{
+                "Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                "Resource": args.siem.stream_arn}])
             to_siem = (role, policy)
         rule_arns = []
         for source in sources:
