@@ -37,6 +37,18 @@ KEY_DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+_DIRECTIONS = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
+               "northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw"}
+
+
+def region_code(region: str) -> str:
+    """A short, unambiguous region code for resource names: eu-central-1 -> euc1,
+    ap-southeast-4 -> apse4. AWS name limits (64 for IAM roles, 32 for load balancers) leave
+    no room for full region names next to a 24-character blueprint name."""
+    geo, direction, number = region.split("-")
+    return f"{geo}{_DIRECTIONS.get(direction, direction)}{number}"
+
+
 @dataclass(frozen=True)
 class LogSource:
     """A CloudWatch log group the SIEM shipping subscribes to."""
@@ -72,6 +84,10 @@ class BlueprintContext:
         self._access_log_buckets: dict[str, Optional[EncryptedBucket]] = {}
 
     # -- regions -------------------------------------------------------------------
+    def regional(self, label: str, region: str) -> str:
+        """The name of a per-region thing: `<blueprint>-<label>-<region code>`."""
+        return f"{self.name}-{label}-{region_code(region)}"
+
     def provider(self, region: str) -> aws.Provider:
         """The one explicit AWS provider for a region."""
         if region not in self._providers:
@@ -129,7 +145,7 @@ class BlueprintContext:
             linked = sorted({s for d in domains for s in KEY_DOMAINS[d].get("service_linked_roles", ())})
             label = slot[0]
             self._keys[slot] = KmsKey(
-                f"{self.name}-{label}-{region}",
+                self.regional(label, region),
                 KmsKeyArgs(
                     description=f"{self.name} ({self.tier.name}): {label} in {region}",
                     service_principals=services,
@@ -150,7 +166,7 @@ class BlueprintContext:
             return None
         if region not in self._access_log_buckets:
             self._access_log_buckets[region] = EncryptedBucket(
-                f"{self.name}-s3-access-logs-{region}",
+                self.regional("s3-access-logs", region),
                 EncryptedBucketArgs(
                     sse_algorithm="AES256",  # S3 requires SSE-S3 on access-log targets
                     accepts_access_logs=True,

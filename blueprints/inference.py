@@ -113,7 +113,7 @@ def build(ctx: BlueprintContext) -> Inference:
 
 def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Optional[UserPool]) -> InferenceRegion:
     tier, inference = ctx.tier, ctx.spec.inference
-    base = f"{ctx.name}-inf-{region}"
+    base = ctx.regional("inf", region)
     opts = ctx.opts(region)
     model_version = _model_version(inference.model_image or "")
     images = _addon_images(ctx, region, base)

@@ -57,13 +57,13 @@ def build(ctx: BlueprintContext) -> Security:
 
     for region in _shipping_regions(ctx):
         archive = EncryptedBucket(
-            f"{ctx.name}-siem-archive-{region}",
+            ctx.regional("siem-archive", region),
             _log_bucket_args(ctx, region, object_lock=tier.siem_archive_object_lock),
             opts=ctx.opts(region, stateful=True),
         )
         security.archives[region] = archive
         security.shippers[region] = SiemShipper(
-            f"{ctx.name}-siem-{region}",
+            ctx.regional("siem", region),
             SiemShipperArgs(
                 archive_bucket=archive,
                 destination=ctx.spec.siem.destination,
@@ -91,7 +91,7 @@ def build(ctx: BlueprintContext) -> Security:
                 raise ValueError(f"tier {tier.name}: threat detection needs a CMK for the findings topic")
             scanned = ctx.data_buckets.get("training-data") if tier.guardduty_s3_malware and region == home else None
             security.threat_detection[region] = ThreatDetection(
-                f"{ctx.name}-td-{region}",
+                ctx.regional("td", region),
                 ThreatDetectionArgs(
                     kms_key=key,
                     siem=security.shippers[region],

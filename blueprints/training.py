@@ -85,9 +85,9 @@ def build(ctx: BlueprintContext) -> Training:
         object_lock=ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None,
     )
     ctx.data_buckets.update({"training-data": data_bucket, "models": model_bucket})
-    aws.ebs.EncryptionByDefault(f"{name}-ebs-encryption-{region}", enabled=True, opts=opts)
+    aws.ebs.EncryptionByDefault(ctx.regional("ebs-encryption", region), enabled=True, opts=opts)
     if compute_key is not None:
-        aws.ebs.DefaultKmsKey(f"{name}-ebs-default-key-{region}", key_arn=compute_key.arn, opts=opts)
+        aws.ebs.DefaultKmsKey(ctx.regional("ebs-default-key", region), key_arn=compute_key.arn, opts=opts)
 
     # 3. The cluster and its nodes.
     cluster = platform.cluster(ctx, f"{name}-training", region, vpc)

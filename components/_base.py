@@ -3,6 +3,7 @@ children many components create alike (service roles and their policies, retaine
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
@@ -178,3 +179,13 @@ def check_log_retention(name: str, arg: str, days: int) -> None:
     CloudWatch Logs accepts (LOG_RETENTION_DAYS)."""
     if days not in LOG_RETENTION_DAYS:
         raise ValueError(f"{name}: {arg} must be one of {LOG_RETENTION_DAYS}")
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """`name` if it fits `limit` characters, else its head plus an 8-character hash of the whole,
+    so that long names stay unique and readable (load balancers allow 32 characters, Route 53
+    caller references 38)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"

@@ -10,7 +10,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags
+from components._base import Component, bounded_name, merge_tags
 from components.isolated_vpc import IsolatedVpc
 from components.node_group import NodeGroup
 
@@ -75,7 +75,7 @@ class PrivateIngress(Component):
             ip_protocol="tcp",
             from_port=args.node_port,
             to_port=args.node_port,
-            description="To the serving nodes' NodePort (traffic and health checks)",
+            description="To the serving nodes NodePort (traffic and health checks)",
             opts=self.child(),
         )
         aws.vpc.SecurityGroupIngressRule(
@@ -88,8 +88,10 @@ class PrivateIngress(Component):
             description=f"{name}: NodePort from the internal NLB",
             opts=self.child(),
         )
+        # Load balancer and target group names allow 32 characters, too few for an autoname.
         self.load_balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
+            name=bounded_name(f"{name}-nlb", 32),
             internal=True,
             load_balancer_type="network",
             subnets=vpc.private_subnet_ids,
@@ -101,10 +103,11 @@ class PrivateIngress(Component):
             enable_deletion_protection=args.deletion_protection,
             ip_address_type="ipv4",
             tags=merge_tags(f"{name}-nlb", args.tags),
-            opts=self.child(),
+            opts=self.child(delete_before_replace=True),  # an explicit name cannot exist twice
         )
         self.target_group = aws.lb.TargetGroup(
             f"{name}-tg",
+            name=bounded_name(f"{name}-tg", 32),
             vpc_id=vpc.vpc_id,
             target_type="instance",
             protocol="TCP",
@@ -114,7 +117,7 @@ class PrivateIngress(Component):
                 enabled=True, protocol="TCP", port="traffic-port", interval=10,
                 healthy_threshold=3, unhealthy_threshold=3),
             tags=merge_tags(f"{name}-tg", args.tags),
-            opts=self.child(),
+            opts=self.child(delete_before_replace=True),
         )
         # The managed node group's ASG is a value EKS computes; the attachment itself is a
         # top-level resource, so previews show it.

@@ -9,8 +9,12 @@ from typing import Literal, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags
+from components._base import Component, bounded_name, merge_tags
 from components.rest_api import RestApi
+
+# The provider appends a 26-character unique id to reference_name, and AWS caps the caller
+# reference at 64 characters.
+REFERENCE_NAME_MAX = 38
 
 Routing = Literal["latency", "failover"]
 
@@ -59,7 +63,7 @@ class RegionalDns(Component):
                 cloudwatch_alarm_name=args.health_alarm_name,
                 cloudwatch_alarm_region=region.region,
                 insufficient_data_health_status="LastKnownStatus",
-                reference_name=name[:64],
+                reference_name=bounded_name(name, REFERENCE_NAME_MAX),
                 tags=merge_tags(f"{name}-health", args.tags),
                 opts=self.child(),
             )
@@ -74,7 +78,7 @@ class RegionalDns(Component):
                 request_interval=30,
                 failure_threshold=3,
                 measure_latency=True,
-                reference_name=name[:64],
+                reference_name=bounded_name(name, REFERENCE_NAME_MAX),
                 tags=merge_tags(f"{name}-health", args.tags),
                 opts=self.child(),
             )
