@@ -22,15 +22,22 @@ from components.kms_key import KmsKey, KmsKeyArgs
 
 # Data domains and the AWS services that use each domain's key. On a `cmk` tier one key per
 # region serves every domain (the union); on `cmk-per-domain` each domain has its own.
-KEY_DOMAINS: dict[str, dict[str, tuple[str, ...]]] = {
+# `service_linked_roles` maps a role (path after `role/aws-service-role/`) to the Tier field that
+# turns its service on, or None where the role is needed on every tier with CMKs.
+KEY_DOMAINS: dict[str, dict[str, Any]] = {
     # Macie reads SSE-KMS objects through its service-linked role when it classifies them.
     "training-data": {"services": ("s3", "fsx"), "grants": ("fsx",),
-                      "service_linked_roles": ("macie.amazonaws.com/AWSServiceRoleForAmazonMacie",)},
+                      "service_linked_roles": {"macie.amazonaws.com/AWSServiceRoleForAmazonMacie": "macie"}},
     "models": {"services": ("s3", "ecr"), "grants": ()},
     # EKS secrets envelope encryption; EBS root volumes, which EC2 Auto Scaling creates through
-    # its service-linked role (a key policy grant is the only way it can use a CMK).
+    # its service-linked role (a key policy grant is the only way it can use a CMK), and which
+    # GuardDuty Malware Protection snapshots and scans through its own.
     "compute": {"services": ("eks",), "grants": ("eks",),
-                "service_linked_roles": ("autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",)},
+                "service_linked_roles": {
+                    "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling": None,
+                    "malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection":
+                        "guardduty_s3_malware",
+                }},
     # cloudwatch: alarms publish to SNS topics encrypted with this key.
     "logs": {"services": ("logs", "s3", "firehose", "cloudtrail", "sns", "events", "delivery.logs", "cloudwatch"),
              "grants": ()},
@@ -122,6 +129,12 @@ class BlueprintContext:
             return cidrs
         return cidrs or ("0.0.0.0/0",)
 
+    @property
+    def deployer_cidrs(self) -> tuple[str, ...]:
+        """Private networks `pulumi up` runs from (spec `deployerCidrs`): every EKS cluster's
+        security group admits HTTPS from them, so the program reaches private-only API endpoints."""
+        return tuple(self.spec.model.deployer_cidrs)
+
     def deployer_arn(self, region: str) -> pulumi.Output[str]:
         """The IAM role (or user) running this deployment: EKS clusters give it an admin access
         entry so that the program's own Kubernetes provider can create objects."""
@@ -142,7 +155,9 @@ class BlueprintContext:
             domains = list(KEY_DOMAINS) if shared else [domain]
             services = sorted({s for d in domains for s in KEY_DOMAINS[d]["services"]})
             grants = sorted({s for d in domains for s in KEY_DOMAINS[d]["grants"]})
-            linked = sorted({s for d in domains for s in KEY_DOMAINS[d].get("service_linked_roles", ())})
+            linked = sorted({role for d in domains
+                             for role, feature in KEY_DOMAINS[d].get("service_linked_roles", {}).items()
+                             if feature is None or getattr(self.tier, feature)})
             label = slot[0]
             self._keys[slot] = KmsKey(
                 self.regional(label, region),

@@ -142,6 +142,8 @@ class Resource:
     retain_on_delete: bool
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    ignore_changes: list[str] = field(default_factory=list)  # the ignore_changes resource option
+    custom_timeouts: dict[str, str] = field(default_factory=dict)  # create/update/delete, where set
 
     @property
     def region(self) -> str:
@@ -663,6 +665,10 @@ def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret
                 "protect": bool(request.protect) if request.HasField("protect") else False,
                 "retain_on_delete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
                 "id": response.id,
+                "ignore_changes": list(request.ignoreChanges),
+                "custom_timeouts": {k: v for k, v in (("create", request.customTimeouts.create),
+                                                      ("update", request.customTimeouts.update),
+                                                      ("delete", request.customTimeouts.delete)) if v},
             }
             if request.type != "pulumi:pulumi:Stack":
                 registration = self.resources.get(response.urn)
@@ -722,6 +728,7 @@ def _assemble(records: dict[str, dict[str, Any]], stack: str, tier: str, default
             urn=urn, type=rec["type"], name=rec["name"], custom=rec["custom"], parent=rec["parent"],
             provider=provider, inputs=rec["inputs"], dependencies=rec["dependencies"], protect=rec["protect"],
             retain_on_delete=rec["retain_on_delete"], id=rec["id"] if rec["custom"] else "", outputs=outputs,
+            ignore_changes=rec["ignore_changes"], custom_timeouts=rec["custom_timeouts"],
         )
     for purn, res in default_providers.items():
         resources[purn] = res

@@ -5,6 +5,18 @@ EKS cluster with a GPU node group, a system node group and the Cluster Autoscale
 server (Deployment, NodePort Service, HPA, PDB, NetworkPolicies); an internal NLB reached from
 a REST API through a VPC Link; a WAF web ACL on the stage; alarms; and a Route 53 health check
 (plus certificate, custom domain and a latency or failover record when a domain is given).
+
+Images on air-gapped tiers (`tier.air_gapped`): the serving VPCs have no egress and a region's
+ECR interface endpoints reach only that region's registry, so each region gets private
+repositories and the cluster pulls from them: `<name>/inference/model-server` for the model
+server (served as `<repository>:<tag>` or `@<digest>` of `inference.modelImage`) and one per
+add-on (`<name>/inference/cluster-autoscaler`, `<name>/inference/nvidia-device-plugin`). Copy
+the images into every region's repositories before traffic is expected, e.g. `crane copy
+<inference.modelImage> <repository_url>:<tag>` or ECR cross-region replication; until then the
+workloads stay pending (Pulumi does not wait for them: `pulumi.com/skipAwait`). On tiers with
+egress the spec's model image and the public add-on images are used as they are.
+
+Deletion protection of the NLB and the Cognito user pool follows `tier.protect_stateful`.
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ PUBLIC_IMAGES = {
     "cluster-autoscaler": autoscaler_public_image(CLUSTER_AUTOSCALER_VERSION),
     "nvidia-device-plugin": f"nvcr.io/nvidia/k8s-device-plugin:{NVIDIA_DEVICE_PLUGIN_TAG}",
 }
+MODEL_SERVER = "model-server"
 MAX_BODY_KIB = 64  # the WAF body-size rule: the largest request body API Gateway forwards to WAF
 AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "jwt": "CUSTOM"}
 
@@ -51,28 +64,38 @@ def _cidr(index: int) -> str:
     return f"10.{40 + index}.0.0/16"
 
 
-def _model_version(image: str) -> str:
-    """The image tag (or digest) after the repository: `llm-server:1.4.2` -> `1.4.2`."""
+def _image_reference(image: str) -> str:
+    """What follows the repository in an image URI (the spec requires one): `:1.4.2` or
+    `@sha256:<digest>`."""
     if "@" in image:
-        return image.rsplit("@", 1)[1].removeprefix("sha256:")[:12]
-    return image.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        return "@" + image.rsplit("@", 1)[1]
+    _, colon, tag = image.rsplit("/", 1)[-1].rpartition(":")
+    return colon + tag if colon else ""
 
 
-def _addon_images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.Input[str]]:
-    """Where the tier is air-gapped the nodes cannot reach registry.k8s.io or nvcr.io: each
-    add-on image comes from a private ECR mirror in the region (populate it once with
-    `crane copy <public image> <repository>:<tag>`); elsewhere from the public registries."""
+def _model_version(image: str) -> str:
+    """The image tag (or the digest's first 12 hex digits): `llm-server:1.4.2` -> `1.4.2`."""
+    reference = _image_reference(image)
+    return reference[1:] if reference.startswith(":") else reference.removeprefix("@sha256:")[:12]
+
+
+def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.Input[str]]:
+    """The model server's and the add-ons' images for one region. Where the tier is air-gapped
+    the nodes reach neither the internet nor another region's registry: each image comes from a
+    private ECR mirror in the region, same tag or digest (copy it in once with `crane copy
+    <image> <repository>:<tag>` or ECR replication); elsewhere the images are used as given."""
+    upstream = {**PUBLIC_IMAGES, MODEL_SERVER: ctx.spec.inference.model_image or ""}
     if not ctx.tier.air_gapped:
-        return dict(PUBLIC_IMAGES)
+        return dict(upstream)
     images: dict[str, pulumi.Input[str]] = {}
-    for image, public in PUBLIC_IMAGES.items():
+    for image, source in upstream.items():
         mirror = EcrRepository(
             f"{base}-{image}-mirror",
             EcrRepositoryArgs(repository_name=f"{ctx.name}/inference/{image}", kms_key=ctx.key("models", region),
                               tags=ctx.tags),
             opts=ctx.opts(region),
         )
-        images[image] = pulumi.Output.concat(mirror.repository_url, ":", public.rsplit(":", 1)[1])
+        images[image] = pulumi.Output.concat(mirror.repository_url, _image_reference(source))
     return images
 
 
@@ -103,37 +126,46 @@ def build(ctx: BlueprintContext) -> Inference:
     if ctx.spec.auth == "cognito":
         # One user pool (in the first region) signs tokens every regional API accepts, so a
         # client keeps its identity when DNS moves it to another region.
-        user_pool = UserPool(f"{ctx.name}-inference-users", UserPoolArgs(tags=ctx.tags), opts=ctx.opts(regions[0]))
-    built = {
-        region: _build_region(ctx, region, index, user_pool)
-        for index, region in enumerate(regions)
-    }
+        user_pool = UserPool(
+            f"{ctx.name}-inference-users",
+            UserPoolArgs(deletion_protection=ctx.tier.protect_stateful, tags=ctx.tags),
+            opts=ctx.opts(regions[0]),
+        )
+    built: dict[str, InferenceRegion] = {}
+    for index, region in enumerate(regions):
+        # The first region owns the certificate validation record every region's ACM
+        # certificate for the domain asks for.
+        first = built[regions[0]].dns if index else None
+        built[region] = _build_region(ctx, region, index, user_pool, first)
     return Inference(regions=built, user_pool=user_pool)
 
 
-def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Optional[UserPool]) -> InferenceRegion:
+def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Optional[UserPool],
+                  first_dns: Optional[RegionalDns]) -> InferenceRegion:
     tier, inference = ctx.tier, ctx.spec.inference
     base = ctx.regional("inf", region)
     opts = ctx.opts(region)
     model_version = _model_version(inference.model_image or "")
-    images = _addon_images(ctx, region, base)
+    images = _images(ctx, region, base)
 
     vpc = platform.network(ctx, f"{base}-net", region, _cidr(index))
     cluster, gpu_nodes = _serving_cluster(ctx, region, base, vpc, images)
     workload = ServingWorkload(
         f"{base}-serving",
         ServingWorkloadArgs(
-            cluster=cluster, image=inference.model_image or "", model_version=model_version,
+            cluster=cluster, image=images[MODEL_SERVER], model_version=model_version,
             node_port=SERVING_NODE_PORT, device_plugin_image=images["nvidia-device-plugin"],
             min_replicas=inference.min_replicas, max_replicas=inference.max_replicas,
-            ingress_cidrs=[vpc.cidr_block],
+            ingress_cidrs=[vpc.cidr_block], node_group=gpu_nodes,
+            # The images come from this stack's (initially empty) mirrors exactly where air-gapped.
+            skip_await=tier.air_gapped,
         ),
         opts=opts,
     )
     ingress = PrivateIngress(
         f"{base}-ingress",
         PrivateIngressArgs(vpc=vpc, node_group=gpu_nodes, node_security_group_id=cluster.cluster_security_group_id,
-                           node_port=workload.node_port, tags=ctx.tags),
+                           node_port=workload.node_port, deletion_protection=tier.protect_stateful, tags=ctx.tags),
         opts=opts,
     )
     # Where the WAF admits only the residency's countries, Route 53's checkers (which probe from
@@ -160,6 +192,7 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
             hosted_zone_id=inference.hosted_zone_id,
             routing=tier.dns_routing,
             failover_role="PRIMARY" if index == 0 else "SECONDARY",
+            validation_record_fqdn=first_dns.validation_record_fqdn if first_dns else None,
             tags=ctx.tags,
         ),
         opts=opts,
@@ -176,6 +209,10 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
     cluster = platform.cluster(ctx, base, region, vpc)
     platform.system_nodes(ctx, f"{base}-system", region, cluster, vpc, addons=SYSTEM_ADDONS)
     # One GPU per replica and one replica per node on the single-GPU serving instance types.
+    # IMDS hop limit stays at the node group's default 1: Container Insights' pods (the
+    # CloudWatch agent and Fluent Bit of amazon-cloudwatch-observability) run with hostNetwork,
+    # so their IMDSv2 calls take no extra hop, and their AWS credentials come from Pod Identity.
+    # The same holds for the system node group; no other pod here needs instance metadata.
     gpu_nodes = NodeGroup(
         f"{base}-gpu",
         NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids,
@@ -185,8 +222,8 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
                       ebs_kms_key=compute_key, efa=False, tags=ctx.tags),
         opts=opts,
     )
-    ClusterAutoscaler(f"{base}-autoscaler", ClusterAutoscalerArgs(cluster=cluster, image=images["cluster-autoscaler"],
-                                                                  tags=ctx.tags), opts=opts)
+    ClusterAutoscaler(f"{base}-autoscaler", ClusterAutoscalerArgs(
+        cluster=cluster, image=images["cluster-autoscaler"], skip_await=tier.air_gapped, tags=ctx.tags), opts=opts)
     # Container Insights publishes the running-pods metric the HPA-at-maximum alarm watches.
     ContainerInsights(f"{base}-insights", ContainerInsightsArgs(
         cluster=cluster, log_retention_days=tier.log_retention_days, log_kms_key=logs_key, stateful=ctx.stateful,

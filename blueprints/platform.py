@@ -45,13 +45,15 @@ def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str) -> I
 
 def cluster(ctx: BlueprintContext, name: str, region: str, vpc: IsolatedVpc) -> EksCluster:
     """An EKS cluster with the tier's API endpoint, secrets key and control-plane log retention.
-    The deployer gets an admin access entry: this program's own Kubernetes provider needs it."""
+    The deployer gets an admin access entry and, from the spec's deployerCidrs, a network path to
+    the private endpoint: this program's own Kubernetes provider needs both."""
     tier = ctx.tier
     eks = EksCluster(
         name,
         EksClusterArgs(
             vpc=vpc,
             public_access_cidrs=ctx.eks_public_access_cidrs(),
+            private_access_cidrs=ctx.deployer_cidrs,
             secrets_kms_key=ctx.key("compute", region),
             log_kms_key=ctx.key("logs", region),
             log_retention_days=tier.log_retention_days,

@@ -26,6 +26,8 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+# Where a deployer network may be: RFC 1918 private and RFC 6598 shared address space.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
 class SpecError(Exception):
@@ -101,12 +103,15 @@ class BlueprintSpec(_Strict):
     cost_center: str = Field(alias="costCenter", pattern=r"^[A-Za-z0-9_.:/=+@-]{1,64}$")
     residency: Optional[Literal["eu", "us", "any"]] = None
     admin_cidrs: list[str] = Field(default_factory=list, alias="adminCidrs", max_length=40)
+    # Private networks `pulumi up` runs from (a CI runner VPC, a VPN) attached to the stack's VPCs
+    # through a Transit Gateway: the EKS cluster security groups admit HTTPS from them.
+    deployer_cidrs: list[str] = Field(default_factory=list, alias="deployerCidrs", max_length=20)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
     siem: SiemSpec = Field(default_factory=SiemSpec)
     suppressions: list[Suppression] = Field(default_factory=list)
 
-    @field_validator("admin_cidrs")
+    @field_validator("admin_cidrs", "deployer_cidrs")
     @classmethod
     def _cidrs(cls, values: list[str]) -> list[str]:
         for value in values:
@@ -114,6 +119,16 @@ class BlueprintSpec(_Strict):
                 ipaddress.ip_network(value, strict=True)
             except ValueError:
                 raise ValueError(f"{value!r} is not a CIDR block such as 203.0.113.0/24") from None
+        return values
+
+    @field_validator("deployer_cidrs")
+    @classmethod
+    def _private(cls, values: list[str]) -> list[str]:
+        for value in values:
+            network = ipaddress.ip_network(value)
+            if not any(network.version == 4 and network.subnet_of(private) for private in PRIVATE_NETWORKS):
+                raise ValueError(f"{value!r} is not a private network; list the CI runner or VPN networks inside "
+                                 "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10")
         return values
 
 

@@ -37,7 +37,7 @@ LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
 # <repository_url>:<tag>`) because the air-gapped nodes cannot pull from the internet.
 NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
 EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
-CLUSTER_AUTOSCALER_VERSION = "v1.33.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
+CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 # Object actions an air-gapped bucket serves only through the training VPC's S3 endpoint.
 VPCE_ONLY_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
                      "s3:DeleteObjectVersion", "s3:RestoreObject"]
@@ -120,7 +120,7 @@ def build(ctx: BlueprintContext) -> Training:
 
     ClusterAutoscaler(f"{name}-training-autoscaler",
                       ClusterAutoscalerArgs(cluster=cluster, image=image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION),
-                                            tags=ctx.tags),
+                                            skip_await=True, tags=ctx.tags),
                       opts=opts)
 
     # 5. FSx for Lustre: /data linked to the training data, /models to the model bucket.
@@ -153,11 +153,18 @@ def build(ctx: BlueprintContext) -> Training:
         f"{name}-training-k8s",
         TrainingNamespaceArgs(
             cluster=cluster,
+            # Every training image comes from a repository this stack creates (empty until the
+            # images are copied in): do not hold the deployment waiting for them.
+            skip_await=True,
             nvidia_device_plugin_image=image_ref("nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN_TAG),
             efa_device_plugin_image=image_ref("efa-device-plugin", EFA_DEVICE_PLUGIN_TAG)
             if gpu_nodes.efa_interfaces else None,
             gpu_quota=spec.max_nodes * gpus_per_node(spec.gpu_instance_type),
-            https_egress_cidrs=[vpc.cidr_block],
+            # AWS APIs over HTTPS anywhere: S3 answers through the gateway endpoint on its public
+            # ranges, which a NetworkPolicy cannot name as a prefix list. Routing already confines
+            # an air-gapped VPC to its endpoints (no internet gateway, no NAT), and tiers with NAT
+            # allow egress anyway.
+            https_egress_cidrs=["0.0.0.0/0"],
             lustre_cidrs=[vpc.cidr_block],
             operator_group=OPERATOR_GROUP,
             operator_role_arns=[roles.role_arns["fine-tune-operator"]],

@@ -20,6 +20,10 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # The trust actions EKS (the cluster role) and EKS Pod Identity need: session tags carry the
 # cluster, namespace and service account.
 ASSUME_AND_TAG_SESSION = ("sts:AssumeRole", "sts:TagSession")
+# Kubernetes metadata annotation telling Pulumi not to wait for a workload to become Ready. For
+# Deployments/DaemonSets whose image lives in a repository the same stack creates: it is empty
+# until someone copies the image in, so the first `pulumi up` would time out on pods that cannot pull.
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
 @dataclass(frozen=True, kw_only=True)

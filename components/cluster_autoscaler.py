@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._base import ASSUME_AND_TAG_SESSION, Component, merge_tags
+from components._base import ASSUME_AND_TAG_SESSION, SKIP_AWAIT, Component, merge_tags
 from components.eks_cluster import EksCluster
 
 core, apps, meta, rbac = k8s.core.v1, k8s.apps.v1, k8s.meta.v1, k8s.rbac.v1
@@ -34,7 +34,7 @@ class ClusterAutoscalerArgs:
     cluster: EksCluster
     """The cluster whose node groups are scaled. Required."""
     image: pulumi.Input[str]
-    """Full image reference, e.g. `public_image("v1.33.0")`, whose minor version matches the
+    """Full image reference, e.g. `public_image("v1.35.0")`, whose minor version matches the
     cluster's. Required. Nodes without internet egress need a private mirror: an
     EcrRepository in this region populated once with `crane copy
     registry.k8s.io/autoscaling/cluster-autoscaler:<version> <repo>:<version>`."""
@@ -44,6 +44,10 @@ class ClusterAutoscalerArgs:
     """ServiceAccount name bound to the IAM role through Pod Identity. Default cluster-autoscaler."""
     scale_down_unneeded_time: str = "10m"
     """How long a node must be unneeded before it is removed. Default 10m."""
+    skip_await: bool = False
+    """Annotate the Deployment `pulumi.com/skipAwait: "true"`. Set it when `image` lives in a
+    repository this same stack creates: it is empty until the image is copied in, so the pod
+    cannot become Ready during the first `pulumi up`. Default off: Pulumi waits for the rollout."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -112,7 +116,8 @@ class ClusterAutoscaler(Component):
         ])
         apps.Deployment(
             f"{name}-deployment",
-            metadata=md("cluster-autoscaler"),
+            metadata=meta.ObjectMetaArgs(name="cluster-autoscaler", namespace=args.namespace, labels=labels,
+                                         annotations=SKIP_AWAIT if args.skip_await else None),
             spec=apps.DeploymentSpecArgs(
                 replicas=1,
                 selector=meta.LabelSelectorArgs(match_labels=labels),

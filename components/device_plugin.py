@@ -26,14 +26,17 @@ DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 
 def device_plugin_daemonset(resource_name: str, app: str, image: pulumi.Input[str], opts: pulumi.ResourceOptions, *,
                    node_label: str, host_network: bool, env: Optional[Mapping[str, str]] = None,
-                   extra_host_paths: Optional[Mapping[str, str]] = None) -> k8s.apps.v1.DaemonSet:
+                   extra_host_paths: Optional[Mapping[str, str]] = None,
+                   annotations: Optional[Mapping[str, str]] = None) -> k8s.apps.v1.DaemonSet:
     """A device-plugin DaemonSet in kube-system on the nodes labelled `node_label`: no privilege
-    escalation, no capabilities, only the kubelet's device-plugin socket directory mounted."""
+    escalation, no capabilities, only the kubelet's device-plugin socket directory mounted.
+    `annotations` go on the DaemonSet's metadata (e.g. components._base.SKIP_AWAIT)."""
     host_paths = {"device-plugin": DEVICE_PLUGIN_DIR, **(extra_host_paths or {})}
     labels = {"app.kubernetes.io/name": app}
     return k8s.apps.v1.DaemonSet(
         resource_name,
-        metadata=ObjectMetaArgs(name=app, namespace=SYSTEM_NAMESPACE, labels=labels),
+        metadata=ObjectMetaArgs(name=app, namespace=SYSTEM_NAMESPACE, labels=labels,
+                                annotations=dict(annotations) if annotations else None),
         spec=DaemonSetSpecArgs(
             selector=LabelSelectorArgs(match_labels=labels),
             update_strategy=DaemonSetUpdateStrategyArgs(type="RollingUpdate"),

@@ -6,6 +6,7 @@ The cluster knows nothing of what runs on it (training or inference): node group
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -33,12 +34,16 @@ class EksClusterArgs:
     vpc: IsolatedVpc
     """The VPC whose private subnets hold the control-plane ENIs (and, by convention, the nodes).
     Required."""
-    kubernetes_version: str = "1.33"
-    """Kubernetes minor version. Default 1.33."""
+    kubernetes_version: str = "1.35"
+    """Kubernetes minor version. Default 1.35 (in EKS standard support until 2027)."""
     public_access_cidrs: Sequence[str] = ()
     """CIDRs allowed to reach a public API endpoint. Default empty: no public endpoint at all
     (private only). Non-empty turns the public endpoint on with exactly this allowlist; the
     private endpoint stays on either way."""
+    private_access_cidrs: Sequence[str] = ()
+    """IPv4 networks outside the VPC (a CI runner VPC or a VPN reached through a Transit Gateway)
+    whose HTTPS the cluster security group admits, so that they reach the private endpoint.
+    0.0.0.0/0 is rejected. Default none: only the VPC itself (and the public allowlist, if any)."""
     secrets_kms_key: Optional[KmsKey] = None
     """CMK for envelope encryption of Kubernetes secrets (encryptionConfig). Default None: no
     envelope encryption (EKS still encrypts etcd volumes with an AWS-owned key)."""
@@ -92,7 +97,14 @@ class EksCluster(Component):
             raise ValueError(f"{name}: an EKS cluster name is 1-100 letters, digits, '-' or '_', starting alphanumeric")
         check_log_retention(name, "log_retention_days", args.log_retention_days)
         if not re.match(r"^1\.[0-9]{2}$", args.kubernetes_version):
-            raise ValueError(f"{name}: kubernetes_version is a minor version such as 1.33, got {args.kubernetes_version!r}")
+            raise ValueError(f"{name}: kubernetes_version is a minor version such as 1.35, got {args.kubernetes_version!r}")
+        for cidr in args.private_access_cidrs:
+            try:
+                network = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise ValueError(f"{name}: private_access_cidrs: {cidr!r} is not an IPv4 CIDR block") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{name}: private_access_cidrs: {cidr} admits everyone; list the deployer networks")
         region = aws.get_region_output(opts=self.invoke_opts())
 
         role, role_ready = self._create_role(args)
@@ -132,6 +144,19 @@ class EksCluster(Component):
         self.oidc_issuer_url = self.cluster.identities[0].oidcs[0].issuer
         self.oidc_issuer = self.oidc_issuer_url.apply(lambda url: url.removeprefix("https://"))
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
+        # The EKS-created security group on the control-plane ENIs (the private endpoint).
+        for i, cidr in enumerate(args.private_access_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-{i}",
+                security_group_id=self.cluster_security_group_id,
+                description=f"Kubernetes API (private endpoint) from {cidr}",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=cidr,
+                tags=merge_tags(f"{name}-api-from-{i}", args.tags),
+                opts=self.child(),
+            )
         self.log_group_name = log_group.name
         self.log_group_arn = log_group.arn
         self.role_arn = role.arn

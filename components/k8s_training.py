@@ -18,12 +18,16 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs, RoleRefArgs, SubjectArgs
 
-from components._base import Component, merge_tags
+from components._base import SKIP_AWAIT, Component, merge_tags
 from components.eks_cluster import EksCluster
 from components.lustre_filesystem import LUSTRE_PORTS
 from components.device_plugin import SYSTEM_NAMESPACE, device_plugin_daemonset
 from components.node_group import EFA_LABEL, GPU_LABEL, GPU_TAINT_KEY
 
+# The EKS Pod Identity agent (a host-network DaemonSet) serves pod credentials on this
+# link-local address of every node.
+POD_IDENTITY_AGENT_CIDR = "169.254.170.23/32"
+POD_IDENTITY_AGENT_PORT = 80
 # Everything an auditor may read, cluster-wide; Secrets are deliberately absent.
 AUDITOR_READABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("", ("namespaces", "nodes", "pods", "services", "endpoints", "events", "configmaps", "serviceaccounts",
@@ -44,6 +48,9 @@ class TrainingNamespaceArgs:
     """NVIDIA device plugin image (a private ECR `repo:tag`). Required."""
     efa_device_plugin_image: Optional[pulumi.Input[str]] = None
     """EFA device plugin image. Default None: no EFA plugin (no EFA nodes)."""
+    skip_await: bool = False
+    """Do not wait for the device plugins to become ready: set it when their images live in a
+    mirror this same stack creates, which is empty until someone copies the images in. Default off."""
     namespace: str = "training"
     """Namespace for fine-tuning jobs. Default "training"."""
     pod_security_level: Literal["restricted", "baseline", "privileged"] = "restricted"
@@ -60,7 +67,11 @@ class TrainingNamespaceArgs:
     default_memory_limit: str = "16Gi"
     """Memory limit of a container that sets none. Default 16Gi."""
     https_egress_cidrs: Sequence[pulumi.Input[str]] = ()
-    """Where pods may open TCP 443 (the VPC endpoints: the VPC CIDR). Default none."""
+    """Where pods may open TCP 443 (AWS APIs: the VPC's interface endpoints, and S3, which its
+    gateway endpoint serves on S3's public addresses). Default none."""
+    pod_identity_agent: bool = True
+    """Let pods reach the EKS Pod Identity agent on their node (169.254.170.23/32, TCP 80), where
+    the AWS SDKs get a pod's credentials. Default on."""
     lustre_cidrs: Sequence[pulumi.Input[str]] = ()
     """Where pods may reach Lustre (988, 1018-1023). Default none."""
     operator_group: str = "fine-tune-operators"
@@ -104,11 +115,14 @@ class TrainingNamespace(Component):
         self.register_outputs({"namespace_name": self.namespace_name})
 
     def _device_plugins(self, name: str, args: TrainingNamespaceArgs) -> None:
-        device_plugin_daemonset(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.nvidia_device_plugin_image, self._k8s,
-                       node_label=GPU_LABEL, host_network=False, env={"FAIL_ON_INIT_ERROR": "false"})
+        annotations = SKIP_AWAIT if args.skip_await else None
+        device_plugin_daemonset(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.nvidia_device_plugin_image,
+                                self._k8s, node_label=GPU_LABEL, host_network=False,
+                                env={"FAIL_ON_INIT_ERROR": "false"}, annotations=annotations)
         if args.efa_device_plugin_image is not None:
             device_plugin_daemonset(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", args.efa_device_plugin_image,
-                           self._k8s, node_label=EFA_LABEL, host_network=True, extra_host_paths={"infiniband": "/dev/infiniband"})
+                                    self._k8s, node_label=EFA_LABEL, host_network=True,
+                                    extra_host_paths={"infiniband": "/dev/infiniband"}, annotations=annotations)
 
     def _quotas(self, name: str, args: TrainingNamespaceArgs, ns: pulumi.Output[str]) -> None:
         k8s.core.v1.ResourceQuota(
@@ -151,8 +165,13 @@ class TrainingNamespace(Component):
         policy("allow-within-namespace", ["Ingress", "Egress"],
                ingress=[NetworkPolicyIngressRuleArgs(from_=[NetworkPolicyPeerArgs(pod_selector=every_pod)])],
                egress=[NetworkPolicyEgressRuleArgs(to=[NetworkPolicyPeerArgs(pod_selector=every_pod)])])
+        if args.pod_identity_agent:
+            policy("allow-pod-identity-agent", ["Egress"], egress=[NetworkPolicyEgressRuleArgs(
+                to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=POD_IDENTITY_AGENT_CIDR))],
+                ports=[NetworkPolicyPortArgs(protocol="TCP", port=POD_IDENTITY_AGENT_PORT)],
+            )])
         if args.https_egress_cidrs:
-            policy("allow-aws-endpoints", ["Egress"], egress=[NetworkPolicyEgressRuleArgs(
+            policy("allow-https", ["Egress"], egress=[NetworkPolicyEgressRuleArgs(
                 to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in args.https_egress_cidrs],
                 ports=[NetworkPolicyPortArgs(protocol="TCP", port=443)],
             )])

@@ -31,7 +31,9 @@ class KmsKeyArgs:
     service_linked_roles: Sequence[str] = ()
     """Service-linked roles (path after `role/aws-service-role/`, e.g.
     "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling") that may use the key and create
-    grants: EC2 Auto Scaling launches encrypted EBS volumes through its SLR. Default none."""
+    grants: EC2 Auto Scaling launches encrypted EBS volumes through its SLR. They need not exist
+    yet: the statement's principal is any principal of this account whose ARN is the role's
+    (aws:PrincipalAccount + aws:PrincipalArn conditions). Default none."""
     enable_key_rotation: bool = True
     """Annual automatic rotation. Default on; turning it off conflicts with every tier above public."""
     rotation_period_days: int = 365
@@ -93,13 +95,21 @@ class KmsKey(Component):
             statements.append(statement)
 
         for slr in sorted(set(args.service_linked_roles)):
+            # KMS rejects a policy whose principals do not exist, and a service-linked role may
+            # not exist yet (the service creates it on first use, possibly later in this very
+            # deployment). Condition values are not validated: name the role there, constrained
+            # to this account.
             statements.append({
                 "Sid": "AllowServiceLinkedRole" + slr.rsplit("/", 1)[-1].removeprefix("AWSServiceRoleFor"),
                 "Effect": "Allow",
-                "Principal": {"AWS": pulumi.Output.concat(
-                    "arn:", partition.partition, ":iam::", identity.account_id, ":role/aws-service-role/", slr)},
+                "Principal": {"AWS": "*"},
                 "Action": _USE_ACTIONS + ["kms:CreateGrant"],
                 "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalAccount": identity.account_id},
+                    "ArnLike": {"aws:PrincipalArn": pulumi.Output.concat(
+                        "arn:", partition.partition, ":iam::", identity.account_id, ":role/aws-service-role/", slr)},
+                },
             })
 
         self.key = aws.kms.Key(

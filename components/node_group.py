@@ -1,5 +1,5 @@
-"""An EKS managed node group: GPU (NVIDIA AMI, tainted) or system, IMDSv2, encrypted root
-volume, and EFA with a cluster placement group on the instance types that have it."""
+"""An EKS managed node group: accelerated (NVIDIA or Neuron AMI, tainted) or system, IMDSv2,
+encrypted root volume, and EFA with a cluster placement group on the instance types that have it."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ GPUS_PER_INSTANCE: dict[str, int] = {
        for size, gpus in (("xlarge", 1), ("2xlarge", 1), ("4xlarge", 1), ("8xlarge", 1), ("16xlarge", 1),
                           ("12xlarge", 4), ("24xlarge", 4), ("48xlarge", 8))},
 }
+# Instance families whose accelerators are AWS Neuron devices (Trainium, Inferentia 2): their
+# drivers come with the Neuron AMI, not the NVIDIA one.
+NEURON_FAMILIES = frozenset({"trn1", "trn1n", "trn2", "trn2u", "inf2"})
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_LABEL = "nvidia.com/gpu.present"
 EFA_LABEL = "vpc.amazonaws.com/efa.present"
@@ -45,6 +48,19 @@ SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 def efa_capable(instance_type: str) -> bool:
     return instance_type in EFA_INTERFACES
+
+
+def neuron(instance_type: str) -> bool:
+    """Whether the type's accelerators are AWS Neuron devices (trn1, trn1n, trn2, inf2)."""
+    return instance_type.split(".", 1)[0] in NEURON_FAMILIES
+
+
+def ami_type(instance_type: str, gpu: bool) -> str:
+    """The EKS AMI type for an instance type: standard without accelerators, else the AL2023 AMI
+    with the NVIDIA or the Neuron drivers."""
+    if not gpu:
+        return "AL2023_x86_64_STANDARD"
+    return "AL2023_x86_64_NEURON" if neuron(instance_type) else "AL2023_x86_64_NVIDIA"
 
 
 def gpus_per_node(instance_type: str) -> int:
@@ -62,8 +78,9 @@ class NodeGroupArgs:
     instance_types: Sequence[str]
     """EC2 instance types, e.g. ["p5.48xlarge"]. Required."""
     gpu: bool = True
-    """GPU nodes: AMI AL2023_x86_64_NVIDIA, taint nvidia.com/gpu=true:NoSchedule, label
-    nvidia.com/gpu.present=true. Default on. False: AL2023_x86_64_STANDARD system nodes."""
+    """Accelerated nodes: AMI AL2023_x86_64_NVIDIA (AL2023_x86_64_NEURON for Trainium and
+    Inferentia 2 types, which cannot be mixed with NVIDIA types), taint nvidia.com/gpu=true:NoSchedule,
+    label nvidia.com/gpu.present=true. Default on. False: AL2023_x86_64_STANDARD system nodes."""
     min_size: int = 0
     """Minimum nodes. Default 0."""
     max_size: int = 2
@@ -113,6 +130,9 @@ class NodeGroup(Component):
             raise ValueError(f"{name}: instance_types is empty")
         if not args.subnet_ids:
             raise ValueError(f"{name}: subnet_ids is empty")
+        (ami, *others) = {ami_type(t, args.gpu) for t in args.instance_types}
+        if others:  # a node group runs one AMI
+            raise ValueError(f"{name}: instance_types mixes Neuron (trn, inf2) and NVIDIA types; use a node group each")
         desired = args.min_size if args.desired_size is None else args.desired_size
         if not (0 <= args.min_size <= desired <= args.max_size and args.max_size >= 1):
             raise ValueError(f"{name}: need 0 <= min_size <= desired_size <= max_size and max_size >= 1, "
@@ -163,7 +183,8 @@ class NodeGroup(Component):
                     device_index=0 if card == 0 else 1,
                     network_card_index=card,
                     interface_type="efa",
-                    associate_public_ip_address="false",
+                    # No associate_public_ip_address: EC2 rejects it on a launch with more than one
+                    # interface. The private subnets do not map public IPs on launch anyway.
                     delete_on_termination="true",
                     # EFA needs all traffic to and from its own group: the cluster security group has it.
                     security_groups=[cluster.cluster_security_group_id],
@@ -188,7 +209,7 @@ class NodeGroup(Component):
             node_role_arn=role.arn,
             subnet_ids=[args.subnet_ids[0]] if efa else list(args.subnet_ids),
             instance_types=list(args.instance_types),
-            ami_type="AL2023_x86_64_NVIDIA" if args.gpu else "AL2023_x86_64_STANDARD",
+            ami_type=ami,
             capacity_type=args.capacity_type,
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=args.min_size, max_size=args.max_size, desired_size=desired),

@@ -39,6 +39,12 @@ class RegionalDnsArgs:
     while healthy, else a SECONDARY. Default latency."""
     failover_role: Literal["PRIMARY", "SECONDARY"] = "PRIMARY"
     """This region's role with failover routing. Default PRIMARY."""
+    validation_record_fqdn: Optional[pulumi.Input[str]] = None
+    """The certificate's DNS validation record, written by another region's RegionalDns (its
+    `validation_record_fqdn` output). ACM asks for the same CNAME for one domain name in every
+    region of an account, so exactly one region may own that record: otherwise destroying one
+    region deletes the record the others validate with. Default None: this component writes the
+    record. Only with `domain_name`."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -47,6 +53,8 @@ class RegionalDns(Component):
     certificate_arn: Optional[pulumi.Output[str]]
     regional_domain_name: Optional[pulumi.Output[str]]
     record_fqdn: Optional[pulumi.Output[str]]
+    validation_record_fqdn: Optional[pulumi.Output[str]]
+    """The certificate's validation CNAME where this component wrote it, else None."""
 
     def __init__(self, name: str, args: RegionalDnsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("dns", "RegionalDns", name, opts)
@@ -54,6 +62,8 @@ class RegionalDns(Component):
             raise ValueError(f"{name}: domain_name and hosted_zone_id go together")
         if args.routing not in ("latency", "failover"):
             raise ValueError(f"{name}: routing must be latency or failover, got {args.routing!r}")
+        if args.validation_record_fqdn is not None and args.domain_name is None:
+            raise ValueError(f"{name}: validation_record_fqdn needs domain_name")
         region = aws.get_region_output(opts=self.invoke_opts())
 
         if args.health_alarm_name is not None:
@@ -83,7 +93,7 @@ class RegionalDns(Component):
                 opts=self.child(),
             )
         self.health_check_id = health.id
-        self.certificate_arn = self.regional_domain_name = self.record_fqdn = None
+        self.certificate_arn = self.regional_domain_name = self.record_fqdn = self.validation_record_fqdn = None
         if args.domain_name is not None:
             self._create_domain(name, args, health, region.region)
         self.register_outputs({
@@ -91,6 +101,7 @@ class RegionalDns(Component):
             "certificate_arn": self.certificate_arn,
             "regional_domain_name": self.regional_domain_name,
             "record_fqdn": self.record_fqdn,
+            "validation_record_fqdn": self.validation_record_fqdn,
         })
 
     def _create_domain(self, name: str, args: RegionalDnsArgs, health: aws.route53.HealthCheck,
@@ -103,23 +114,27 @@ class RegionalDns(Component):
             tags=merge_tags(f"{name}-cert", args.tags),
             opts=self.child(),
         )
-        option = cert.domain_validation_options.apply(lambda options: options[0])
-        # ACM asks for the same CNAME for a domain in every region of an account: each region
-        # writes it, and overwriting an identical record is harmless.
-        validation_record = aws.route53.Record(
-            f"{name}-cert-validation",
-            zone_id=args.hosted_zone_id,
-            name=option.apply(lambda o: o.resource_record_name),
-            type=option.apply(lambda o: o.resource_record_type),
-            records=[option.apply(lambda o: o.resource_record_value)],
-            ttl=300,
-            allow_overwrite=True,
-            opts=self.child(),
-        )
+        validation_fqdn = args.validation_record_fqdn
+        if validation_fqdn is None:
+            option = cert.domain_validation_options.apply(lambda options: options[0])
+            # ACM asks for this same CNAME for the domain in every region of the account: this
+            # region owns it and the others validate against it (validation_record_fqdn).
+            # allow_overwrite adopts a record left by an earlier certificate for the domain.
+            validation_record = aws.route53.Record(
+                f"{name}-cert-validation",
+                zone_id=args.hosted_zone_id,
+                name=option.apply(lambda o: o.resource_record_name),
+                type=option.apply(lambda o: o.resource_record_type),
+                records=[option.apply(lambda o: o.resource_record_value)],
+                ttl=300,
+                allow_overwrite=True,
+                opts=self.child(),
+            )
+            validation_fqdn = self.validation_record_fqdn = validation_record.fqdn
         validation = aws.acm.CertificateValidation(
             f"{name}-cert-validated",
             certificate_arn=cert.arn,
-            validation_record_fqdns=[validation_record.fqdn],
+            validation_record_fqdns=[validation_fqdn],
             opts=self.child(),
         )
         domain = aws.apigateway.DomainName(

@@ -1,5 +1,10 @@
 """A GPU model server on Kubernetes: namespace, hardened Deployment, NodePort Service, HPA, PDB,
-NetworkPolicies that admit only the load-balancer path, and optionally the NVIDIA device plugin."""
+NetworkPolicies that admit only the load-balancer path, and optionally the NVIDIA device plugin.
+
+The HPA owns the replica count: the Deployment leaves `spec.replicas` unset (Kubernetes starts
+one pod, the HPA raises it to `min_replicas` at once) and ignores changes to it, so an update
+never resets a scaled-out server. The Deployment waits for the GPU node group and the device
+plugin and allows 30 minutes to create or roll out (GPU nodes and multi-GB model images are slow)."""
 
 from __future__ import annotations
 
@@ -10,14 +15,17 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._base import Component
+from components._base import SKIP_AWAIT, Component
 from components.eks_cluster import EksCluster
 # The device-plugin DaemonSet the training namespace also runs (one hardened definition).
 from components.device_plugin import device_plugin_daemonset
-from components.node_group import GPU_LABEL
+from components.node_group import GPU_LABEL, NodeGroup
 
 core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
 GPU_RESOURCE = "nvidia.com/gpu"
+# Starting a GPU node and pulling a large model image take far longer than the provider's default
+# 10-minute wait for a Deployment.
+ROLLOUT_TIMEOUT = "30m"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -25,8 +33,9 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 class ServingWorkloadArgs:
     cluster: EksCluster
     """The cluster to deploy to (its `k8s_provider`). Required."""
-    image: str
-    """Model-server image, pinned by tag or digest. Required."""
+    image: pulumi.Input[str]
+    """Model-server image, pinned by tag or digest (e.g. a private mirror's
+    `<repository_url>:<tag>`). Required."""
     model_version: str
     """Exposed to the server as MODEL_VERSION and as a pod label. Required."""
     namespace: str = "inference"
@@ -40,7 +49,7 @@ class ServingWorkloadArgs:
     health_path: str = "/health"
     """HTTP path of the liveness and readiness probes. Default /health."""
     min_replicas: int = 2
-    """HPA minimum (and the initial replica count). Default 2."""
+    """HPA minimum. Default 2. The Deployment sets no replica count of its own (the HPA owns it)."""
     max_replicas: int = 10
     """HPA maximum. Default 10."""
     target_cpu_utilization: int = 70
@@ -62,6 +71,14 @@ class ServingWorkloadArgs:
     advertises `nvidia.com/gpu` (the EKS AL2023 NVIDIA AMI ships drivers but not the plugin).
     Default None: the cluster already runs one (e.g. a training namespace on the same cluster);
     without any plugin the pods never schedule."""
+    node_group: Optional[NodeGroup] = None
+    """The GPU node group the pods run on: the Deployment is created after its EKS node group.
+    Default None: no such dependency (the nodes exist already)."""
+    skip_await: bool = False
+    """Annotate the Deployment and the device-plugin DaemonSet `pulumi.com/skipAwait: "true"`.
+    Set it when `image` / `device_plugin_image` live in a repository this same stack creates:
+    it is empty until the images are copied in, so the pods cannot become Ready during the first
+    `pulumi up`. Default off: Pulumi waits for the rollout."""
     ingress_cidrs: Sequence[pulumi.Input[str]] = ()
     """Source CIDRs admitted on `container_port` (the load balancer's VPC). Default none: every
     ingress to the pods is denied."""
@@ -100,11 +117,19 @@ class ServingWorkload(Component):
         md = lambda: meta.ObjectMetaArgs(name=args.app_name, namespace=ns.metadata.name, labels=labels)  # noqa: E731
         account = core.ServiceAccount(
             f"{name}-service-account", metadata=md(), automount_service_account_token=False, opts=self.child(**k8s_opts))
+        annotations = SKIP_AWAIT if args.skip_await else None
+        # The pods need a GPU node and `nvidia.com/gpu` advertised before they can start.
+        after = [args.node_group.node_group] if args.node_group else []
+        if args.device_plugin_image is not None:
+            after.append(device_plugin_daemonset(
+                f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.device_plugin_image,
+                self.child(**k8s_opts), node_label=GPU_LABEL, host_network=False,
+                env={"FAIL_ON_INIT_ERROR": "false"}, annotations=annotations))
         deployment = apps.Deployment(
             f"{name}-deployment",
-            metadata=md(),
+            metadata=meta.ObjectMetaArgs(name=args.app_name, namespace=ns.metadata.name, labels=labels,
+                                         annotations=annotations),
             spec=apps.DeploymentSpecArgs(
-                replicas=args.min_replicas,
                 selector=meta.LabelSelectorArgs(match_labels=selector),
                 strategy=apps.DeploymentStrategyArgs(
                     type="RollingUpdate",
@@ -114,7 +139,9 @@ class ServingWorkload(Component):
                     spec=self._pod_spec(args, account.metadata.name, selector),
                 ),
             ),
-            opts=self.child(**k8s_opts),
+            opts=self.child(depends_on=after, ignore_changes=["spec.replicas"],
+                            custom_timeouts=pulumi.CustomTimeouts(create=ROLLOUT_TIMEOUT, update=ROLLOUT_TIMEOUT),
+                            **k8s_opts),
         )
         service = core.Service(
             f"{name}-service",
@@ -155,10 +182,6 @@ class ServingWorkload(Component):
             opts=self.child(**k8s_opts),
         )
         self._create_network_policies(name, args, ns, labels, selector, k8s_opts)
-        if args.device_plugin_image is not None:
-            device_plugin_daemonset(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.device_plugin_image,
-                           self.child(**k8s_opts), node_label=GPU_LABEL, host_network=False,
-                           env={"FAIL_ON_INIT_ERROR": "false"})
 
         self.namespace = ns.metadata.name
         self.deployment_name = deployment.metadata.name

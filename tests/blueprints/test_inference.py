@@ -5,6 +5,8 @@ import functools
 
 import pytest
 
+from blueprints.context import region_code
+
 from blueprints import inference
 from blueprints.context import BlueprintContext
 from blueprints.engine import load_stack_file, run_program
@@ -28,7 +30,7 @@ def regional(plan, region):
     """Every resource under the inference components of one region."""
     stack = f"pulumi:pulumi:Stack::ai-blueprints-{plan.stack}"
     tops = [r for r in plan.resources if not r.custom and r.parent.endswith(stack)
-            and f"{r.name.partition('-inf-')[2]}-".startswith(f"{region}-")]
+            and f"{r.name.partition('-inf-')[2]}-".startswith(f"{region_code(region)}-")]
     return [d for top in tops for d in plan.descendants(top.urn)]
 
 
@@ -223,3 +225,83 @@ def test_log_sources_and_web_acls_are_handed_to_security_per_region():
 def test_model_version_helper():
     assert inference._model_version("a.dkr.ecr.eu-west-1.amazonaws.com/llm:1.4.2") == "1.4.2"
     assert inference._model_version("a.dkr.ecr.eu-west-1.amazonaws.com:5000/llm@sha256:" + "ab" * 32) == "ab" * 6
+
+
+def _serving_deployment(resources):
+    (deployment,) = [r for r in of_type(resources, "kubernetes:apps/v1:Deployment")
+                     if r.name.endswith("-serving-deployment")]
+    return deployment
+
+
+def test_air_gapped_regions_serve_the_model_from_their_own_mirror(example_plan):
+    plan = example_plan("restricted")
+    for region in MULTI_REGION["restricted"]:
+        resources = regional(plan, region)
+        (mirror,) = [r for r in of_type(resources, "aws:ecr/repository:Repository")
+                     if r.inputs["name"].endswith("/inference/model-server")]
+        assert plan.provider_region(mirror) == region
+        (container,) = _serving_deployment(resources).inputs["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == f"{mirror.outputs['repositoryUrl']}:1.4.2"
+        assert f".dkr.ecr.{region}.amazonaws.com/" in container["image"]
+
+
+def test_tiers_with_egress_serve_the_specs_model_image(example_plan):
+    plan = example_plan("public")
+    config, secret_keys = load_stack_file(STACKS / "Pulumi.public-example.yaml").runtime_config()
+    image = load_spec(config, secret_keys).inference.model_image
+    (container,) = _serving_deployment(plan.resources).inputs["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image
+    assert not [r for r in plan.of_type("aws:ecr/repository:Repository") if "/inference/" in r.inputs["name"]]
+
+
+def test_the_digest_of_a_pinned_model_image_is_kept_in_the_mirror():
+    digest = "sha256:" + "ab" * 32
+    assert inference._image_reference(f"a.dkr.ecr.us-east-1.amazonaws.com/llm@{digest}") == f"@{digest}"
+    assert inference._image_reference("a.dkr.ecr.us-east-1.amazonaws.com:5000/llm:1.4.2") == ":1.4.2"
+    assert inference._model_version("a.dkr.ecr.us-east-1.amazonaws.com/llm:2025-11-28-release-candidate") == \
+        "2025-11-28-release-candidate"
+
+
+@pytest.mark.parametrize("tier,skips", [("restricted", True), ("public", False)])
+def test_workloads_on_new_mirrors_are_not_awaited(example_plan, tier, skips):
+    plan = example_plan(tier)
+    workloads = [r for r in plan.of_type("kubernetes:apps/v1:Deployment") + plan.of_type("kubernetes:apps/v1:DaemonSet")
+                 if "-inf-" in r.name]
+    clusters = [c for c in plan.of_type("aws:eks/cluster:Cluster") if "-inf-" in c.name]
+    # Per region: the model server, the Cluster Autoscaler and the NVIDIA device plugin.
+    assert len(workloads) == 3 * len(clusters)
+    for workload in workloads:
+        annotations = workload.inputs["metadata"].get("annotations", {})
+        assert (annotations.get("pulumi.com/skipAwait") == "true") is skips, workload.name
+
+
+def test_the_serving_deployment_waits_for_its_gpu_nodes_and_device_plugin(example_plan):
+    plan = example_plan("restricted")
+    for region in MULTI_REGION["restricted"]:
+        resources = regional(plan, region)
+        deployment = _serving_deployment(resources)
+        (gpu_nodes,) = [g for g in of_type(resources, "aws:eks/nodeGroup:NodeGroup")
+                        if g.inputs["amiType"] == "AL2023_x86_64_NVIDIA"]
+        (plugin,) = of_type(resources, "kubernetes:apps/v1:DaemonSet")
+        assert {gpu_nodes.urn, plugin.urn} <= set(deployment.dependencies)
+        assert deployment.ignore_changes == ["spec.replicas"] and "replicas" not in deployment.inputs["spec"]
+        assert deployment.custom_timeouts == {"create": "30m", "update": "30m"}
+
+
+@pytest.mark.parametrize("tier", ["public", "confidential"])
+def test_deletion_protection_of_the_nlb_and_user_pool_follows_the_tier(example_plan, tier):
+    plan = example_plan(tier)
+    protect = TIERS[tier].protect_stateful
+    nlbs = plan.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert nlbs and {n.inputs["enableDeletionProtection"] for n in nlbs} == {protect}
+    (pool,) = plan.of_type("aws:cognito/userPool:UserPool")
+    assert pool.inputs["deletionProtection"] == ("ACTIVE" if protect else "INACTIVE")
+
+
+def test_one_region_owns_the_certificate_validation_record_every_region_uses(render):
+    plan = render("restricted", DOMAIN)
+    (record,) = [r for r in plan.of_type("aws:route53/record:Record") if r.name.endswith("-cert-validation")]
+    assert record.region == MULTI_REGION["restricted"][0]
+    validations = plan.of_type("aws:acm/certificateValidation:CertificateValidation")
+    assert sorted(v.region for v in validations) == sorted(MULTI_REGION["restricted"])
+    assert all(v.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]] for v in validations)

@@ -130,6 +130,26 @@ def test_admin_cidrs_must_be_cidrs():
     assert only(problems_of("public", {"adminCidrs": ["10.0.0.1/8"]})).startswith("adminCidrs: ")
 
 
+# -- deployer networks (private EKS endpoints) -------------------------------------------
+
+@pytest.mark.parametrize("cidrs", [["10.100.0.0/16"], ["172.16.4.0/22", "192.168.0.0/24", "100.64.0.0/16"]])
+def test_private_deployer_networks_are_accepted(cidrs):
+    spec = parse_spec(spec_config("restricted", {"deployerCidrs": cidrs}), region="eu-west-1", token_is_secret=False)
+    assert spec.model.deployer_cidrs == cidrs
+
+
+@pytest.mark.parametrize("cidr, message", [
+    ("0.0.0.0/0", "is not a private network"),
+    ("203.0.113.0/24", "is not a private network"),
+    ("10.0.0.0/7", "is not a private network"),  # wider than 10.0.0.0/8
+    ("fd00::/8", "is not a private network"),
+    ("10.100.0.1/16", "is not a CIDR block"),
+])
+def test_deployer_networks_must_be_private_cidrs(cidr, message):
+    line = only(problems_of("confidential", {"deployerCidrs": ["10.100.0.0/16", cidr]}))
+    assert line.startswith("deployerCidrs: ") and message in line and cidr in line
+
+
 # -- SIEM token ---------------------------------------------------------------------------
 
 SPLUNK = {"siem": {"destination": "splunk", "endpoint": "https://splunk.example.com:8088", "token": "abc"}}

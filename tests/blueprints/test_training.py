@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from blueprints.context import BlueprintContext
+from blueprints.context import BlueprintContext, region_code
 from blueprints.spec import parse_spec
 from blueprints.tiers import TIERS
 from blueprints.platform import AIR_GAP_INTERFACE_ENDPOINTS as TRAINING_INTERFACE_ENDPOINTS
@@ -35,11 +35,23 @@ def under(plan, type_, name):
     return plan.descendants(component(plan, type_, name).urn)
 
 
-def key_arn(plan, tier, domain):
+# Deployer networks in the example stacks (deployerCidrs): private-only EKS APIs need them.
+DEPLOYER_CIDRS = {"confidential": ["10.100.0.0/16"], "restricted": ["10.100.0.0/16"]}
+SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+AUTOSCALING_SLR = "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+MACIE_SLR = "macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
+MALWARE_SLR = "malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection"
+
+
+def key(plan, tier, domain):
     """The tier's CMK for a data domain (one shared "platform" key on a `cmk` tier)."""
     name, region = EXAMPLES[tier][:2]
     domain = "platform" if TIERS[tier].keys == "cmk" else domain
-    return named(plan, "aws:kms/key:Key", f"{name}-{domain}-{region}-key").outputs["arn"]
+    return named(plan, "aws:kms/key:Key", f"{name}-{domain}-{region_code(region)}-key")
+
+
+def key_arn(plan, tier, domain):
+    return key(plan, tier, domain).outputs["arn"]
 
 
 @pytest.fixture(params=list(EXAMPLES))
@@ -92,6 +104,33 @@ def test_cluster_endpoint_and_secrets_encryption_follow_the_tier(example_plan, t
     else:
         assert "encryptionConfig" not in cluster.inputs
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+
+
+def test_deployer_networks_reach_every_cluster_api_through_the_cluster_security_group(example_plan, tier):
+    plan = example_plan(tier)
+    name, *_, efa = EXAMPLES[tier]
+    clusters = plan.of_type("aiblueprints:eks:EksCluster")
+    assert len(clusters) >= 2  # training and inference
+    for cluster in clusters:
+        rules = [r for r in plan.of_type(SG_INGRESS) if r.parent == cluster.urn]
+        assert [r.inputs["cidrIpv4"] for r in rules] == DEPLOYER_CIDRS.get(tier, [])
+        assert all((r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) == ("tcp", 443, 443) for r in rules)
+    if efa and tier in DEPLOYER_CIDRS:
+        # The EFA interfaces carry the EKS cluster security group: the rules land on that group.
+        template = named(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{name}-training-gpu-lt")
+        (cluster_sg,) = {g for i in template.inputs["networkInterfaces"] for g in i["securityGroups"]}
+        training = component(plan, "eks:EksCluster", f"{name}-training")
+        assert {r.inputs["securityGroupId"] for r in plan.of_type(SG_INGRESS) if r.parent == training.urn} == {cluster_sg}
+
+
+def test_cluster_autoscaler_follows_the_cluster_minor_version(example_plan, tier):
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    version = named(plan, "aws:eks/cluster:Cluster", f"{name}-training-cluster").inputs["version"]
+    assert version == "1.35"
+    deployment = named(plan, "kubernetes:apps/v1:Deployment", f"{name}-training-autoscaler-deployment")
+    (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(f"/cluster-autoscaler:v{version}.0")
 
 
 @pytest.mark.parametrize("tier, admin_cidrs, expected", [
@@ -217,10 +256,38 @@ def test_lustre_is_persistent_2_encrypted_and_linked_to_both_buckets(example_pla
 def test_ebs_is_encrypted_by_default_in_the_training_region(example_plan, tier):
     plan = example_plan(tier)
     name, region = EXAMPLES[tier][:2]
-    default = named(plan, "aws:ebs/encryptionByDefault:EncryptionByDefault", f"{name}-ebs-encryption-{region}")
+    default = named(plan, "aws:ebs/encryptionByDefault:EncryptionByDefault", f"{name}-ebs-encryption-{region_code(region)}")
     assert default.inputs["enabled"] is True and plan.provider_region(default) == region
     keys = plan.of_type("aws:ebs/defaultKmsKey:DefaultKmsKey")
     assert [k.inputs["keyArn"] for k in keys] == ([key_arn(plan, tier, "compute")] if TIERS[tier].cmk else [])
+
+
+def service_linked_roles(plan, tier, domain):
+    """The service-linked roles a key policy admits, each by aws:PrincipalArn under a wildcard
+    principal held to the account (KMS rejects a named principal that does not exist yet)."""
+    statements = json.loads(key(plan, tier, domain).inputs["policy"])["Statement"]
+    roles = set()
+    for statement in statements:
+        assert "aws-service-role" not in json.dumps(statement["Principal"])
+        if statement["Principal"] == {"AWS": "*"}:
+            assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "123456789012"}
+            roles.add(statement["Condition"]["ArnLike"]["aws:PrincipalArn"].split(":role/aws-service-role/")[1])
+    return roles
+
+
+def test_keys_admit_the_service_linked_roles_of_the_tiers_services(example_plan, tier):
+    plan = example_plan(tier)
+    t = TIERS[tier]
+    if not t.cmk:
+        assert not plan.of_type("aws:kms/key:Key")
+        return
+    compute = service_linked_roles(plan, tier, "compute")
+    data = service_linked_roles(plan, tier, "training-data")
+    assert AUTOSCALING_SLR in compute  # launches the encrypted node volumes
+    assert (MALWARE_SLR in compute) is t.guardduty_s3_malware  # scans them
+    assert (MACIE_SLR in data) is t.macie  # classifies the training data
+    # Only the shared platform key of a `cmk` tier carries them beyond those two domains.
+    assert service_linked_roles(plan, tier, "logs") == (compute if t.keys == "cmk" else set())
 
 
 def test_stateful_storage_is_protected_where_the_tier_says(example_plan, tier):
@@ -254,8 +321,14 @@ def test_kubernetes_layer_on_the_training_cluster(example_plan, tier):
     policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in by_kind["NetworkPolicy"]}
     assert policies["default-deny"]["policyTypes"] == ["Ingress", "Egress"]
     vpc_cidr = named(plan, "aws:ec2/vpc:Vpc", f"{name}-training-vpc").inputs["cidrBlock"]
-    assert policies["allow-aws-endpoints"]["egress"][0]["to"] == [{"ipBlock": {"cidr": vpc_cidr}}]
-    assert {"allow-dns", "allow-lustre", "allow-within-namespace"} <= set(policies)
+    # HTTPS anywhere: S3 through the gateway endpoint answers on S3's public ranges; routing keeps
+    # air-gapped VPCs on their endpoints.
+    assert policies["allow-https"]["egress"] == [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                                 "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert policies["allow-pod-identity-agent"]["egress"] == [{"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
+                                                              "ports": [{"protocol": "TCP", "port": 80}]}]
+    assert policies["allow-lustre"]["egress"][0]["to"] == [{"ipBlock": {"cidr": vpc_cidr}}]
+    assert {"allow-dns", "allow-within-namespace"} <= set(policies)
     (binding,) = by_kind["RoleBinding"]
     assert binding.inputs["subjects"][0]["name"] == "fine-tune-operators"
     (cluster_binding,) = by_kind["ClusterRoleBinding"]
@@ -314,3 +387,14 @@ def test_everything_in_training_lives_in_the_home_region(example_plan, tier):
     training = [r for r in plan.resources if r.custom and r.name.startswith(f"{name}-training")
                 and not r.type.startswith(("pulumi:providers:", "kubernetes:"))]
     assert training and {plan.provider_region(r) for r in training} == {region}
+
+
+def test_workloads_on_freshly_created_mirrors_are_not_awaited(example_plan, tier):
+    """The training images live in repositories this stack creates, empty on the first run:
+    the device plugins and the autoscaler must not hold `pulumi up` waiting for readiness."""
+    plan = example_plan(tier)
+    workloads = [r for r in plan.resources if r.type in ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:Deployment")
+                 and "-training-" in r.name]
+    assert workloads
+    for w in workloads:
+        assert w.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}, w.name

@@ -35,7 +35,7 @@ def build(options: dict[str, Any]) -> None:
                                                instance_types=["g6.xlarge"], min_size=2, max_size=6))
     workload = ServingWorkload("svc-serving", ServingWorkloadArgs(
         cluster=cluster, image=IMAGE, model_version="1.4.2", min_replicas=2, max_replicas=6,
-        ingress_cidrs=[vpc.cidr_block], device_plugin_image=DEVICE_PLUGIN))
+        ingress_cidrs=[vpc.cidr_block], device_plugin_image=DEVICE_PLUGIN, node_group=nodes))
     ingress = PrivateIngress("svc-ingress", PrivateIngressArgs(
         vpc=vpc, node_group=nodes, node_security_group_id=cluster.cluster_security_group_id,
         node_port=workload.node_port))

@@ -14,11 +14,11 @@ MIRROR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/demo/cluster-autoscale
 
 
 @functools.lru_cache(maxsize=None)
-def plan():
+def plan(skip_await: bool = False):
     def program():
         vpc = IsolatedVpc("ca", IsolatedVpcArgs())
         cluster = EksCluster("ca-cluster", EksClusterArgs(vpc=vpc))
-        ClusterAutoscaler("ca", ClusterAutoscalerArgs(cluster=cluster, image=MIRROR))
+        ClusterAutoscaler("ca", ClusterAutoscalerArgs(cluster=cluster, image=MIRROR, skip_await=skip_await))
     return run_program(program, stack="ca-test", config={"aws:region": "eu-central-1"}, secret_keys=[])
 
 
@@ -66,3 +66,9 @@ def test_rbac_binds_the_service_account():
 
 def test_public_image_is_the_upstream_registry():
     assert public_image("v1.33.0") == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0"
+
+
+def test_pulumi_waits_for_the_autoscaler_unless_its_image_is_in_a_new_mirror():
+    assert "annotations" not in one(plan(), "kubernetes:apps/v1:Deployment").inputs["metadata"]
+    skipping = one(plan(skip_await=True), "kubernetes:apps/v1:Deployment")
+    assert skipping.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}

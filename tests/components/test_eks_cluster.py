@@ -11,6 +11,7 @@ from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.kms_key import KmsKey, KmsKeyArgs
 
 ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
+DEPLOYER_CIDRS = ["10.100.0.0/16", "192.168.8.0/22"]
 
 
 def one(plan, type_):
@@ -34,7 +35,8 @@ def hardened_plan():
         secrets = KmsKey("secrets", KmsKeyArgs(description="eks secrets", grant_services=["eks"]))
         logs = KmsKey("logs", KmsKeyArgs(description="logs", service_principals=["logs"]))
         EksCluster("ml", EksClusterArgs(vpc=vpc, secrets_kms_key=secrets, log_kms_key=logs, log_retention_days=2557,
-                                        admin_role_arns=[ADMIN], public_access_cidrs=["203.0.113.0/24"]))
+                                        admin_role_arns=[ADMIN], public_access_cidrs=["203.0.113.0/24"],
+                                        private_access_cidrs=DEPLOYER_CIDRS))
     return _run(program)
 
 
@@ -51,6 +53,27 @@ def test_public_endpoint_only_with_the_explicit_allowlist():
     vpc_config = one(hardened_plan(), "aws:eks/cluster:Cluster").inputs["vpcConfig"]
     assert vpc_config["endpointPublicAccess"] is True
     assert vpc_config["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_deployer_networks_reach_the_private_endpoint_through_the_cluster_security_group():
+    plan = hardened_plan()
+    (component,) = plan.of_type("aiblueprints:eks:EksCluster")
+    rules = [r for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.parent == component.urn]
+    assert sorted(r.inputs["cidrIpv4"] for r in rules) == sorted(DEPLOYER_CIDRS)
+    for rule in rules:
+        assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == ("tcp", 443, 443)
+    # The EKS-created cluster security group on the control-plane ENIs, not one of the VPC's.
+    (group_id,) = {r.inputs["securityGroupId"] for r in rules}
+    (vpc,) = plan.of_type("aws:ec2/vpc:Vpc")
+    ours = {g.id for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")} | {vpc.outputs["defaultSecurityGroupId"]}
+    assert group_id.startswith("sg-") and group_id not in ours
+    (default_component,) = default_plan().of_type("aiblueprints:eks:EksCluster")
+    assert not [r for r in default_plan().of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+                if r.parent == default_component.urn]
+
+
+def test_default_kubernetes_version_is_in_standard_support():
+    assert one(default_plan(), "aws:eks/cluster:Cluster").inputs["version"] == "1.35"
 
 
 def test_access_entries_only_and_no_creator_admin():
@@ -159,6 +182,8 @@ def test_every_child_uses_the_region_of_the_parent_provider():
 @pytest.mark.parametrize("args, message", [
     (dict(log_retention_days=100), "log_retention_days must be one of"),
     (dict(kubernetes_version="latest"), "kubernetes_version is a minor version"),
+    (dict(private_access_cidrs=["10.100.0.0/33"]), "not an IPv4 CIDR block"),
+    (dict(private_access_cidrs=["0.0.0.0/0"]), "admits everyone"),
 ])
 def test_invalid_arguments_are_rejected(args, message):
     with pytest.raises(Exception, match=message):

@@ -24,13 +24,13 @@ def _run(**kwargs):
 
 @functools.lru_cache(maxsize=None)
 def full_plan():
-    return _run(efa_device_plugin_image="repo/efa:v1", gpu_quota=16, https_egress_cidrs=["10.9.0.0/16"],
+    return _run(efa_device_plugin_image="repo/efa:v1", gpu_quota=16, https_egress_cidrs=["0.0.0.0/0"],
                 lustre_cidrs=["10.9.0.0/16"], operator_role_arns=[OPERATOR], auditor_role_arns=[AUDITOR])
 
 
 @functools.lru_cache(maxsize=None)
 def minimal_plan():
-    return _run()
+    return _run(pod_identity_agent=False)
 
 
 def one(plan, type_):
@@ -85,18 +85,28 @@ def test_gpu_quota_and_container_defaults():
     assert limits["type"] == "Container" and limits["defaultRequest"] and limits["default"]
 
 
-def test_default_deny_with_only_dns_endpoints_lustre_and_peers_allowed():
+def test_default_deny_with_only_dns_https_pod_identity_lustre_and_peers_allowed():
     specs = policies(full_plan())
     assert specs["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     (dns,) = specs["allow-dns"]["egress"]
     assert dns["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
     assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
     assert dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
-    (https,) = specs["allow-aws-endpoints"]["egress"]
-    assert https == {"to": [{"ipBlock": {"cidr": "10.9.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    # S3 through its gateway endpoint answers on S3's public addresses: HTTPS is not VPC-bound.
+    (https,) = specs["allow-https"]["egress"]
+    assert https == {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    # Pod credentials come from the node's EKS Pod Identity agent.
+    (agent,) = specs["allow-pod-identity-agent"]["egress"]
+    assert agent == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
+    assert specs["allow-pod-identity-agent"]["policyTypes"] == ["Egress"]
     (lustre,) = specs["allow-lustre"]["egress"]
     assert lustre["ports"] == [{"protocol": "TCP", "port": 988}, {"protocol": "TCP", "port": 1018, "endPort": 1023}]
     assert set(policies(minimal_plan())) == {"default-deny", "allow-dns", "allow-within-namespace"}
+
+
+def test_pod_identity_agent_is_reachable_by_default():
+    plan = _run()
+    assert "allow-pod-identity-agent" in policies(plan) and "allow-https" not in policies(plan)
 
 
 def test_operators_may_run_jobs_only_in_the_namespace():

@@ -53,11 +53,21 @@ def test_rotation_period_outside_aws_limits_is_rejected():
                     config={"aws:region": "eu-west-1"}, secret_keys=[])
 
 
-def test_service_linked_roles_get_use_and_grant(render_component):
+def test_service_linked_roles_get_use_and_grant_by_condition_not_by_name(render_component):
     plan = render_component(lambda: KmsKey("ebs", KmsKeyArgs(
         description="ebs", service_linked_roles=["autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"])))
     (key,) = plan.of_type("aws:kms/key:Key")
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     slr = statements["AllowServiceLinkedRoleAutoScaling"]
-    assert slr["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"}
+    # KMS rejects a principal that does not exist yet; conditions are not validated.
+    assert slr["Principal"] == {"AWS": "*"}
+    assert slr["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": "123456789012"},
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"},
+    }
     assert "kms:CreateGrant" in slr["Action"]
+    # No statement names a principal that may not exist, and no wildcard goes unconditioned.
+    for statement in statements.values():
+        principal = statement["Principal"]
+        assert "aws-service-role" not in json.dumps(principal)
+        assert principal != {"AWS": "*"} or statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "123456789012"

@@ -86,10 +86,27 @@ def test_p5_gets_32_efa_interfaces_a_cluster_placement_group_and_one_subnet():
     (group_ids,) = {tuple(i["securityGroups"]) for i in interfaces}
     ours = {g.id for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
     assert len(group_ids) == 1 and group_ids[0].startswith("sg-") and group_ids[0] not in ours
-    assert all(i["associatePublicIpAddress"] == "false" for i in interfaces)
+    # EC2 rejects associatePublicIpAddress on a launch with more than one interface.
+    assert not [i for i in interfaces if "associatePublicIpAddress" in i]
     nodes = one(plan, "aws:eks/nodeGroup:NodeGroup")
     assert len(nodes.inputs["subnetIds"]) == 1
     assert nodes.inputs["labels"]["vpc.amazonaws.com/efa.present"] == "true"
+
+
+@pytest.mark.parametrize("instance_type, ami", [
+    ("trn1.32xlarge", "AL2023_x86_64_NEURON"),
+    ("trn2.48xlarge", "AL2023_x86_64_NEURON"),
+    ("inf2.xlarge", "AL2023_x86_64_NEURON"),
+    ("p5.48xlarge", "AL2023_x86_64_NVIDIA"),
+])
+def test_trainium_and_inferentia_get_the_neuron_ami(instance_type, ami):
+    assert one(plan_for(instance_type), "aws:eks/nodeGroup:NodeGroup").inputs["amiType"] == ami
+
+
+def test_trainium_keeps_efa_with_the_neuron_ami():
+    plan = plan_for("trn1.32xlarge")
+    assert len(one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs["networkInterfaces"]) == 8
+    assert one(plan, "aws:ec2/placementGroup:PlacementGroup").inputs["strategy"] == "cluster"
 
 
 def test_non_efa_types_get_no_placement_group_and_all_subnets():
@@ -119,6 +136,7 @@ def test_system_nodes_are_standard_untainted_and_host_coredns():
     (dict(instance_types=["g6.xlarge"], min_size=3, max_size=2), "min_size <= desired_size <= max_size"),
     (dict(instance_types=[]), "instance_types is empty"),
     (dict(instance_types=["g6.xlarge"], imds_hop_limit=3), "imds_hop_limit must be 1 or 2"),
+    (dict(instance_types=["trn1.32xlarge", "p4d.24xlarge"]), "mixes Neuron"),
 ])
 def test_invalid_arguments_are_rejected(args, message):
     with pytest.raises(Exception, match=message):

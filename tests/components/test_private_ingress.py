@@ -67,3 +67,7 @@ def test_a_node_port_outside_the_kubernetes_range_is_rejected():
         PrivateIngress("i", PrivateIngressArgs(vpc=vpc, node_group=nodes, node_security_group_id="sg-1", node_port=80))
     with pytest.raises(Exception, match="node_port"):
         run_program(program, stack="ingress-bad", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_the_load_balancer_is_deletion_protected_by_default():
+    assert one(render(), "aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is True

@@ -67,3 +67,27 @@ def test_a_domain_without_a_zone_is_rejected():
         RegionalDns("d", RegionalDnsArgs(api=None, domain_name="api.example.com"))  # type: ignore[arg-type]
     with pytest.raises(Exception, match="go together"):
         run_program(program, stack="dns-bad", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_a_region_validating_against_another_regions_record_writes_none():
+    fqdn = "_abc.api.example.com"
+    plan = render(dns={**DOMAIN, "validation_record_fqdn": fqdn})
+    assert [r.name for r in plan.of_type("aws:route53/record:Record")] == ["svc-dns-record"]
+    validation = one(plan, "aws:acm/certificateValidation:CertificateValidation")
+    assert validation.inputs["validationRecordFqdns"] == [fqdn]
+    assert one(plan, "aws:apigateway/domainName:DomainName").inputs["regionalCertificateArn"] == \
+        one(plan, "aws:acm/certificate:Certificate").outputs["arn"]
+
+
+def test_the_region_owning_the_validation_record_validates_with_it():
+    plan = render(dns=DOMAIN)
+    record = one(plan, "aws:route53/record:Record", "svc-dns-cert-validation")
+    validation = one(plan, "aws:acm/certificateValidation:CertificateValidation")
+    assert validation.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]]
+
+
+def test_a_validation_record_without_a_domain_is_rejected():
+    def program():
+        RegionalDns("d", RegionalDnsArgs(api=None, validation_record_fqdn="x.example.com"))  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="needs domain_name"):
+        run_program(program, stack="dns-bad", config={"aws:region": "eu-west-1"}, secret_keys=[])

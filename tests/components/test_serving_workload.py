@@ -101,3 +101,27 @@ def test_without_ingress_cidrs_the_pods_admit_nothing():
 def test_invalid_arguments_are_rejected(bad):
     with pytest.raises(Exception, match="w:"):
         _workload(**bad)
+
+
+def test_the_hpa_owns_the_replica_count():
+    deployment = one(render(), "kubernetes:apps/v1:Deployment")
+    assert "replicas" not in deployment.inputs["spec"]
+    assert deployment.ignore_changes == ["spec.replicas"]
+
+
+def test_the_deployment_waits_for_gpu_nodes_and_the_device_plugin_and_allows_slow_rollouts():
+    plan = render()
+    deployment = one(plan, "kubernetes:apps/v1:Deployment")
+    node_group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    plugin = one(plan, "kubernetes:apps/v1:DaemonSet")
+    assert {node_group.urn, plugin.urn} <= set(deployment.dependencies)
+    assert deployment.custom_timeouts == {"create": "30m", "update": "30m"}
+
+
+def test_pulumi_waits_for_readiness_unless_the_images_are_in_a_new_mirror():
+    plan = render()
+    for type_ in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:DaemonSet"):
+        assert "annotations" not in one(plan, type_).inputs["metadata"]
+    skipping = _workload(skip_await=True, device_plugin_image=DEVICE_PLUGIN)
+    for type_ in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:DaemonSet"):
+        assert one(skipping, type_).inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
