@@ -143,11 +143,15 @@ class BlueprintContext:
         return aws.iam.get_session_context_output(arn=caller.arn, opts=opts).issuer_arn
 
     # -- keys ----------------------------------------------------------------------
-    def key(self, domain: str, region: str) -> Optional[KmsKey]:
-        """The CMK for a data domain in a region, or None where the tier uses AWS managed keys."""
+    def key(self, domain: str, region: str, *, required: bool = False) -> Optional[KmsKey]:
+        """The CMK for a data domain in a region, or None where the tier uses AWS managed keys.
+
+        `required`: the caller cannot use an AWS managed key (CloudWatch and EventBridge cannot
+        publish to an SNS topic under aws/sns), so a tier on AWS managed keys gets that domain's
+        CMK, with rotation, for exactly those callers."""
         if domain not in KEY_DOMAINS:
             raise KeyError(f"unknown key domain {domain!r}; add it to KEY_DOMAINS")
-        if not self.tier.cmk:
+        if not self.tier.cmk and not required:
             return None
         shared = self.tier.keys == "cmk"
         slot = ("platform" if shared else domain, region)
@@ -166,7 +170,7 @@ class BlueprintContext:
                     service_principals=services,
                     grant_services=grants,
                     service_linked_roles=linked,
-                    enable_key_rotation=self.tier.key_rotation,
+                    enable_key_rotation=self.tier.key_rotation or not self.tier.cmk,
                     alias=f"{self.name}/{label}/{region}",
                     tags=self.tags,
                 ),

@@ -180,7 +180,8 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
         f"{base}-alarms",
         ServingAlarmsArgs(api=api, web_acl=web_acl, ingress=ingress, cluster_name=cluster.cluster_name,
                           namespace=workload.namespace, service_name=workload.service_name,
-                          max_replicas=inference.max_replicas, kms_key=ctx.key("logs", region), tags=ctx.tags),
+                          max_replicas=inference.max_replicas,
+                          kms_key=ctx.key("logs", region, required=True), tags=ctx.tags),
         opts=opts,
     )
     dns = RegionalDns(

@@ -84,11 +84,9 @@ def build(ctx: BlueprintContext) -> Security:
             opts=ctx.opts(region),
         )
 
-    if tier.guardduty:
+    if ctx.spec.threat_detection:
         for region in ctx.spec.regions:
-            key = ctx.key("logs", region)
-            if key is None:  # GuardDuty tiers all use CMKs; the alert topic needs one
-                raise ValueError(f"tier {tier.name}: threat detection needs a CMK for the findings topic")
+            key = ctx.key("logs", region, required=True)  # the findings topic needs a CMK
             scanned = ctx.data_buckets.get("training-data") if tier.guardduty_s3_malware and region == home else None
             security.threat_detection[region] = ThreatDetection(
                 ctx.regional("td", region),
@@ -129,7 +127,7 @@ def _shipping_regions(ctx: BlueprintContext) -> list[str]:
     candidates = [s.region for s in shipped_sources(ctx)]
     if tier.ships("waf"):
         candidates += [a.region for a in ctx.web_acls]
-    if tier.guardduty:
+    if ctx.spec.threat_detection:
         candidates += ctx.spec.regions
     for region in candidates:
         if region not in regions:

@@ -109,6 +109,7 @@ class BlueprintSpec(_Strict):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
     siem: SiemSpec = Field(default_factory=SiemSpec)
+    threat_detection: Optional[bool] = Field(None, alias="threatDetection")
     suppressions: list[Suppression] = Field(default_factory=list)
 
     @field_validator("admin_cidrs", "deployer_cidrs")
@@ -167,6 +168,12 @@ class Spec:
     @property
     def auth(self) -> str:
         return self.model.inference.auth or self.tier.api_auth[0]
+
+    @property
+    def threat_detection(self) -> bool:
+        """GuardDuty and Security Hub: on where the tier requires them, opt-in where optional."""
+        chosen = self.model.threat_detection
+        return self.tier.guardduty if chosen is None else chosen
 
     @property
     def inference_regions(self) -> list[str]:
@@ -284,6 +291,10 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             ipaddress.ip_network(c).prefixlen == 0 for c in model.admin_cidrs
         ):
             rule("adminCidrs", "0.0.0.0/0 is not an allowlist; list your admin networks", "EKS API endpoint")
+
+    if model.threat_detection is False and tier.guardduty:
+        rule("threatDetection", "GuardDuty and Security Hub cannot be turned off; remove the key",
+             "threat detection")
 
     siem = model.siem
     if siem.destination in ("splunk", "http"):

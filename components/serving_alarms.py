@@ -36,9 +36,9 @@ class ServingAlarmsArgs:
     max_replicas: int
     """The HPA maximum: running pods at this count for 15 minutes means it cannot scale further.
     Required."""
-    kms_key: Optional[KmsKey] = None
-    """CMK for the SNS topic (its policy must let cloudwatch.amazonaws.com use it). Default None:
-    the AWS managed key alias/aws/sns (never unencrypted)."""
+    kms_key: KmsKey
+    """CMK for the SNS topic; its policy must let cloudwatch.amazonaws.com use it. Required:
+    CloudWatch alarms cannot publish to a topic under the AWS managed aws/sns key."""
     error_rate_percent: float = 5.0
     """5xx responses, percent of requests over 5 minutes. Default 5."""
     p99_latency_ms: float = 10000.0
@@ -63,7 +63,7 @@ class ServingAlarms(Component):
         self.topic = aws.sns.Topic(
             f"{name}-topic",
             name=name,
-            kms_master_key_id=args.kms_key.arn if args.kms_key else "alias/aws/sns",
+            kms_master_key_id=args.kms_key.arn,
             tags=merge_tags(f"{name}-topic", args.tags),
             opts=self.child(),
         )

@@ -2,17 +2,16 @@
 authentication, WAF, egress and DNS routing the tier promises."""
 
 import functools
+import json
 
 import pytest
 
-from blueprints.context import region_code
-
 from blueprints import inference
-from blueprints.context import BlueprintContext
+from blueprints.context import BlueprintContext, region_code
 from blueprints.engine import load_stack_file, run_program
 from blueprints.program import load_spec
 from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
-from tests.conftest import STACKS
+from tests.conftest import EXAMPLES, STACKS
 
 DOMAIN = {"inference": {"domainName": "api.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}}
 MULTI_REGION = {"confidential": ("eu-central-1", "eu-west-1"), "restricted": ("eu-west-1", "eu-central-1")}
@@ -305,3 +304,17 @@ def test_one_region_owns_the_certificate_validation_record_every_region_uses(ren
     validations = plan.of_type("aws:acm/certificateValidation:CertificateValidation")
     assert sorted(v.region for v in validations) == sorted(MULTI_REGION["restricted"])
     assert all(v.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]] for v in validations)
+
+
+@pytest.mark.parametrize("tier", EXAMPLES)
+def test_alarm_topics_use_a_cmk_cloudwatch_can_publish_with(example_plan, tier):
+    """CloudWatch alarms cannot publish to a topic under aws/sns, so even the public tier (AWS
+    managed keys elsewhere) encrypts its alarm topics with a CMK whose policy admits CloudWatch."""
+    plan = example_plan(tier)
+    keys = {k.outputs["arn"]: k for k in plan.of_type("aws:kms/key:Key")}
+    topics = [t for t in plan.of_type("aws:sns/topic:Topic") if "-alarms-" in t.name]
+    assert topics
+    for topic in topics:
+        key = keys[topic.inputs["kmsMasterKeyId"]]
+        services = [s["Principal"].get("Service") for s in json.loads(key.inputs["policy"])["Statement"]]
+        assert "cloudwatch.amazonaws.com" in services

@@ -279,3 +279,17 @@ def test_malware_scanner_is_exempt_from_the_air_gapped_bucket_rule(example_plan)
     exempting = [s for doc in policies for s in doc["Statement"] if s.get("Sid") == "DenyObjectAccessOutsideTrainingVpc"]
     assert exempting and all(
         s["Condition"]["StringNotEquals"][f"aws:PrincipalTag/{VPCE_EXEMPT_TAG[0]}"] == VPCE_EXEMPT_TAG[1] for s in exempting)
+
+
+def test_public_tier_can_opt_in_to_threat_detection(render, example_plan):
+    assert not example_plan("public").of_type("aws:guardduty/detector:Detector")
+    plan = render("public", {"threatDetection": True})
+    (detector,) = plan.of_type("aws:guardduty/detector:Detector")
+    assert detector.inputs["enable"] is True
+    assert plan.of_type("aws:securityhub/account:Account")
+    # EventBridge cannot publish to an aws/sns topic: the findings topic gets a rotating CMK
+    # even on a tier that otherwise uses AWS managed keys.
+    (topic,) = [t for t in plan.of_type("aws:sns/topic:Topic") if "-td-" in t.name]
+    (key,) = [k for k in plan.of_type("aws:kms/key:Key") if plan.provider_region(k) == plan.provider_region(topic)]
+    assert topic.inputs["kmsMasterKeyId"] in (key.outputs["arn"], key.outputs["keyId"], key.id)
+    assert key.inputs["enableKeyRotation"] is True

@@ -209,3 +209,15 @@ def test_missing_blueprint_key_points_to_blueprint_new():
     with pytest.raises(SpecError) as exc:
         parse_spec(None, region="eu-west-1")
     assert exc.value.problems == [f"{CONFIG_KEY}: missing; run `blueprint new` for a commented example"]
+
+
+# -- threat detection -----------------------------------------------------------------------
+
+def test_threat_detection_is_optional_on_public_only():
+    assert problems_of("public", {"threatDetection": True}) == []
+    assert problems_of("public", {"threatDetection": False}) == []
+    line = only(problems_of("internal", {"threatDetection": False}))
+    assert line.startswith("threatDetection:") and "rule: threat detection" in line
+    assert parse_spec(spec_config("public"), region="eu-west-1").threat_detection is False
+    assert parse_spec(spec_config("public", {"threatDetection": True}), region="eu-west-1").threat_detection is True
+    assert parse_spec(spec_config("internal"), region="eu-west-1").threat_detection is True

@@ -51,7 +51,8 @@ def build(options: dict[str, Any]) -> None:
     acl = WebAcl("svc-waf", WebAclArgs(resource_arn=api.stage_arn))
     alarms = ServingAlarms("svc-alarms", ServingAlarmsArgs(
         api=api, web_acl=acl, ingress=ingress, cluster_name=cluster.cluster_name, namespace=workload.namespace,
-        service_name=workload.service_name, max_replicas=6, kms_key=key))
+        service_name=workload.service_name, max_replicas=6,
+        kms_key=key or KmsKey("alarms", KmsKeyArgs(description="alarms", service_principals=["sns", "cloudwatch"]))))
     RegionalDns("svc-dns", RegionalDnsArgs(
         api=api, health_alarm_name=alarms.no_healthy_backend_alarm_name if options.get("alarm_health") else None,
         **options.get("dns", {})))
