@@ -79,6 +79,7 @@ def render_stack_file(
         f"    costCenter: {q(cost_center)}     # CostCenter tag: set your cost center",
         f"    residency: {residency}           # eu | us | any; every region used must be inside it",
         "    # deployerCidrs: [10.100.0.0/16]        # private networks `pulumi up` runs from (CI runner VPC / VPN via Transit Gateway): EKS admits HTTPS from them",
+        *([] if t.guardduty else ["    # threatDetection: true                 # opt in to GuardDuty + Security Hub (always on above public)"]),
         "    training:",
         f"      enabled: {'true' if training else 'false'}",
         f"      gpuInstanceType: {DEFAULT_TRAINING_GPU.get(tier, 'p5.48xlarge')}   # EFA + placement group on p4d/p5/trn",

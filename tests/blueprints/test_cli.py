@@ -193,3 +193,10 @@ def test_suppression_without_a_reason_is_a_config_error(tmp_path):
     path = write_stack(tmp_path, spec_config("restricted", {"suppressions": [{"rule": "AIB-001", "resource": "x"}]}))
     result = run("check", path)
     assert result.exit_code == 2 and "suppressions[0].reason: required key is missing" in result.output
+
+
+def test_new_offers_threat_detection_where_the_tier_leaves_it_optional(tmp_path):
+    run("new", "pub-demo", "--tier", "public", "--region", "us-east-1", "--dir", tmp_path)
+    run("new", "int-demo", "--tier", "internal", "--region", "us-east-2", "--dir", tmp_path)
+    assert "# threatDetection: true" in (tmp_path / "Pulumi.pub-demo.yaml").read_text()
+    assert "threatDetection" not in (tmp_path / "Pulumi.int-demo.yaml").read_text()
