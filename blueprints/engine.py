@@ -721,9 +721,10 @@ def _assemble(records: dict[str, dict[str, Any]], stack: str, tier: str, default
         state = rec.get("state") or {}
         outputs = {}
         if rec["custom"]:
-            computed = {k: _plain(_json_safe(v)) for k, v in state.items() if k not in rec["inputs"]}
-            outputs = {**rec["inputs"], **computed, "id": rec["id"]} if not rec["type"].startswith("pulumi:providers:") else {
-                **rec["inputs"], "__region": state.get("__region", default_region)}
+            if rec["type"].startswith("pulumi:providers:"):
+                outputs = {**rec["inputs"], "__region": state.get("__region", default_region)}
+            else:
+                outputs = {**_with_computed(rec["inputs"], _plain(_json_safe(state))), "id": rec["id"]}
         resources[urn] = Resource(
             urn=urn, type=rec["type"], name=rec["name"], custom=rec["custom"], parent=rec["parent"],
             provider=provider, inputs=rec["inputs"], dependencies=rec["dependencies"], protect=rec["protect"],
@@ -736,6 +737,16 @@ def _assemble(records: dict[str, dict[str, Any]], stack: str, tier: str, default
     plan = Plan(stack=stack, tier=tier, resources=ordered)
     _assign_regions(plan, default_region)
     return plan
+
+
+def _with_computed(inputs: Any, state: Any) -> Any:
+    """Outputs: the inputs as recorded (secrets masked), plus what the provider computes, down
+    to nested objects (an EKS cluster's vpcConfig.clusterSecurityGroupId)."""
+    if isinstance(inputs, dict) and isinstance(state, dict):
+        merged = {k: _with_computed(v, state.get(k)) for k, v in inputs.items()}
+        merged.update({k: v for k, v in state.items() if k not in inputs})
+        return merged
+    return inputs
 
 
 def _json_safe(value: Any) -> Any:

@@ -402,3 +402,12 @@ def test_workloads_on_freshly_created_mirrors_are_not_awaited(example_plan, tier
     assert workloads
     for w in workloads:
         assert w.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}, w.name
+
+
+def test_deployer_networks_reach_every_clusters_own_security_group(example_plan):
+    plan = example_plan("restricted")
+    clusters = plan.of_type("aws:eks/cluster:Cluster")
+    rules = [r for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if "-api-from-" in r.name]
+    assert len(clusters) == 3
+    assert {r.inputs["securityGroupId"] for r in rules} == {c.outputs["vpcConfig"]["clusterSecurityGroupId"] for c in clusters}
+    assert {(r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {("10.100.0.0/16", 443, 443)}
