@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 from blueprints.engine import load_stack_file, render_stack  # noqa: E402
 
-TARGET_SECONDS = 20.0
-TARGET_PEAK_MIB = 768.0
+TARGET_SECONDS = 8.0
+TARGET_PEAK_MIB = 128.0
 RUNS = 3
 
 
