@@ -10,6 +10,11 @@ import pulumi_aws as aws
 
 from components._base import Component, merge_tags, policy_json
 
+# Services whose KMS requests carry no aws:SourceAccount/aws:SourceArn: EventBridge delivering
+# to an encrypted SNS topic (the SNS developer guide, "compatibility between event sources from
+# AWS services and encrypted topics"). A source condition would silently drop every event.
+_NO_SOURCE_CONTEXT = frozenset({"events"})
+
 _USE_ACTIONS = [
     "kms:Decrypt",
     "kms:DescribeKey",
@@ -84,7 +89,9 @@ class KmsKey(Component):
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
             }
-            if service == "logs":
+            if service in _NO_SOURCE_CONTEXT:
+                del statement["Condition"]
+            elif service == "logs":
                 statement["Condition"] = {
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": pulumi.Output.concat(

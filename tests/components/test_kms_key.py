@@ -71,3 +71,13 @@ def test_service_linked_roles_get_use_and_grant_by_condition_not_by_name(render_
         principal = statement["Principal"]
         assert "aws-service-role" not in json.dumps(principal)
         assert principal != {"AWS": "*"} or statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "123456789012"
+
+
+def test_eventbridge_use_carries_no_source_condition(render_component):
+    """EventBridge's KMS requests for an encrypted SNS topic carry no aws:SourceAccount: a
+    condition on it would drop every finding silently."""
+    plan = render_component(lambda: KmsKey("alerts", KmsKeyArgs(description="alerts", service_principals=["events", "sns"])))
+    (key,) = plan.of_type("aws:kms/key:Key")
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert "Condition" not in statements["AllowEventsUse"]
+    assert statements["AllowSnsUse"]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
