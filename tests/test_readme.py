@@ -25,3 +25,21 @@ def test_every_cli_verb_has_an_example():
 def test_the_two_commands_and_the_real_path_are_documented():
     for text in ("make demo", "make test", "pulumi login", "pulumi config set --secret", "pulumi preview", "pulumi up"):
         assert text in README
+
+
+def test_the_stack_config_example_is_valid_and_its_suppression_names_a_real_resource(example_plan, tmp_path):
+    import yaml
+
+    from blueprints.engine import load_stack_file
+    from blueprints.program import load_spec
+
+    block = README.split("## Stack config")[1].split("```yaml\n")[1].split("```")[0]
+    path = tmp_path / "Pulumi.readme.yaml"
+    path.write_text(block)
+    config, secret_keys = load_stack_file(path).runtime_config()
+    spec = load_spec(config, secret_keys)  # raises SpecError if the README drifts from the spec
+    (suppression,) = spec.model.suppressions
+    names = {r.name for r in example_plan("restricted").resources}
+    assert suppression.resource in names
+    assert f"| {suppression.rule} |" in (ROOT / "docs" / "RULES.md").read_text()
+    assert yaml.safe_load(block)["config"]["ai-blueprints:blueprint"]["name"] == "fraud-models"
