@@ -62,7 +62,7 @@ class StackFile:
 
     def runtime_config(self) -> tuple[dict[str, str], list[str]]:
         """Config as the Pulumi CLI hands it to a program: strings, objects as JSON, secure
-        values replaced by a placeholder (there is no key to decrypt them offline) and their
+        values replaced by SECRET_TEXT (there is no key to decrypt them offline) and their
         keys listed as secret."""
         values: dict[str, str] = {}
         secret_keys: list[str] = []

@@ -20,7 +20,6 @@ from blueprints.tiers import ALL_REGIONS, Tier, get_tier, regions_for_residency
 
 CONFIG_NAMESPACE = "ai-blueprints"
 CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
-SECRET_PLACEHOLDER = "[secret]"  # what the offline engine sees for a `secure:` value
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$"

@@ -178,6 +178,13 @@ def policy_json(statements: list[Any]) -> pulumi.Output[str]:
     )
 
 
+def check_range(name: str, arg: str, value: float, low: float, high: float) -> None:
+    """Raise ValueError naming the component, the argument and AWS's allowed range when
+    `value` lies outside [low, high]."""
+    if not low <= value <= high:
+        raise ValueError(f"{name}: {arg} must be {low}-{high}, got {value}")
+
+
 def check_log_retention(name: str, arg: str, days: int) -> None:
     """Raise ValueError naming the component and the argument when `days` is not a retention
     CloudWatch Logs accepts (LOG_RETENTION_DAYS)."""

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import Component, StatefulOptions, check_log_retention, check_range, merge_tags
 from components.kms_key import KmsKey
 
 
@@ -52,8 +52,7 @@ class IsolatedVpc(Component):
         network = ipaddress.ip_network(args.cidr_block)
         if not 16 <= network.prefixlen <= 20:
             raise ValueError(f"{name}: cidr_block must be /16 to /20, got {args.cidr_block}")
-        if not 2 <= args.az_count <= 3:
-            raise ValueError(f"{name}: az_count must be 2 or 3, got {args.az_count}")
+        check_range(name, "az_count", args.az_count, 2, 3)
         check_log_retention(name, "flow_log_retention_days", args.flow_log_retention_days)
         self._name, self._tags = name, dict(args.tags)
 

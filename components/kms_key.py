@@ -8,7 +8,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags, policy_json
+from components._base import Component, check_range, merge_tags, policy_json
 
 # Services whose KMS requests carry no aws:SourceAccount/aws:SourceArn: EventBridge delivering
 # to an encrypted SNS topic (the SNS developer guide, "compatibility between event sources from
@@ -61,10 +61,8 @@ class KmsKey(Component):
 
     def __init__(self, name: str, args: KmsKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("kms", "KmsKey", name, opts)
-        if not 90 <= args.rotation_period_days <= 2560:
-            raise ValueError(f"{name}: rotation_period_days must be 90-2560, got {args.rotation_period_days}")
-        if not 7 <= args.deletion_window_days <= 30:
-            raise ValueError(f"{name}: deletion_window_days must be 7-30, got {args.deletion_window_days}")
+        check_range(name, "rotation_period_days", args.rotation_period_days, 90, 2560)
+        check_range(name, "deletion_window_days", args.deletion_window_days, 7, 30)
         identity = aws.get_caller_identity_output(opts=self.invoke_opts())
         partition = aws.get_partition_output(opts=self.invoke_opts())
         region = aws.get_region_output(opts=self.invoke_opts())

@@ -8,7 +8,7 @@ from typing import Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags
+from components._base import Component, check_range, merge_tags
 
 _WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
@@ -39,8 +39,7 @@ class MacieJob(Component):
         super().__init__("macie", "MacieJob", name, opts)
         if not args.bucket_names:
             raise ValueError(f"{name}: bucket_names is empty")
-        if not 1 <= args.sampling_percentage <= 100:
-            raise ValueError(f"{name}: sampling_percentage must be 1-100")
+        check_range(name, "sampling_percentage", args.sampling_percentage, 1, 100)
         depends: list[pulumi.Resource] = []
         if args.enable_macie:
             depends.append(aws.macie2.Account(

@@ -10,7 +10,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, bounded_name, merge_tags
+from components._base import Component, bounded_name, check_range, merge_tags
 from components.isolated_vpc import IsolatedVpc
 from components.node_group import NodeGroup
 
@@ -54,10 +54,8 @@ class PrivateIngress(Component):
 
     def __init__(self, name: str, args: PrivateIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("network", "PrivateIngress", name, opts)
-        if not 30000 <= args.node_port <= 32767:
-            raise ValueError(f"{name}: node_port must be 30000-32767, got {args.node_port}")
-        if not 1 <= args.listener_port <= 65535:
-            raise ValueError(f"{name}: listener_port must be 1-65535, got {args.listener_port}")
+        check_range(name, "node_port", args.node_port, 30000, 32767)
+        check_range(name, "listener_port", args.listener_port, 1, 65535)
         vpc = args.vpc
         self.listener_port = args.listener_port
 

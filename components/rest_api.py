@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import Component, StatefulOptions, check_log_retention, check_range, merge_tags
 from components.kms_key import KmsKey
 from components.private_ingress import PrivateIngress
 
@@ -272,10 +272,8 @@ class RestApi(Component):
             if arg and (getattr(args, arg) is not None) != (args.authorization == auth):
                 raise ValueError(f"{name}: {arg} is required with authorization {auth} and conflicts otherwise")
         check_log_retention(name, "log_retention_days", args.log_retention_days)
-        if not 0 <= args.canary_percent <= 100:
-            raise ValueError(f"{name}: canary_percent must be 0-100, got {args.canary_percent}")
-        if not 50 <= args.integration_timeout_ms <= 29000:
-            raise ValueError(f"{name}: integration_timeout_ms must be 50-29000, got {args.integration_timeout_ms}")
+        check_range(name, "canary_percent", args.canary_percent, 0, 100)
+        check_range(name, "integration_timeout_ms", args.integration_timeout_ms, 50, 29000)
         if args.token_authorizer and not 0 <= args.token_authorizer.ttl_seconds <= 3600:
             raise ValueError(f"{name}: token_authorizer.ttl_seconds must be 0-3600")
 

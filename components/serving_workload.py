@@ -15,7 +15,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._base import SKIP_AWAIT, Component
+from components._base import Component, SKIP_AWAIT, check_range
 from components.eks_cluster import EksCluster
 # The device-plugin DaemonSet the training namespace also runs (one hardened definition).
 from components.device_plugin import device_plugin_daemonset
@@ -97,8 +97,7 @@ class ServingWorkload(Component):
 
     def __init__(self, name: str, args: ServingWorkloadArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("kubernetes", "ServingWorkload", name, opts)
-        if not 30000 <= args.node_port <= 32767:
-            raise ValueError(f"{name}: node_port must be 30000-32767, got {args.node_port}")
+        check_range(name, "node_port", args.node_port, 30000, 32767)
         if not 1 <= args.min_replicas <= args.max_replicas:
             raise ValueError(f"{name}: need 1 <= min_replicas <= max_replicas, got {args.min_replicas}..{args.max_replicas}")
         for label, value in (("namespace", args.namespace), ("app_name", args.app_name)):

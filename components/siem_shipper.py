@@ -19,7 +19,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import Component, StatefulOptions, check_log_retention, check_range, merge_tags
 from components.encrypted_bucket import EncryptedBucket
 from components.kms_key import KmsKey
 
@@ -176,8 +176,7 @@ class SiemShipper(Component):
             raise ValueError(f"{name}: destination {args.destination} needs endpoint and token")
         if args.destination == "s3" and (args.endpoint or args.token is not None):
             raise ValueError(f"{name}: destination s3 takes no endpoint or token")
-        if not 60 <= args.buffering_interval_seconds <= 900:
-            raise ValueError(f"{name}: buffering_interval_seconds must be 60-900")
+        check_range(name, "buffering_interval_seconds", args.buffering_interval_seconds, 60, 900)
         check_log_retention(name, "log_retention_days", args.log_retention_days)
         if len(name) > MAX_NAME:
             raise ValueError(f"{name}: at most {MAX_NAME} characters (IAM role names derived from it)")

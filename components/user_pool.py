@@ -9,7 +9,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags
+from components._base import Component, check_range, merge_tags
 
 cognito = aws.cognito
 
@@ -38,12 +38,9 @@ class UserPool(Component):
 
     def __init__(self, name: str, args: UserPoolArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("auth", "UserPool", name, opts)
-        if not 8 <= args.password_min_length <= 99:
-            raise ValueError(f"{name}: password_min_length must be 8-99")
-        if not 5 <= args.access_token_minutes <= 1440:
-            raise ValueError(f"{name}: access_token_minutes must be 5-1440")
-        if not 1 <= args.refresh_token_days <= 3650:
-            raise ValueError(f"{name}: refresh_token_days must be 1-3650")
+        check_range(name, "password_min_length", args.password_min_length, 8, 99)
+        check_range(name, "access_token_minutes", args.access_token_minutes, 5, 1440)
+        check_range(name, "refresh_token_days", args.refresh_token_days, 1, 3650)
         pool = cognito.UserPool(
             f"{name}-pool",
             name=name,

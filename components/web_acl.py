@@ -10,7 +10,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, merge_tags
+from components._base import Component, check_range, merge_tags
 
 W = aws.wafv2
 
@@ -69,8 +69,7 @@ class WebAcl(Component):
 
     def __init__(self, name: str, args: WebAclArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("waf", "WebAcl", name, opts)
-        if not 10 <= args.rate_limit <= 2_000_000_000:
-            raise ValueError(f"{name}: rate_limit must be 10 to 2000000000, got {args.rate_limit}")
+        check_range(name, "rate_limit", args.rate_limit, 10, 2_000_000_000)
         if args.rate_window_seconds not in RATE_WINDOWS:
             raise ValueError(f"{name}: rate_window_seconds must be one of {RATE_WINDOWS}")
         if args.max_body_kib not in BODY_INSPECTION_KIB:

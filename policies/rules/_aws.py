@@ -85,7 +85,7 @@ _MODEL_SEGMENT = re.compile(r"(^|[-_])models?([-_]|$)")
 
 
 def known(value: Any) -> bool:
-    """Set and not an unknown-during-preview placeholder."""
+    """Set, and not a value the engine reports as unknown during a preview."""
     return value not in (None, "", [], {}) and not is_unknown(value)
 
 
