@@ -8,16 +8,19 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional
+from typing import List, NoReturn, Optional, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from blueprints import cost as cost_mod
+from blueprints import diff as diff_mod
 from blueprints import tiers as tiers_mod
 from blueprints.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
-from blueprints.spec import SpecError
+from blueprints.spec import SiemSpec, SpecError
+from policies import runner as runner_mod
 
 app = typer.Typer(
     name="blueprint",
@@ -39,33 +42,17 @@ def _fail(lines: list[str] | str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-class TierFormat(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A typer choice built from the values the module that renders them accepts."""
+    return Enum(name, {value: value for value in values}, type=str)  # type: ignore[return-value]
 
 
-class CheckFormat(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    sarif = "sarif"
-
-
-class DiffFormat(str, Enum):
-    markdown = "markdown"
-    json = "json"
-
-
-class Report(str, Enum):
-    compliance = "compliance"
-
-
-class TierChoice(str, Enum):
-    public = "public"
-    internal = "internal"
-    confidential = "confidential"
-    restricted = "restricted"
+TableFormat = _choices("TableFormat", cost_mod.FORMATS)  # table, json, markdown: tiers and cost
+CheckFormat = _choices("CheckFormat", runner_mod.FORMATS)
+Report = _choices("Report", runner_mod.REPORTS)
+DiffFormat = _choices("DiffFormat", diff_mod.FORMATS)
+TierChoice = _choices("TierChoice", tiers_mod.TIER_NAMES)
+SiemChoice = _choices("SiemChoice", get_args(SiemSpec.model_fields["destination"].annotation))
 
 
 # -------------------------------------------------------------------------------------
@@ -74,25 +61,29 @@ class TierChoice(str, Enum):
 
 
 def _spec_of(stack_path: Path):
+    """The stack file and its validated spec; exit 2 naming every problem otherwise."""
     from blueprints.program import load_spec
 
-    stack = load_stack_file(stack_path)
-    config, secret_keys = stack.runtime_config()
-    return stack, load_spec(config, secret_keys)
+    try:
+        stack = load_stack_file(stack_path)
+        config, secret_keys = stack.runtime_config()
+        return stack, load_spec(config, secret_keys)
+    except StackFileError as exc:
+        _fail(str(exc))
+    except SpecError as exc:
+        _fail([f"{stack_path}: {p}" for p in exc.problems])
 
 
 def _load_plan(source: Path) -> tuple[Plan, Optional[object]]:
     """A plan from a stack file (rendered offline) or a plan JSON file; plus the spec when a
     stack file was given."""
-    try:
-        if source.suffix == ".json":
+    if source.suffix == ".json":
+        try:
             return load_plan_file(source), None
-        stack, spec = _spec_of(source)
-        return render_stack(stack), spec
-    except StackFileError as exc:
-        _fail(str(exc))
-    except SpecError as exc:
-        _fail([f"{source}: {p}" for p in exc.problems])
+        except StackFileError as exc:
+            _fail(str(exc))
+    stack, spec = _spec_of(source)
+    return render_stack(stack), spec
 
 
 # -------------------------------------------------------------------------------------
@@ -101,12 +92,12 @@ def _load_plan(source: Path) -> tuple[Plan, Optional[object]]:
 
 
 @app.command()
-def tiers(fmt: TierFormat = typer.Option(TierFormat.table, "--format", "-f", help="table, json or markdown")) -> None:
+def tiers(fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="table, json or markdown")) -> None:
     """Print the guardrail matrix: what each classification tier promises."""
-    if fmt is TierFormat.json:
+    if fmt is TableFormat.json:
         typer.echo(tiers_mod.matrix_json(), nl=False)
         return
-    if fmt is TierFormat.markdown:
+    if fmt is TableFormat.markdown:
         typer.echo(tiers_mod.matrix_markdown(), nl=False)
         return
     table = Table(title="ai-blueprints tiers", show_lines=True)
@@ -134,7 +125,7 @@ def new(
     owner: str = typer.Option("ml-platform@example.com", "--owner", help="Owner tag (an email address)"),
     cost_center: str = typer.Option("CC-0000", "--cost-center", help="CostCenter tag"),
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: from --region)"),
-    siem: str = typer.Option("s3", "--siem", help="SIEM destination: splunk, http or s3"),
+    siem: SiemChoice = typer.Option("s3", "--siem", help="SIEM destination: splunk, http or s3"),
     siem_endpoint: Optional[str] = typer.Option(None, "--siem-endpoint", help="https URL of the Splunk HEC or HTTP endpoint"),
     directory: Path = typer.Option(Path("stacks"), "--dir", help="Where to write Pulumi.NAME.yaml"),
 ) -> None:
@@ -148,7 +139,7 @@ def new(
         text = render_stack_file(
             name=name, tier=tier.value, region=region, inference_regions=list(inference_region or []),
             training=not no_training, inference=not no_inference, owner=owner, cost_center=cost_center,
-            residency=residency, siem=siem, siem_endpoint=siem_endpoint,
+            residency=residency, siem=siem.value, siem_endpoint=siem_endpoint,
         )
     except ScaffoldError as exc:
         _fail(exc.problems)
@@ -156,7 +147,7 @@ def new(
     with open(target, "x", encoding="utf-8") as fh:  # "x": never overwrite, even in a race
         fh.write(text)
     typer.echo(f"wrote {target}")
-    if siem in ("splunk", "http"):
+    if siem.value in ("splunk", "http"):
         typer.echo(
             "next: set the SIEM token as a secret (validate fails until you do):\n"
             f"  pulumi config set --secret --path 'ai-blueprints:blueprint.siem.token' <token> --stack {name}"
@@ -167,12 +158,7 @@ def new(
 @app.command()
 def validate(stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml")) -> None:
     """Report every problem in a stack file, one line each (exit 2), or confirm it is valid."""
-    try:
-        _, spec = _spec_of(stack)
-    except StackFileError as exc:
-        _fail(str(exc))
-    except SpecError as exc:
-        _fail([f"{stack}: {p}" for p in exc.problems])
+    _, spec = _spec_of(stack)
     parts = [f"tier {spec.model.tier}", f"home {spec.region}"]
     if spec.inference.enabled:
         parts.append("inference in " + ", ".join(spec.inference_regions))
@@ -251,14 +237,12 @@ def check(
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
-    from policies.runner import check as run_check
-
     rendered, spec = _load_plan(source)
     suppressions = [s.model_dump() for s in spec.model.suppressions] if spec is not None else []
     if residency is None and spec is not None:
         residency = spec.residency
     try:
-        text, code = run_check(
+        text, code = runner_mod.check(
             rendered.to_dict(), tier=tier.value if tier else None, residency=residency,
             suppressions=suppressions, fmt=fmt.value, report=report.value if report else None,
         )
@@ -280,30 +264,20 @@ def diff(
     fmt: DiffFormat = typer.Option(DiffFormat.markdown, "--format", "-f", help="markdown or json"),
 ) -> None:
     """What a change does: resources created, updated, replaced, deleted; security-relevant first."""
-    from blueprints.diff import diff_plans, format_diff
-
     before, _ = _load_plan(base)
     after, _ = _load_plan(head)
-    text = format_diff(diff_plans(before, after), fmt.value)
+    text = diff_mod.format_diff(diff_mod.diff_plans(before, after), fmt.value)
     typer.echo(text, nl=not text.endswith("\n"))
-
-
-class CostFormat(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
 
 
 @app.command()
 def cost(
     source: Path = typer.Argument(..., help="A stack file or a plan JSON"),
-    fmt: CostFormat = typer.Option(CostFormat.table, "--format", "-f", help="table, json or markdown"),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="table, json or markdown"),
 ) -> None:
     """Monthly cost estimate by component (list prices; assumptions printed)."""
-    from blueprints.cost import estimate, format_cost
-
     rendered, _ = _load_plan(source)
-    text = format_cost(estimate(rendered), fmt.value)
+    text = cost_mod.format_cost(cost_mod.estimate(rendered), fmt.value)
     typer.echo(text, nl=not text.endswith("\n"))
 
 

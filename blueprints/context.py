@@ -87,6 +87,8 @@ class BlueprintContext:
         # Buckets whose object-level access CloudTrail records (data events), by role.
         self.data_buckets: dict[str, EncryptedBucket] = {}
         self._providers: dict[str, aws.Provider] = {}
+        self._callers: dict[str, Any] = {}
+        self._partitions: dict[str, pulumi.Output[str]] = {}
         self._keys: dict[tuple[str, str], Optional[KmsKey]] = {}
         self._access_log_buckets: dict[str, Optional[EncryptedBucket]] = {}
 
@@ -135,12 +137,29 @@ class BlueprintContext:
         security group admits HTTPS from them, so the program reaches private-only API endpoints."""
         return tuple(self.spec.model.deployer_cidrs)
 
+    def _invoke(self, region: str) -> pulumi.InvokeOutputOptions:
+        return pulumi.InvokeOutputOptions(provider=self.provider(region))
+
+    def caller(self, region: str) -> Any:
+        """Who runs this deployment (account, ARN), looked up once per region."""
+        if region not in self._callers:
+            self._callers[region] = aws.get_caller_identity_output(opts=self._invoke(region))
+        return self._callers[region]
+
+    def account_id(self, region: str) -> pulumi.Output[str]:
+        return self.caller(region).account_id
+
+    def partition(self, region: str) -> pulumi.Output[str]:
+        """The AWS partition (aws, aws-cn, aws-us-gov), looked up once per region."""
+        if region not in self._partitions:
+            self._partitions[region] = aws.get_partition_output(opts=self._invoke(region)).partition
+        return self._partitions[region]
+
     def deployer_arn(self, region: str) -> pulumi.Output[str]:
         """The IAM role (or user) running this deployment: EKS clusters give it an admin access
         entry so that the program's own Kubernetes provider can create objects."""
-        opts = pulumi.InvokeOutputOptions(provider=self.provider(region))
-        caller = aws.get_caller_identity_output(opts=opts)
-        return aws.iam.get_session_context_output(arn=caller.arn, opts=opts).issuer_arn
+        caller = self.caller(region)
+        return aws.iam.get_session_context_output(arn=caller.arn, opts=self._invoke(region)).issuer_arn
 
     # -- keys ----------------------------------------------------------------------
     def key(self, domain: str, region: str, *, required: bool = False) -> Optional[KmsKey]:

@@ -182,7 +182,6 @@ class _Pricer:
         self.by_urn = plan.by_urn()
         self.lines: list[CostLine] = []
         self.unknown_regions: set[str] = set()
-        self.trails_seen = 0
         self._components: dict[str, str] = {}
 
     def component(self, r: Resource) -> str:
@@ -331,8 +330,7 @@ def _stage(p: _Pricer, r: Resource) -> None:
 
 
 def _trail(p: _Pricer, r: Resource) -> None:
-    p.trails_seen += 1
-    if p.trails_seen > 1:
+    if r is not p.plan.of_type("aws:cloudtrail/trail:Trail")[0]:  # the first trail's copy of management events is free
         p.add(r, "CloudTrail management events (extra copy)", CLOUDTRAIL_MANAGEMENT_EVENTS / 100_000,
               "100k events", CLOUDTRAIL_MANAGEMENT_100K,
               f"only the first trail's copy is free; assumed {CLOUDTRAIL_MANAGEMENT_EVENTS:,} events/month")

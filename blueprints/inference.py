@@ -28,12 +28,10 @@ import pulumi
 
 from blueprints import platform
 from blueprints.context import BlueprintContext, LogSource, WebAclSource
-from blueprints.tiers import RESIDENCY_COUNTRIES
-from blueprints.training import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
-from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from blueprints.tiers import API_AUTHORIZATION_TYPES, RESIDENCY_COUNTRIES
+from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
 from components.cluster_autoscaler import public_image as autoscaler_public_image
 from components.container_insights import ContainerInsights, ContainerInsightsArgs
-from components.ecr_repository import EcrRepository, EcrRepositoryArgs
 from components.eks_cluster import EksCluster
 from components.isolated_vpc import IsolatedVpc
 from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
@@ -56,7 +54,6 @@ PUBLIC_IMAGES = {
 }
 MODEL_SERVER = "model-server"
 MAX_BODY_KIB = 64  # the WAF body-size rule: the largest request body API Gateway forwards to WAF
-AUTH_TYPES = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "jwt": "CUSTOM"}
 
 
 def _cidr(index: int) -> str:
@@ -89,12 +86,7 @@ def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.I
         return dict(upstream)
     images: dict[str, pulumi.Input[str]] = {}
     for image, source in upstream.items():
-        mirror = EcrRepository(
-            f"{base}-{image}-mirror",
-            EcrRepositoryArgs(repository_name=f"{ctx.name}/inference/{image}", kms_key=ctx.key("models", region),
-                              tags=ctx.tags),
-            opts=ctx.opts(region),
-        )
+        mirror = platform.mirror(ctx, f"{base}-{image}-mirror", region, f"inference/{image}")
         images[image] = pulumi.Output.concat(mirror.repository_url, _image_reference(source))
     return images
 
@@ -223,8 +215,8 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
                       ebs_kms_key=compute_key, efa=False, tags=ctx.tags),
         opts=opts,
     )
-    ClusterAutoscaler(f"{base}-autoscaler", ClusterAutoscalerArgs(
-        cluster=cluster, image=images["cluster-autoscaler"], skip_await=tier.air_gapped, tags=ctx.tags), opts=opts)
+    platform.autoscaler(ctx, f"{base}-autoscaler", region, cluster, images["cluster-autoscaler"],
+                        skip_await=tier.air_gapped)
     # Container Insights publishes the running-pods metric the HPA-at-maximum alarm watches.
     ContainerInsights(f"{base}-insights", ContainerInsightsArgs(
         cluster=cluster, log_retention_days=tier.log_retention_days, log_kms_key=logs_key, stateful=ctx.stateful,
@@ -251,7 +243,7 @@ def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIng
         RestApiArgs(
             ingress=ingress,
             model_version=model_version,
-            authorization=AUTH_TYPES[spec.auth],
+            authorization=API_AUTHORIZATION_TYPES[spec.auth],
             cognito=CognitoAuthorizer(user_pool_arns=[user_pool.user_pool_arn]) if user_pool else None,
             token_authorizer=token_authorizer,
             api_key_required=inference.api_key_required,

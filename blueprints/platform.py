@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import pulumi
+
 from blueprints.context import BlueprintContext, LogSource
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.ecr_repository import EcrRepository, EcrRepositoryArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.node_group import NodeGroup, NodeGroupArgs
@@ -20,6 +24,11 @@ AIR_GAP_INTERFACE_ENDPOINTS = (
     "ec2messages", "elasticloadbalancing", "autoscaling", "monitoring",
 )
 SYSTEM_INSTANCE_TYPES = ("m7i.large",)
+# Cluster add-on images, mirrored into private ECR where nodes cannot reach their registries
+# (`crane copy <upstream> <repository_url>:<tag>`).
+NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
+EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
+CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 
 
 def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str) -> IsolatedVpc:
@@ -78,3 +87,21 @@ def system_nodes(ctx: BlueprintContext, name: str, region: str, eks: EksCluster,
                       cluster_addons=tuple(addons), tags=ctx.tags),
         opts=ctx.opts(region),
     )
+
+
+def mirror(ctx: BlueprintContext, name: str, region: str, repository: str) -> EcrRepository:
+    """A private ECR repository `<blueprint>/<repository>` in `region` that holds a copy of an
+    image: nodes without egress pull only from their own region's registry."""
+    return EcrRepository(
+        name,
+        EcrRepositoryArgs(repository_name=f"{ctx.name}/{repository}", kms_key=ctx.key("models", region), tags=ctx.tags),
+        opts=ctx.opts(region),
+    )
+
+
+def autoscaler(ctx: BlueprintContext, name: str, region: str, eks: EksCluster, image: pulumi.Input[str], *,
+               skip_await: bool) -> ClusterAutoscaler:
+    """The Cluster Autoscaler for a cluster; `skip_await` where its image sits in a mirror this
+    stack creates (empty until the image is copied in)."""
+    return ClusterAutoscaler(name, ClusterAutoscalerArgs(cluster=eks, image=image, skip_await=skip_await, tags=ctx.tags),
+                             opts=ctx.opts(region))

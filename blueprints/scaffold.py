@@ -58,8 +58,6 @@ def render_stack_file(
             f"add --inference-region {regions[0] if inference_regions else region} --inference-region "
             f"{allowed[0] if allowed else '<region>'}"
         ])
-    if siem not in ("splunk", "http", "s3"):
-        raise ScaffoldError([f"--siem: {siem!r} is not allowed; use splunk, http or s3"])
     if siem in ("splunk", "http") and not siem_endpoint:
         raise ScaffoldError([f"--siem-endpoint: required with --siem {siem} (an https URL)"])
 

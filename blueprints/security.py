@@ -74,7 +74,6 @@ def build(ctx: BlueprintContext) -> Security:
                             for s in shipped_sources(ctx, region)],
                 web_acls=[ShippedWebAcl(name=a.name, web_acl_arn=a.web_acl_arn)
                           for a in ctx.web_acls if a.region == region] if tier.ships("waf") else [],
-                tier=tier.name,
                 classification=ctx.tags["DataClassification"],
                 blueprint=ctx.name,
                 log_retention_days=tier.log_retention_days,

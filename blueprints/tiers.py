@@ -24,6 +24,9 @@ WAF_IP_REPUTATION = "AWSManagedRulesAmazonIpReputationList"
 WAF_SQLI = "AWSManagedRulesSQLiRuleSet"
 WAF_ANONYMOUS_IP = "AWSManagedRulesAnonymousIpList"
 
+# API Gateway method `authorization` values for the spec's `inference.auth` choices.
+API_AUTHORIZATION_TYPES: dict[str, str] = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "jwt": "CUSTOM"}
+
 # AWS commercial regions this project renders for, by residency. A region outside these is
 # rejected by the spec, so a typo ("eu-west-4") never reaches a provider.
 RESIDENCY_REGIONS: dict[str, tuple[str, ...]] = {

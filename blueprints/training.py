@@ -18,9 +18,9 @@ import pulumi
 import pulumi_aws as aws
 
 from blueprints import platform
+from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG
 from blueprints.context import BlueprintContext
-from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from components.ecr_repository import EcrRepository, EcrRepositoryArgs
+from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock
 from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
@@ -33,11 +33,6 @@ from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
-# Images the cluster runs, mirrored once into the private repositories (`crane copy <upstream>
-# <repository_url>:<tag>`) because the air-gapped nodes cannot pull from the internet.
-NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
-EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
-CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 # Object actions an air-gapped bucket serves only through the training VPC's S3 endpoint.
 VPCE_ONLY_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
                      "s3:DeleteObjectVersion", "s3:RestoreObject"]
@@ -106,22 +101,14 @@ def build(ctx: BlueprintContext) -> Training:
     images = ["trainer", "nvidia-device-plugin", "cluster-autoscaler"]
     if gpu_nodes.efa_interfaces:
         images.append("efa-device-plugin")
-    repositories = {
-        image: EcrRepository(
-            f"{name}-training-{image}",
-            EcrRepositoryArgs(repository_name=f"{name}/training/{image}", kms_key=model_key, tags=ctx.tags),
-            opts=opts,
-        )
-        for image in images
-    }
+    repositories = {image: platform.mirror(ctx, f"{name}-training-{image}", region, f"training/{image}")
+                    for image in images}
 
     def image_ref(image: str, tag: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(repositories[image].repository_url, ":", tag)
 
-    ClusterAutoscaler(f"{name}-training-autoscaler",
-                      ClusterAutoscalerArgs(cluster=cluster, image=image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION),
-                                            skip_await=True, tags=ctx.tags),
-                      opts=opts)
+    platform.autoscaler(ctx, f"{name}-training-autoscaler", region, cluster,
+                        image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION), skip_await=True)
 
     # 5. FSx for Lustre: /data linked to the training data, /models to the model bucket.
     lustre = LustreFilesystem(
@@ -203,9 +190,7 @@ def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **o
     if ctx.tier.air_gapped:
         # The policy names the bucket, which the component creates: resolve its ARN afterwards.
         bucket_arn, resolve_arn = pulumi.deferred_output()
-        invoke = pulumi.InvokeOutputOptions(provider=ctx.provider(region))
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
+        account, partition = ctx.account_id(region), ctx.partition(region)
         statements.append({
             "Sid": "DenyObjectAccessOutsideTrainingVpc",
             "Effect": "Deny",
@@ -237,9 +222,7 @@ def _roles(ctx: BlueprintContext, cluster: EksCluster, data_bucket: EncryptedBuc
     only from ml-engineer. Every role is capped by one permissions boundary over the training
     resources."""
     region = ctx.home
-    invoke = pulumi.InvokeOutputOptions(provider=ctx.provider(region))
-    account = aws.get_caller_identity_output(opts=invoke).account_id
-    partition = aws.get_partition_output(opts=invoke).partition
+    account, partition = ctx.account_id(region), ctx.partition(region)
     eks_children = pulumi.Output.concat("arn:", partition, ":eks:", region, ":", account, ":*/", cluster.cluster_name, "/*")
     data_objects = pulumi.Output.concat(data_bucket.arn, "/*")
     model_objects = pulumi.Output.concat(model_bucket.arn, "/*")
@@ -247,8 +230,8 @@ def _roles(ctx: BlueprintContext, cluster: EksCluster, data_bucket: EncryptedBuc
     approved = pulumi.Output.concat(model_bucket.arn, "/", APPROVED_PREFIX, "*")
     via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
 
-    def describe_cluster(sid: str = "FindTheCluster") -> dict[str, Any]:
-        return {"Sid": sid, "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster.cluster_arn}
+    def describe_cluster() -> dict[str, Any]:
+        return {"Sid": "FindTheCluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster.cluster_arn}
 
     def key_use(keys: list[Optional[KmsKey]], actions: list[str]) -> list[dict[str, Any]]:
         arns = [k.arn for k in keys if k is not None]

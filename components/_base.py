@@ -1,11 +1,14 @@
-"""What every component shares: the type-token scheme, child options, tag merging, and the
-children many components create alike (service roles and their policies, retained log groups)."""
+"""What every component shares: the type-token scheme, child options, tag merging, the account,
+partition and region lookups, and the children many components create alike (service roles and
+their policies, retained log groups, single-file Lambda functions)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import pulumi
@@ -49,7 +52,6 @@ class Component(pulumi.ComponentResource):
         super().__init__(f"aiblueprints:{module}:{type_name}", name, None, opts)
         self._name = name
         self._retain = opts.retain_on_delete if opts is not None else None
-        self._invoked: dict[str, Any] = {}
 
     def child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child resource: parented to this component, retention carried down."""
@@ -69,20 +71,21 @@ class Component(pulumi.ComponentResource):
         """Invoke options that use this component's provider (its region)."""
         return pulumi.InvokeOutputOptions(parent=self)
 
-    # -- the account and partition, asked once per component through its provider -------
-    @property
+    # -- the account, partition and region, asked once per component through its provider ----
+    @functools.cached_property
     def aws_account_id(self) -> pulumi.Output[str]:
         """The deploying account's id (getCallerIdentity through this component's provider)."""
-        if "identity" not in self._invoked:
-            self._invoked["identity"] = aws.get_caller_identity_output(opts=self.invoke_opts())
-        return self._invoked["identity"].account_id
+        return aws.get_caller_identity_output(opts=self.invoke_opts()).account_id
 
-    @property
+    @functools.cached_property
     def aws_partition(self) -> pulumi.Output[str]:
         """The partition (`aws`, `aws-cn`, `aws-us-gov`) of this component's provider."""
-        if "partition" not in self._invoked:
-            self._invoked["partition"] = aws.get_partition_output(opts=self.invoke_opts())
-        return self._invoked["partition"].partition
+        return aws.get_partition_output(opts=self.invoke_opts()).partition
+
+    @functools.cached_property
+    def aws_region(self) -> pulumi.Output[str]:
+        """The region (e.g. `eu-west-1`) of this component's provider."""
+        return aws.get_region_output(opts=self.invoke_opts()).region
 
     def source_account_condition(self) -> dict[str, Any]:
         """The trust-policy Condition that lets a service act for this account only (the
@@ -148,13 +151,16 @@ class Component(pulumi.ComponentResource):
         kms_key: Optional["KmsKey"],
         stateful: StatefulOptions,
         tags: Optional[Mapping[str, str]],
+        retention_arg: str = "log_retention_days",
     ) -> aws.cloudwatch.LogGroup:
         """The CloudWatch log group `log_name` as the stateful child `<name>-<suffix>`: created
         before the service that writes to it, so retention and encryption hold from the first line.
 
-        `retention_days`: one of LOG_RETENTION_DAYS (validate with `check_log_retention` first).
-        `kms_key`: its CMK; None: CloudWatch's service-owned encryption. `stateful`: protection and
-        retention of the group. Tagged Name=<name>-<suffix>, then `tags`."""
+        `retention_days`: one of LOG_RETENTION_DAYS, else ValueError naming `retention_arg` (the
+        component argument it came from; default "log_retention_days"). `kms_key`: its CMK; None:
+        CloudWatch's service-owned encryption. `stateful`: protection and retention of the group.
+        Tagged Name=<name>-<suffix>, then `tags`."""
+        check_log_retention(self._name, retention_arg, retention_days)
         logical = f"{self._name}-{suffix}"
         return aws.cloudwatch.LogGroup(
             logical,
@@ -163,6 +169,74 @@ class Component(pulumi.ComponentResource):
             kms_key_id=kms_key.arn if kms_key else None,
             tags=merge_tags(logical, tags),
             opts=self.stateful_child(stateful),
+        )
+
+    def lambda_function(
+        self,
+        suffix: str,
+        *,
+        source: Path,
+        description: str,
+        variables: Mapping[str, pulumi.Input[str]],
+        timeout: int,
+        retention_days: int,
+        kms_key: Optional["KmsKey"],
+        stateful: StatefulOptions,
+        tags: Optional[Mapping[str, str]],
+        function_name: Optional[str] = None,
+        runtime: str = "python3.12",
+        memory_size: int = 256,
+        tracing: bool = False,
+    ) -> aws.lambda_.Function:
+        """An arm64 Lambda function `<name>-<suffix>` (named `function_name`, default the same)
+        running the single file `source` as handler.py (entry point `handler.handler`; only that
+        file is zipped, never __pycache__), with its children:
+
+        - `<name>-<suffix>-logs`: its log group /aws/lambda/<function name> (`retention_days`,
+          validated as `log_retention_days`; `kms_key`; `stateful`), JSON log format;
+        - `<name>-<suffix>-role`: a role only lambda.amazonaws.com acting for this account may
+          assume (`source_account_condition`);
+        - `<name>-<suffix>-policy`: write its own log streams, kms:Decrypt on `kms_key` (which
+          encrypts `variables`; None: Lambda's AWS managed key), and X-Ray writes when `tracing`
+          (active tracing).
+
+        `memory_size` in MB. Created after its policy; tagged Name=<name>-<suffix>, then `tags`."""
+        logical = f"{self._name}-{suffix}"
+        name = function_name or logical
+        log_group = self.log_group(f"{suffix}-logs", f"/aws/lambda/{name}", retention_days=retention_days,
+                                   kms_key=kms_key, stateful=stateful, tags=tags)
+        role = self.service_role(f"{suffix}-role", "lambda.amazonaws.com", tags=tags,
+                                 condition=self.source_account_condition())
+        allowed: list[Any] = [{
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+        }]
+        if kms_key is not None:
+            allowed.append({"Sid": "DecryptEnvironment", "Effect": "Allow", "Action": "kms:Decrypt",
+                            "Resource": kms_key.arn})
+        if tracing:
+            allowed.append({"Sid": "WriteTraces", "Effect": "Allow",
+                            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"})
+        policy = self.role_policy(f"{suffix}-policy", role, allowed)
+        return aws.lambda_.Function(
+            logical,
+            name=name,
+            description=description,
+            role=role.arn,
+            runtime=runtime,
+            architectures=["arm64"],
+            handler="handler.handler",
+            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(source))}),
+            timeout=timeout,
+            memory_size=memory_size,
+            kms_key_arn=kms_key.arn if kms_key else None,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(variables)),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if tracing else None,
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            tags=merge_tags(logical, tags),
+            opts=self.child(depends_on=[policy]),
         )
 
 

@@ -8,7 +8,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import Component, StatefulOptions, merge_tags
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
 from components.kms_key import KmsKey
 
@@ -58,16 +58,11 @@ class AuditTrail(Component):
         super().__init__("cloudtrail", "AuditTrail", name, opts)
         if len(name) > _MAX_NAME:
             raise ValueError(f"{name}: at most {_MAX_NAME} characters (the audit bucket name adds account and region)")
-        if args.cloudwatch_logs:
-            check_log_retention(name, "log_retention_days", args.log_retention_days)
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        partition = aws.get_partition_output(opts=self.invoke_opts())
-        region = aws.get_region_output(opts=self.invoke_opts())
         # The trail's ARN from its known name: the bucket policy must exist before the trail.
-        trail_arn = pulumi.Output.concat("arn:", partition.partition, ":cloudtrail:", region.region, ":",
-                                         identity.account_id, ":trail/", name)
-        bucket_name = pulumi.Output.concat(name, "-", identity.account_id, "-", region.region)
-        bucket_arn = pulumi.Output.concat("arn:", partition.partition, ":s3:::", bucket_name)
+        trail_arn = pulumi.Output.concat("arn:", self.aws_partition, ":cloudtrail:", self.aws_region, ":",
+                                         self.aws_account_id, ":trail/", name)
+        bucket_name = pulumi.Output.concat(name, "-", self.aws_account_id, "-", self.aws_region)
+        bucket_arn = pulumi.Output.concat("arn:", self.aws_partition, ":s3:::", bucket_name)
         delivery = [
             {
                 "Sid": "AWSCloudTrailAclCheck",
@@ -82,7 +77,7 @@ class AuditTrail(Component):
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:PutObject",
-                "Resource": pulumi.Output.concat(bucket_arn, "/AWSLogs/", identity.account_id, "/*"),
+                "Resource": pulumi.Output.concat(bucket_arn, "/AWSLogs/", self.aws_account_id, "/*"),
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn,
                                                "s3:x-amz-acl": "bucket-owner-full-control"}},
             },

@@ -63,7 +63,6 @@ class ClusterAutoscaler(Component):
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eks", "ClusterAutoscaler", name, opts)
         cluster = args.cluster
-        region = aws.get_region_output(opts=self.invoke_opts())
         self.image = pulumi.Output.from_input(args.image)
         role = self._create_role(args)
         association = aws.eks.PodIdentityAssociation(
@@ -102,10 +101,10 @@ class ClusterAutoscaler(Component):
             role_ref=rbac.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="Role", name=role_k8s.metadata.name),
             subjects=subject, opts=self.child(**k8s_opts))
 
-        command = pulumi.Output.all(cluster.cluster_name).apply(lambda v: [
+        command = cluster.cluster_name.apply(lambda cluster_name: [
             "./cluster-autoscaler",
             "--cloud-provider=aws",
-            f"--node-group-auto-discovery=asg:tag={ENABLED_TAG},{owner_tag(v[0])}",
+            f"--node-group-auto-discovery=asg:tag={ENABLED_TAG},{owner_tag(cluster_name)}",
             "--aws-use-static-instance-list=true",
             "--balance-similar-node-groups=true",
             "--skip-nodes-with-system-pods=false",
@@ -134,7 +133,7 @@ class ClusterAutoscaler(Component):
                             image=self.image,
                             image_pull_policy="IfNotPresent",
                             command=command,
-                            env=[core.EnvVarArgs(name="AWS_REGION", value=region.region),
+                            env=[core.EnvVarArgs(name="AWS_REGION", value=self.aws_region),
                                  core.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional")],
                             resources=core.ResourceRequirementsArgs(
                                 requests={"cpu": "100m", "memory": "600Mi"}, limits={"memory": "600Mi"}),

@@ -10,8 +10,8 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import ASSUME_AND_TAG_SESSION, Component, StatefulOptions, check_log_retention, merge_tags
-from components.eks_cluster import EksCluster
+from components._base import ASSUME_AND_TAG_SESSION, Component, StatefulOptions
+from components.eks_cluster import EksCluster, eks_addon
 from components.kms_key import KmsKey
 
 ADDON = "amazon-cloudwatch-observability"
@@ -40,7 +40,6 @@ class ContainerInsights(Component):
 
     def __init__(self, name: str, args: ContainerInsightsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eks", "ContainerInsights", name, opts)
-        check_log_retention(name, "log_retention_days", args.log_retention_days)
         cluster = args.cluster
         log_group = self.log_group(
             "performance", pulumi.Output.concat("/aws/containerinsights/", cluster.cluster_name, "/performance"),
@@ -48,16 +47,11 @@ class ContainerInsights(Component):
         role = self.service_role("agent-role", "pods.eks.amazonaws.com", tags=args.tags,
                                  actions=ASSUME_AND_TAG_SESSION, condition=self.source_account_condition())
         attachment = self.managed_policy("agent-policy", role, "CloudWatchAgentServerPolicy")
-        aws.eks.Addon(
-            f"{name}-addon",
-            cluster_name=cluster.cluster_name,
-            addon_name=ADDON,
+        eks_addon(
+            f"{name}-addon", cluster.cluster_name, ADDON, self.child(depends_on=[log_group, attachment]),
+            tags=args.tags,
             pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(
                 role_arn=role.arn, service_account=AGENT_SERVICE_ACCOUNT)],
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            tags=merge_tags(f"{name}-addon", args.tags),
-            opts=self.child(depends_on=[log_group, attachment]),
         )
         self.role_arn = role.arn
         self.log_group_name = log_group.name

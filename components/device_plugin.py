@@ -18,10 +18,11 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components.node_group import GPU_TAINT_KEY
+from components.node_group import GPU_LABEL, GPU_TAINT_KEY
 
 SYSTEM_NAMESPACE = "kube-system"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+NVIDIA_APP = "nvidia-device-plugin"
 
 
 def device_plugin_daemonset(resource_name: str, app: str, image: pulumi.Input[str], opts: pulumi.ResourceOptions, *,
@@ -69,3 +70,12 @@ def device_plugin_daemonset(resource_name: str, app: str, image: pulumi.Input[st
         ),
         opts=opts,
     )
+
+
+def nvidia_device_plugin(resource_name: str, image: pulumi.Input[str], opts: pulumi.ResourceOptions,
+                         annotations: Optional[Mapping[str, str]] = None) -> k8s.apps.v1.DaemonSet:
+    """The NVIDIA device plugin DaemonSet `nvidia-device-plugin` on the nodes labelled
+    nvidia.com/gpu.present (NodeGroup's GPU label), which advertises `nvidia.com/gpu`. It keeps
+    running on a node whose driver is not ready yet (FAIL_ON_INIT_ERROR=false) instead of crash-looping."""
+    return device_plugin_daemonset(resource_name, NVIDIA_APP, image, opts, node_label=GPU_LABEL, host_network=False,
+                                   env={"FAIL_ON_INIT_ERROR": "false"}, annotations=annotations)

@@ -10,13 +10,13 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._base import ASSUME_AND_TAG_SESSION, Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import ASSUME_AND_TAG_SESSION, Component, StatefulOptions, merge_tags
 from components.isolated_vpc import IsolatedVpc
 from components.kms_key import KmsKey
 
@@ -95,7 +95,6 @@ class EksCluster(Component):
         super().__init__("eks", "EksCluster", name, opts)
         if not _CLUSTER_NAME.match(name):
             raise ValueError(f"{name}: an EKS cluster name is 1-100 letters, digits, '-' or '_', starting alphanumeric")
-        check_log_retention(name, "log_retention_days", args.log_retention_days)
         if not re.match(r"^1\.[0-9]{2}$", args.kubernetes_version):
             raise ValueError(f"{name}: kubernetes_version is a minor version such as 1.35, got {args.kubernetes_version!r}")
         for cidr in args.private_access_cidrs:
@@ -105,8 +104,6 @@ class EksCluster(Component):
                 raise ValueError(f"{name}: private_access_cidrs: {cidr!r} is not an IPv4 CIDR block") from None
             if network.prefixlen == 0:
                 raise ValueError(f"{name}: private_access_cidrs: {cidr} admits everyone; list the deployer networks")
-        region = aws.get_region_output(opts=self.invoke_opts())
-
         role, role_ready = self._create_role(args)
         # The name EKS writes control-plane logs to; created first so retention and the CMK apply
         # from the first log line (otherwise EKS creates it, unencrypted and kept forever).
@@ -173,23 +170,15 @@ class EksCluster(Component):
         self.oidc_provider_arn = oidc.arn
 
         self.addons = {
-            addon: aws.eks.Addon(
-                f"{name}-addon-{addon}",
-                cluster_name=self.cluster.name,
-                addon_name=addon,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                configuration_values=json.dumps({"enableNetworkPolicy": "true"})
-                if addon == "vpc-cni" and args.network_policy else None,
-                tags=merge_tags(f"{name}-{addon}", args.tags),
-                opts=self.child(),
-            )
+            addon: eks_addon(
+                f"{name}-addon-{addon}", self.cluster.name, addon, self.child(), tags=args.tags,
+                configuration={"enableNetworkPolicy": "true"} if addon == "vpc-cni" and args.network_policy else None)
             for addon in args.addons
         }
         admin_access = self._create_admin_access(name, args)
 
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, region.region).apply(
+            pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, self.aws_region).apply(
                 lambda parts: _kubeconfig(*parts)
             )
         )
@@ -244,6 +233,27 @@ class EksCluster(Component):
                 opts=self.child(),
             ))
         return associations
+
+
+def eks_addon(resource_name: str, cluster_name: pulumi.Input[str], addon: str, opts: pulumi.ResourceOptions, *,
+              tags: Optional[Mapping[str, str]], configuration: Optional[Mapping[str, Any]] = None,
+              pod_identity_associations: Sequence[aws.eks.AddonPodIdentityAssociationArgs] = ()) -> aws.eks.Addon:
+    """The EKS add-on `addon` (at the version EKS defaults to for the cluster) as `resource_name`:
+    EKS overwrites conflicting fields on create and update (the add-on owns its objects).
+    `configuration`: its configuration values (JSON); None: the add-on's defaults.
+    `pod_identity_associations`: the IAM roles its service accounts get. Tagged Name=resource_name,
+    then `tags`. Used by EksCluster, NodeGroup (add-ons that need nodes) and ContainerInsights."""
+    return aws.eks.Addon(
+        resource_name,
+        cluster_name=cluster_name,
+        addon_name=addon,
+        configuration_values=json.dumps(dict(configuration), sort_keys=True) if configuration else None,
+        pod_identity_associations=list(pod_identity_associations) or None,
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        tags=merge_tags(resource_name, tags),
+        opts=opts,
+    )
 
 
 def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:

@@ -158,7 +158,6 @@ class EncryptedBucket(Component):
                 }
             )
         if args.accepts_access_logs:
-            identity = aws.get_caller_identity_output(opts=self.invoke_opts())
             statements.append(
                 {
                     "Sid": "AllowS3ServerAccessLogDelivery",
@@ -166,7 +165,7 @@ class EncryptedBucket(Component):
                     "Principal": {"Service": "logging.s3.amazonaws.com"},
                     "Action": "s3:PutObject",
                     "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                    "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+                    "Condition": {"StringEquals": {"aws:SourceAccount": self.aws_account_id}},
                 }
             )
         statements.extend(args.policy_statements)

@@ -63,11 +63,9 @@ class IamRoles(Component):
                 raise ValueError(f"{name}: {role.key}.assumed_by must name another role in the set")
             if not 1 <= role.max_session_hours <= 12:
                 raise ValueError(f"{name}: {role.key}.max_session_hours must be 1-12")
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        partition = aws.get_partition_output(opts=self.invoke_opts())
-        account_root = pulumi.Output.concat("arn:", partition.partition, ":iam::", identity.account_id, ":root")
+        account_root = pulumi.Output.concat("arn:", self.aws_partition, ":iam::", self.aws_account_id, ":root")
         path = f"/{name}/"
-        in_set = pulumi.Output.concat("arn:", partition.partition, ":iam::", identity.account_id, ":role", path, "*")
+        in_set = pulumi.Output.concat("arn:", self.aws_partition, ":iam::", self.aws_account_id, ":role", path, "*")
 
         boundary = aws.iam.Policy(
             f"{name}-boundary",

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, check_range, merge_tags
+from components._base import Component, StatefulOptions, check_range, merge_tags
 from components.kms_key import KmsKey
 
 
@@ -53,8 +53,7 @@ class IsolatedVpc(Component):
         if not 16 <= network.prefixlen <= 20:
             raise ValueError(f"{name}: cidr_block must be /16 to /20, got {args.cidr_block}")
         check_range(name, "az_count", args.az_count, 2, 3)
-        check_log_retention(name, "flow_log_retention_days", args.flow_log_retention_days)
-        self._name, self._tags = name, dict(args.tags)
+        self._tags = dict(args.tags)
 
         # Lower three quarters: private subnets; the top quarter: small public subnets (NAT only).
         quarters = list(network.subnets(prefixlen_diff=2))
@@ -62,7 +61,6 @@ class IsolatedVpc(Component):
         public_cidrs = list(quarters[3].subnets(new_prefix=min(quarters[3].prefixlen + 4, 28)))[: args.az_count]
 
         azs = aws.get_availability_zones_output(state="available", opts=self.invoke_opts())
-        region = aws.get_region_output(opts=self.invoke_opts())
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -131,14 +129,14 @@ class IsolatedVpc(Component):
         )
         self.gateway_endpoint_ids = {
             service: self._endpoint(
-                f"{name}-{service}-gateway", f"{name}-{service}-gateway", service, region.region, "Gateway",
+                f"{name}-{service}-gateway", f"{name}-{service}-gateway", service, "Gateway",
                 route_table_ids=self.private_route_table_ids)
             for service in args.gateway_endpoints
         }
         self.interface_endpoint_ids = {
             service: self._endpoint(
-                f"{name}-{service.replace('.', '-')}-endpoint", f"{name}-{service}-endpoint", service, region.region,
-                "Interface", private_dns_enabled=True, subnet_ids=self.private_subnet_ids,
+                f"{name}-{service.replace('.', '-')}-endpoint", f"{name}-{service}-endpoint", service, "Interface",
+                private_dns_enabled=True, subnet_ids=self.private_subnet_ids,
                 security_group_ids=[self.endpoint_security_group.id])
             for service in args.interface_endpoints
         }
@@ -161,13 +159,13 @@ class IsolatedVpc(Component):
             "flow_log_group_arn": self.flow_log_group_arn,
         })
 
-    def _endpoint(self, logical: str, tag_name: str, service: str, region: pulumi.Output[str], endpoint_type: str,
+    def _endpoint(self, logical: str, tag_name: str, service: str, endpoint_type: str,
                   **placement: Any) -> pulumi.Output[str]:
         """A VPC endpoint to `com.amazonaws.<region>.<service>`; `placement` says where it lands."""
         return aws.ec2.VpcEndpoint(
             logical,
             vpc_id=self.vpc.id,
-            service_name=pulumi.Output.concat("com.amazonaws.", region, ".", service),
+            service_name=pulumi.Output.concat("com.amazonaws.", self.aws_region, ".", service),
             vpc_endpoint_type=endpoint_type,
             tags=merge_tags(tag_name, self._tags),
             opts=self.child(),
@@ -221,7 +219,8 @@ class IsolatedVpc(Component):
     def _create_flow_logs(self, name: str, args: IsolatedVpcArgs) -> None:
         log_group = self.log_group(
             "flow-logs", f"/aws/vpc/flow-logs/{name}", retention_days=args.flow_log_retention_days,
-            kms_key=args.flow_log_kms_key, stateful=args.stateful, tags=args.tags)
+            kms_key=args.flow_log_kms_key, stateful=args.stateful, tags=args.tags,
+            retention_arg="flow_log_retention_days")
         role = self.service_role("flow-logs-role", "vpc-flow-logs.amazonaws.com", tags=args.tags,
                                  condition=self.source_account_condition())
         self.role_policy("flow-logs-write", role, [{

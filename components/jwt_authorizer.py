@@ -1,5 +1,5 @@
 """A Lambda function that validates JWTs for an API Gateway TOKEN authorizer (code in
-components/lambdas/jwt_authorizer), with its own role and an encrypted, retained log group."""
+components/lambdas/jwt_authorizer/handler.py), with its own role and an encrypted, retained log group."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 import pulumi
-import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import Component, StatefulOptions
 from components.kms_key import KmsKey
 from components.rest_api import TokenAuthorizer
 
-CODE_DIR = Path(__file__).resolve().parent / "lambdas" / "jwt_authorizer"
+HANDLER = Path(__file__).resolve().parent / "lambdas" / "jwt_authorizer" / "handler.py"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,36 +44,22 @@ class JwtAuthorizer(Component):
         super().__init__("auth", "JwtAuthorizer", name, opts)
         if not args.issuer.startswith("https://"):
             raise ValueError(f"{name}: issuer must be an https URL, got {args.issuer!r}")
-        check_log_retention(name, "log_retention_days", args.log_retention_days)
-        log_group = self.log_group("logs", f"/aws/lambda/{name}", retention_days=args.log_retention_days,
-                                   kms_key=args.kms_key, stateful=args.stateful, tags=args.tags)
-        role = self.service_role("role", "lambda.amazonaws.com", tags=args.tags)
-        write = self.role_policy("logs-write", role, [
-            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": pulumi.Output.concat(log_group.arn, ":*")},
-            {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
-        ])
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=name,
+        function = self.lambda_function(
+            "function",
+            function_name=name,
+            source=HANDLER,
             description="API Gateway TOKEN authorizer: RS256 JWT validation",
-            role=role.arn,
-            runtime="python3.12",
-            architectures=["arm64"],
-            handler="handler.handler",
-            code=pulumi.FileArchive(str(CODE_DIR)),
-            memory_size=256,
-            timeout=5,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+            variables={
                 "JWT_ISSUER": args.issuer,
                 **({"JWT_AUDIENCE": args.audience} if args.audience else {}),
                 "JWKS_CACHE_SECONDS": "3600",
-            }),
-            kms_key_arn=args.kms_key.arn if args.kms_key else None,
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            tags=merge_tags(name, args.tags),
-            opts=self.child(depends_on=[write]),
+            },
+            timeout=5,
+            tracing=True,
+            retention_days=args.log_retention_days,
+            kms_key=args.kms_key,
+            stateful=args.stateful,
+            tags=args.tags,
         )
         self.function_name = function.name
         self.function_arn = function.arn

@@ -21,8 +21,8 @@ from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs, RoleRefArgs, SubjectArgs
 from components._base import SKIP_AWAIT, Component, merge_tags
 from components.eks_cluster import EksCluster
 from components.lustre_filesystem import LUSTRE_PORTS
-from components.device_plugin import SYSTEM_NAMESPACE, device_plugin_daemonset
-from components.node_group import EFA_LABEL, GPU_LABEL, GPU_TAINT_KEY
+from components.device_plugin import SYSTEM_NAMESPACE, device_plugin_daemonset, nvidia_device_plugin
+from components.node_group import EFA_LABEL, GPU_RESOURCE
 
 # The EKS Pod Identity agent (a host-network DaemonSet) serves pod credentials on this
 # link-local address of every node.
@@ -116,9 +116,7 @@ class TrainingNamespace(Component):
 
     def _device_plugins(self, name: str, args: TrainingNamespaceArgs) -> None:
         annotations = SKIP_AWAIT if args.skip_await else None
-        device_plugin_daemonset(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.nvidia_device_plugin_image,
-                                self._k8s, node_label=GPU_LABEL, host_network=False,
-                                env={"FAIL_ON_INIT_ERROR": "false"}, annotations=annotations)
+        nvidia_device_plugin(f"{name}-nvidia-device-plugin", args.nvidia_device_plugin_image, self._k8s, annotations)
         if args.efa_device_plugin_image is not None:
             device_plugin_daemonset(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", args.efa_device_plugin_image,
                                     self._k8s, node_label=EFA_LABEL, host_network=True,
@@ -128,7 +126,7 @@ class TrainingNamespace(Component):
         k8s.core.v1.ResourceQuota(
             f"{name}-gpu-quota",
             metadata=ObjectMetaArgs(name="gpu-quota", namespace=ns),
-            spec=ResourceQuotaSpecArgs(hard={f"requests.{GPU_TAINT_KEY}": str(args.gpu_quota)}),
+            spec=ResourceQuotaSpecArgs(hard={f"requests.{GPU_RESOURCE}": str(args.gpu_quota)}),
             opts=self._k8s,
         )
         k8s.core.v1.LimitRange(

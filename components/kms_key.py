@@ -63,11 +63,7 @@ class KmsKey(Component):
         super().__init__("kms", "KmsKey", name, opts)
         check_range(name, "rotation_period_days", args.rotation_period_days, 90, 2560)
         check_range(name, "deletion_window_days", args.deletion_window_days, 7, 30)
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
-        partition = aws.get_partition_output(opts=self.invoke_opts())
-        region = aws.get_region_output(opts=self.invoke_opts())
-
-        account_root = pulumi.Output.concat("arn:", partition.partition, ":iam::", identity.account_id, ":root")
+        account_root = pulumi.Output.concat("arn:", self.aws_partition, ":iam::", self.aws_account_id, ":root")
         statements: list = [
             {
                 "Sid": "AccountAdministersKeyThroughIam",
@@ -78,14 +74,14 @@ class KmsKey(Component):
             }
         ]
         for service in sorted(set(args.service_principals) | set(args.grant_services)):
-            principal = pulumi.Output.concat(service, ".", region.region, ".amazonaws.com") if service == "logs" else f"{service}.amazonaws.com"
+            principal = pulumi.Output.concat(service, ".", self.aws_region, ".amazonaws.com") if service == "logs" else f"{service}.amazonaws.com"
             statement = {
                 "Sid": f"Allow{service.replace('-', '').replace('.', '').title()}Use",
                 "Effect": "Allow",
                 "Principal": {"Service": principal},
                 "Action": _USE_ACTIONS + (["kms:CreateGrant"] if service in args.grant_services else []),
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+                "Condition": {"StringEquals": {"aws:SourceAccount": self.aws_account_id}},
             }
             if service in _NO_SOURCE_CONTEXT:
                 del statement["Condition"]
@@ -93,7 +89,7 @@ class KmsKey(Component):
                 statement["Condition"] = {
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": pulumi.Output.concat(
-                            "arn:", partition.partition, ":logs:", region.region, ":", identity.account_id, ":*"
+                            "arn:", self.aws_partition, ":logs:", self.aws_region, ":", self.aws_account_id, ":*"
                         )
                     }
                 }
@@ -111,9 +107,9 @@ class KmsKey(Component):
                 "Action": _USE_ACTIONS + ["kms:CreateGrant"],
                 "Resource": "*",
                 "Condition": {
-                    "StringEquals": {"aws:PrincipalAccount": identity.account_id},
+                    "StringEquals": {"aws:PrincipalAccount": self.aws_account_id},
                     "ArnLike": {"aws:PrincipalArn": pulumi.Output.concat(
-                        "arn:", partition.partition, ":iam::", identity.account_id, ":role/aws-service-role/", slr)},
+                        "arn:", self.aws_partition, ":iam::", self.aws_account_id, ":role/aws-service-role/", slr)},
                 },
             })
 

@@ -8,7 +8,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, merge_tags
+from components._base import Component, StatefulOptions, merge_tags
 from components.isolated_vpc import IsolatedVpc
 from components.kms_key import KmsKey
 
@@ -76,7 +76,6 @@ class LustreFilesystem(Component):
             raise ValueError(f"{name}: per_unit_storage_throughput must be one of {PERSISTENT_2_THROUGHPUTS}")
         if not (args.storage_capacity_gib == 1200 or (args.storage_capacity_gib > 0 and args.storage_capacity_gib % 2400 == 0)):
             raise ValueError(f"{name}: storage_capacity_gib must be 1200 or a multiple of 2400")
-        check_log_retention(name, "log_retention_days", args.log_retention_days)
         paths = [r.file_system_path for r in args.data_repositories]
         if len(set(paths)) != len(paths) or any(p == "/" or not p.startswith("/") for p in paths):
             raise ValueError(f"{name}: each data repository needs its own absolute file_system_path other than /")

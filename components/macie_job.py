@@ -48,7 +48,6 @@ class MacieJob(Component):
                 finding_publishing_frequency=args.finding_publishing_frequency,
                 opts=self.child(),
             ))
-        identity = aws.get_caller_identity_output(opts=self.invoke_opts())
         frequency = {
             "DAILY": aws.macie2.ClassificationJobScheduleFrequencyArgs(daily_schedule=True),
             "WEEKLY": aws.macie2.ClassificationJobScheduleFrequencyArgs(weekly_schedule=_WEEKDAYS[0]),
@@ -64,7 +63,7 @@ class MacieJob(Component):
             sampling_percentage=args.sampling_percentage,
             s3_job_definition=aws.macie2.ClassificationJobS3JobDefinitionArgs(
                 bucket_definitions=[aws.macie2.ClassificationJobS3JobDefinitionBucketDefinitionArgs(
-                    account_id=identity.account_id, buckets=list(args.bucket_names))],
+                    account_id=self.aws_account_id, buckets=list(args.bucket_names))],
             ),
             tags=merge_tags(name, args.tags),
             opts=self.child(depends_on=depends),

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components._base import Component, merge_tags
-from components.eks_cluster import EksCluster
+from components.eks_cluster import EksCluster, eks_addon
 from components.kms_key import KmsKey
 
 # EFA interfaces (one per network card) of the EFA-capable training instance types.
@@ -36,7 +36,10 @@ GPUS_PER_INSTANCE: dict[str, int] = {
 # Instance families whose accelerators are AWS Neuron devices (Trainium, Inferentia 2): their
 # drivers come with the Neuron AMI, not the NVIDIA one.
 NEURON_FAMILIES = frozenset({"trn1", "trn1n", "trn2", "trn2u", "inf2"})
-GPU_TAINT_KEY = "nvidia.com/gpu"
+# The extended resource the NVIDIA device plugin advertises (what pods request) and the key of
+# the NoSchedule taint on accelerated nodes.
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT_KEY = GPU_RESOURCE
 GPU_LABEL = "nvidia.com/gpu.present"
 EFA_LABEL = "vpc.amazonaws.com/efa.present"
 # What a node needs and nothing else: join the cluster, run the VPC CNI (which uses the node
@@ -223,15 +226,8 @@ class NodeGroup(Component):
             opts=self.child(depends_on=attachments, ignore_changes=["scalingConfig.desiredSize"]),
         )
         for addon in args.cluster_addons:
-            aws.eks.Addon(
-                f"{name}-addon-{addon}",
-                cluster_name=cluster.cluster_name,
-                addon_name=addon,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                tags=merge_tags(f"{name}-{addon}", args.tags),
-                opts=self.child(depends_on=[self.node_group]),
-            )
+            eks_addon(f"{name}-addon-{addon}", cluster.cluster_name, addon,
+                      self.child(depends_on=[self.node_group]), tags=args.tags)
 
         self.node_group_name = self.node_group.node_group_name
         self.node_role_arn = role.arn

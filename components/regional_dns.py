@@ -64,14 +64,13 @@ class RegionalDns(Component):
             raise ValueError(f"{name}: routing must be latency or failover, got {args.routing!r}")
         if args.validation_record_fqdn is not None and args.domain_name is None:
             raise ValueError(f"{name}: validation_record_fqdn needs domain_name")
-        region = aws.get_region_output(opts=self.invoke_opts())
 
         if args.health_alarm_name is not None:
             health = aws.route53.HealthCheck(
                 f"{name}-health",
                 type="CLOUDWATCH_METRIC",
                 cloudwatch_alarm_name=args.health_alarm_name,
-                cloudwatch_alarm_region=region.region,
+                cloudwatch_alarm_region=self.aws_region,
                 insufficient_data_health_status="LastKnownStatus",
                 reference_name=bounded_name(name, REFERENCE_NAME_MAX),
                 tags=merge_tags(f"{name}-health", args.tags),
@@ -95,7 +94,7 @@ class RegionalDns(Component):
         self.health_check_id = health.id
         self.certificate_arn = self.regional_domain_name = self.record_fqdn = self.validation_record_fqdn = None
         if args.domain_name is not None:
-            self._create_domain(name, args, health, region.region)
+            self._create_domain(name, args, health)
         self.register_outputs({
             "health_check_id": self.health_check_id,
             "certificate_arn": self.certificate_arn,
@@ -104,8 +103,7 @@ class RegionalDns(Component):
             "validation_record_fqdn": self.validation_record_fqdn,
         })
 
-    def _create_domain(self, name: str, args: RegionalDnsArgs, health: aws.route53.HealthCheck,
-                       region: pulumi.Output[str]) -> None:
+    def _create_domain(self, name: str, args: RegionalDnsArgs, health: aws.route53.HealthCheck) -> None:
         cert = aws.acm.Certificate(
             f"{name}-cert",
             domain_name=args.domain_name,
@@ -153,7 +151,7 @@ class RegionalDns(Component):
             stage_name=args.api.stage_name,
             opts=self.child(),
         )
-        routing = {"latency_routing_policies": [aws.route53.RecordLatencyRoutingPolicyArgs(region=region)]} \
+        routing = {"latency_routing_policies": [aws.route53.RecordLatencyRoutingPolicyArgs(region=self.aws_region)]} \
             if args.routing == "latency" else \
             {"failover_routing_policies": [aws.route53.RecordFailoverRoutingPolicyArgs(type=args.failover_role)]}
         record = aws.route53.Record(
@@ -161,7 +159,7 @@ class RegionalDns(Component):
             zone_id=args.hosted_zone_id,
             name=args.domain_name,
             type="A",
-            set_identifier=region,
+            set_identifier=self.aws_region,
             health_check_id=health.id,
             aliases=[aws.route53.RecordAliasArgs(
                 name=domain.regional_domain_name, zone_id=domain.regional_zone_id, evaluate_target_health=True)],

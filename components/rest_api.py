@@ -12,7 +12,7 @@ from typing import Any, Literal, Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, check_range, merge_tags
+from components._base import Component, StatefulOptions, check_range, merge_tags
 from components.kms_key import KmsKey
 from components.private_ingress import PrivateIngress
 
@@ -160,7 +160,6 @@ class RestApi(Component):
         super().__init__("apigateway", "RestApi", name, opts)
         self._validate(name, args)
         self._args = args
-        region = aws.get_region_output(opts=self.invoke_opts())
 
         self.api = gw.RestApi(
             f"{name}-api",
@@ -196,15 +195,16 @@ class RestApi(Component):
         deployment = gw.Deployment(
             f"{name}-deployment", rest_api=self.api.id, description=f"{name} routes",
             triggers={"routes": fingerprint}, opts=self.child(depends_on=routes))
-        canary = None
+        canary = canary_version = None
         if args.canary_percent > 0:
+            canary_version = args.canary_model_version or args.model_version
             canary_deployment = gw.Deployment(
                 f"{name}-canary-deployment", rest_api=self.api.id, description=f"{name} canary",
                 triggers={"routes": fingerprint}, opts=self.child(depends_on=routes))
             canary = gw.StageCanarySettingsArgs(
                 deployment_id=canary_deployment.id,
                 percent_traffic=args.canary_percent,
-                stage_variable_overrides={"modelVersion": args.canary_model_version or args.model_version},
+                stage_variable_overrides={"modelVersion": canary_version},
                 use_stage_cache=False,
             )
         self.stage = gw.Stage(
@@ -217,8 +217,7 @@ class RestApi(Component):
             xray_tracing_enabled=args.xray_tracing,
             access_log_settings=gw.StageAccessLogSettingsArgs(
                 destination_arn=access_logs.arn,
-                format=access_log_format(args.model_version,
-                                         (args.canary_model_version or args.model_version) if canary else None)),
+                format=access_log_format(args.model_version, canary_version)),
             canary_settings=canary,
             tags=merge_tags(f"{name}-{args.stage_name}", args.tags),
             opts=self.child(depends_on=[execution_logs, *([account] if account else [])]),
@@ -246,7 +245,7 @@ class RestApi(Component):
         self.stage_name = self.stage.stage_name
         self.stage_arn = self.stage.arn
         self.invoke_url = self.stage.invoke_url
-        self.api_host = pulumi.Output.concat(self.api.id, ".execute-api.", region.region, ".amazonaws.com")
+        self.api_host = pulumi.Output.concat(self.api.id, ".execute-api.", self.aws_region, ".amazonaws.com")
         self.access_log_group_name = access_logs.name
         self.access_log_group_arn = access_logs.arn
         self.register_outputs({
@@ -271,7 +270,6 @@ class RestApi(Component):
         for auth, arg in wants.items():
             if arg and (getattr(args, arg) is not None) != (args.authorization == auth):
                 raise ValueError(f"{name}: {arg} is required with authorization {auth} and conflicts otherwise")
-        check_log_retention(name, "log_retention_days", args.log_retention_days)
         check_range(name, "canary_percent", args.canary_percent, 0, 100)
         check_range(name, "integration_timeout_ms", args.integration_timeout_ms, 50, 29000)
         if args.token_authorizer and not 0 <= args.token_authorizer.ttl_seconds <= 3600:

@@ -59,7 +59,6 @@ class ServingAlarms(Component):
         super().__init__("monitoring", "ServingAlarms", name, opts)
         if args.max_replicas < 1:
             raise ValueError(f"{name}: max_replicas must be >= 1")
-        region = aws.get_region_output(opts=self.invoke_opts())
         self.topic = aws.sns.Topic(
             f"{name}-topic",
             name=name,
@@ -103,7 +102,7 @@ class ServingAlarms(Component):
               comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching")
         alarm("waf-blocked-spike", f"more than {args.blocked_requests_per_5min} requests blocked by WAF in 5 minutes",
               namespace="AWS/WAFV2", metric_name="BlockedRequests", statistic="Sum", period=300,
-              dimensions={"WebACL": args.web_acl.web_acl_name, "Region": region.region, "Rule": "ALL"},
+              dimensions={"WebACL": args.web_acl.web_acl_name, "Region": self.aws_region, "Rule": "ALL"},
               evaluation_periods=1, threshold=args.blocked_requests_per_5min,
               comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching")
         # Container Insights (the amazon-cloudwatch-observability add-on) publishes running pods per

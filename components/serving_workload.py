@@ -18,11 +18,10 @@ import pulumi_kubernetes as k8s
 from components._base import Component, SKIP_AWAIT, check_range
 from components.eks_cluster import EksCluster
 # The device-plugin DaemonSet the training namespace also runs (one hardened definition).
-from components.device_plugin import device_plugin_daemonset
-from components.node_group import GPU_LABEL, NodeGroup
+from components.device_plugin import nvidia_device_plugin
+from components.node_group import GPU_RESOURCE, GPU_TAINT_KEY, NodeGroup
 
 core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
-GPU_RESOURCE = "nvidia.com/gpu"
 # Starting a GPU node and pulling a large model image take far longer than the provider's default
 # 10-minute wait for a Deployment.
 ROLLOUT_TIMEOUT = "30m"
@@ -62,7 +61,7 @@ class ServingWorkloadArgs:
     """Memory request and limit per pod. Default 12Gi."""
     scratch_size: str = "8Gi"
     """Size of the writable emptyDir at /tmp (the root filesystem is read-only). Default 8Gi."""
-    gpu_taint_key: Optional[str] = GPU_RESOURCE
+    gpu_taint_key: Optional[str] = GPU_TAINT_KEY
     """Key of the NoSchedule taint on GPU nodes (value "true") that the pods tolerate. Default
     nvidia.com/gpu; None: no toleration."""
     device_plugin_image: Optional[pulumi.Input[str]] = None
@@ -120,10 +119,8 @@ class ServingWorkload(Component):
         # The pods need a GPU node and `nvidia.com/gpu` advertised before they can start.
         after = [args.node_group.node_group] if args.node_group else []
         if args.device_plugin_image is not None:
-            after.append(device_plugin_daemonset(
-                f"{name}-nvidia-device-plugin", "nvidia-device-plugin", args.device_plugin_image,
-                self.child(**k8s_opts), node_label=GPU_LABEL, host_network=False,
-                env={"FAIL_ON_INIT_ERROR": "false"}, annotations=annotations))
+            after.append(nvidia_device_plugin(f"{name}-nvidia-device-plugin", args.device_plugin_image,
+                                              self.child(**k8s_opts), annotations))
         deployment = apps.Deployment(
             f"{name}-deployment",
             metadata=meta.ObjectMetaArgs(name=args.app_name, namespace=ns.metadata.name, labels=labels,

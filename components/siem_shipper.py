@@ -9,7 +9,6 @@ an HTTP endpoint or S3, and archives to the region's archive bucket.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -19,15 +18,15 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_log_retention, check_range, merge_tags
+from components._base import Component, StatefulOptions, bounded_name, check_range, merge_tags
 from components.encrypted_bucket import EncryptedBucket
 from components.kms_key import KmsKey
 
 TRANSFORM_SOURCE = Path(__file__).resolve().parent / "siem_transform" / "handler.py"
 WAF_STREAM_PREFIX = "aws-waf-logs-"
 _STREAM_NAME_MAX = 64
-# Longest component name: IAM role names (64) = name + "-logs-role" + Pulumi's 8-character suffix.
-MAX_NAME = 46
+# Longest component name: IAM role names (64) = name + "-transform-role" + Pulumi's 8-character suffix.
+MAX_NAME = 41
 
 # Nested *Args class prefix and backup modes per destination (pulumi_aws.kinesis).
 _DESTINATIONS: dict[str, dict[str, Any]] = {
@@ -88,8 +87,6 @@ class SiemShipperArgs:
     """Web ACLs to log through their own `aws-waf-logs-` streams. Default none."""
     waf_redacted_headers: Sequence[str] = ("authorization", "cookie", "x-api-key")
     """Lower-case request headers WAF redacts from its logs. Default: credentials-bearing headers."""
-    tier: str = ""
-    """Tier label stamped on every event. Default empty."""
     classification: str = ""
     """Data classification stamped on every event. Default empty."""
     blueprint: str = ""
@@ -108,12 +105,12 @@ class SiemShipperArgs:
 
 def waf_stream_name(name: str) -> str:
     """`aws-waf-logs-<name>`, at most 64 characters (shortened with a stable hash suffix)."""
-    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
-    full = WAF_STREAM_PREFIX + clean
-    if len(full) <= _STREAM_NAME_MAX:
-        return full
-    digest = hashlib.sha256(clean.encode()).hexdigest()[:8]
-    return full[: _STREAM_NAME_MAX - 9] + "-" + digest
+    return bounded_name(WAF_STREAM_PREFIX + re.sub(r"[^A-Za-z0-9_.-]", "-", name), _STREAM_NAME_MAX)
+
+
+def source_map_json(kinds: Mapping[str, str]) -> str:
+    """The transform's SOURCE_MAP environment value: log group name -> SIEM source kind, as JSON."""
+    return json.dumps(dict(kinds), sort_keys=True)
 
 
 class SiemShipper(Component):
@@ -128,25 +125,25 @@ class SiemShipper(Component):
     def __init__(self, name: str, args: SiemShipperArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("siem", "SiemShipper", name, opts)
         self._validate(name, args)
-        self._name, self._args = name, args
-        region = aws.get_region_output(opts=self.invoke_opts())
-        self._region = region.region
+        self._args = args
         key_arn = args.kms_key.arn if args.kms_key else None
 
-        self.error_log_group = self._log_group("delivery-errors", f"/aws/kinesisfirehose/{name}")
+        self.error_log_group = self.log_group(
+            "delivery-errors", f"/aws/kinesisfirehose/{name}", retention_days=args.log_retention_days,
+            kms_key=args.kms_key, stateful=args.stateful, tags=args.tags)
         self._log_streams = {
             purpose: aws.cloudwatch.LogStream(f"{name}-{purpose.lower()}", name=purpose,
                                               log_group_name=self.error_log_group.name, opts=self.child())
             for purpose in ("DestinationDelivery", "BackupDelivery")
         }
-        self.function = self._create_transform(name, args, key_arn)
+        self.function = self._create_transform(args)
         self.role, self._firehose_policy = self._create_firehose_role(args, key_arn)
 
-        self.stream = self._stream(name, name, "logs")
-        self.logs_role_arn = self._create_subscriptions(name, args)
+        self.stream = self._stream(name, name, "logs", key_arn)
+        self._create_subscriptions(name, args)
         self.waf_stream_arns = []
         for acl in args.web_acls:
-            stream = self._stream(f"{name}-waf-{acl.name}", waf_stream_name(acl.name), f"waf/{acl.name}")
+            stream = self._stream(f"{name}-waf-{acl.name}", waf_stream_name(acl.name), f"waf/{acl.name}", key_arn)
             aws.wafv2.WebAclLoggingConfiguration(
                 f"{name}-waf-{acl.name}-logging",
                 resource_arn=acl.web_acl_arn,
@@ -177,7 +174,6 @@ class SiemShipper(Component):
         if args.destination == "s3" and (args.endpoint or args.token is not None):
             raise ValueError(f"{name}: destination s3 takes no endpoint or token")
         check_range(name, "buffering_interval_seconds", args.buffering_interval_seconds, 60, 900)
-        check_log_retention(name, "log_retention_days", args.log_retention_days)
         if len(name) > MAX_NAME:
             raise ValueError(f"{name}: at most {MAX_NAME} characters (IAM role names derived from it)")
         acl_names = [a.name for a in args.web_acls]
@@ -185,49 +181,21 @@ class SiemShipper(Component):
             raise ValueError(f"{name}: web ACL names must be unique, got {acl_names}")
 
     # -- the transformation Lambda ----------------------------------------------------
-    def _create_transform(self, name: str, args: SiemShipperArgs, key_arn: Optional[pulumi.Output[str]]) -> aws.lambda_.Function:
-        function_name = f"{name}-transform"
-        log_group = self._log_group("transform-logs", f"/aws/lambda/{function_name}")
-        role = self.service_role("fn-role", "lambda.amazonaws.com", tags=args.tags,
-                                 condition=self.source_account_condition())
-        statements: list[Any] = [{
-            "Sid": "WriteOwnLogs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
-        }]
-        if key_arn is not None:
-            statements.append({"Sid": "DecryptEnvironment", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn})
-        policy = self.role_policy("fn-policy", role, statements)
+    def _create_transform(self, args: SiemShipperArgs) -> aws.lambda_.Function:
         source_map = pulumi.Output.all(*[g.log_group_name for g in args.log_groups]).apply(
-            lambda names: json.dumps({n: g.kind for n, g in zip(names, args.log_groups)}, sort_keys=True))
-        return aws.lambda_.Function(
-            f"{name}-transform",
-            name=function_name,
+            lambda names: source_map_json({n: g.kind for n, g in zip(names, args.log_groups)}))
+        return self.lambda_function(
+            "transform",
+            source=TRANSFORM_SOURCE,
             description="CloudWatch Logs, WAF and findings records -> one SIEM event per line",
-            role=role.arn,
-            runtime=args.lambda_runtime,
-            architectures=["arm64"],
-            handler="handler.handler",
-            code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(TRANSFORM_SOURCE))}),
+            variables={"CLASSIFICATION": args.classification, "BLUEPRINT": args.blueprint, "SOURCE_MAP": source_map},
             timeout=120,
-            memory_size=256,
-            kms_key_arn=key_arn,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
-                "TIER": args.tier,
-                "CLASSIFICATION": args.classification,
-                "BLUEPRINT": args.blueprint,
-                "SOURCE_MAP": source_map,
-            }),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            tags=merge_tags(f"{name}-transform", args.tags),
-            opts=self.child(depends_on=[policy]),
+            runtime=args.lambda_runtime,
+            retention_days=args.log_retention_days,
+            kms_key=args.kms_key,
+            stateful=args.stateful,
+            tags=args.tags,
         )
-
-    def _log_group(self, suffix: str, log_name: str) -> aws.cloudwatch.LogGroup:
-        args = self._args
-        return self.log_group(suffix, log_name, retention_days=args.log_retention_days, kms_key=args.kms_key,
-                              stateful=args.stateful, tags=args.tags)
 
     # -- Firehose ---------------------------------------------------------------------
     def _create_firehose_role(self, args: SiemShipperArgs,
@@ -262,24 +230,24 @@ class SiemShipper(Component):
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                 "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}},
+                "Condition": {"StringEquals": {"kms:ViaService": pulumi.Output.concat("s3.", self.aws_region, ".amazonaws.com")}},
             })
         return role, self.role_policy("fh-policy", role, statements)
 
-    def _stream(self, logical: str, stream_name: str, prefix: str) -> aws.kinesis.FirehoseDeliveryStream:
+    def _stream(self, logical: str, stream_name: str, prefix: str,
+                key_arn: Optional[pulumi.Output[str]]) -> aws.kinesis.FirehoseDeliveryStream:
         args = self._args
         spec = _DESTINATIONS[args.destination]
-        key = args.kms_key
         return aws.kinesis.FirehoseDeliveryStream(
             logical,
             name=stream_name,
             destination=spec["firehose"],
             server_side_encryption=aws.kinesis.FirehoseDeliveryStreamServerSideEncryptionArgs(
                 enabled=True,
-                key_type="CUSTOMER_MANAGED_CMK" if key else "AWS_OWNED_CMK",
-                key_arn=key.arn if key else None,
+                key_type="CUSTOMER_MANAGED_CMK" if key_arn is not None else "AWS_OWNED_CMK",
+                key_arn=key_arn,
             ),
-            **{spec["arg"]: self._destination(prefix)},
+            **{spec["arg"]: self._destination(prefix, key_arn)},
             tags=merge_tags(logical, args.tags),
             opts=self.child(depends_on=[self._firehose_policy]),
         )
@@ -292,9 +260,8 @@ class SiemShipper(Component):
         return self._nested(suffix, enabled=True, log_group_name=self.error_log_group.name,
                             log_stream_name=self._log_streams[purpose].name)
 
-    def _destination(self, prefix: str) -> Any:
+    def _destination(self, prefix: str, key_arn: Optional[pulumi.Output[str]]) -> Any:
         args = self._args
-        key_arn = args.kms_key.arn if args.kms_key else None
         processing = self._nested("ProcessingConfiguration", enabled=True, processors=[self._nested(
             "ProcessingConfigurationProcessor",
             type="Lambda",
@@ -348,11 +315,11 @@ class SiemShipper(Component):
         )
 
     # -- CloudWatch Logs -> Firehose --------------------------------------------------
-    def _create_subscriptions(self, name: str, args: SiemShipperArgs) -> pulumi.Output[str]:
+    def _create_subscriptions(self, name: str, args: SiemShipperArgs) -> None:
         role = self.service_role(
-            "logs-role", pulumi.Output.concat("logs.", self._region, ".amazonaws.com"), tags=args.tags,
+            "logs-role", pulumi.Output.concat("logs.", self.aws_region, ".amazonaws.com"), tags=args.tags,
             condition={"StringLike": {"aws:SourceArn": pulumi.Output.concat(
-                "arn:", self.aws_partition, ":logs:", self._region, ":", self.aws_account_id, ":*")}},
+                "arn:", self.aws_partition, ":logs:", self.aws_region, ":", self.aws_account_id, ":*")}},
         )
         policy = self.role_policy("logs-policy", role, [{
             "Effect": "Allow",
@@ -372,4 +339,3 @@ class SiemShipper(Component):
                 role_arn=role.arn,
                 opts=self.child(depends_on=[policy]),
             )
-        return role.arn

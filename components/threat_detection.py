@@ -71,8 +71,6 @@ class ThreatDetection(Component):
             raise ValueError(f"{name}: at most {MAX_NAME} characters (EventBridge rule and IAM role names derived from it)")
         if args.kms_key is None:
             raise ValueError(f"{name}: kms_key is required (EventBridge cannot publish to an aws/sns-encrypted topic)")
-        region = aws.get_region_output(opts=self.invoke_opts())
-        self._account, self._partition, self._region = self.aws_account_id, self.aws_partition, region.region
 
         self.detector = aws.guardduty.Detector(
             f"{name}-guardduty",
@@ -96,7 +94,7 @@ class ThreatDetection(Component):
             for standard in args.security_hub_standards:
                 aws.securityhub.StandardsSubscription(
                     f"{name}-standard-{standard.split('/')[0]}",
-                    standards_arn=pulumi.Output.concat("arn:", self._partition, ":securityhub:", self._region,
+                    standards_arn=pulumi.Output.concat("arn:", self.aws_partition, ":securityhub:", self.aws_region,
                                                        "::standards/", standard),
                     opts=self.child(depends_on=[hub]),
                 )
@@ -133,7 +131,7 @@ class ThreatDetection(Component):
         label = f"{self._name}-{suffix}"
         role = self.service_role(f"{suffix}-role", "malware-protection-plan.guardduty.amazonaws.com", tags=args.tags,
                                  extra_tags=args.malware_scan_role_tags, condition=self.source_account_condition())
-        rules = pulumi.Output.concat("arn:", self._partition, ":events:", self._region, ":", self._account,
+        rules = pulumi.Output.concat("arn:", self.aws_partition, ":events:", self.aws_region, ":", self.aws_account_id,
                                      ":rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*")
         objects = pulumi.Output.concat(bucket.arn, "/*")
         # The policy AWS documents for a malware protection plan's service role.
@@ -154,8 +152,8 @@ class ThreatDetection(Component):
                         "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
              "Resource": objects},
             {"Sid": "DecryptObjects", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-             "Resource": pulumi.Output.concat("arn:", self._partition, ":kms:", self._region, ":", self._account, ":key/*"),
-             "Condition": {"StringLike": {"kms:ViaService": pulumi.Output.concat("s3.", self._region, ".amazonaws.com")}}},
+             "Resource": pulumi.Output.concat("arn:", self.aws_partition, ":kms:", self.aws_region, ":", self.aws_account_id, ":key/*"),
+             "Condition": {"StringLike": {"kms:ViaService": pulumi.Output.concat("s3.", self.aws_region, ".amazonaws.com")}}},
         ])
         aws.guardduty.MalwareProtectionPlan(
             label,

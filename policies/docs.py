@@ -12,13 +12,10 @@ import sys
 from blueprints.tiers import TIER_NAMES
 from policies.controls import FRAMEWORKS
 from policies.packs import packs
+from policies.report import md_cell
 from policies.rule import AREAS, all_rules
 
 _LEVEL_CELL = {"mandatory": "**M**", "advisory": "A", "disabled": "-"}
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def rules_markdown() -> str:
@@ -76,11 +73,11 @@ def rules_markdown() -> str:
         for r in in_area:
             cells = [_LEVEL_CELL[levels[t][r.id]] for t in TIER_NAMES]
             types = ", ".join(f"`{t}`" for t in r.types)
-            lines.append(f"| {r.id} | {_cell(r.title)} | {r.severity} | " + " | ".join(cells) + f" | {types} |")
+            lines.append(f"| {r.id} | {md_cell(r.title)} | {r.severity} | " + " | ".join(cells) + f" | {types} |")
         lines.append("")
     lines += ["## Rule details", ""]
     for r in rules:
-        lines += [f"### {r.id}: {r.title}", "", _cell(r.description or r.title), "",
+        lines += [f"### {r.id}: {r.title}", "", md_cell(r.description or r.title), "",
                   f"- severity: {r.severity}; kind: {r.kind} rule ({'StackValidationPolicy' if r.kind == 'plan' else 'ResourceValidationPolicy'})",
                   f"- level: {r.level_doc}"]
         for framework, title in FRAMEWORKS.items():

@@ -25,6 +25,11 @@ class Suppression:
         return self.rule == rule_id and self.resource in (urn, urn_name(urn))
 
 
+def find_suppression(suppressions: Iterable[Suppression], rule_id: str, urn: str) -> Optional[Suppression]:
+    """The first suppression that covers `rule_id`'s finding on `urn`, if any."""
+    return next((s for s in suppressions if s.matches(rule_id, urn)), None)
+
+
 def parse_suppressions(items: Iterable[Mapping[str, Any]]) -> list[Suppression]:
     """Validate suppressions; every error names the key (`suppressions[0].reason`) and the fix."""
     out = []
@@ -133,7 +138,7 @@ def evaluate(plan: PolicyPlan, tier: Tier, residency: str, suppressions: Sequenc
         for result in results:
             match = None
             if result.status is Status.FAIL:
-                match = next((s for s in suppressions if s.matches(rule.id, result.resource)), None)
+                match = find_suppression(suppressions, rule.id, result.resource)
                 if match:
                     used.add(match)
             findings.append(Finding(rule=rule, level=level, status=result.status, resource=result.resource,

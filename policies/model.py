@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 # Sentinels for values unknown during a preview (pulumi_policy/proxy.py; the offline engine
 # uses the string one).
@@ -70,12 +70,6 @@ def _proxy_target(value: Any) -> Any:
 def urn_name(urn: str) -> str:
     """The logical name at the end of a URN (`...::fraud-models-training` -> that name)."""
     return urn.rsplit("::", 1)[-1] if urn else ""
-
-
-def urn_type(urn: str) -> str:
-    """The resource type of a URN (the last `$`-separated element of the type path)."""
-    parts = urn.split("::")
-    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
 
 
 def has_training_segment(name: str) -> bool:
@@ -239,7 +233,7 @@ class PolicyPlan:
         found = self.lookup(value, types)
         if found is not None:
             return found
-        deps = [d for d in (self.get(u) for u in owner.dependencies) if d is not None and d.type in types]
+        deps = self.dependencies_of(owner, *types)
         if len(deps) == 1:
             return deps[0]
         siblings = [d for d in deps if d.parent and d.parent == owner.parent]
@@ -261,8 +255,9 @@ class PolicyPlan:
         """Resources of `types` whose `key` input points at `target`."""
         return [r for r in self.of_type(*types) if self.resolve(r, key, [target.type]) is target]
 
-    def regions(self) -> dict[str, str]:
-        return dict(self.providers)
+    def dependencies_of(self, r: PolicyResource, *types: str) -> list[PolicyResource]:
+        """The resources of `types` that `r` depends on (in the plan)."""
+        return [d for d in (self.get(u) for u in r.dependencies) if d is not None and d.type in types]
 
     @property
     def home_region(self) -> str:
@@ -276,7 +271,7 @@ class PolicyPlan:
         states = [step.get("newState") or {} for step in doc.get("steps", [])]
         providers: dict[str, str] = {}
         for s in states:
-            if str(s.get("type", "")).startswith("pulumi:providers:aws"):
+            if str(s.get("type", "")).startswith(AWS_PROVIDER_TYPE):
                 providers[f"{s['urn']}::{s.get('id', '')}"] = str(dig(s, "inputs", "region", default="") or "")
         parents = {s["urn"]: s.get("parent", "") for s in states}
         own = {s["urn"]: providers.get(s.get("provider", ""), "") for s in states}
@@ -295,7 +290,7 @@ class PolicyPlan:
                 urn=s["urn"], type=s["type"], name=urn_name(s["urn"]), inputs=s.get("inputs") or {},
                 outputs=s.get("outputs") or {}, parent=s.get("parent", ""), provider=s.get("provider", ""),
                 protect=bool(s.get("protect")), retain_on_delete=bool(s.get("retainOnDelete")),
-                region=_own_region(s) or region_of(s["urn"]),
+                region=own_region(s.get("inputs") or {}) or region_of(s["urn"]),
                 dependencies=tuple(s.get("dependencies") or ()), id=str(s.get("id", "") or ""),
             )
             for s in states if s.get("urn") and s.get("type")
@@ -304,15 +299,8 @@ class PolicyPlan:
                    providers=providers)
 
 
-def _own_region(state: Mapping[str, Any]) -> str:
+def own_region(inputs: Mapping[str, Any]) -> str:
     """A resource's own `region` input (pulumi-aws v7 lets any resource override its
     provider's region; a provider's region is its own too)."""
-    region = dig(state, "inputs", "region")
+    region = inputs.get("region")
     return region if isinstance(region, str) and not is_unknown(region) else ""
-
-
-def unique(items: Iterable[PolicyResource]) -> list[PolicyResource]:
-    seen: dict[str, PolicyResource] = {}
-    for r in items:
-        seen.setdefault(r.urn, r)
-    return list(seen.values())

@@ -8,19 +8,13 @@ changes the packs.
 from __future__ import annotations
 
 from blueprints.tiers import TIER_NAMES, Tier, get_tier
-from policies.rule import Rule, all_rules
+from policies.rule import all_rules
 
 
 def pack(tier: Tier | str) -> dict[str, str]:
     """Rule id -> `mandatory` | `advisory` | `disabled` for one tier."""
     t = get_tier(tier) if isinstance(tier, str) else tier
     return {rule.id: rule.level_for(t) for rule in all_rules()}
-
-
-def enforced_rules(tier: Tier | str) -> list[tuple[Rule, str]]:
-    """The rules a tier runs (mandatory or advisory), with their level."""
-    levels = pack(tier)
-    return [(rule, levels[rule.id]) for rule in all_rules() if levels[rule.id] != "disabled"]
 
 
 def packs() -> dict[str, dict[str, str]]:

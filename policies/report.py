@@ -41,6 +41,16 @@ def _order(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.level != "mandatory", f.rule.id, f.resource))
 
 
+def _problems(result: CheckResult) -> list[Finding]:
+    """Violations, then suppressed findings, each mandatory first."""
+    return _order(result.of("violation")) + _order(result.of("suppressed"))
+
+
+def _message(f: Finding) -> str:
+    """A finding's message, with the suppression's reason when suppressed."""
+    return f"{f.message} (suppressed: {f.suppressed_by.reason})" if f.suppressed_by else f.message
+
+
 def _headline(result: CheckResult) -> str:
     s = _summary(result)
     verdict = "FAIL" if result.exit_code else "PASS"
@@ -53,9 +63,8 @@ def _headline(result: CheckResult) -> str:
 # -- table -------------------------------------------------------------------------------------
 def table(result: CheckResult) -> str:
     rows = [("OUTCOME", "LEVEL", "RULE", "SEVERITY", "RESOURCE", "MESSAGE")]
-    for f in _order(result.of("violation")) + _order(result.of("suppressed")):
-        message = f.message if f.outcome == "violation" else f"{f.message} (suppressed: {f.suppressed_by.reason})"
-        rows.append((f.outcome, f.level, f.rule.id, f.rule.severity, f.resource_name, message))
+    for f in _problems(result):
+        rows.append((f.outcome, f.level, f.rule.id, f.rule.severity, f.resource_name, _message(f)))
     lines = []
     if len(rows) > 1:
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -95,18 +104,18 @@ def to_json(result: CheckResult) -> str:
 
 
 # -- markdown ----------------------------------------------------------------------------------
-def _md(text: str) -> str:
+def md_cell(text: str) -> str:
+    """Text for one markdown table cell: pipes escaped, on one line."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(result: CheckResult) -> str:
     lines = [f"# Guardrails: {result.stack} ({result.tier.name} pack)", "", _headline(result), ""]
-    problems = _order(result.of("violation")) + _order(result.of("suppressed"))
+    problems = _problems(result)
     if problems:
         lines += ["| outcome | level | rule | severity | resource | message |", "|---|---|---|---|---|---|"]
         for f in problems:
-            message = f.message if f.outcome == "violation" else f"{f.message} (suppressed: {f.suppressed_by.reason})"
-            lines.append(f"| {f.outcome} | {f.level} | {f.rule.id} | {f.rule.severity} | `{f.resource_name}` | {_md(message)} |")
+            lines.append(f"| {f.outcome} | {f.level} | {f.rule.id} | {f.rule.severity} | `{f.resource_name}` | {md_cell(_message(f))} |")
         lines.append("")
     passed = sorted({f.rule.id for f in result.of("pass")} - {f.rule.id for f in problems})
     if passed:
@@ -128,7 +137,7 @@ def sarif(result: CheckResult) -> str:
     index = {r.id: i for i, r in enumerate(rules)}
     artifact = f"stacks/Pulumi.{result.stack}.yaml"
     results = []
-    for f in _order(result.of("violation")) + _order(result.of("suppressed")):
+    for f in _problems(result):
         entry: dict[str, Any] = {
             "ruleId": f.rule.id,
             "ruleIndex": index[f.rule.id],
@@ -215,13 +224,13 @@ def compliance_markdown(result: CheckResult) -> str:
             lines += ["Controls with violations:", "", "| control | rule | level | resource | finding |", "|---|---|---|---|---|"]
             for control, open_ in violated:
                 for f in open_:
-                    lines.append(f"| {control} | {f.rule.id} | {f.level} | `{f.resource_name}` | {_md(f.message)} |")
+                    lines.append(f"| {control} | {f.rule.id} | {f.level} | `{f.resource_name}` | {md_cell(f.message)} |")
             lines.append("")
     suppressed = result.of("suppressed")
     if suppressed:
         lines += ["## Suppressions", "", "| rule | resource | reason |", "|---|---|---|"]
         for f in _order(suppressed):
-            lines.append(f"| {f.rule.id} | `{f.resource_name}` | {_md(f.suppressed_by.reason)} |")
+            lines.append(f"| {f.rule.id} | `{f.resource_name}` | {md_cell(f.suppressed_by.reason)} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -21,6 +21,7 @@ from enum import Enum
 from typing import Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from blueprints.tiers import Tier, regions_for_residency
+from policies.controls import FRAMEWORKS
 from policies.model import PolicyPlan, PolicyResource
 
 RULE_ID = re.compile(r"^[A-Z]+-[0-9]{3}$")
@@ -86,13 +87,23 @@ PlanCheck = Callable[[PolicyPlan, RuleContext], Iterable[Result]]
 LevelFn = Callable[[Tier], str]
 
 
+def tier_level(fn: LevelFn, doc: str) -> LevelFn:
+    """`fn` carrying `doc`, how its level follows the tier (docs/RULES.md); a rule whose level
+    carries a doc needs no `level_doc`."""
+    fn.doc = doc  # type: ignore[attr-defined]
+    return fn
+
+
 def always(level: str) -> LevelFn:
-    return lambda tier: level
+    return tier_level(lambda tier: level, f"{level} on every tier")
 
 
-def mandatory_if(field_name: str, otherwise: str = "advisory") -> LevelFn:
-    """Mandatory where the tier's boolean field is true (e.g. `s3_object_lock`), else `otherwise`."""
-    return lambda tier: "mandatory" if getattr(tier, field_name) else otherwise
+def mandatory_if(field_name: str, otherwise: str = "advisory", where: str = "") -> LevelFn:
+    """Mandatory where the tier's boolean field is true (e.g. `s3_object_lock`), else `otherwise`;
+    `where` words the condition for the docs (default: the field name)."""
+    condition = where or f"`{field_name}`"
+    return tier_level(lambda tier: "mandatory" if getattr(tier, field_name) else otherwise,
+                      f"mandatory where {condition}; {'off' if otherwise == 'disabled' else otherwise} otherwise")
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class Rule:
     types: tuple[str, ...]
     controls: Mapping[str, Sequence[str]]
     level: LevelFn
-    level_doc: str  # how the level follows the tier, for docs/RULES.md
+    level_doc: str  # how the level follows the tier, for docs/RULES.md (the level's doc + suffix)
     description: str
     kind: str  # "resource" | "plan"
     fn: Union[ResourceCheck, PlanCheck] = field(repr=False)
@@ -130,14 +141,22 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def _register(kind: str, *, id: str, title: str, severity: str, area: str, types: Sequence[str],
-              controls: Mapping[str, Sequence[str]], level: LevelFn, level_doc: str,
+              controls: Mapping[str, Sequence[str]], level: LevelFn, level_doc: str = "",
               description: str = "") -> Callable:
+    """`level_doc` is appended to the doc the level function carries (always, mandatory_if,
+    tier_level); a level function without one (a plain lambda) needs the whole `level_doc`."""
     if not RULE_ID.match(id):
         raise ValueError(f"rule id {id!r} must match {RULE_ID.pattern}")
     if severity not in SEVERITIES:
         raise ValueError(f"{id}: severity {severity!r} is not one of {SEVERITIES}")
     if area not in AREAS:
         raise ValueError(f"{id}: area {area!r} is not one of {AREAS}")
+    level_doc = getattr(level, "doc", "") + level_doc
+    if not level_doc:
+        raise ValueError(f"{id}: level_doc is required when the level function carries no doc")
+    unknown = set(controls) - set(FRAMEWORKS)
+    if unknown:
+        raise ValueError(f"{id}: controls name unknown frameworks {sorted(unknown)}; use {', '.join(FRAMEWORKS)}")
 
     def decorate(fn: Callable) -> Callable:
         if id in REGISTRY and REGISTRY[id].fn is not fn:

@@ -15,10 +15,11 @@ from typing import Any, Callable, Optional
 import pytest
 
 from blueprints.engine import Plan, load_stack_file, render_stack, run_program
+from blueprints.tiers import TIER_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
-EXAMPLES = ("public", "internal", "confidential", "restricted")
+EXAMPLES = TIER_NAMES
 IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.4.2"
 
 # The smallest valid config of each tier; tests deep-merge their changes into it.

@@ -11,14 +11,15 @@ Three kinds of input reach the SIEM streams:
 - AWS WAF logs delivered straight to an `aws-waf-logs-` stream: one JSON log per record.
 
 Every output event is one JSON line with the fields a SOC searches on: source (the SIEM source
-kind), account, region, tier, classification, blueprint, logGroup, logStream, timestamp and
+kind), account, region, classification, blueprint, logGroup, logStream, timestamp and
 message (the parsed JSON when the log line is JSON, else the text). A record that cannot be
 read is counted and returned as ProcessingFailed (Firehose writes it to the error prefix of
 the archive bucket); the handler never raises on bad input. Counts go to CloudWatch as an
 Embedded Metric Format line (namespace AiBlueprints/SiemTransform).
 
-Configuration (environment): TIER, CLASSIFICATION, BLUEPRINT, and SOURCE_MAP, a JSON object
-mapping log group names to source kinds (set by Pulumi from the log groups it subscribes).
+Configuration (environment): CLASSIFICATION, BLUEPRINT, and SOURCE_MAP, a JSON object mapping
+every subscribed log group name to its source kind (set by Pulumi from the log groups it
+subscribes; a group missing from it is shipped as the generic "cloudwatch-logs").
 Standard library only.
 """
 
@@ -38,16 +39,8 @@ from typing import Any, Optional
 METRIC_NAMESPACE = "AiBlueprints/SiemTransform"
 GZIP_MAGIC = b"\x1f\x8b"
 
-# Fallback when a log group is missing from SOURCE_MAP: AWS naming conventions, first match wins.
-_NAME_HINTS: tuple[tuple[str, str], ...] = (
-    ("aws-waf-logs-", "waf"),
-    ("cloudtrail", "cloudtrail"),
-    ("/aws/eks/", "eks-audit"),
-    ("flow-log", "vpc-flow"),
-    ("flowlog", "vpc-flow"),
-    ("api-gateway", "api-access"),
-    ("access-log", "api-access"),
-)
+# The source of a log group missing from SOURCE_MAP.
+GENERIC_SOURCE = "cloudwatch-logs"
 _EVENTBRIDGE_SOURCES = {"aws.guardduty": "guardduty", "aws.securityhub": "securityhub"}
 
 
@@ -59,7 +52,6 @@ class Settings:
     """What every event is stamped with, read from the environment on each invocation."""
 
     def __init__(self, event: dict[str, Any]):
-        self.tier = os.environ.get("TIER", "")
         self.classification = os.environ.get("CLASSIFICATION", "")
         self.blueprint = os.environ.get("BLUEPRINT", "")
         try:
@@ -79,19 +71,12 @@ class Settings:
             "source": source,
             "account": account or self.account,
             "region": region or self.region,
-            "tier": self.tier,
             "classification": self.classification,
             "blueprint": self.blueprint,
         }
 
     def source_of(self, log_group: str) -> str:
-        if log_group in self.source_map:
-            return str(self.source_map[log_group])
-        lowered = log_group.lower()
-        for hint, kind in _NAME_HINTS:
-            if hint in lowered:
-                return kind
-        return "cloudwatch-logs"
+        return str(self.source_map.get(log_group, GENERIC_SOURCE))
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:

@@ -10,7 +10,9 @@ Which tier and residency? In order:
 2. the stack's own config (`ai-blueprints:blueprint` `tier` / `residency`), which Pulumi hands
    to policy packs in PULUMI_CONFIG;
 3. the environment variables BLUEPRINT_TIER / BLUEPRINT_RESIDENCY; else `restricted`, the
-   strictest pack (residency: inferred from the home region in stack policies, else `any`).
+   strictest pack (residency: inferred from the home region, as `blueprint check` does: the
+   resource's provider region in resource policies, the first AWS provider's in stack policies;
+   else `any`).
 
 The enforcement level of each policy is the rule's level on that tier (mandatory, advisory,
 disabled), set when the pack is built and in the generated policy config. A policy config can
@@ -33,8 +35,8 @@ from pulumi_policy import (
 )
 
 from blueprints.tiers import RESIDENCY_REGIONS, TIER_NAMES, TIERS, Tier
-from policies.evaluate import Suppression, parse_suppressions, resolve_residency
-from policies.model import AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, is_unknown, plain
+from policies.evaluate import Suppression, find_suppression, parse_suppressions, resolve_residency, resolve_tier
+from policies.model import AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, own_region, plain
 from policies.rule import Rule, RuleContext, all_rules
 
 STACK_CONFIG_KEY = "ai-blueprints:blueprint"
@@ -69,26 +71,30 @@ def stack_config() -> dict[str, Any]:
 def defaults_from_environment() -> Defaults:
     """The stack's tier/residency, else BLUEPRINT_TIER / BLUEPRINT_RESIDENCY, else restricted."""
     spec = stack_config()
-    tier = spec.get("tier") or os.environ.get("BLUEPRINT_TIER") or DEFAULT_TIER
+    tier = resolve_tier({}, spec.get("tier") or os.environ.get("BLUEPRINT_TIER") or DEFAULT_TIER)
     residency = spec.get("residency") or os.environ.get("BLUEPRINT_RESIDENCY") or None
-    if tier not in TIERS:
-        raise ValueError(f"unknown tier {tier!r}; use one of {', '.join(TIER_NAMES)}")
-    return Defaults(tier=tier, residency=residency)
+    return Defaults(tier=tier.name, residency=residency)
 
 
-def _tier(config: Mapping[str, Any], defaults: Defaults) -> Tier:
-    name = config.get("tier") or defaults.tier
-    if name not in TIERS:
-        raise ValueError(f"policy config tier {name!r} is not one of {', '.join(TIER_NAMES)}")
-    return TIERS[name]
+@dataclass(frozen=True)
+class _Context:
+    tier: Tier
+    residency: str
+    suppressions: list[Suppression]
+
+    @property
+    def rule_context(self) -> RuleContext:
+        return RuleContext(tier=self.tier, residency=self.residency)
 
 
-def _suppressions(config: Mapping[str, Any]) -> list[Suppression]:
-    return parse_suppressions(config.get("suppressions") or ())
-
-
-def _suppressed(rule: Rule, urn: str, suppressions: list[Suppression]) -> Optional[Suppression]:
-    return next((s for s in suppressions if s.matches(rule.id, urn)), None)
+def _context(config: Mapping[str, Any], defaults: Defaults, home_region: str) -> _Context:
+    """The tier, residency and suppressions a validator applies, resolved the way `blueprint
+    check` resolves them: an unset residency is inferred from the home region."""
+    return _Context(
+        tier=resolve_tier({}, config.get("tier") or defaults.tier),
+        residency=resolve_residency(config.get("residency") or defaults.residency, home_region),
+        suppressions=parse_suppressions(config.get("suppressions") or ()),
+    )
 
 
 def _message(rule: Rule, tier: Tier, reason: str) -> str:
@@ -103,13 +109,7 @@ def _provider_ref(provider: Any) -> str:
 def _provider_region(provider: Any) -> str:
     if provider is None or not str(provider.resource_type).startswith(AWS_PROVIDER_TYPE):
         return ""
-    region = plain(provider.props).get("region")
-    return region if isinstance(region, str) and not is_unknown(region) else ""
-
-
-def _own_region(props: Mapping[str, Any]) -> str:
-    region = props.get("region")
-    return region if isinstance(region, str) and not is_unknown(region) else ""
+    return own_region(plain(provider.props))
 
 
 def resource_from_policy(args: ResourceValidationArgs) -> PolicyResource:
@@ -118,7 +118,7 @@ def resource_from_policy(args: ResourceValidationArgs) -> PolicyResource:
     return PolicyResource(
         urn=args.urn, type=args.resource_type, name=args.name, inputs=props, outputs={},
         parent=args.opts.parent or "", provider=_provider_ref(args.provider), protect=bool(args.opts.protect),
-        retain_on_delete=None, region=_own_region(props) or _provider_region(args.provider),
+        retain_on_delete=None, region=own_region(props) or _provider_region(args.provider),
     )
 
 
@@ -129,7 +129,7 @@ def plan_from_policy(args: StackValidationArgs, stack: str = "") -> PolicyPlan:
     for r in args.resources:
         props = plain(r.props)
         if str(r.resource_type).startswith(AWS_PROVIDER_TYPE):
-            providers[f"{r.urn}::"] = _own_region(props)
+            providers[f"{r.urn}::"] = own_region(props)
         if r.provider is not None and str(r.provider.resource_type).startswith(AWS_PROVIDER_TYPE):
             providers.setdefault(_provider_ref(r.provider), _provider_region(r.provider))
         dependencies = [d.urn for d in r.dependencies]
@@ -139,7 +139,7 @@ def plan_from_policy(args: StackValidationArgs, stack: str = "") -> PolicyPlan:
             urn=r.urn, type=r.resource_type, name=r.name, inputs=props, outputs=props,
             parent=r.parent.urn if r.parent is not None else (r.opts.parent or ""),
             provider=_provider_ref(r.provider), protect=bool(r.opts.protect), retain_on_delete=None,
-            region=_own_region(props) or _provider_region(r.provider), dependencies=tuple(dependencies),
+            region=own_region(props) or _provider_region(r.provider), dependencies=tuple(dependencies),
             id=str(props.get("id", "") or ""),
         ))
     return PolicyPlan(stack=stack, tier="", resources=resources, providers=providers)
@@ -148,16 +148,14 @@ def plan_from_policy(args: StackValidationArgs, stack: str = "") -> PolicyPlan:
 # -- validators ----------------------------------------------------------------------------------
 def resource_validator(rule: Rule, defaults: Defaults) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        config = args.get_config()
-        tier = _tier(config, defaults)
-        if rule.level_for(tier) == "disabled":
-            args.not_applicable(f"{rule.id} is not in the {tier.name} pack")
+        ctx = _context(args.get_config(), defaults, _provider_region(args.provider))
+        if rule.level_for(ctx.tier) == "disabled":
+            args.not_applicable(f"{rule.id} is not in the {ctx.tier.name} pack")
         if args.resource_type not in rule.types:
             return
-        ctx = RuleContext(tier=tier, residency=config.get("residency") or defaults.residency or "any")
-        result = rule.evaluate_resource(resource_from_policy(args), ctx)
-        if result.failed and not _suppressed(rule, args.urn, _suppressions(config)):
-            report_violation(_message(rule, tier, result.reason), None)
+        result = rule.evaluate_resource(resource_from_policy(args), ctx.rule_context)
+        if result.failed and not find_suppression(ctx.suppressions, rule.id, args.urn):
+            report_violation(_message(rule, ctx.tier, result.reason), None)
 
     validate.__name__ = f"validate_{rule.id.replace('-', '_')}"
     return validate
@@ -165,16 +163,13 @@ def resource_validator(rule: Rule, defaults: Defaults) -> Callable[[ResourceVali
 
 def stack_validator(rule: Rule, defaults: Defaults) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        config = args.get_config()
-        tier = _tier(config, defaults)
-        if rule.level_for(tier) == "disabled":
-            args.not_applicable(f"{rule.id} is not in the {tier.name} pack")
         plan = plan_from_policy(args)
-        residency = resolve_residency(config.get("residency") or defaults.residency, plan.home_region)
-        suppressions = _suppressions(config)
-        for result in rule.evaluate(plan, RuleContext(tier=tier, residency=residency)):
-            if result.failed and not _suppressed(rule, result.resource, suppressions):
-                report_violation(_message(rule, tier, result.reason), result.resource or None)
+        ctx = _context(args.get_config(), defaults, plan.home_region)
+        if rule.level_for(ctx.tier) == "disabled":
+            args.not_applicable(f"{rule.id} is not in the {ctx.tier.name} pack")
+        for result in rule.evaluate(plan, ctx.rule_context):
+            if result.failed and not find_suppression(ctx.suppressions, rule.id, result.resource):
+                report_violation(_message(rule, ctx.tier, result.reason), result.resource or None)
 
     validate.__name__ = f"validate_{rule.id.replace('-', '_')}"
     return validate
@@ -194,12 +189,13 @@ def _config_schema(defaults: Defaults) -> PolicyConfigSchema:
 def build_policies(defaults: Defaults) -> list:
     """One CrossGuard policy per rule, enforcement levels from the default tier's pack."""
     tier = TIERS[defaults.tier]
+    schema = _config_schema(defaults)
     policies: list = []
     for rule in all_rules():
         common = dict(
             description=rule.title,
             enforcement_level=_LEVELS[rule.level_for(tier)],
-            config_schema=_config_schema(defaults),
+            config_schema=schema,
             display_name=f"{rule.id}: {rule.title}",
             severity=Severity(rule.severity),
             framework=PolicyComplianceFramework(
@@ -218,10 +214,9 @@ def build_policies(defaults: Defaults) -> list:
 def policy_config(tier: str, residency: Optional[str] = None, suppressions: Optional[list] = None) -> dict[str, Any]:
     """A `--policy-pack-config` document: per policy, the tier's enforcement level and the
     tier/residency the validators read."""
-    if tier not in TIERS:
-        raise ValueError(f"unknown tier {tier!r}; use one of {', '.join(TIER_NAMES)}")
-    if residency is not None and residency not in RESIDENCIES:
-        raise ValueError(f"unknown residency {residency!r}; use one of {', '.join(RESIDENCIES)}")
+    resolve_tier({}, tier)
+    if residency is not None:
+        resolve_residency(residency, "")
     parse_suppressions(suppressions or ())
     out: dict[str, Any] = {}
     for rule in all_rules():

@@ -6,7 +6,7 @@ import re
 from typing import Any, Iterable, Optional
 
 from policies.model import (
-    STACK_TYPE, PolicyPlan, PolicyResource, as_list, dig, is_unknown, log_group_name, policy_document, statements, urn_name,
+    STACK_TYPE, PolicyPlan, PolicyResource, as_list, is_unknown, log_group_name, policy_document, statements, urn_name,
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -47,8 +47,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SUBSCRIPTION_FILTER = "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SNS_TOPIC = "aws:sns/topic:Topic"
-SQS_QUEUE = "aws:sqs/queue:Queue"
-SECRET = "aws:secretsmanager/secret:Secret"
 FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 TRAIL = "aws:cloudtrail/trail:Trail"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
@@ -105,7 +103,7 @@ def bucket_of(plan: PolicyPlan, r: PolicyResource) -> Optional[PolicyResource]:
 
 def bucket_parts(plan: PolicyPlan, bucket: PolicyResource, type_: str) -> list[PolicyResource]:
     """The bucket's sub-resources of one type (encryption, versioning, policy, ...)."""
-    return [r for r in plan.of_type(type_) if bucket_of(plan, r) is bucket]
+    return plan.linked(bucket, [type_], "bucket")
 
 
 def bucket_policy_documents(plan: PolicyPlan, bucket: PolicyResource) -> list[Optional[dict[str, Any]]]:
@@ -204,9 +202,8 @@ def subscribed_log_groups(plan: PolicyPlan) -> set[str]:
 def log_group_ref_name(plan: PolicyPlan, owner: PolicyResource, ref: Any) -> Optional[str]:
     name = log_group_name(ref)
     if name is None:
-        for dep in (plan.get(u) for u in owner.dependencies):
-            if dep is not None and dep.type == LOG_GROUP:
-                return log_group_name(dep.get("name"))
+        for dep in plan.dependencies_of(owner, LOG_GROUP):
+            return log_group_name(dep.get("name"))
     return name
 
 
@@ -243,10 +240,3 @@ def stage_key(plan: PolicyPlan, r: PolicyResource) -> Optional[tuple[str, str]]:
 def names(resources: Iterable[PolicyResource]) -> str:
     return ", ".join(sorted(urn_name(r.urn) for r in resources))
 
-
-def tag_list(value: Any) -> list[str]:
-    return [str(v) for v in as_list(value)]
-
-
-def nested(value: Any, *path: Any) -> Any:
-    return dig(value, *path)

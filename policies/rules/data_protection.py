@@ -28,7 +28,7 @@ PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restri
 @plan_rule(
     id="AIB-070", title="Every S3 bucket blocks all public access",
     severity="critical", area=AREA, types=(BUCKET, BUCKET_PAB), controls=PUBLIC_ACCESS,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def bucket_public_access_block(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A BucketPublicAccessBlock with all four flags true."""
@@ -55,7 +55,7 @@ def _denies_insecure_transport(doc) -> bool:
 @plan_rule(
     id="AIB-071", title="Every S3 bucket policy denies requests that do not use TLS",
     severity="high", area=AREA, types=(BUCKET, BUCKET_POLICY), controls=IN_TRANSIT,
-    level=mandatory_if("s3_tls_only"), level_doc="mandatory where `s3_tls_only`; advisory otherwise",
+    level=mandatory_if("s3_tls_only"),
 )
 def bucket_tls_only(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A Deny statement conditioned on aws:SecureTransport false."""
@@ -71,7 +71,7 @@ def bucket_tls_only(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @plan_rule(
     id="AIB-072", title="Every S3 bucket has versioning enabled",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_VERSIONING), controls=RECOVERY,
-    level=mandatory_if("s3_versioning"), level_doc="mandatory where `s3_versioning`; advisory otherwise",
+    level=mandatory_if("s3_versioning"),
 )
 def bucket_versioning(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A BucketVersioning with status Enabled: overwritten or deleted objects can be recovered."""
@@ -108,7 +108,7 @@ def bucket_object_lock(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @plan_rule(
     id="AIB-074", title="Every S3 bucket disables ACLs (BucketOwnerEnforced)",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_OWNERSHIP), controls=PUBLIC_ACCESS,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def bucket_acls_disabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Object ownership BucketOwnerEnforced: access is decided by policies alone."""
@@ -127,7 +127,7 @@ def _public_allow(stmt: dict) -> bool:
 @resource_rule(
     id="AIB-075", title="No S3 bucket policy allows anonymous access",
     severity="critical", area=AREA, types=(BUCKET_POLICY,), controls=PUBLIC_ACCESS,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def bucket_policy_not_public(r: PolicyResource, ctx: RuleContext) -> Result:
     """No Allow statement for Principal "*" without a condition."""
@@ -141,7 +141,7 @@ def bucket_policy_not_public(r: PolicyResource, ctx: RuleContext) -> Result:
 @plan_rule(
     id="AIB-076", title="Macie classifies the training data where the tier requires DLP",
     severity="high", area=AREA, types=(MACIE_ACCOUNT, MACIE_JOB), controls=DATA_DISCOVERY,
-    level=mandatory_if("macie", otherwise="disabled"), level_doc="mandatory where `macie`; off otherwise",
+    level=mandatory_if("macie", otherwise="disabled"),
 )
 def macie_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A Macie account (status ENABLED) and a classification job. Not applicable until the
@@ -163,7 +163,7 @@ def macie_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @resource_rule(
     id="AIB-077", title="ECR repositories have immutable image tags",
     severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=merge(IMMUTABILITY, {"sox-itgc": ["ITGC-PC"]}),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def ecr_immutable_tags(r: PolicyResource, ctx: RuleContext) -> Result:
     """imageTagMutability IMMUTABLE: a deployed tag always names the same image."""
@@ -174,7 +174,7 @@ def ecr_immutable_tags(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-078", title="ECR repositories scan images on push",
     severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=VULNERABILITY,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def ecr_scan_on_push(r: PolicyResource, ctx: RuleContext) -> Result:
     """imageScanningConfiguration.scanOnPush true."""

@@ -20,21 +20,17 @@ AREA = "edge protection"
 @plan_rule(
     id="AIB-085", title="Every API Gateway stage is associated with a WAF web ACL",
     severity="critical", area=AREA, types=(API_STAGE, WEB_ACL_ASSOCIATION), controls=DOS,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def stage_waf_association(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A WebAclAssociation whose resourceArn is the stage's ARN."""
     for stage in plan.of_type(API_STAGE):
-        associated = [a for a in plan.of_type(WEB_ACL_ASSOCIATION) if plan.resolve(a, "resourceArn", [API_STAGE]) is stage]
+        associated = plan.linked(stage, [WEB_ACL_ASSOCIATION], "resourceArn")
         yield check(bool(associated), "behind a WAF web ACL", "no WebAclAssociation for this stage", stage)
 
 
 def _positive(value: Any) -> bool:
     return isinstance(value, (int, float)) and value > 0
-
-
-def _dependencies(plan: PolicyPlan, r: PolicyResource, type_: str) -> list[PolicyResource]:
-    return [d for d in (plan.get(u) for u in r.dependencies) if d is not None and d.type == type_]
 
 
 def _throttled_stages(plan: PolicyPlan) -> set[tuple[str, str]]:
@@ -54,14 +50,14 @@ def _throttled_stages(plan: PolicyPlan) -> set[tuple[str, str]]:
                 keys.add((api.urn, str(dig(api_stage, "stage"))))
             elif not (known(dig(api_stage, "apiId")) and known(dig(api_stage, "stage"))):
                 # unknown until apply (a preview): the stages the usage plan depends on
-                keys |= {k for k in (stage_key(plan, s) for s in _dependencies(plan, usage, API_STAGE)) if k}
+                keys |= {k for k in (stage_key(plan, s) for s in plan.dependencies_of(usage, API_STAGE)) if k}
     return keys
 
 
 @plan_rule(
     id="AIB-086", title="Every API Gateway stage is throttled (rate and burst limits)",
     severity="high", area=AREA, types=(API_STAGE, API_METHOD_SETTINGS, API_USAGE_PLAN), controls=DOS,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def stage_throttling(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """MethodSettings for the stage with settings.throttlingRateLimit and throttlingBurstLimit
@@ -92,7 +88,7 @@ def _rules(acl: PolicyResource) -> list[dict]:
 @resource_rule(
     id="AIB-087", title="Every WAF web ACL enforces the tier's AWS managed rule groups",
     severity="high", area=AREA, types=(WEB_ACL,), controls=DOS,
-    level=always("mandatory"), level_doc="mandatory on every tier, with the tier's `waf_managed_rule_groups`",
+    level=always("mandatory"), level_doc=", with the tier's `waf_managed_rule_groups`",
 )
 def waf_managed_groups(r: PolicyResource, ctx: RuleContext) -> Result:
     """Each of the tier's groups is referenced (vendor AWS) and not overridden to count."""
@@ -112,7 +108,7 @@ def waf_managed_groups(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-088", title="Every WAF web ACL has a rate-based rule that blocks",
     severity="high", area=AREA, types=(WEB_ACL,), controls=DOS,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def waf_rate_limit(r: PolicyResource, ctx: RuleContext) -> Result:
     """A rule with a rateBasedStatement and a block action."""
@@ -141,7 +137,6 @@ def _geo_allowlist(acl: PolicyResource) -> Optional[list[str]]:
     id="AIB-089", title="WAF web ACLs admit only the residency's countries where the tier requires a geo allowlist",
     severity="high", area=AREA, types=(WEB_ACL,), controls=merge(DOS, RESIDENCY),
     level=mandatory_if("waf_geo_allowlist", otherwise="disabled"),
-    level_doc="mandatory where `waf_geo_allowlist`; off otherwise",
 )
 def waf_geo_allowlist(r: PolicyResource, ctx: RuleContext) -> Result:
     """A geo allowlist whose countries are all within the residency (`blueprints.tiers.RESIDENCY_COUNTRIES`)."""

@@ -16,7 +16,9 @@ from policies.rules._aws import (
 
 AREA = "encryption"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
-_CMK_LEVEL = "mandatory where the tier uses customer managed keys (`keys` is `cmk` or `cmk-per-domain`)"
+_CMK_WHERE = "the tier uses customer managed keys (`keys` is `cmk` or `cmk-per-domain`)"
+_cmk_only = mandatory_if("cmk", otherwise="disabled", where=_CMK_WHERE)
+_cmk_or_advisory = mandatory_if("cmk", where=_CMK_WHERE)
 
 
 def _sse_defaults(plan: PolicyPlan, bucket: PolicyResource) -> list[dict]:
@@ -29,7 +31,7 @@ def _sse_defaults(plan: PolicyPlan, bucket: PolicyResource) -> list[dict]:
 @plan_rule(
     id="AIB-020", title="Every S3 bucket has default server-side encryption",
     severity="high", area=AREA, types=(BUCKET, BUCKET_SSE), controls=AT_REST,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def bucket_default_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A bucket without a managed encryption configuration depends on account defaults."""
@@ -42,7 +44,7 @@ def bucket_default_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Re
 @plan_rule(
     id="AIB-021", title="Every S3 bucket encrypts with a customer managed KMS key (server-access-log targets use SSE-S3, as S3 requires)",
     severity="high", area=AREA, types=(BUCKET, BUCKET_SSE), controls=merge(AT_REST, KEY_MANAGEMENT),
-    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    level=_cmk_only,
 )
 def bucket_cmk_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """SSE-KMS with kmsMasterKeyId set. The exception is recognised from data, not names: a
@@ -67,7 +69,7 @@ def bucket_cmk_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result
 @resource_rule(
     id="AIB-022", title="KMS keys rotate automatically",
     severity="high", area=AREA, types=(KMS_KEY,), controls=KEY_MANAGEMENT,
-    level=mandatory_if("key_rotation"), level_doc="mandatory where `key_rotation`; advisory otherwise",
+    level=mandatory_if("key_rotation"),
 )
 def kms_key_rotation(r: PolicyResource, ctx: RuleContext) -> Result:
     """Only symmetric encryption keys can rotate; other key specs are not applicable."""
@@ -87,7 +89,7 @@ def _key_set(field: str, what: str):
 resource_rule(
     id="AIB-023", title="CloudWatch log groups are encrypted with a customer managed KMS key",
     severity="medium", area=AREA, types=(LOG_GROUP,), controls=merge(AT_REST, LOG_PROTECTION),
-    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    level=_cmk_only,
     description="Log groups hold audit evidence and request data; kmsKeyId names the tier's logs key.",
 )(_key_set("kmsKeyId", "log group encrypted"))
 
@@ -95,7 +97,7 @@ resource_rule(
 @resource_rule(
     id="AIB-024", title="EKS encrypts Kubernetes secrets with a KMS key",
     severity="high", area=AREA, types=(EKS_CLUSTER,), controls=merge(AT_REST, KEY_MANAGEMENT),
-    level=mandatory_if("cmk"), level_doc=_CMK_LEVEL + "; advisory otherwise",
+    level=_cmk_or_advisory,
 )
 def eks_secrets_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
     """Envelope encryption of secrets with encryptionConfig (resources ["secrets"], provider.keyArn)."""
@@ -119,7 +121,7 @@ def _block_devices(r: PolicyResource) -> list[dict]:
 @resource_rule(
     id="AIB-025", title="EBS volumes (launch templates, instances, volumes) are encrypted, with a customer managed key where the tier uses CMKs",
     severity="high", area=AREA, types=(LAUNCH_TEMPLATE, INSTANCE, EBS_VOLUME), controls=AT_REST,
-    level=always("mandatory"), level_doc="mandatory on every tier (the key is required where the tier uses CMKs)",
+    level=always("mandatory"), level_doc=" (the key is required where the tier uses CMKs)",
 )
 def ebs_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
     """Node root volumes hold model weights and cached training data. A launch template must
@@ -138,7 +140,7 @@ def ebs_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
 resource_rule(
     id="AIB-026", title="FSx for Lustre file systems are encrypted with a customer managed KMS key",
     severity="high", area=AREA, types=(FSX_LUSTRE,), controls=merge(AT_REST, KEY_MANAGEMENT),
-    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    level=_cmk_only,
     description="The Lustre scratch of training data is encrypted with the training-data key (kmsKeyId).",
 )(_key_set("kmsKeyId", "file system encrypted"))
 
@@ -146,7 +148,7 @@ resource_rule(
 @resource_rule(
     id="AIB-027", title="ECR repositories are encrypted with a customer managed KMS key",
     severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=merge(AT_REST, KEY_MANAGEMENT),
-    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    level=_cmk_only,
 )
 def ecr_kms(r: PolicyResource, ctx: RuleContext) -> Result:
     """encryptionConfigurations[].encryptionType KMS with kmsKey (the models key)."""
@@ -158,7 +160,7 @@ def ecr_kms(r: PolicyResource, ctx: RuleContext) -> Result:
 resource_rule(
     id="AIB-028", title="SNS topics are encrypted with a KMS key",
     severity="medium", area=AREA, types=(SNS_TOPIC,), controls=AT_REST,
-    level=mandatory_if("cmk"), level_doc=_CMK_LEVEL + "; advisory otherwise",
+    level=_cmk_or_advisory,
     description="Alarm and finding notifications can carry resource names and data; kmsMasterKeyId is set.",
 )(_key_set("kmsMasterKeyId", "topic encrypted"))
 
@@ -166,7 +168,7 @@ resource_rule(
 @resource_rule(
     id="AIB-029", title="Firehose delivery streams encrypt at rest (with a customer managed key where the tier uses CMKs)",
     severity="high", area=AREA, types=(FIREHOSE,), controls=merge(AT_REST, LOG_PROTECTION),
-    level=always("mandatory"), level_doc="mandatory on every tier (CUSTOMER_MANAGED_CMK where the tier uses CMKs)",
+    level=always("mandatory"), level_doc=" (CUSTOMER_MANAGED_CMK where the tier uses CMKs)",
 )
 def firehose_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
     """Direct-PUT streams buffer SIEM data; serverSideEncryption.enabled, and keyType
@@ -185,7 +187,7 @@ def firehose_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
 resource_rule(
     id="AIB-030", title="CloudTrail encrypts its log files with a KMS key",
     severity="high", area=AREA, types=(TRAIL,), controls=merge(AT_REST, LOG_PROTECTION),
-    level=mandatory_if("cmk"), level_doc=_CMK_LEVEL + "; advisory otherwise",
+    level=_cmk_or_advisory,
     description="SSE-KMS on the trail (kmsKeyId) on top of the bucket's encryption restricts who can read the audit log.",
 )(_key_set("kmsKeyId", "trail encrypted"))
 
@@ -193,7 +195,7 @@ resource_rule(
 @resource_rule(
     id="AIB-031", title="Lambda environment variables are encrypted with a customer managed KMS key",
     severity="medium", area=AREA, types=(LAMBDA_FUNCTION,), controls=AT_REST,
-    level=mandatory_if("cmk", otherwise="disabled"), level_doc=_CMK_LEVEL + "; off on AWS-managed keys",
+    level=_cmk_only,
 )
 def lambda_environment_kms(r: PolicyResource, ctx: RuleContext) -> Result:
     """Functions with environment variables set kmsKeyArn; functions without are not applicable."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from blueprints.tiers import API_AUTHORIZATION_TYPES
 from policies.controls import AUTHENTICATION, HARDENING, LEAST_PRIVILEGE, PUBLIC_ACCESS, merge
 from policies.model import PolicyPlan, PolicyResource, as_list, is_unknown, policy_document, statements, urn_name
 from policies.rule import Result, RuleContext, always, check, fail, na, ok, plan_rule, resource_rule
@@ -14,10 +15,6 @@ from policies.rules._aws import (
 )
 
 AREA = "identity and access"
-
-# API Gateway `authorization` values for the spec's `inference.auth` choices.
-API_AUTHORIZATION = {"iam": "AWS_IAM", "cognito": "COGNITO_USER_POOLS", "jwt": "CUSTOM"}
-
 
 def _health_probe(plan: PolicyPlan, method: PolicyResource) -> Optional[PolicyResource]:
     """The Route 53 health check that probes this GET method over HTTP(S): its fqdn is the
@@ -45,21 +42,21 @@ def _health_probe(plan: PolicyPlan, method: PolicyResource) -> Optional[PolicyRe
     id="AIB-060", title="Every API Gateway method requires authorization of a kind the tier allows",
     severity="critical", area=AREA, types=(API_METHOD, API_RESOURCE, R53_HEALTH_CHECK),
     controls=merge(AUTHENTICATION, LEAST_PRIVILEGE),
-    level=always("mandatory"), level_doc="mandatory on every tier, with the tier's `api_auth` (restricted: AWS_IAM only)",
+    level=always("mandatory"), level_doc=", with the tier's `api_auth` (restricted: AWS_IAM only)",
 )
 def api_method_authorization(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """authorization is one of the tier's `api_auth` kinds (iam: AWS_IAM, cognito:
     COGNITO_USER_POOLS, jwt: CUSTOM) and never NONE. The one exception, recognised from data:
     a GET method that a Route 53 HTTP(S) health check probes (health checkers cannot sign or
     present tokens) may be anonymous, except on tiers whose `api_auth` is IAM only."""
-    allowed = [API_AUTHORIZATION[a] for a in ctx.tier.api_auth]
+    allowed = [API_AUTHORIZATION_TYPES[a] for a in ctx.tier.api_auth]
     for method in plan.of_type(API_METHOD):
         kind = method.get("authorization")
         if is_unknown(kind):
             yield na("authorization unknown until apply", method)
         elif kind in (None, "NONE"):
             probe = _health_probe(plan, method)
-            if probe is not None and allowed != [API_AUTHORIZATION["iam"]]:
+            if probe is not None and allowed != [API_AUTHORIZATION_TYPES["iam"]]:
                 yield ok(f"anonymous health endpoint probed by {urn_name(probe.urn)}", method)
             else:
                 yield fail("authorization NONE: the method is anonymous", method)
@@ -82,7 +79,7 @@ def _admin_statement(stmt: dict) -> bool:
 @resource_rule(
     id="AIB-061", title="No IAM policy allows every action on every resource",
     severity="critical", area=AREA, types=(IAM_POLICY, IAM_ROLE_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY, IAM_ROLE),
-    controls=LEAST_PRIVILEGE, level=always("mandatory"), level_doc="mandatory on every tier",
+    controls=LEAST_PRIVILEGE, level=always("mandatory"),
 )
 def iam_no_admin(r: PolicyResource, ctx: RuleContext) -> Result:
     """An Allow of Action "*" on Resource "*" is administrator access; roles get scoped policies."""
@@ -105,7 +102,7 @@ def _anyone(principal) -> bool:
 @resource_rule(
     id="AIB-062", title="No IAM role trusts every principal without a condition",
     severity="critical", area=AREA, types=(IAM_ROLE,), controls=merge(LEAST_PRIVILEGE, AUTHENTICATION),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def iam_trust_scoped(r: PolicyResource, ctx: RuleContext) -> Result:
     """assumeRolePolicy names services or accounts, or conditions a wildcard principal."""
@@ -119,7 +116,7 @@ def iam_trust_scoped(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-063", title="Instances and launch templates require IMDSv2 (session tokens)",
     severity="high", area=AREA, types=(LAUNCH_TEMPLATE, INSTANCE), controls=merge(HARDENING, LEAST_PRIVILEGE),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def imdsv2_required(r: PolicyResource, ctx: RuleContext) -> Result:
     """metadataOptions.httpTokens is `required`, so SSRF cannot steal the node role."""
@@ -130,7 +127,7 @@ def imdsv2_required(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-064", title="Lambda function URLs require IAM authorization",
     severity="high", area=AREA, types=(LAMBDA_URL,), controls=merge(AUTHENTICATION, PUBLIC_ACCESS),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def lambda_url_auth(r: PolicyResource, ctx: RuleContext) -> Result:
     """authorizationType AWS_IAM; NONE is a public endpoint."""

@@ -12,7 +12,9 @@ from typing import Iterable, Optional
 
 from policies.controls import AUDIT_LOGGING, INTEGRITY, LOG_RETENTION, MONITORING, merge
 from policies.model import PolicyPlan, PolicyResource, as_list, is_unknown, log_group_name, urn_name
-from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
+from policies.rule import (
+    LevelFn, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule, tier_level,
+)
 from policies.rules._aws import (
     API_METHOD_SETTINGS, API_STAGE, BUCKET, BUCKET_LOGGING, EKS_CLUSTER, FIREHOSE, FLOW_LOG, LOG_GROUP, TRAIL,
     WEB_ACL, WEB_ACL_LOGGING, bucket_parts, is_access_log_target, is_set, known, log_group_ref_name,
@@ -23,18 +25,15 @@ AREA = "logging and retention"
 CONTROL_PLANE_AUDIT = ("api", "audit", "authenticator")
 
 
-def _ships(source: str):
-    return lambda tier: "mandatory" if tier.ships(source) else "disabled"
-
-
-def _ships_doc(source: str) -> str:
-    return f"mandatory where the tier's `siem_sources` include `{source}`; off otherwise"
+def _ships(source: str) -> LevelFn:
+    return tier_level(lambda tier: "mandatory" if tier.ships(source) else "disabled",
+                      f"mandatory where the tier's `siem_sources` include `{source}`; off otherwise")
 
 
 @resource_rule(
     id="AIB-040", title="Every log group keeps its logs at least as long as the tier's retention",
     severity="high", area=AREA, types=(LOG_GROUP,), controls=LOG_RETENTION,
-    level=always("mandatory"), level_doc="mandatory on every tier, with the tier's `log_retention_days` (30/90/365/2557)",
+    level=always("mandatory"), level_doc=", with the tier's `log_retention_days` (30/90/365/2557)",
 )
 def log_group_retention(r: PolicyResource, ctx: RuleContext) -> Result:
     """retentionInDays is set explicitly and is >= the tier's `log_retention_days`."""
@@ -50,7 +49,7 @@ def log_group_retention(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-041", title="CloudTrail trails are multi-region",
     severity="high", area=AREA, types=(TRAIL,), controls=AUDIT_LOGGING,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def trail_multi_region(r: PolicyResource, ctx: RuleContext) -> Result:
     """API activity in any region (including ones the stack does not use) is recorded."""
@@ -60,7 +59,7 @@ def trail_multi_region(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-042", title="CloudTrail log file validation is enabled",
     severity="high", area=AREA, types=(TRAIL,), controls=merge(AUDIT_LOGGING, INTEGRITY),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def trail_log_validation(r: PolicyResource, ctx: RuleContext) -> Result:
     """Digest files prove the audit log was not altered."""
@@ -68,7 +67,7 @@ def trail_log_validation(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 def _acl_logging(plan: PolicyPlan, acl: PolicyResource) -> list[PolicyResource]:
-    return [c for c in plan.of_type(WEB_ACL_LOGGING) if plan.resolve(c, "resourceArn", [WEB_ACL]) is acl]
+    return plan.linked(acl, [WEB_ACL_LOGGING], "resourceArn")
 
 
 @plan_rule(
@@ -86,7 +85,7 @@ def waf_logging(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @resource_rule(
     id="AIB-044", title="Every API Gateway stage writes access logs",
     severity="high", area=AREA, types=(API_STAGE,), controls=AUDIT_LOGGING,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def api_stage_access_logs(r: PolicyResource, ctx: RuleContext) -> Result:
     """accessLogSettings with a destinationArn and a format."""
@@ -99,7 +98,6 @@ def api_stage_access_logs(r: PolicyResource, ctx: RuleContext) -> Result:
     id="AIB-045", title="Every S3 bucket (other than the access-log targets) has server access logging",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_LOGGING), controls=AUDIT_LOGGING,
     level=mandatory_if("s3_access_logging", otherwise="disabled"),
-    level_doc="mandatory where `s3_access_logging`; off otherwise",
 )
 def bucket_access_logging(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A BucketLogging per bucket; the access-log targets themselves are not applicable."""
@@ -127,7 +125,7 @@ def eks_control_plane_logs(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-047", title="API Gateway method settings enable metrics and execution logging",
     severity="low", area=AREA, types=(API_METHOD_SETTINGS,), controls=merge(AUDIT_LOGGING, MONITORING),
-    level=always("advisory"), level_doc="advisory on every tier",
+    level=always("advisory"),
 )
 def api_method_logging(r: PolicyResource, ctx: RuleContext) -> Result:
     """settings.metricsEnabled and settings.loggingLevel INFO or ERROR."""
@@ -158,7 +156,7 @@ def _shipping_results(plan: PolicyPlan, items: Iterable[tuple[PolicyResource, Op
 @plan_rule(
     id="AIB-048", title="CloudTrail events are shipped to the SIEM",
     severity="high", area=AREA, types=(TRAIL, LOG_GROUP), controls=MONITORING,
-    level=_ships("cloudtrail"), level_doc=_ships_doc("cloudtrail"),
+    level=_ships("cloudtrail"),
 )
 def siem_cloudtrail(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """The trail delivers to a CloudWatch log group (cloudWatchLogsGroupArn) that a
@@ -179,7 +177,7 @@ def _firehose_names(plan: PolicyPlan) -> set[str]:
 @plan_rule(
     id="AIB-049", title="WAF logs are shipped to the SIEM (an aws-waf-logs- Firehose stream or a shipped log group)",
     severity="high", area=AREA, types=(WEB_ACL, WEB_ACL_LOGGING, FIREHOSE), controls=MONITORING,
-    level=_ships("waf"), level_doc=_ships_doc("waf"),
+    level=_ships("waf"),
 )
 def siem_waf(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """WAF can only log to destinations named `aws-waf-logs-*`; the destination must be a
@@ -205,7 +203,7 @@ def siem_waf(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @plan_rule(
     id="AIB-050", title="API Gateway access logs are shipped to the SIEM",
     severity="medium", area=AREA, types=(API_STAGE, LOG_GROUP), controls=MONITORING,
-    level=_ships("api-access"), level_doc=_ships_doc("api-access"),
+    level=_ships("api-access"),
 )
 def siem_api_access(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Each stage's access-log group has a subscription filter."""
@@ -216,7 +214,7 @@ def siem_api_access(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @plan_rule(
     id="AIB-051", title="VPC flow logs are shipped to the SIEM",
     severity="medium", area=AREA, types=(FLOW_LOG, LOG_GROUP), controls=MONITORING,
-    level=_ships("vpc-flow"), level_doc=_ships_doc("vpc-flow"),
+    level=_ships("vpc-flow"),
 )
 def siem_vpc_flow(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Flow logs to CloudWatch have a subscription filter on their group; flow logs delivered
@@ -234,7 +232,7 @@ def siem_vpc_flow(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @plan_rule(
     id="AIB-052", title="EKS audit logs are shipped to the SIEM",
     severity="medium", area=AREA, types=(EKS_CLUSTER, LOG_GROUP), controls=MONITORING,
-    level=_ships("eks-audit"), level_doc=_ships_doc("eks-audit"),
+    level=_ships("eks-audit"),
 )
 def siem_eks_audit(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """The cluster logs `audit`, and its group `/aws/eks/<cluster>/cluster` has a subscription filter."""
@@ -265,7 +263,7 @@ def _s3_data_events(trail: PolicyResource) -> bool:
 @plan_rule(
     id="AIB-053", title="CloudTrail records S3 object-level (data) events",
     severity="medium", area=AREA, types=(TRAIL,), controls=AUDIT_LOGGING,
-    level=mandatory_if("cloudtrail_data_events"), level_doc="mandatory where `cloudtrail_data_events`; advisory otherwise",
+    level=mandatory_if("cloudtrail_data_events"),
 )
 def trail_s3_data_events(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """At least one trail selects AWS::S3::Object data events (eventSelectors or

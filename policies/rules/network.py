@@ -8,11 +8,11 @@ blueprint's IsolatedVpc is `<name>-training`), or when it is attached to such a 
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from policies.controls import BOUNDARY, HARDENING, NO_EGRESS, PUBLIC_ACCESS, merge
 from policies.model import PolicyPlan, PolicyResource, as_list
-from policies.rule import Result, RuleContext, always, check, fail, na, ok, plan_rule, resource_rule
+from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
 from policies.rules._aws import (
     DEFAULT_SG, EGRESS_ONLY_IGW, EKS_CLUSTER, FLOW_LOG, IGW, IGW_ATTACHMENT, LOAD_BALANCER, NAT, OPEN_CIDRS, ROUTE,
     ROUTE_TABLE, SECURITY_GROUP, SG_INGRESS, SG_RULE, SUBNET, VPC, VPC_ENDPOINT, in_training_network, known,
@@ -21,20 +21,18 @@ from policies.rules._aws import (
 
 AREA = "network isolation"
 
-
-def _air_gapped(tier) -> str:
-    return "mandatory" if tier.air_gapped else "disabled"
-
-
-_EGRESS_LEVEL = "mandatory where `training_egress` is `endpoints`; off where the tier allows NAT egress"
+_air_gapped = mandatory_if("air_gapped", otherwise="disabled", where="`training_egress` is `endpoints`")
 
 
 def _training_vpcs(plan: PolicyPlan) -> list[PolicyResource]:
     return [v for v in plan.of_type(VPC) if plan.in_training(v)]
 
 
-def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str) -> Iterable[Result]:
-    offenders = [r for r in plan.of_type(*types) if in_training_network(plan, r)]
+def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str,
+                           offends: Callable[[PolicyResource], bool] = lambda r: True) -> Iterable[Result]:
+    """Fails each resource of `types` in the training network for which `offends` holds; passes
+    each training VPC that has none."""
+    offenders = [r for r in plan.of_type(*types) if in_training_network(plan, r) and offends(r)]
     for r in offenders:
         yield fail(f"{what} in the training network: the tier allows no route to the internet from training", r)
     bad_vpcs = {vpc_of(plan, r).urn for r in offenders if vpc_of(plan, r) is not None}
@@ -46,7 +44,7 @@ def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str) 
 @plan_rule(
     id="AIB-001", title="The training VPC has no internet gateway where the tier forbids egress",
     severity="critical", area=AREA, types=(VPC, IGW, IGW_ATTACHMENT, EGRESS_ONLY_IGW),
-    controls=merge(BOUNDARY, NO_EGRESS), level=_air_gapped, level_doc=_EGRESS_LEVEL,
+    controls=merge(BOUNDARY, NO_EGRESS), level=_air_gapped,
 )
 def training_no_internet_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """An internet gateway (or egress-only gateway, or an attachment) in the training network
@@ -57,14 +55,14 @@ def training_no_internet_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable
 @plan_rule(
     id="AIB-002", title="The training VPC has no NAT gateway where the tier forbids egress",
     severity="critical", area=AREA, types=(VPC, NAT), controls=merge(BOUNDARY, NO_EGRESS),
-    level=_air_gapped, level_doc=_EGRESS_LEVEL,
+    level=_air_gapped,
 )
 def training_no_nat_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A NAT gateway lets training nodes reach the internet (and exfiltrate data)."""
     return _no_training_resources(plan, (NAT,), "NAT gateway")
 
 
-def _default_routes(plan: PolicyPlan, r: PolicyResource) -> bool:
+def _default_routes(r: PolicyResource) -> bool:
     if r.type == ROUTE:
         return r.get("destinationCidrBlock") in OPEN_CIDRS or r.get("destinationIpv6CidrBlock") in OPEN_CIDRS
     return any(
@@ -76,18 +74,12 @@ def _default_routes(plan: PolicyPlan, r: PolicyResource) -> bool:
 @plan_rule(
     id="AIB-003", title="No training route table has a default route (0.0.0.0/0 or ::/0) where the tier forbids egress",
     severity="critical", area=AREA, types=(VPC, ROUTE, ROUTE_TABLE), controls=merge(BOUNDARY, NO_EGRESS),
-    level=_air_gapped, level_doc=_EGRESS_LEVEL,
+    level=_air_gapped,
 )
 def training_no_default_route(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A default route is how egress is wired (to a gateway, a NAT, a peering or a transit
     gateway); air-gapped training route tables only know the VPC and its endpoints."""
-    offenders = [r for r in plan.of_type(ROUTE, ROUTE_TABLE) if in_training_network(plan, r) and _default_routes(plan, r)]
-    for r in offenders:
-        yield fail("default route in the training network", r)
-    bad = {vpc_of(plan, r).urn for r in offenders if vpc_of(plan, r) is not None}
-    for vpc in _training_vpcs(plan):
-        if vpc.urn not in bad:
-            yield ok("no default route in the training VPC", vpc)
+    return _no_training_resources(plan, (ROUTE, ROUTE_TABLE), "default route", _default_routes)
 
 
 def _service(endpoint: PolicyResource) -> str:
@@ -98,7 +90,7 @@ def _service(endpoint: PolicyResource) -> str:
 @plan_rule(
     id="AIB-004", title="The air-gapped training VPC reaches S3 through a gateway endpoint and AWS APIs through private-DNS interface endpoints",
     severity="high", area=AREA, types=(VPC, VPC_ENDPOINT), controls=merge(BOUNDARY, NO_EGRESS),
-    level=_air_gapped, level_doc=_EGRESS_LEVEL,
+    level=_air_gapped,
 )
 def training_vpc_endpoints(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Without egress, images, logs and keys are only reachable through VPC endpoints."""
@@ -118,7 +110,7 @@ def _open_cidrs(values: Iterable) -> list[str]:
 @resource_rule(
     id="AIB-005", title="No security group admits ingress from 0.0.0.0/0 or ::/0",
     severity="critical", area=AREA, types=(SECURITY_GROUP, SG_RULE, SG_INGRESS),
-    controls=merge(BOUNDARY, PUBLIC_ACCESS), level=always("mandatory"), level_doc="mandatory on every tier",
+    controls=merge(BOUNDARY, PUBLIC_ACCESS), level=always("mandatory"),
 )
 def no_open_ingress(r: PolicyResource, ctx: RuleContext) -> Result:
     """The only public entry point is API Gateway behind WAF; nothing inside a VPC is open to
@@ -140,7 +132,7 @@ def no_open_ingress(r: PolicyResource, ctx: RuleContext) -> Result:
 @plan_rule(
     id="AIB-006", title="Every VPC's default security group is managed and has no rules",
     severity="medium", area=AREA, types=(VPC, DEFAULT_SG), controls=merge(BOUNDARY, HARDENING),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def default_security_group_closed(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """AWS's default security group lets members talk to each other and reach anywhere;
@@ -161,7 +153,7 @@ def default_security_group_closed(plan: PolicyPlan, ctx: RuleContext) -> Iterabl
     id="AIB-007", title="Every VPC has a flow log capturing ALL traffic",
     severity="high", area=AREA, types=(VPC, FLOW_LOG),
     controls=merge(BOUNDARY, {"nist-800-53-r5": ["AU-12", "SI-4"], "pci-dss-4.0": ["10.2.1"], "hipaa": ["164.312(b)"]}),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def vpc_flow_logs(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Flow logs are the network evidence for an investigation."""
@@ -179,7 +171,7 @@ def vpc_flow_logs(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @resource_rule(
     id="AIB-008", title="Subnets do not assign public IP addresses on launch",
     severity="high", area=AREA, types=(SUBNET,), controls=merge(BOUNDARY, PUBLIC_ACCESS),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def subnet_no_public_ip(r: PolicyResource, ctx: RuleContext) -> Result:
     """Only NAT gateways (on Elastic IPs) live in public subnets."""
@@ -195,7 +187,7 @@ def _public_endpoint(r: PolicyResource) -> bool:
 @resource_rule(
     id="AIB-009", title="The EKS API server has its private endpoint enabled",
     severity="medium", area=AREA, types=(EKS_CLUSTER,), controls=BOUNDARY,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def eks_private_endpoint(r: PolicyResource, ctx: RuleContext) -> Result:
     """Nodes and in-VPC tooling reach the API server without leaving the VPC."""
@@ -227,7 +219,7 @@ def eks_public_endpoint(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-011", title="Load balancers are internal",
     severity="high", area=AREA, types=(LOAD_BALANCER,), controls=merge(BOUNDARY, PUBLIC_ACCESS),
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def load_balancer_internal(r: PolicyResource, ctx: RuleContext) -> Result:
     """Inference load balancers sit behind API Gateway (VPC link); none faces the internet."""

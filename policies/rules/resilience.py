@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from policies.controls import ALERTING, AVAILABILITY, CHANGE_CONTROL, KEY_MANAGEMENT, RECOVERY, RESIDENCY, merge
-from policies.model import PolicyPlan, PolicyResource, as_list, is_unknown
+from policies.model import AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, as_list, is_unknown
 from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
 from policies.rules._aws import (
     BUCKET, EKS_NODE_GROUP, FSX_LUSTRE, KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, METRIC_ALARM,
@@ -22,7 +22,7 @@ STATEFUL_TYPES = (BUCKET, KMS_KEY, LOG_GROUP, FSX_LUSTRE)
 @resource_rule(
     id="AIB-091", title="Stateful resources (buckets, keys, file systems, log groups) are protected",
     severity="high", area=AREA, types=STATEFUL_TYPES, controls=merge(RECOVERY, CHANGE_CONTROL),
-    level=mandatory_if("protect_stateful", otherwise="disabled"), level_doc="mandatory where `protect_stateful`; off otherwise",
+    level=mandatory_if("protect_stateful", otherwise="disabled"),
 )
 def stateful_protected(r: PolicyResource, ctx: RuleContext) -> Result:
     """The `protect` resource option: Pulumi refuses to delete them."""
@@ -32,7 +32,7 @@ def stateful_protected(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-092", title="Stateful resources are retained when Pulumi deletes them",
     severity="medium", area=AREA, types=STATEFUL_TYPES, controls=merge(RECOVERY, CHANGE_CONTROL),
-    level=mandatory_if("retain_on_delete", otherwise="disabled"), level_doc="mandatory where `retain_on_delete`; off otherwise",
+    level=mandatory_if("retain_on_delete", otherwise="disabled"),
 )
 def stateful_retained(r: PolicyResource, ctx: RuleContext) -> Result:
     """The `retainOnDelete` option. CrossGuard does not pass this option to policies, so the
@@ -44,8 +44,8 @@ def stateful_retained(r: PolicyResource, ctx: RuleContext) -> Result:
 
 @plan_rule(
     id="AIB-093", title="Every region the stack uses is within the residency",
-    severity="critical", area=AREA, types=("pulumi:providers:aws",), controls=RESIDENCY,
-    level=mandatory_if("residency_required"), level_doc="mandatory where `residency_required`; advisory otherwise",
+    severity="critical", area=AREA, types=(AWS_PROVIDER_TYPE,), controls=RESIDENCY,
+    level=mandatory_if("residency_required"),
 )
 def regions_within_residency(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Each AWS provider's region, and every resource's own `region` override, is in
@@ -67,7 +67,7 @@ def regions_within_residency(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Res
 @plan_rule(
     id="AIB-094", title="Inference is served from at least the tier's minimum number of regions",
     severity="high", area=AREA, types=(REST_API,), controls=AVAILABILITY,
-    level=always("mandatory"), level_doc="mandatory on every tier, with the tier's `min_inference_regions`",
+    level=always("mandatory"), level_doc=", with the tier's `min_inference_regions`",
 )
 def inference_regions(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """The REST APIs span at least `min_inference_regions` distinct regions."""
@@ -107,7 +107,7 @@ def no_forbidden_spot(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @resource_rule(
     id="AIB-096", title="KMS keys have the maximum 30-day deletion window where stateful resources are protected",
     severity="medium", area=AREA, types=(KMS_KEY,), controls=merge(KEY_MANAGEMENT, RECOVERY),
-    level=mandatory_if("protect_stateful"), level_doc="mandatory where `protect_stateful`; advisory otherwise",
+    level=mandatory_if("protect_stateful"),
 )
 def kms_deletion_window(r: PolicyResource, ctx: RuleContext) -> Result:
     """deletionWindowInDays 30 (the AWS default when unset): a scheduled deletion can be undone for a month."""
@@ -120,7 +120,7 @@ def kms_deletion_window(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-097", title="CloudWatch alarms notify someone (alarm actions set)",
     severity="low", area=AREA, types=(METRIC_ALARM,), controls=ALERTING,
-    level=always("advisory"), level_doc="advisory on every tier",
+    level=always("advisory"),
 )
 def alarms_notify(r: PolicyResource, ctx: RuleContext) -> Result:
     """alarmActions is not empty (an SNS topic or an automation)."""
@@ -130,7 +130,7 @@ def alarms_notify(r: PolicyResource, ctx: RuleContext) -> Result:
 @plan_rule(
     id="AIB-098", title="Every VPC's subnets span at least two availability zones",
     severity="medium", area=AREA, types=(VPC, SUBNET), controls=AVAILABILITY,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def subnets_multi_az(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Distinct availabilityZone values of the VPC's subnets (unknown zones: not applicable)."""
@@ -149,7 +149,7 @@ def subnets_multi_az(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @resource_rule(
     id="AIB-099", title="Primary failover DNS records are health-checked",
     severity="high", area=AREA, types=(R53_RECORD,), controls=AVAILABILITY,
-    level=always("mandatory"), level_doc="mandatory on every tier",
+    level=always("mandatory"),
 )
 def failover_health_checked(r: PolicyResource, ctx: RuleContext) -> Result:
     """A record with a PRIMARY failover routing policy has healthCheckId; other records are not applicable."""

@@ -21,7 +21,7 @@ RUNTIME_FEATURES = ("EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING")
 @plan_rule(
     id="AIB-080", title="GuardDuty is enabled where the tier requires threat detection",
     severity="high", area=AREA, types=(GUARDDUTY_DETECTOR,), controls=THREAT_DETECTION,
-    level=mandatory_if("guardduty"), level_doc="mandatory where `guardduty`; advisory otherwise",
+    level=mandatory_if("guardduty"),
 )
 def guardduty_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A GuardDuty detector with enable true (the default)."""
@@ -43,7 +43,6 @@ def _feature_enabled(plan: PolicyPlan, names_: tuple[str, ...]) -> list:
     id="AIB-081", title="GuardDuty EKS runtime monitoring is enabled where the tier requires it",
     severity="high", area=AREA, types=(GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE), controls=THREAT_DETECTION,
     level=mandatory_if("guardduty_eks_runtime", otherwise="disabled"),
-    level_doc="mandatory where `guardduty_eks_runtime`; off otherwise",
 )
 def guardduty_eks_runtime(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A DetectorFeature EKS_RUNTIME_MONITORING or RUNTIME_MONITORING with status ENABLED."""
@@ -60,7 +59,6 @@ def guardduty_eks_runtime(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result
     id="AIB-082", title="GuardDuty malware protection scans the S3 data buckets where the tier requires it",
     severity="high", area=AREA, types=(GUARDDUTY_MALWARE_PLAN,), controls=merge(THREAT_DETECTION, {"nist-800-53-r5": ["SI-3"]}),
     level=mandatory_if("guardduty_s3_malware", otherwise="disabled"),
-    level_doc="mandatory where `guardduty_s3_malware`; off otherwise",
 )
 def guardduty_s3_malware(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A MalwareProtectionPlan protecting an S3 bucket."""
@@ -77,7 +75,7 @@ def guardduty_s3_malware(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]
 @plan_rule(
     id="AIB-083", title="Security Hub is enabled",
     severity="medium", area=AREA, types=(SECURITY_HUB,), controls=THREAT_DETECTION,
-    level=always("advisory"), level_doc="advisory on every tier",
+    level=always("advisory"),
 )
 def security_hub_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """An aws:securityhub/account:Account aggregates GuardDuty, Macie and config findings."""

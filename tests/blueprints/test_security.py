@@ -118,7 +118,7 @@ def test_transform_knows_the_source_of_every_subscribed_group(example_plan, tier
         mapping = json.loads(env["SOURCE_MAP"])
         region = plan.provider_region(function)
         assert mapping == {g: kind for g, (kind, r) in groups.items() if r == region and get_tier(tier).ships(kind)}
-        assert (env["TIER"], env["CLASSIFICATION"]) == (tier, tier)
+        assert env["CLASSIFICATION"] == tier and "TIER" not in env
 
 
 def test_prediction_audit_api_access_logs_are_shipped_in_every_inference_region(example_plan):
@@ -230,8 +230,14 @@ def test_findings_are_routed_to_the_regions_siem_stream_and_topic(example_plan, 
 
 
 def test_splunk_token_never_appears_in_the_plan(example_plan):
-    text = example_plan("restricted").to_json()
-    assert "AAABADQXFlU3FjEpz0bJ8zU4" not in text
+    """The stack file's ciphertext never reaches the plan, and the stream gets the token as a
+    secret (masked in the plan)."""
+    from blueprints.engine import SECRET_TEXT
+
+    plan = example_plan("restricted")
+    assert "AAABADQXFlU3FjEpz0bJ8zU4" not in plan.to_json()
+    streams = [s for s in plan.of_type(STREAM) if "splunkConfiguration" in s.inputs]
+    assert streams and all(s.inputs["splunkConfiguration"]["hecToken"] == SECRET_TEXT for s in streams)
 
 
 @pytest.mark.parametrize("tier", EXAMPLES)

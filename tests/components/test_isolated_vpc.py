@@ -81,3 +81,8 @@ def test_every_child_is_parented_to_the_component(private_plan):
     children = private_plan.descendants(vpc_component.urn)
     assert {c.type for c in children} >= {"aws:ec2/vpc:Vpc", "aws:ec2/flowLog:FlowLog", "aws:ec2/vpcEndpoint:VpcEndpoint"}
     assert all(c.inputs.get("tags", {}).get("Name") for c in children if "tags" in c.inputs)
+
+
+def test_a_flow_log_retention_cloudwatch_does_not_accept_is_rejected_naming_the_argument(render_component):
+    with pytest.raises(Exception, match="bad: flow_log_retention_days must be one of"):
+        render_component(lambda: IsolatedVpc("bad", IsolatedVpcArgs(flow_log_retention_days=100)))

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from blueprints.engine import run_program
-from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
+from components.jwt_authorizer import HANDLER, JwtAuthorizer, JwtAuthorizerArgs
 from components.lambdas.jwt_authorizer import handler
 from tests.components.serving_stack import one
 
@@ -116,9 +116,25 @@ def plan():
 def test_function_is_packaged_from_the_repo_with_its_issuer_and_its_own_log_group():
     function = one(plan(), "aws:lambda/function:Function")
     assert function.inputs["handler"] == "handler.handler" and function.inputs["runtime"] == "python3.12"
-    assert function.inputs["code"]["archive"]["path"].endswith("components/lambdas/jwt_authorizer")
+    assert function.inputs["code"]["archive"]["assets"] == ["handler.py"]  # the one file, no __pycache__
+    assert HANDLER.is_file() and HANDLER.relative_to(HANDLER.parents[3]).as_posix() == "components/lambdas/jwt_authorizer/handler.py"
+    assert function.inputs["architectures"] == ["arm64"] and function.inputs["timeout"] == 5
     assert function.inputs["environment"]["variables"]["JWT_ISSUER"] == ISSUER
     assert function.inputs["tracingConfig"] == {"mode": "Active"}
     logs = one(plan(), "aws:cloudwatch/logGroup:LogGroup")
     assert logs.inputs["name"] == "/aws/lambda/jwt" and logs.protect is True
     assert function.inputs["loggingConfig"]["logGroup"] == "/aws/lambda/jwt"
+
+
+def test_role_is_for_lambda_in_this_account_and_may_write_only_its_logs_and_traces():
+    function = one(plan(), "aws:lambda/function:Function")
+    role = one(plan(), "aws:iam/role:Role")
+    assert function.inputs["role"] == role.outputs["arn"]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    policy = one(plan(), "aws:iam/rolePolicy:RolePolicy")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    logs = one(plan(), "aws:cloudwatch/logGroup:LogGroup")
+    assert statements["WriteOwnLogs"]["Resource"] == logs.outputs["arn"] + ":log-stream:*"
+    assert set(statements) == {"WriteOwnLogs", "WriteTraces"}  # no CMK here: nothing to decrypt

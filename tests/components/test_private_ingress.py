@@ -3,7 +3,7 @@ group's Auto Scaling group at the NodePort, and the API Gateway VPC Link to it."
 
 import pytest
 
-from blueprints.engine import _h, run_program
+from blueprints.engine import run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.node_group import NodeGroup, NodeGroupArgs
@@ -47,8 +47,9 @@ def test_nodes_admit_the_load_balancer_on_the_node_port_only():
     sg = one(plan, "aws:ec2/securityGroup:SecurityGroup", "svc-ingress-nlb-sg")
     cluster = one(plan, "aws:eks/cluster:Cluster")
     rule = one(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "svc-ingress-nodes-from-nlb")
-    # The mock engine's cluster security group id (what EKS reports as clusterSecurityGroupId).
-    assert rule.inputs["securityGroupId"] == "sg-" + _h(cluster.id, "cluster")
+    # The EKS-created cluster security group, which the GPU nodes carry.
+    assert rule.inputs["securityGroupId"] == cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]
+    assert rule.inputs["securityGroupId"].startswith("sg-")
     assert rule.inputs["referencedSecurityGroupId"] == sg.id
     assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (30080, 30080)
 

@@ -142,9 +142,13 @@ def test_canary_gets_its_own_deployment_and_model_version():
 @pytest.mark.parametrize("bad, message", [
     (dict(authorization="COGNITO_USER_POOLS"), "cognito is required"),
     (dict(authorization="NONE"), "authorization must be"),
-    (dict(log_retention_days=42), "log_retention_days"),
     (dict(canary_percent=150), "canary_percent"),
 ])
 def test_invalid_arguments_are_rejected(bad, message):
     with pytest.raises(ValueError, match=message):
         RestApi._validate("x", RestApiArgs(ingress=None, model_version="1", **bad))  # type: ignore[arg-type]
+
+
+def test_a_retention_cloudwatch_does_not_accept_is_rejected_naming_the_argument():
+    with pytest.raises(Exception, match="svc-api: log_retention_days must be one of"):
+        render(api={"log_retention_days": 42})

@@ -12,7 +12,8 @@ from blueprints.engine import run_program
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
 from components.kms_key import KmsKey, KmsKeyArgs
 from components.siem_shipper import (
-    MAX_NAME, ShippedLogGroup, ShippedWebAcl, SiemShipper, SiemShipperArgs, waf_stream_name,
+    MAX_NAME, ShippedLogGroup, ShippedWebAcl, SiemShipper, SiemShipperArgs, source_map_json,
+    waf_stream_name,
 )
 
 STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
@@ -33,7 +34,7 @@ def shipper_program(destination: str, *, cmk: bool = True, **overrides):
             log_groups=[ShippedLogGroup(kind="vpc-flow", log_group_name=flow.name),
                         ShippedLogGroup(kind="api-access", log_group_name=access.name)],
             web_acls=[ShippedWebAcl(name="api", web_acl_arn=ACL_ARN)],
-            tier="restricted", classification="restricted", blueprint="demo", **overrides,
+            classification="restricted", blueprint="demo", **overrides,
         ))
     return program
 
@@ -117,7 +118,10 @@ def test_lambda_is_packaged_from_the_repo_with_encrypted_environment(plans):
     assert function.inputs["code"]["archive"]["assets"] == ["handler.py"]
     assert function.inputs["kmsKeyArn"] == plan.of_type("aws:kms/key:Key")[0].outputs["arn"]
     env = function.inputs["environment"]["variables"]
-    assert (env["TIER"], env["CLASSIFICATION"], env["BLUEPRINT"]) == ("restricted", "restricted", "demo")
+    assert set(env) == {"CLASSIFICATION", "BLUEPRINT", "SOURCE_MAP"}  # no tier: components know none
+    assert (env["CLASSIFICATION"], env["BLUEPRINT"]) == ("restricted", "demo")
+    assert env["SOURCE_MAP"] == source_map_json({"/aws/vpc/flow-logs/training": "vpc-flow",
+                                                 "/aws/apigateway/api/access": "api-access"})
     assert json.loads(env["SOURCE_MAP"]) == {"/aws/vpc/flow-logs/training": "vpc-flow",
                                              "/aws/apigateway/api/access": "api-access"}
     groups = {r.inputs["name"]: r for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}

@@ -6,6 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from policies.model import AWS_PROVIDER_TYPE, STACK_TYPE
+from policies.rules._aws import BUCKET
+
 STACK = "test"
 PREFIX = f"urn:pulumi:{STACK}::ai-blueprints::"
 ACCOUNT = "123456789012"
@@ -38,12 +41,12 @@ class PlanBuilder:
         self.tier = tier
         self.steps: list[dict[str, Any]] = []
         self._providers: dict[str, str] = {}
-        self.stack = self._add("pulumi:pulumi:Stack", f"ai-blueprints-{STACK}", custom=False, parent=None,
+        self.stack = self._add(STACK_TYPE, f"ai-blueprints-{STACK}", custom=False, parent=None,
                                provider=None, inputs={})
 
     def provider(self, region: str) -> str:
         if region not in self._providers:
-            ref = self._add("pulumi:providers:aws", f"aws-{region}", inputs={"region": region}, provider=None)
+            ref = self._add(AWS_PROVIDER_TYPE, f"aws-{region}", inputs={"region": region}, provider=None)
             self._providers[region] = f"{ref.urn}::{ref.id}"
         return self._providers[region]
 
@@ -91,7 +94,6 @@ class PlanBuilder:
 
 
 # -- common shapes -----------------------------------------------------------------------------
-BUCKET = "aws:s3/bucket:Bucket"
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1111"
 
 TLS_DENY = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",

@@ -6,6 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
+from policies.rules._aws import (
+    IGW, NAT, ROUTE, ROUTE_TABLE, VPC_ENDPOINT as ENDPOINT, SECURITY_GROUP as SG, SG_RULE,
+    SG_INGRESS as SG_IN, SUBNET, EKS_CLUSTER as EKS, EKS_NODE_GROUP as NODE_GROUP, LOAD_BALANCER as LB,
+    KMS_KEY as KEY, LOG_GROUP, SUBSCRIPTION_FILTER as FILTER, LAUNCH_TEMPLATE as LT, FSX_LUSTRE as FSX,
+    ECR_REPOSITORY as ECR, SNS_TOPIC as SNS, FIREHOSE, LAMBDA_FUNCTION as LAMBDA, LAMBDA_URL, REST_API,
+    API_STAGE as STAGE, API_METHOD as METHOD, API_RESOURCE, API_METHOD_SETTINGS as METHOD_SETTINGS,
+    API_USAGE_PLAN as USAGE_PLAN, WEB_ACL, WEB_ACL_ASSOCIATION as WEB_ACL_ASSOC, WEB_ACL_LOGGING,
+    R53_HEALTH_CHECK as HEALTH_CHECK, R53_RECORD as RECORD, METRIC_ALARM as ALARM, IAM_POLICY,
+    IAM_ROLE as ROLE,
+)
 from tests.policies.plans import (
     ACCOUNT, KEY_ARN, LOG_DELIVERY, TLS_DENY, PlanBuilder, Ref, access_log_bucket, bucket, policy, trail, vpc,
 )
@@ -53,42 +63,6 @@ def scenario(rule: str, name: str, expect: Expect, tier: str = "restricted", res
 
 
 # -- shared shapes ------------------------------------------------------------------------------
-IGW = "aws:ec2/internetGateway:InternetGateway"
-NAT = "aws:ec2/natGateway:NatGateway"
-ROUTE = "aws:ec2/route:Route"
-ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
-ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
-SG = "aws:ec2/securityGroup:SecurityGroup"
-SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
-SG_IN = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SUBNET = "aws:ec2/subnet:Subnet"
-EKS = "aws:eks/cluster:Cluster"
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-LB = "aws:lb/loadBalancer:LoadBalancer"
-KEY = "aws:kms/key:Key"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-FILTER = "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"
-LT = "aws:ec2/launchTemplate:LaunchTemplate"
-FSX = "aws:fsx/lustreFileSystem:LustreFileSystem"
-ECR = "aws:ecr/repository:Repository"
-SNS = "aws:sns/topic:Topic"
-FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
-LAMBDA = "aws:lambda/function:Function"
-LAMBDA_URL = "aws:lambda/functionUrl:FunctionUrl"
-REST_API = "aws:apigateway/restApi:RestApi"
-STAGE = "aws:apigateway/stage:Stage"
-METHOD = "aws:apigateway/method:Method"
-API_RESOURCE = "aws:apigateway/resource:Resource"
-METHOD_SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
-USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
-WEB_ACL = "aws:wafv2/webAcl:WebAcl"
-WEB_ACL_ASSOC = "aws:wafv2/webAclAssociation:WebAclAssociation"
-WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
-HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
-RECORD = "aws:route53/record:Record"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-IAM_POLICY = "aws:iam/policy:Policy"
-ROLE = "aws:iam/role:Role"
 TRAINING_VPC = "aiblueprints:network:IsolatedVpc"
 
 

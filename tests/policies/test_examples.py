@@ -9,26 +9,26 @@ from typing import Any, Callable
 
 import pytest
 
+from blueprints.engine import load_stack_file
+from blueprints.program import load_spec
 from policies.model import urn_name
+from policies.rules._aws import IGW
 from policies.runner import check, run
 from tests.conftest import EXAMPLES, STACKS
 
-IGW = "aws:ec2/internetGateway:InternetGateway"
 
-
-def stack_blueprint(tier: str) -> dict[str, Any]:
-    import yaml
-
-    doc = yaml.safe_load((STACKS / f"Pulumi.{tier}-example.yaml").read_text(encoding="utf-8"))
-    return doc["config"]["ai-blueprints:blueprint"]
+def example_spec(tier: str):
+    """The example stack's validated spec, loaded the way `blueprint check` loads it."""
+    stack = load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml")
+    return load_spec(*stack.runtime_config())
 
 
 @pytest.mark.parametrize("tier", EXAMPLES)
 def test_example_passes_its_own_tier_pack(example_plan, tier: str) -> None:
     """As `blueprint check` runs it: the stack's residency and suppressions."""
-    spec = stack_blueprint(tier)
-    result = run(example_plan(tier).to_dict(), residency=spec.get("residency") or "any",
-                 suppressions=spec.get("suppressions") or [])
+    spec = example_spec(tier)
+    result = run(example_plan(tier).to_dict(), residency=spec.residency,
+                 suppressions=[s.model_dump() for s in spec.model.suppressions])
     blocking = [(f.rule.id, f.resource_name, f.message) for f in result.findings if f.blocking]
     assert blocking == []
     assert result.exit_code == 0
@@ -36,9 +36,8 @@ def test_example_passes_its_own_tier_pack(example_plan, tier: str) -> None:
 
 
 def test_restricted_pack_rejects_the_public_example(example_plan) -> None:
-    text, code = check(example_plan("public").to_dict(), tier="restricted")
-    assert code == 1
     result = run(example_plan("public").to_dict(), tier="restricted")
+    assert result.exit_code == 1
     failed = {f.rule.id for f in result.findings if f.blocking}
     # the tiers really differ: egress, public EKS endpoint, CMKs, retention, IAM-only API, Object Lock
     assert {"AIB-001", "AIB-002", "AIB-010", "AIB-021", "AIB-040", "AIB-060", "AIB-073"} <= failed

@@ -6,8 +6,8 @@ import pytest
 
 from blueprints.tiers import TIERS
 from policies.model import PolicyPlan, urn_name
-from policies.rule import RULE_ID, SEVERITIES, RuleContext, all_rules
 from policies.controls import FRAMEWORKS
+from policies.rule import REGISTRY, RULE_ID, SEVERITIES, RuleContext, all_rules, always, get_rule, resource_rule
 from tests.policies.plans import PlanBuilder
 from tests.policies.scenarios import SCENARIOS, Scenario
 
@@ -16,7 +16,7 @@ def findings(s: Scenario) -> list[tuple[str, str]]:
     b = PlanBuilder(tier=s.tier)
     s.build(b)
     plan = PolicyPlan.from_dict(b.to_dict())
-    rule = {r.id: r for r in all_rules()}[s.rule]
+    rule = get_rule(s.rule)
     return sorted((urn_name(r.resource), r.status.value) for r in rule.evaluate(plan, RuleContext(TIERS[s.tier], s.residency)))
 
 
@@ -58,3 +58,30 @@ def test_at_least_forty_rules_with_complete_metadata() -> None:
     areas = {r.area for r in rules}
     assert {"network isolation", "encryption", "logging and retention", "identity and access", "data protection",
             "availability and residency"} <= areas
+
+
+def test_registering_a_rule_with_an_unknown_framework_raises() -> None:
+    with pytest.raises(ValueError, match="unknown frameworks"):
+        resource_rule(id="AIB-999", title="t", severity="low", area="encryption", types=("aws:kms/key:Key",),
+                      controls={"nist-800-53-r5": ("SC-28",), "made-up": ("X-1",)}, level=always("advisory"),
+                      level_doc="advisory")
+    assert "AIB-999" not in REGISTRY
+
+
+def test_level_docs_agree_with_the_packs() -> None:
+    """The level docs in docs/RULES.md come from the level helpers: check them against the levels."""
+    for rule in all_rules():
+        levels = {rule.level_for(t) for t in TIERS.values()}
+        every = rule.level_doc.split(" on every tier")[0] if " on every tier" in rule.level_doc else None
+        if every is not None:
+            assert levels == {every}, rule.id
+        else:  # "mandatory where ...; off|advisory ..."
+            otherwise = "disabled" if "; off " in rule.level_doc else "advisory"
+            assert rule.level_doc.startswith("mandatory where ") and levels <= {"mandatory", otherwise}, rule.id
+
+
+def test_a_level_function_without_a_doc_needs_a_level_doc() -> None:
+    with pytest.raises(ValueError, match="level_doc is required"):
+        resource_rule(id="AIB-998", title="t", severity="low", area="encryption", types=("aws:kms/key:Key",),
+                      controls={"nist-800-53-r5": ("SC-28",)}, level=lambda tier: "advisory")
+    assert "AIB-998" not in REGISTRY

@@ -13,6 +13,8 @@ import gzip
 import json
 from typing import Any
 
+from components.siem_shipper import source_map_json
+
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 STREAM_ARN = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/fraud-models-siem-{REGION}"
@@ -22,6 +24,13 @@ CLOUDTRAIL_GROUP = "/aws/cloudtrail/fraud-models-audit"
 FLOW_GROUP = "/aws/vpc/flow-logs/fraud-models-training"
 EKS_GROUP = "/aws/eks/fraud-models-training/cluster"
 API_GROUP = "/aws/apigateway/fraud-models-eu-west-1/access"
+# Every subscribed group and its source kind, as SiemShipper maps them (ShippedLogGroup.kind).
+SOURCE_KINDS = {CLOUDTRAIL_GROUP: "cloudtrail", FLOW_GROUP: "vpc-flow", EKS_GROUP: "eks-audit", API_GROUP: "api-access"}
+
+
+def lambda_environment() -> dict[str, str]:
+    """The transform's environment as SiemShipper sets it for these groups."""
+    return {"CLASSIFICATION": "restricted", "BLUEPRINT": "fraud-models", "SOURCE_MAP": source_map_json(SOURCE_KINDS)}
 
 CLOUDTRAIL_EVENT = {
     "eventVersion": "1.09",

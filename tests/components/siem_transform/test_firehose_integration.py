@@ -26,10 +26,8 @@ def aws(monkeypatch):
                        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
                        "AWS_DEFAULT_REGION": p.REGION, "AWS_REGION": p.REGION}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("TIER", "restricted")
-    monkeypatch.setenv("CLASSIFICATION", "restricted")
-    monkeypatch.setenv("BLUEPRINT", "fraud-models")
-    monkeypatch.setenv("SOURCE_MAP", json.dumps({p.API_GROUP: "api-access"}))
+    for key, value in p.lambda_environment().items():
+        monkeypatch.setenv(key, value)
     with mock_aws():
         s3 = boto3.client("s3", region_name=p.REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": p.REGION})
@@ -74,8 +72,9 @@ def test_archive_holds_one_siem_event_per_log_line_and_the_failed_originals(aws)
     events = [json.loads(line) for line in archived.decode().splitlines()]
     assert [e["source"] for e in events] == [
         "cloudtrail", "cloudtrail", "vpc-flow", "eks-audit", "api-access", "guardduty", "waf"]
-    assert {(e["account"], e["region"], e["tier"], e["classification"]) for e in events} == {
-        (p.ACCOUNT, p.REGION, "restricted", "restricted")}
+    assert {(e["account"], e["region"], e["classification"], e["blueprint"]) for e in events} == {
+        (p.ACCOUNT, p.REGION, "restricted", "fraud-models")}
+    assert not any("tier" in e for e in events)
     api = next(e for e in events if e["source"] == "api-access")
     assert api["message"]["requestId"] == p.API_ACCESS["requestId"]
     assert not any("CONTROL MESSAGE" in json.dumps(e) for e in events)

@@ -8,17 +8,15 @@ import json
 
 import pytest
 
+from components.siem_shipper import source_map_json
 from components.siem_transform import handler as transform
 from tests.components.siem_transform import payloads as p
 
 
 @pytest.fixture(autouse=True)
 def lambda_env(monkeypatch):
-    monkeypatch.setenv("TIER", "restricted")
-    monkeypatch.setenv("CLASSIFICATION", "restricted")
-    monkeypatch.setenv("BLUEPRINT", "fraud-models")
-    # The API access group is mapped explicitly (as Pulumi sets it); the others by AWS naming.
-    monkeypatch.setenv("SOURCE_MAP", json.dumps({p.API_GROUP: "api-access"}))
+    for key, value in p.lambda_environment().items():
+        monkeypatch.setenv(key, value)
 
 
 def events_of(answer: dict) -> list[dict]:
@@ -47,8 +45,7 @@ def test_cloudwatch_payload_becomes_one_event_per_log_line(batch):
     assert len(trail) == 2
     first = trail[0]
     assert first == {
-        "source": "cloudtrail", "account": p.ACCOUNT, "region": p.REGION, "tier": "restricted",
-        "classification": "restricted", "blueprint": "fraud-models", "logGroup": p.CLOUDTRAIL_GROUP,
+        "source": "cloudtrail", "account": p.ACCOUNT, "region": p.REGION, "classification": "restricted", "blueprint": "fraud-models", "logGroup": p.CLOUDTRAIL_GROUP,
         "logStream": f"{p.ACCOUNT}_CloudTrail_{p.REGION}", "id": "37195857270000000000000000",
         "timestamp": "2025-11-28T08:00:00.000Z", "message": p.CLOUDTRAIL_EVENT,
     }
@@ -121,10 +118,17 @@ def test_odd_events_never_raise(event):
 
 def test_unmapped_log_group_and_missing_env_fall_back(monkeypatch):
     monkeypatch.delenv("SOURCE_MAP")
-    monkeypatch.delenv("TIER")
+    monkeypatch.delenv("CLASSIFICATION")
     payload = p.cloudwatch_payload("/custom/app", "s", ['{"k": 1}', "[not json"])
     (answer,) = transform.handler(p.firehose_event([p.b64(p.gz(payload))]), None)["records"]
     events = events_of(answer)
     assert [e["source"] for e in events] == ["cloudwatch-logs", "cloudwatch-logs"]
     assert events[0]["message"] == {"k": 1} and events[1]["message"] == "[not json"
-    assert events[0]["tier"] == ""
+    assert events[0]["classification"] == "" and "tier" not in events[0]
+
+
+def test_a_log_group_missing_from_the_source_map_is_generic_whatever_its_name(monkeypatch):
+    monkeypatch.setenv("SOURCE_MAP", source_map_json({p.API_GROUP: "api-access"}))
+    payload = p.cloudwatch_payload(p.CLOUDTRAIL_GROUP, "s", ['{"k": 1}'])
+    (answer,) = transform.handler(p.firehose_event([p.b64(p.gz(payload))]), None)["records"]
+    assert [e["source"] for e in events_of(answer)] == [transform.GENERIC_SOURCE] == ["cloudwatch-logs"]

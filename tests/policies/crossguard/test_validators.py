@@ -18,6 +18,9 @@ from policies.crossguard.validators import Defaults, build_policies, defaults_fr
 from policies.model import urn_name
 from policies.rule import all_rules
 from policies.runner import run
+from policies.rules._aws import WEB_ACL
+from tests.policies.plans import PlanBuilder
+from tests.policies.scenarios import web_acl
 
 PREFIX = "urn:pulumi:dev::ai-blueprints::"
 POLICIES = {p.name: p for p in build_policies(Defaults(tier="restricted"))}
@@ -108,6 +111,30 @@ def test_suppressions_in_the_policy_config() -> None:
     assert validate("AIB-005", args) == []
 
 
+def _web_acl_props(countries: tuple[str, ...]) -> dict[str, Any]:
+    b = PlanBuilder()
+    web_acl(b, countries=countries)
+    [acl] = [s["newState"] for s in b.to_dict()["steps"] if s["newState"]["type"] == WEB_ACL]
+    return acl["inputs"]
+
+
+def test_resource_validator_infers_residency_from_the_provider_region() -> None:
+    """Residency unset in the config: as in `blueprint check`, the resource's eu provider region
+    makes it eu, so a restricted web ACL needs a geo allowlist within the EU."""
+    def violations(countries: tuple[str, ...], region: str = "eu-west-1", **config: Any) -> list:
+        args = resource_args(WEB_ACL, "acl", _web_acl_props(countries), {"tier": "restricted", **config}, region=region)
+        return validate("AIB-089", args)
+
+    [(message, _)] = violations(())
+    assert "no geo allowlist" in message
+    [(message, _)] = violations(("IE", "US"))
+    assert "US outside residency eu" in message
+    assert violations(("IE", "DE")) == []
+    assert violations(("IE", "US"), region="ap-south-1") == []  # no residency holds it: any
+    with pytest.raises(ValueError, match="unknown residency"):
+        violations(("IE", "DE"), residency="mars")
+
+
 # -- stack validators -------------------------------------------------------------------------------
 def stack_args(plan: dict[str, Any], config: Optional[dict] = None, unknown: frozenset = frozenset()) -> StackValidationArgs:
     """StackValidationArgs from a plan dict (outputs as props, like a preview), with the named
@@ -132,41 +159,35 @@ def stack_args(plan: dict[str, Any], config: Optional[dict] = None, unknown: fro
     return StackValidationArgs(list(resources.values()), config)
 
 
-def validate_stack(rule_id: str, args: StackValidationArgs) -> list[tuple[str, Optional[str]]]:
-    return validate(rule_id, args)
-
-
 def test_stack_validator_finds_a_gateway_in_the_training_vpc() -> None:
-    from tests.policies.plans import PlanBuilder
     from tests.policies.scenarios import IGW, training
 
     b = PlanBuilder()
     comp, v = training(b)
     igw = b.add(IGW, "demo-training-igw", {"vpcId": v.id}, parent=comp, deps=[v])
-    [(message, urn)] = validate_stack("AIB-001", stack_args(b.to_dict()))
+    [(message, urn)] = validate("AIB-001", stack_args(b.to_dict()))
     assert urn == igw.urn and "internet gateway" in message
 
 
 def test_stack_validator_links_bucket_parts_through_dependencies_when_ids_are_unknown() -> None:
-    from tests.policies.plans import PlanBuilder, bucket
+    from tests.policies.plans import bucket
 
     b = PlanBuilder()
     data = bucket(b, "data")
     unknown_ids = frozenset({("data-encryption", "bucket")})
-    assert validate_stack("AIB-021", stack_args(b.to_dict(), unknown=unknown_ids)) == []
+    assert validate("AIB-021", stack_args(b.to_dict(), unknown=unknown_ids)) == []
     b2 = PlanBuilder()
     bucket(b2, "data", key=False)
-    [(_, urn)] = validate_stack("AIB-021", stack_args(b2.to_dict(), unknown=unknown_ids))
+    [(_, urn)] = validate("AIB-021", stack_args(b2.to_dict(), unknown=unknown_ids))
     assert urn == data.urn
 
 
 def test_residency_from_policy_config_or_home_region() -> None:
-    from tests.policies.plans import PlanBuilder
 
     b = PlanBuilder()
     b.add("aws:kms/key:Key", "k", {}, region="us-east-1")
-    assert validate_stack("AIB-093", stack_args(b.to_dict())) == []  # home region us-east-1: residency us
-    [(message, urn)] = validate_stack("AIB-093", stack_args(b.to_dict(), {"residency": "eu"}))
+    assert validate("AIB-093", stack_args(b.to_dict())) == []  # home region us-east-1: residency us
+    [(message, urn)] = validate("AIB-093", stack_args(b.to_dict(), {"residency": "eu"}))
     assert "us-east-1 is outside residency eu" in message and urn.endswith("::aws-us-east-1")
 
 
@@ -222,7 +243,7 @@ def test_pack_directory_files() -> None:
 def test_preview_unknowns_are_linked_through_dependencies() -> None:
     """During a preview, ids and ARNs of resources being created are unknown: stage names in
     method settings, a health check's host and the trail's bucket resolve through dependencies."""
-    from tests.policies.plans import PlanBuilder, bucket, trail
+    from tests.policies.plans import bucket, trail
     from tests.policies.scenarios import HEALTH_CHECK, METHOD_SETTINGS, _method, stage
 
     b = PlanBuilder(tier="public")
@@ -238,10 +259,10 @@ def test_preview_unknowns_are_linked_through_dependencies() -> None:
     unknown = frozenset({("throttle", "stageName"), ("throttle", "restApi"), ("probe", "fqdn"), ("probe", "resourcePath"),
                          ("health-get", "resourceId"), ("audit", "s3BucketName")})
     args = stack_args(b.to_dict(), {"tier": "public"}, unknown=unknown)
-    assert validate_stack("AIB-086", args) == []
-    assert validate_stack("AIB-060", args) == []
+    assert validate("AIB-086", args) == []
+    assert validate("AIB-060", args) == []
     locked = stack_args(b.to_dict(), {"tier": "restricted"}, unknown=unknown)
-    assert [urn for _, urn in validate_stack("AIB-073", locked)] == [audit.urn]
+    assert [urn for _, urn in validate("AIB-073", locked)] == [audit.urn]
 
 
 def _struct(values: dict) -> Any:
