@@ -52,7 +52,11 @@ class ClusterAutoscalerArgs:
 
 
 class ClusterAutoscaler(Component):
-    """IAM role (trusting pods.eks.amazonaws.com) + Pod Identity association + RBAC + Deployment.
+    """IAM role (trusting pods.eks.amazonaws.com) + Pod Identity association + RBAC + Deployment
+    + a NetworkPolicy denying ingress to its pods.
+
+    It keeps its service-account token: it watches pods and nodes, evicts pods and writes its
+    status ConfigMap and leader lease through the Kubernetes API (the RBAC below).
 
     Private-cluster settings: a static instance list (no pricing API call), the regional STS
     endpoint, and the region from the environment (no IMDS lookup: the node's hop limit is 1)."""
@@ -145,6 +149,17 @@ class ClusterAutoscaler(Component):
                 ),
             ),
             opts=self.child(depends_on=[association], **k8s_opts),
+        )
+        # Nothing needs to reach the autoscaler (it serves only its own metrics and health on
+        # :8085, which nothing here scrapes). kube-system also runs EKS's own add-ons (CoreDNS,
+        # metrics-server), so it gets no namespace-wide deny: the autoscaler's pods are denied
+        # ingress instead. Its egress (API server, AWS APIs, the Pod Identity agent, DNS) stays open.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-deny-ingress",
+            metadata=md("cluster-autoscaler-deny-ingress"),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(match_labels=labels),
+                                                         policy_types=["Ingress"]),
+            opts=self.child(**k8s_opts),
         )
         self.role_arn = role.arn
         self.register_outputs({"role_arn": self.role_arn, "image": self.image})

@@ -3,6 +3,20 @@
 Neither plugin ships on the EKS AL2023 NVIDIA AMI, and without one the kubelet never advertises
 `nvidia.com/gpu` / `vpc.amazonaws.com/efa`, so GPU pods never schedule. Training and serving
 clusters both deploy them from here.
+
+What a plugin keeps, and why (policies/rules/workloads.py declares the same as exemptions):
+- root (UID 0, every capability dropped): it registers with the kubelet over
+  /var/lib/kubelet/device-plugins/kubelet.sock and serves its own socket in that root-owned
+  directory, as the upstream manifests run it (NVIDIA/k8s-device-plugin
+  deployments/static/nvidia-device-plugin.yml; aws-samples/aws-efa-eks and aws/eks-charts set
+  `runAsNonRoot: false` for the EFA plugin);
+- that host path (and /dev/infiniband for EFA, where rdma-core opens the uverbs devices);
+- the host network for EFA only, as both AWS manifests run it.
+What it does not need, it does not get: no service-account token (neither plugin calls the
+Kubernetes API; aws/eks-charts sets `automountServiceAccountToken: false` for EFA, and NVIDIA's
+plugin only does with its optional config-manager sidecar, not deployed here), the runtime's
+default seccomp profile, and (off the host network) no network at all: a NetworkPolicy denies
+every packet to and from its pods, since it talks to the kubelet over a Unix socket only.
 """
 
 from __future__ import annotations
@@ -13,10 +27,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgs, DaemonSetUpdateStrategyArgs
 from pulumi_kubernetes.core.v1 import (
-    CapabilitiesArgs, ContainerArgs, EnvVarArgs, HostPathVolumeSourceArgs, PodSpecArgs, PodTemplateSpecArgs,
-    ResourceRequirementsArgs, SecurityContextArgs, TolerationArgs, VolumeArgs, VolumeMountArgs,
+    CapabilitiesArgs, ContainerArgs, EnvVarArgs, HostPathVolumeSourceArgs, PodSecurityContextArgs, PodSpecArgs,
+    PodTemplateSpecArgs, ResourceRequirementsArgs, SeccompProfileArgs, SecurityContextArgs, TolerationArgs, VolumeArgs,
+    VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import NetworkPolicySpecArgs
 
 from components.node_group import GPU_LABEL, GPU_TAINT_KEY
 
@@ -30,10 +46,23 @@ def device_plugin_daemonset(resource_name: str, app: str, image: pulumi.Input[st
                    extra_host_paths: Optional[Mapping[str, str]] = None,
                    annotations: Optional[Mapping[str, str]] = None) -> k8s.apps.v1.DaemonSet:
     """A device-plugin DaemonSet in kube-system on the nodes labelled `node_label`: no privilege
-    escalation, no capabilities, only the kubelet's device-plugin socket directory mounted.
-    `annotations` go on the DaemonSet's metadata (e.g. components._base.SKIP_AWAIT)."""
+    escalation, no capabilities, no service-account token, the runtime's default seccomp profile,
+    only the kubelet's device-plugin socket directory (and `extra_host_paths`) mounted, and, off
+    the host network, a NetworkPolicy `<app>-deny-all` that isolates its pods (NetworkPolicies do
+    not apply to host-network pods). `annotations` go on the DaemonSet's metadata (e.g.
+    components._base.SKIP_AWAIT)."""
     host_paths = {"device-plugin": DEVICE_PLUGIN_DIR, **(extra_host_paths or {})}
     labels = {"app.kubernetes.io/name": app}
+    if not host_network:
+        # kube-system also runs EKS's own add-ons (CoreDNS, metrics-server), so it gets no
+        # namespace-wide deny: the plugin's own pods are denied everything instead.
+        k8s.networking.v1.NetworkPolicy(
+            f"{resource_name}-deny-all",
+            metadata=ObjectMetaArgs(name=f"{app}-deny-all", namespace=SYSTEM_NAMESPACE, labels=labels),
+            spec=NetworkPolicySpecArgs(pod_selector=LabelSelectorArgs(match_labels=labels),
+                                       policy_types=["Ingress", "Egress"]),
+            opts=opts,
+        )
     return k8s.apps.v1.DaemonSet(
         resource_name,
         metadata=ObjectMetaArgs(name=app, namespace=SYSTEM_NAMESPACE, labels=labels,
@@ -46,6 +75,8 @@ def device_plugin_daemonset(resource_name: str, app: str, image: pulumi.Input[st
                 spec=PodSpecArgs(
                     priority_class_name="system-node-critical",
                     host_network=host_network or None,
+                    automount_service_account_token=False,
+                    security_context=PodSecurityContextArgs(seccomp_profile=SeccompProfileArgs(type="RuntimeDefault")),
                     node_selector={node_label: "true"},
                     tolerations=[
                         TolerationArgs(key="CriticalAddonsOnly", operator="Exists"),

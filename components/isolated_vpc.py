@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, check_range, merge_tags
+from components._base import Component, StatefulOptions, check_range, merge_tags, policy_json
 from components.kms_key import KmsKey
 
 
@@ -26,6 +26,13 @@ class IsolatedVpcArgs:
     """Interface endpoint services (e.g. "ecr.api", "sts"), private DNS on. Default none."""
     gateway_endpoints: Sequence[str] = ("s3",)
     """Gateway endpoint services ("s3", "dynamodb"), on every private route table. Default s3."""
+    gateway_endpoint_policy: Optional[bool] = None
+    """An endpoint policy on the gateway endpoints that admits only this account's principals,
+    plus reads of the AWS-owned buckets ECR image layers and SSM Agent files come from.
+    Default None: on without NAT egress (the endpoints are then the network's only way out and
+    their policy its data perimeter), off with it (a denied request would leave through the NAT,
+    and anonymous reads of other accounts' public buckets in the region would break). False keeps
+    AWS's default full-access policy."""
     flow_log_retention_days: int = 365
     """Flow-log retention; one of CloudWatch's allowed values. Default 365."""
     flow_log_kms_key: Optional[KmsKey] = None
@@ -127,10 +134,12 @@ class IsolatedVpc(Component):
             description="HTTPS from the VPC",
             opts=self.child(),
         )
+        restrict = (not args.nat_egress) if args.gateway_endpoint_policy is None else args.gateway_endpoint_policy
         self.gateway_endpoint_ids = {
             service: self._endpoint(
                 f"{name}-{service}-gateway", f"{name}-{service}-gateway", service, "Gateway",
-                route_table_ids=self.private_route_table_ids)
+                route_table_ids=self.private_route_table_ids,
+                policy=self._gateway_endpoint_policy(service) if restrict else None)
             for service in args.gateway_endpoints
         }
         self.interface_endpoint_ids = {
@@ -160,17 +169,67 @@ class IsolatedVpc(Component):
         })
 
     def _endpoint(self, logical: str, tag_name: str, service: str, endpoint_type: str,
-                  **placement: Any) -> pulumi.Output[str]:
-        """A VPC endpoint to `com.amazonaws.<region>.<service>`; `placement` says where it lands."""
+                  policy: Optional[pulumi.Input[str]] = None, **placement: Any) -> pulumi.Output[str]:
+        """A VPC endpoint to `com.amazonaws.<region>.<service>`; `placement` says where it lands,
+        `policy` is its endpoint policy (None: AWS's default)."""
         return aws.ec2.VpcEndpoint(
             logical,
             vpc_id=self.vpc.id,
             service_name=pulumi.Output.concat("com.amazonaws.", self.aws_region, ".", service),
             vpc_endpoint_type=endpoint_type,
+            policy=policy,
             tags=merge_tags(tag_name, self._tags),
             opts=self.child(),
             **placement,
         ).id
+
+    def _gateway_endpoint_policy(self, service: str) -> pulumi.Output[str]:
+        """The endpoint policy of the `service` gateway endpoint ("s3", "dynamodb").
+
+        Without a policy AWS attaches one that allows any principal every action on every
+        resource (AWS PrivateLink Guide, "Control access to VPC endpoints using endpoint
+        policies"): a pod holding another account's credentials could copy data into that
+        account's buckets through the endpoint. A gateway endpoint's policy must name
+        `"Principal": "*"` and say who in a condition (same page, "Principals for gateway
+        endpoints"), so the first statement admits requests signed by this account's principals
+        (aws:PrincipalAccount) to any resource: the perimeter is whose credentials, not whose
+        bucket. Unsigned requests and other accounts' credentials are refused. For S3, the second
+        admits reads of the AWS-owned buckets the nodes need: ECR serves image layers
+        from `prod-<region>-starport-layer-bucket` through presigned URLs (Amazon ECR User Guide,
+        "Minimum Amazon S3 bucket permissions for Amazon ECR"), and SSM Agent fetches its
+        documents, updates and patch baselines from the regional buckets the Systems Manager
+        User Guide lists ("SSM Agent communications with AWS managed S3 buckets")."""
+        statements: list = [{
+            "Sid": "PrincipalsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": self.aws_account_id}},
+        }]
+        if service == "s3":
+            statements.append({
+                "Sid": "AwsOwnedBucketsForEcrAndSsm",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [pulumi.Output.concat("arn:", self.aws_partition, ":s3:::", bucket, "/*")
+                             for bucket in self._aws_owned_buckets()],
+            })
+        return policy_json(statements)
+
+    def _aws_owned_buckets(self) -> list[pulumi.Output[str]]:
+        region = self.aws_region
+        return [
+            pulumi.Output.concat("prod-", region, "-starport-layer-bucket"),
+            pulumi.Output.concat("aws-ssm-", region),
+            pulumi.Output.concat("amazon-ssm-", region),
+            pulumi.Output.concat("amazon-ssm-packages-", region),
+            pulumi.Output.concat(region, "-birdwatcher-prod"),
+            pulumi.Output.concat("aws-ssm-distributor-file-", region),
+            pulumi.Output.concat("aws-ssm-document-attachments-", region),
+            pulumi.Output.concat("patch-baseline-snapshot-", region),
+        ]
 
     def _create_nat_egress(self, name: str, args: IsolatedVpcArgs, public_cidrs: list, azs,
                            private_route_tables: list[aws.ec2.RouteTable]) -> None:

@@ -1,9 +1,18 @@
 """Private ingress to a node group: an internal NLB (created here, not by an in-cluster
 controller) whose target group is the node group's Auto Scaling group on a NodePort, and an API
-Gateway VPC Link that reaches it over PrivateLink."""
+Gateway VPC Link that reaches it over PrivateLink.
+
+The listener is plain TCP unless `tls` is given. A TLS listener needs a certificate API Gateway
+trusts for a name the account controls: REST API private integrations verify the backend's
+certificate against public certificate authorities and its hostname against the integration
+URI's host (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-private-integration.html),
+so the NLB's own `*.elb.amazonaws.com` name cannot be used; a public ACM certificate for a domain
+of the stack can (the URI's host is only the TLS server name and Host header: the VPC link, not
+DNS, routes the request to the NLB)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -13,6 +22,29 @@ import pulumi_aws as aws
 from components._base import Component, bounded_name, check_range, merge_tags
 from components.isolated_vpc import IsolatedVpc
 from components.node_group import NodeGroup
+
+
+# TLS 1.2 and 1.3 only (Elastic Load Balancing's recommended TLS 1.3 policy); an NLB TLS listener
+# without a policy gets ELBSecurityPolicy-2016-08 through the API, which admits TLS 1.0
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/describe-ssl-policies.html).
+DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+_SERVER_NAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngressTls:
+    """TLS on the load balancer's listener: API Gateway connects with `https://<server_name>`
+    and verifies the certificate; the NLB forwards to the NodePort inside the VPC."""
+
+    certificate_arn: pulumi.Input[str]
+    """A validated ACM certificate in the load balancer's region from a public CA API Gateway
+    trusts (an ACM public certificate), covering `server_name`. Required. A private-CA or
+    self-signed certificate fails API Gateway's verification."""
+    server_name: str
+    """The name the certificate covers (e.g. the API's custom domain): the integration URI's
+    host, sent as SNI and Host. Required."""
+    ssl_policy: str = DEFAULT_SSL_POLICY
+    """ELB security policy. Default ELBSecurityPolicy-TLS13-1-2-Res-2021-06 (TLS 1.2 and 1.3)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,10 +58,14 @@ class PrivateIngressArgs:
     it gets one ingress rule from the load balancer on `node_port`. Required."""
     node_port: int
     """The NodePort (30000-32767) the Service exposes on every node. Required."""
-    listener_port: int = 80
-    """TCP port the load balancer listens on for the VPC Link. Default 80. The hop from API
-    Gateway to the NLB runs inside PrivateLink, which only the VPC Link uses: the load balancer's
-    security group admits nothing from the VPC itself."""
+    listener_port: Optional[int] = None
+    """Port the load balancer listens on for the VPC Link. Default 80, or 443 with `tls`. The
+    hop from API Gateway to the NLB runs inside PrivateLink, which only the VPC Link uses: the
+    load balancer's security group admits nothing from the VPC itself."""
+    tls: Optional[IngressTls] = None
+    """Terminate TLS on the listener with this certificate. Default None: a plain TCP listener
+    (HTTP inside PrivateLink), because a certificate API Gateway accepts needs a domain the
+    stack controls."""
     deregistration_delay_seconds: int = 30
     """Time in-flight requests get when a node leaves. Default 30."""
     deletion_protection: bool = True
@@ -40,7 +76,7 @@ class PrivateIngressArgs:
 class PrivateIngress(Component):
     """Security group + internal NLB + TCP target group on the node group's ASG + listener + VPC Link.
 
-    NLB access logs exist only for TLS listeners, so this TCP hop is audited by the API Gateway
+    NLB access logs exist only for TLS listeners, so a TCP hop is audited by the API Gateway
     access log and the VPC flow logs instead."""
 
     load_balancer_arn: pulumi.Output[str]
@@ -51,13 +87,20 @@ class PrivateIngress(Component):
     security_group_id: pulumi.Output[str]
     vpc_link_id: pulumi.Output[str]
     listener_port: int
+    server_name: Optional[str]
+    """The TLS server name API Gateway must call (`https://<server_name>`); None: plain HTTP."""
 
     def __init__(self, name: str, args: PrivateIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("network", "PrivateIngress", name, opts)
         check_range(name, "node_port", args.node_port, 30000, 32767)
-        check_range(name, "listener_port", args.listener_port, 1, 65535)
+        tls = args.tls
+        self.listener_port = args.listener_port if args.listener_port is not None else (443 if tls else 80)
+        check_range(name, "listener_port", self.listener_port, 1, 65535)
+        if tls is not None and not _SERVER_NAME.match(tls.server_name):
+            raise ValueError(f"{name}: tls.server_name must be a lower-case DNS name the certificate covers, "
+                             f"got {tls.server_name!r}")
+        self.server_name = tls.server_name if tls else None
         vpc = args.vpc
-        self.listener_port = args.listener_port
 
         sg = aws.ec2.SecurityGroup(
             f"{name}-nlb-sg",
@@ -129,8 +172,10 @@ class PrivateIngress(Component):
         aws.lb.Listener(
             f"{name}-listener",
             load_balancer_arn=self.load_balancer.arn,
-            port=args.listener_port,
-            protocol="TCP",
+            port=self.listener_port,
+            protocol="TLS" if tls else "TCP",
+            certificate_arn=tls.certificate_arn if tls else None,
+            ssl_policy=tls.ssl_policy if tls else None,
             default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)],
             tags=merge_tags(f"{name}-listener", args.tags),
             opts=self.child(),
@@ -160,4 +205,5 @@ class PrivateIngress(Component):
             "security_group_id": self.security_group_id,
             "vpc_link_id": self.vpc_link_id,
             "listener_port": self.listener_port,
+            "server_name": self.server_name,
         })

@@ -68,6 +68,12 @@ DEFAULT_REQUEST_SCHEMA: Mapping[str, Any] = {
 
 Authorization = Literal["AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"]
 
+# TLS 1.2 and 1.3 on the execute-api endpoint. Without a security policy a regional REST API's
+# default endpoint accepts TLS 1.0; an enhanced (`SecurityPolicy_*`) policy also needs an endpoint
+# access mode, and STRICT (AWS's recommendation) rejects requests whose SNI does not name the API
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html).
+DEFAULT_SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
+
 
 @dataclass(frozen=True, kw_only=True)
 class CognitoAuthorizer:
@@ -113,6 +119,10 @@ class RestApiArgs:
     health_route: bool = True
     """An unauthenticated GET /health proxied to the backend, for Route 53 HTTPS health checks.
     Default on. Turn off when health comes from alarms and nothing anonymous may reach the API."""
+    security_policy: str = DEFAULT_SECURITY_POLICY
+    """Minimum TLS version and ciphers clients may use on the execute-api endpoint (an enhanced
+    `SecurityPolicy_*` policy, with the STRICT endpoint access mode). Default
+    SecurityPolicy_TLS13_1_2_2021_06: TLS 1.2 and 1.3."""
     stage_name: str = "v1"
     """Stage name. Default v1."""
     throttle_burst_limit: int = 200
@@ -166,6 +176,8 @@ class RestApi(Component):
             name=name,
             description=f"{name}: model inference",
             endpoint_configuration=gw.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+            security_policy=args.security_policy,
+            endpoint_access_mode="STRICT",
             api_key_source="HEADER",
             tags=merge_tags(name, args.tags),
             opts=self.child(),
@@ -270,6 +282,10 @@ class RestApi(Component):
         for auth, arg in wants.items():
             if arg and (getattr(args, arg) is not None) != (args.authorization == auth):
                 raise ValueError(f"{name}: {arg} is required with authorization {auth} and conflicts otherwise")
+        policy = args.security_policy
+        if not policy.startswith("SecurityPolicy_") or policy.endswith("_EDGE"):
+            raise ValueError(f"{name}: security_policy must be an enhanced regional SecurityPolicy_* policy "
+                             f"(TLS 1.2 or later), got {policy!r}")
         check_range(name, "canary_percent", args.canary_percent, 0, 100)
         check_range(name, "integration_timeout_ms", args.integration_timeout_ms, 50, 29000)
         if args.token_authorizer and not 0 <= args.token_authorizer.ttl_seconds <= 3600:
@@ -318,6 +334,14 @@ class RestApi(Component):
             opts=self.child(),
         )
         ingress = args.ingress
+        # Through the VPC link either way; with TLS on the listener API Gateway calls the name its
+        # certificate covers and verifies it (never insecureSkipVerification), else plain HTTP.
+        if ingress.server_name is not None:
+            uri = f"https://{ingress.server_name}:{ingress.listener_port}/{path}"
+            tls_config = gw.IntegrationTlsConfigArgs(insecure_skip_verification=False)
+        else:
+            uri = pulumi.Output.concat("http://", ingress.dns_name, ":", str(ingress.listener_port), "/", path)
+            tls_config = None
         return gw.Integration(
             f"{name}-{path}-integration",
             rest_api=self.api.id,
@@ -327,7 +351,8 @@ class RestApi(Component):
             integration_http_method=http_method,
             connection_type="VPC_LINK",
             connection_id=ingress.vpc_link_id,
-            uri=pulumi.Output.concat("http://", ingress.dns_name, ":", str(ingress.listener_port), "/", path),
+            uri=uri,
+            tls_config=tls_config,
             request_parameters={"integration.request.header.X-Model-Version": "stageVariables.modelVersion"},
             timeout_milliseconds=args.integration_timeout_ms,
             opts=self.child(),
@@ -347,7 +372,9 @@ class RestApi(Component):
         plan = gw.UsagePlan(
             f"{name}-usage-plan",
             name=name,
-            description=f"{name}: throttling for every caller of the stage",
+            # Usage-plan limits apply per API key, to requests that carry one; every caller of the
+            # stage is throttled by the */* method settings.
+            description=f"{name}: per-API-key throttling and quota",
             api_stages=[gw.UsagePlanApiStageArgs(api_id=self.api.id, stage=self.stage.stage_name)],
             throttle_settings=gw.UsagePlanThrottleSettingsArgs(
                 burst_limit=args.throttle_burst_limit, rate_limit=args.throttle_rate_limit),

@@ -171,6 +171,9 @@ class SiemShipper(Component):
     def _validate(name: str, args: SiemShipperArgs) -> None:
         if args.destination in ("splunk", "http") and (not args.endpoint or args.token is None):
             raise ValueError(f"{name}: destination {args.destination} needs endpoint and token")
+        if args.endpoint and not args.endpoint.lower().startswith("https://"):
+            # Firehose HTTP and Splunk destinations carry audit logs across the internet.
+            raise ValueError(f"{name}: endpoint must be an https:// URL, got {args.endpoint!r}")
         if args.destination == "s3" and (args.endpoint or args.token is not None):
             raise ValueError(f"{name}: destination s3 takes no endpoint or token")
         check_range(name, "buffering_interval_seconds", args.buffering_interval_seconds, 60, 900)

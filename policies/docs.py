@@ -13,7 +13,7 @@ from blueprints.tiers import TIER_NAMES
 from policies.controls import FRAMEWORKS
 from policies.packs import packs
 from policies.report import md_cell
-from policies.rule import AREAS, all_rules
+from policies.rule import AREAS, Rule, all_rules, exemptions_of
 
 _LEVEL_CELL = {"mandatory": "**M**", "advisory": "A", "disabled": "-"}
 
@@ -29,9 +29,14 @@ def rules_markdown() -> str:
         "",
         f"{len(rules)} rules. Each is a pure function of one resource or of the whole plan; `blueprint check` "
         "runs them on the offline plan and `policies/crossguard` runs the same functions during `pulumi preview`. "
-        "A rule with nothing to judge in a plan is not applicable. The tier columns give each tier's pack, "
-        "derived from `blueprints/tiers.py`: **M** mandatory (a violation fails `check` with exit 1 and blocks "
-        "a preview), A advisory (reported only), - not run.",
+        "The tier columns give each tier's pack, derived from `blueprints/tiers.py`: **M** mandatory (a violation "
+        "fails `check` with exit 1 and blocks a preview), A advisory (reported only), - not run.",
+        "",
+        "Absence is a finding. The *protects* column names the part of a stack a rule guards: where that part is "
+        "in the plan and the rule is mandatory, a rule that finds nothing to judge fails, saying what is missing "
+        "(deleting a control fails like weakening it). A *prohibition* forbids something, and a plan without it "
+        "complies. A rule that judges nothing anywhere else is not applicable. `check --format json` reports, "
+        "per rule, how many resources it evaluated (`coverage`).",
         "",
         "Suppress a finding in the stack config (`suppressions: [{rule: AIB-005, resource: <URN or name>, "
         "reason: ...}]`); a suppression without a reason is an error.",
@@ -41,7 +46,8 @@ def rules_markdown() -> str:
         "- Offline, in CI: `blueprint check STACK|PLAN [--tier T] [--format table|json|markdown|sarif] "
         "[--report compliance]` (exit 1 on an unsuppressed mandatory violation).",
         "- At preview time: `pulumi preview --policy-pack policies/crossguard` (one CrossGuard policy per rule, "
-        "named by its id). The tier and residency come from the policy config "
+        "named by its id, plus `<id>-present` for a resource rule whose control must exist: a resource policy "
+        "never sees a resource that is not there). The tier and residency come from the policy config "
         "(`python -m policies.crossguard.config TIER [RESIDENCY] > policy-config.json`, then "
         "`--policy-pack-config policy-config.json`), else from the stack's own `ai-blueprints:blueprint` config, "
         "else from BLUEPRINT_TIER / BLUEPRINT_RESIDENCY, else `restricted`.",
@@ -56,9 +62,14 @@ def rules_markdown() -> str:
         "Firehose stream. The model bucket: a `model`/`models` segment in its name after the `Blueprint` tag.",
         "- References between resources (a bucket's encryption configuration, a web ACL association's stage) "
         "are matched by id, name or ARN, and through the dependencies when a preview leaves them unknown.",
-        "- Rules that require a service to exist (GuardDuty, Security Hub, SIEM shipping) apply once the "
-        "security blueprint's CloudTrail trail is in the plan; Macie once the training compute (a training "
-        "EKS cluster or an FSx file system) is.",
+        "- What a rule protects: *every stack* (any AWS resource: every blueprint stack has an audit trail, SIEM "
+        "shipping and encrypted buckets); *training* (any resource of the training tree, or an FSx file system); "
+        "*inference* (a REST API, stage, method, web ACL, VPC link, load balancer or Route 53 health check, or an "
+        "EKS cluster or node group outside training); *training or inference*. Regional services (GuardDuty, "
+        "Security Hub) are judged per region the plan uses, and a region without them is reported against that "
+        "region's AWS provider.",
+        "- Declared exemptions (a Kubernetes workload that needs what a rule forbids) are data with a reason, "
+        "matched by name and namespace; every report lists them (outcome `exempt`), and they do not fail `check`.",
         "- The API health endpoint: a GET method that a Route 53 HTTP(S) health check probes may be anonymous "
         "(health checkers cannot authenticate), except on tiers whose API auth is IAM only.",
         "",
@@ -68,23 +79,34 @@ def rules_markdown() -> str:
         if not in_area:
             continue
         lines += [f"## {area[0].upper() + area[1:]}", "",
-                  "| id | rule (compliant when) | severity | " + " | ".join(TIER_NAMES) + " | resource types |",
-                  "|---|---|---|" + "---|" * len(TIER_NAMES) + "---|"]
+                  "| id | rule (compliant when) | severity | " + " | ".join(TIER_NAMES) + " | protects | resource types |",
+                  "|---|---|---|" + "---|" * len(TIER_NAMES) + "---|---|"]
         for r in in_area:
             cells = [_LEVEL_CELL[levels[t][r.id]] for t in TIER_NAMES]
             types = ", ".join(f"`{t}`" for t in r.types)
-            lines.append(f"| {r.id} | {md_cell(r.title)} | {r.severity} | " + " | ".join(cells) + f" | {types} |")
+            lines.append(f"| {r.id} | {md_cell(r.title)} | {r.severity} | " + " | ".join(cells)
+                         + f" | {r.scope.name} | {types} |")
         lines.append("")
     lines += ["## Rule details", ""]
     for r in rules:
         lines += [f"### {r.id}: {r.title}", "", md_cell(r.description or r.title), "",
                   f"- severity: {r.severity}; kind: {r.kind} rule ({'StackValidationPolicy' if r.kind == 'plan' else 'ResourceValidationPolicy'})",
-                  f"- level: {r.level_doc}"]
+                  f"- level: {r.level_doc}",
+                  _absence_doc(r)]
+        lines += [f"- exempt: {md_cell(e.subject)}: {md_cell(e.reason)}" for e in exemptions_of(r.id)]
         for framework, title in FRAMEWORKS.items():
             if r.controls.get(framework):
                 lines.append(f"- {title}: {', '.join(r.controls[framework])}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _absence_doc(r: Rule) -> str:
+    if r.prohibition:
+        return "- absence: a prohibition; a plan without what it forbids complies"
+    required = ", ".join(f"`{t}`" for t in r.requires) or "no single type (any of its types)"
+    return (f"- absence: {r.scope.condition}, where the rule is mandatory, finding nothing fails "
+            f"(\"{md_cell(r.missing)}\"); deleting every resource of {required} fails it")
 
 
 def main() -> None:

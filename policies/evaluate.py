@@ -71,7 +71,7 @@ class Finding:
 
     @property
     def outcome(self) -> str:
-        """pass | violation | suppressed | not-applicable."""
+        """pass | violation | suppressed | exempt | not-applicable."""
         if self.status is Status.FAIL:
             return "suppressed" if self.suppressed_by else "violation"
         return self.status.value
@@ -90,6 +90,13 @@ class CheckResult:
     levels: dict[str, str]
     not_applicable: list[Rule] = field(default_factory=list)  # enforced, but nothing to judge
     unused_suppressions: list[Suppression] = field(default_factory=list)
+    evaluated: dict[str, int] = field(default_factory=dict)  # rule id -> resources it judged
+
+    @property
+    def coverage(self) -> dict[str, dict[str, Any]]:
+        """Per rule the pack runs: its level and how many resources it judged (pass, fail or
+        exempt; a missing control judged nothing, so it counts 0)."""
+        return {r.id: {"level": self.levels[r.id], "evaluated": self.evaluated.get(r.id, 0)} for r in self.rules}
 
     @property
     def rules(self) -> list[Rule]:
@@ -126,14 +133,16 @@ def evaluate(plan: PolicyPlan, tier: Tier, residency: str, suppressions: Sequenc
     ctx = RuleContext(tier=tier, residency=residency)
     findings: list[Finding] = []
     not_applicable: list[Rule] = []
+    evaluated: dict[str, int] = {}
     used: set[Suppression] = set()
     for rule in all_rules():
         level = levels[rule.id]
         if level == "disabled":
             continue
         results = rule.evaluate(plan, ctx)
-        judged = [r for r in results if r.status is not Status.NOT_APPLICABLE]
-        if not judged:
+        judged = {r.resource for r in results if r.status is not Status.NOT_APPLICABLE} - {plan.stack_urn}
+        evaluated[rule.id] = len(judged)
+        if all(r.status is Status.NOT_APPLICABLE for r in results):
             not_applicable.append(rule)
         for result in results:
             match = None
@@ -144,5 +153,5 @@ def evaluate(plan: PolicyPlan, tier: Tier, residency: str, suppressions: Sequenc
             findings.append(Finding(rule=rule, level=level, status=result.status, resource=result.resource,
                                     message=result.reason, suppressed_by=match))
     return CheckResult(stack=plan.stack, tier=tier, residency=residency, findings=findings, levels=levels,
-                       not_applicable=not_applicable,
+                       not_applicable=not_applicable, evaluated=evaluated,
                        unused_suppressions=[s for s in suppressions if s not in used])

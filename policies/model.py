@@ -264,6 +264,19 @@ class PolicyPlan:
         """The region of the first AWS provider (the stack's `aws:region`)."""
         return next(iter(self.providers.values()), "")
 
+    @property
+    def regions(self) -> list[str]:
+        """Every region an AWS resource of the plan lives in, home region first."""
+        found = {r.region for r in self.resources if r.type.startswith("aws:") and r.region}
+        home = self.home_region
+        return ([home] if home in found else []) + sorted(found - {home})
+
+    @property
+    def stack_urn(self) -> str:
+        """Where a finding about something missing from the whole stack is reported."""
+        stacks = self.of_type(STACK_TYPE)
+        return stacks[0].urn if stacks else f"urn:pulumi:{self.stack}::stack"
+
     # -- construction ----------------------------------------------------------------
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "PolicyPlan":

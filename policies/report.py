@@ -32,6 +32,7 @@ def _summary(result: CheckResult) -> dict[str, int]:
         "mandatoryViolations": sum(1 for f in violations if f.level == "mandatory"),
         "advisoryViolations": sum(1 for f in violations if f.level == "advisory"),
         "suppressed": len(result.of("suppressed")),
+        "exempt": len(result.of("exempt")),
         "passed": len(result.of("pass")),
         "notApplicableRules": len(result.not_applicable),
     }
@@ -42,12 +43,14 @@ def _order(findings: list[Finding]) -> list[Finding]:
 
 
 def _problems(result: CheckResult) -> list[Finding]:
-    """Violations, then suppressed findings, each mandatory first."""
-    return _order(result.of("violation")) + _order(result.of("suppressed"))
+    """Violations, then suppressed findings, then declared exemptions, each mandatory first:
+    nothing a rule let through is silent."""
+    return _order(result.of("violation")) + _order(result.of("suppressed")) + _order(result.of("exempt"))
 
 
 def _message(f: Finding) -> str:
-    """A finding's message, with the suppression's reason when suppressed."""
+    """A finding's message, with the suppression's reason when suppressed (an exemption's
+    message is its reason)."""
     return f"{f.message} (suppressed: {f.suppressed_by.reason})" if f.suppressed_by else f.message
 
 
@@ -56,7 +59,7 @@ def _headline(result: CheckResult) -> str:
     verdict = "FAIL" if result.exit_code else "PASS"
     return (f"{verdict}: {result.stack} against the {result.tier.name} pack (residency {result.residency}): "
             f"{s['mandatoryViolations']} mandatory and {s['advisoryViolations']} advisory violation(s), "
-            f"{s['suppressed']} suppressed, {s['passed']} passed checks, {s['rules']} rules "
+            f"{s['suppressed']} suppressed, {s['exempt']} exempt, {s['passed']} passed checks, {s['rules']} rules "
             f"({s['notApplicableRules']} not applicable)")
 
 
@@ -98,6 +101,7 @@ def to_json(result: CheckResult) -> str:
             for f in result.findings
         ],
         "notApplicable": [r.id for r in result.not_applicable],
+        "coverage": result.coverage,
         "unusedSuppressions": [{"rule": s.rule, "resource": s.resource} for s in result.unused_suppressions],
     }
     return json.dumps(doc, indent=2) + "\n"
@@ -127,7 +131,7 @@ def markdown(result: CheckResult) -> str:
 
 # -- SARIF 2.1.0 -------------------------------------------------------------------------------
 def _sarif_level(f: Finding) -> str:
-    if f.outcome == "suppressed":
+    if f.outcome in ("suppressed", "exempt"):
         return "note"
     return "error" if f.level == "mandatory" else "warning"
 
@@ -151,6 +155,8 @@ def sarif(result: CheckResult) -> str:
         }
         if f.suppressed_by:
             entry["suppressions"] = [{"kind": "external", "justification": f.suppressed_by.reason}]
+        elif f.outcome == "exempt":
+            entry["suppressions"] = [{"kind": "inSource", "justification": f.message}]
         results.append(entry)
     doc = {
         "$schema": SARIF_SCHEMA,
@@ -210,7 +216,7 @@ def compliance_markdown(result: CheckResult) -> str:
             if open_:
                 violated.append((control, open_))
             else:
-                passing = [f for rid in judged for f in by_rule[rid] if f.outcome in ("pass", "suppressed")]
+                passing = [f for rid in judged for f in by_rule[rid] if f.outcome in ("pass", "suppressed", "exempt")]
                 evidenced.append((control, judged, passing))
         lines += [f"## {title}", ""]
         lines.append(f"{len(evidenced)} control(s) evidenced, {len(violated)} with violations.")
@@ -226,17 +232,22 @@ def compliance_markdown(result: CheckResult) -> str:
                 for f in open_:
                     lines.append(f"| {control} | {f.rule.id} | {f.level} | `{f.resource_name}` | {md_cell(f.message)} |")
             lines.append("")
-    suppressed = result.of("suppressed")
-    if suppressed:
-        lines += ["## Suppressions", "", "| rule | resource | reason |", "|---|---|---|"]
-        for f in _order(suppressed):
-            lines.append(f"| {f.rule.id} | `{f.resource_name}` | {md_cell(f.suppressed_by.reason)} |")
-        lines.append("")
+    for title, outcome in (("Suppressions", "suppressed"), ("Exemptions", "exempt")):
+        excused = result.of(outcome)
+        if excused:
+            lines += [f"## {title}", "", "| rule | resource | reason |", "|---|---|---|"]
+            lines += [f"| {f.rule.id} | `{f.resource_name}` | {md_cell(_reason(f))} |" for f in _order(excused)]
+            lines.append("")
     return "\n".join(lines)
 
 
+def _reason(f: Finding) -> str:
+    """Why a finding does not count: its suppression's reason, or the exemption (its message)."""
+    return f.suppressed_by.reason if f.suppressed_by else f.message
+
+
 def _evidence(findings: list[Finding]) -> str:
-    names = sorted({f.resource_name + (" (suppressed)" if f.outcome == "suppressed" else "") for f in findings})
+    names = sorted({f.resource_name + (f" ({f.outcome})" if f.outcome in ("suppressed", "exempt") else "") for f in findings})
     shown = ", ".join(f"`{n}`" for n in names[:_EVIDENCE_LIMIT])
     more = len(names) - _EVIDENCE_LIMIT
     return shown + (f" and {more} more" if more > 0 else "")

@@ -2,7 +2,9 @@
 
 Resource rules become ResourceValidationPolicy callbacks, plan rules StackValidationPolicy
 callbacks; both call the very functions `blueprint check` runs, on the same plain-data model
-(`policies.model`), converted from CrossGuard's arguments.
+(`policies.model`), converted from CrossGuard's arguments. A resource policy only ever sees
+resources that exist, so a resource rule that requires its control to exist also gets a stack
+policy, `<id>-present`, that fails when the stack has none of its resources (`Rule.presence`).
 
 Which tier and residency? In order:
 1. the policy config properties `tier` / `residency` (`pulumi preview --policy-pack-config`,
@@ -161,18 +163,29 @@ def resource_validator(rule: Rule, defaults: Defaults) -> Callable[[ResourceVali
     return validate
 
 
-def stack_validator(rule: Rule, defaults: Defaults) -> Callable[[StackValidationArgs, ReportViolation], None]:
+def stack_validator(rule: Rule, defaults: Defaults, *, presence_only: bool = False
+                    ) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    """A plan rule over the whole stack; with `presence_only`, the stack-level half of a resource
+    rule: only the control missing from the whole stack (`Rule.presence`)."""
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         plan = plan_from_policy(args)
         ctx = _context(args.get_config(), defaults, plan.home_region)
         if rule.level_for(ctx.tier) == "disabled":
             args.not_applicable(f"{rule.id} is not in the {ctx.tier.name} pack")
-        for result in rule.evaluate(plan, ctx.rule_context):
+        if presence_only:
+            results = [r for r in [rule.presence(plan, ctx.rule_context)] if r is not None]
+        else:
+            results = rule.evaluate(plan, ctx.rule_context)
+        for result in results:
             if result.failed and not find_suppression(ctx.suppressions, rule.id, result.resource):
                 report_violation(_message(rule, ctx.tier, result.reason), result.resource or None)
 
-    validate.__name__ = f"validate_{rule.id.replace('-', '_')}"
+    validate.__name__ = f"validate_{rule.id.replace('-', '_')}{'_present' if presence_only else ''}"
     return validate
+
+
+def presence_policy_name(rule: Rule) -> str:
+    return f"{rule.id}-present"
 
 
 def _config_schema(defaults: Defaults) -> PolicyConfigSchema:
@@ -206,6 +219,11 @@ def build_policies(defaults: Defaults) -> list:
         )
         if rule.kind == "resource":
             policies.append(ResourceValidationPolicy(name=rule.id, validate=resource_validator(rule, defaults), **common))
+            if not rule.prohibition:
+                present = {**common, "description": f"{rule.title} (the control exists: {rule.missing} fails)",
+                           "display_name": f"{rule.id}: {rule.missing}? ({rule.scope.name})"}
+                policies.append(StackValidationPolicy(name=presence_policy_name(rule),
+                                                      validate=stack_validator(rule, defaults, presence_only=True), **present))
         else:
             policies.append(StackValidationPolicy(name=rule.id, validate=stack_validator(rule, defaults), **common))
     return policies
@@ -227,4 +245,6 @@ def policy_config(tier: str, residency: Optional[str] = None, suppressions: Opti
         if mine:
             entry["suppressions"] = mine
         out[rule.id] = entry
+        if rule.kind == "resource" and not rule.prohibition:
+            out[presence_policy_name(rule)] = dict(entry)
     return out

@@ -6,8 +6,9 @@ import re
 from typing import Any, Iterable, Optional
 
 from policies.model import (
-    STACK_TYPE, PolicyPlan, PolicyResource, as_list, is_unknown, log_group_name, policy_document, statements, urn_name,
+    PolicyPlan, PolicyResource, as_list, is_unknown, log_group_name, policy_document, statements, urn_name,
 )
+from policies.rule import Scope
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -76,6 +77,7 @@ GUARDDUTY_MALWARE_PLAN = "aws:guardduty/malwareProtectionPlan:MalwareProtectionP
 MACIE_ACCOUNT = "aws:macie2/account:Account"
 MACIE_JOB = "aws:macie2/classificationJob:ClassificationJob"
 SECURITY_HUB = "aws:securityhub/account:Account"
+SECURITY_HUB_STANDARD = "aws:securityhub/standardsSubscription:StandardsSubscription"
 
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 S3_LOG_DELIVERY = "logging.s3.amazonaws.com"
@@ -186,10 +188,24 @@ def resources_for_vpc(plan: PolicyPlan, vpc: PolicyResource, *types: str) -> lis
 
 
 # -- logs ------------------------------------------------------------------------------------
+def ships_to_firehose(plan: PolicyPlan, owner: PolicyResource, key: str) -> bool:
+    """`owner`'s `key` names a Firehose stream of this plan (by ARN or name; during a preview,
+    an unknown ARN counts when `owner` depends on a stream)."""
+    ref = owner.get(key)
+    if is_unknown(ref):
+        return bool(plan.dependencies_of(owner, FIREHOSE))
+    return plan.lookup(ref, [FIREHOSE]) is not None or (
+        isinstance(ref, str) and ":deliverystream/" in ref and any(
+            ref.rsplit("/", 1)[-1] == s.get("name") for s in plan.of_type(FIREHOSE)))
+
+
 def subscribed_log_groups(plan: PolicyPlan) -> set[str]:
-    """Names of the log groups a subscription filter ships (to Firehose, the SIEM)."""
+    """Names of the log groups a subscription filter ships to a Firehose stream of this plan
+    (the SIEM); a filter to anything else ships nothing the stack controls."""
     names = set()
     for f in plan.of_type(SUBSCRIPTION_FILTER):
+        if not ships_to_firehose(plan, f, "destinationArn"):
+            continue
         name = log_group_name(f.get("logGroup"))
         if name is None:
             group = plan.resolve(f, "logGroup", [LOG_GROUP])
@@ -197,6 +213,11 @@ def subscribed_log_groups(plan: PolicyPlan) -> set[str]:
         if name:
             names.add(name)
     return names
+
+
+def log_group_names(plan: PolicyPlan) -> set[str]:
+    """The names of the log groups the plan creates (unknown names excluded)."""
+    return {n for n in (log_group_name(g.get("name")) for g in plan.of_type(LOG_GROUP)) if n}
 
 
 def log_group_ref_name(plan: PolicyPlan, owner: PolicyResource, ref: Any) -> Optional[str]:
@@ -207,21 +228,35 @@ def log_group_ref_name(plan: PolicyPlan, owner: PolicyResource, ref: Any) -> Opt
     return name
 
 
-def security_blueprint_present(plan: PolicyPlan) -> bool:
-    """The security-monitoring blueprint is in the plan (it always creates a CloudTrail trail):
-    the anchor for rules that require a service to exist."""
-    return plan.has(TRAIL)
+# -- scopes: the parts of a stack a rule protects ------------------------------------------------
+def aws_present(plan: PolicyPlan) -> bool:
+    """The stack deploys anything to AWS: every blueprint stack has an audit trail, SIEM
+    shipping and encrypted buckets, whatever else it enables."""
+    return any(r.type.startswith("aws:") for r in plan.resources)
 
 
 def training_present(plan: PolicyPlan) -> bool:
-    """The training compute is in the plan (a training EKS cluster or FSx file system)."""
-    return any(plan.in_training(r) for r in plan.of_type(EKS_CLUSTER)) or plan.has(FSX_LUSTRE)
+    """Any part of the training blueprint is in the plan: a resource in the training tree (its
+    VPC, cluster, node groups, buckets) or an FSx file system."""
+    return plan.has(FSX_LUSTRE) or any(r.type.startswith("aws:") and plan.in_training(r) for r in plan.resources)
 
 
-def stack_urn(plan: PolicyPlan) -> str:
-    """Where a finding about something missing from the whole stack is reported."""
-    stacks = plan.of_type(STACK_TYPE)
-    return stacks[0].urn if stacks else f"urn:pulumi:{plan.stack}::stack"
+# What only the inference blueprint creates: the API and its edge, and the serving clusters.
+INFERENCE_TYPES = (REST_API, API_STAGE, API_METHOD, WEB_ACL, WEB_ACL_ASSOCIATION, "aws:apigateway/vpcLink:VpcLink",
+                   LOAD_BALANCER, R53_HEALTH_CHECK)
+
+
+def inference_present(plan: PolicyPlan) -> bool:
+    """Any part of the inference blueprint is in the plan: the API, its WAF, the VPC link and
+    load balancer, a health check, or an EKS cluster or node group outside training."""
+    return plan.has(*INFERENCE_TYPES) or any(
+        not plan.in_training(r) for r in plan.of_type(EKS_CLUSTER, EKS_NODE_GROUP))
+
+
+EVERY_STACK = Scope("every stack", aws_present, where="in every stack")
+TRAINING = Scope("training", training_present)
+INFERENCE = Scope("inference", inference_present)
+CLUSTERS = Scope("training or inference", lambda plan: training_present(plan) or inference_present(plan))
 
 
 def stage_key(plan: PolicyPlan, r: PolicyResource) -> Optional[tuple[str, str]]:
@@ -235,6 +270,23 @@ def stage_key(plan: PolicyPlan, r: PolicyResource) -> Optional[tuple[str, str]]:
     if api is None or not known(name):
         return None
     return api.urn, str(name)
+
+
+def stage_web_acls(plan: PolicyPlan, stage: PolicyResource) -> list[PolicyResource]:
+    """The web ACLs of this plan associated with the stage (WebAclAssociation resourceArn ->
+    the stage, webAclArn -> the ACL)."""
+    found = []
+    for association in plan.linked(stage, [WEB_ACL_ASSOCIATION], "resourceArn"):
+        acl = plan.resolve(association, "webAclArn", [WEB_ACL])
+        if acl is not None and acl not in found:
+            found.append(acl)
+    return found
+
+
+def region_anchor(plan: PolicyPlan, region: str) -> str:
+    """Where a finding about something missing from a whole region is reported: the region's
+    AWS provider (so a suppression can name it), else the stack."""
+    return next((ref.rsplit("::", 1)[0] for ref, r in plan.providers.items() if r == region), plan.stack_urn)
 
 
 def names(resources: Iterable[PolicyResource]) -> str:

@@ -13,20 +13,23 @@ from typing import Iterable
 from policies.controls import (
     DATA_DISCOVERY, IMMUTABILITY, IN_TRANSIT, PUBLIC_ACCESS, RECOVERY, VULNERABILITY, merge,
 )
-from policies.model import PolicyPlan, PolicyResource, as_list, policy_document, statements
-from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
+from policies.model import PolicyPlan, PolicyResource, policy_document, statements
+from policies.rule import (
+    PROHIBITION, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule,
+)
 from policies.rules._aws import (
     BUCKET, BUCKET_OBJECT_LOCK, BUCKET_OWNERSHIP, BUCKET_PAB, BUCKET_POLICY, BUCKET_VERSIONING, ECR_REPOSITORY,
-    MACIE_ACCOUNT, MACIE_JOB, audit_buckets, bucket_parts, bucket_policy_documents, is_model_bucket, stack_urn,
-    training_present, truthy,
+    EVERY_STACK, MACIE_ACCOUNT, MACIE_JOB, TRAINING, audit_buckets, bucket_parts, bucket_policy_documents,
+    is_model_bucket, truthy,
 )
+from policies.rules._statements import BUCKET_POLICY as BUCKET_POLICY_KIND, describe_open
 
 AREA = "data protection"
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
 @plan_rule(
-    id="AIB-070", title="Every S3 bucket blocks all public access",
+    id="AIB-070", scope=EVERY_STACK, missing="no S3 bucket with a public access block", title="Every S3 bucket blocks all public access",
     severity="critical", area=AREA, types=(BUCKET, BUCKET_PAB), controls=PUBLIC_ACCESS,
     level=always("mandatory"),
 )
@@ -53,7 +56,7 @@ def _denies_insecure_transport(doc) -> bool:
 
 
 @plan_rule(
-    id="AIB-071", title="Every S3 bucket policy denies requests that do not use TLS",
+    id="AIB-071", scope=EVERY_STACK, missing="no S3 bucket with a TLS-only policy", title="Every S3 bucket policy denies requests that do not use TLS",
     severity="high", area=AREA, types=(BUCKET, BUCKET_POLICY), controls=IN_TRANSIT,
     level=mandatory_if("s3_tls_only"),
 )
@@ -69,7 +72,7 @@ def bucket_tls_only(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @plan_rule(
-    id="AIB-072", title="Every S3 bucket has versioning enabled",
+    id="AIB-072", scope=EVERY_STACK, missing="no S3 bucket with versioning", title="Every S3 bucket has versioning enabled",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_VERSIONING), controls=RECOVERY,
     level=mandatory_if("s3_versioning"),
 )
@@ -83,7 +86,7 @@ def bucket_versioning(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @plan_rule(
-    id="AIB-073", title="Audit and model buckets have Object Lock in COMPLIANCE mode where the tier requires it",
+    id="AIB-073", scope=EVERY_STACK, missing="no audit or model bucket under Object Lock", title="Audit and model buckets have Object Lock in COMPLIANCE mode where the tier requires it",
     severity="high", area=AREA, types=(BUCKET, BUCKET_OBJECT_LOCK), controls=IMMUTABILITY,
     level=lambda t: "mandatory" if t.s3_object_lock or t.siem_archive_object_lock else "disabled",
     level_doc="mandatory where `s3_object_lock` (or `siem_archive_object_lock`); off otherwise",
@@ -106,7 +109,7 @@ def bucket_object_lock(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @plan_rule(
-    id="AIB-074", title="Every S3 bucket disables ACLs (BucketOwnerEnforced)",
+    id="AIB-074", scope=EVERY_STACK, missing="no S3 bucket with ACLs disabled", title="Every S3 bucket disables ACLs (BucketOwnerEnforced)",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_OWNERSHIP), controls=PUBLIC_ACCESS,
     level=always("mandatory"),
 )
@@ -118,50 +121,47 @@ def bucket_acls_disabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]
         yield check(enforced, "ACLs disabled", "object ownership is not BucketOwnerEnforced", bucket)
 
 
-def _public_allow(stmt: dict) -> bool:
-    principal = stmt.get("Principal")
-    anyone = principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
-    return stmt.get("Effect") == "Allow" and anyone and not stmt.get("Condition")
-
-
 @resource_rule(
-    id="AIB-075", title="No S3 bucket policy allows anonymous access",
+    id="AIB-075", scope=PROHIBITION, title="No S3 bucket policy allows anonymous access",
     severity="critical", area=AREA, types=(BUCKET_POLICY,), controls=PUBLIC_ACCESS,
     level=always("mandatory"),
 )
 def bucket_policy_not_public(r: PolicyResource, ctx: RuleContext) -> Result:
-    """No Allow statement for Principal "*" without a condition."""
+    """No Allow for any principal ("*", {"AWS": "*"}, NotPrincipal) without a condition that
+    limits who: the caller's account or organization, the source a service acts for, the VPC
+    endpoint, or the account's access points (the test every resource policy gets,
+    `policies/rules/_statements.py`). aws:SecureTransport or aws:SourceIp alone leave the
+    bucket open to every AWS account, and to anonymous requests."""
     doc = policy_document(r.get("policy"))
     if doc is None:
         return na("policy unknown until apply")
-    public = [s for s in statements(doc) if _public_allow(s)]
-    return check(not public, "no anonymous Allow", "allows Principal * without a condition")
+    public = describe_open(doc, BUCKET_POLICY_KIND)
+    return check(not public, "no anonymous Allow",
+                 f"allows any principal with no condition that limits who: {'; '.join(public)}")
 
 
 @plan_rule(
-    id="AIB-076", title="Macie classifies the training data where the tier requires DLP",
+    id="AIB-076", scope=TRAINING, missing="no Macie account and classification job", title="Macie classifies the training data where the tier requires DLP",
     severity="high", area=AREA, types=(MACIE_ACCOUNT, MACIE_JOB), controls=DATA_DISCOVERY,
     level=mandatory_if("macie", otherwise="disabled"),
 )
 def macie_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """A Macie account (status ENABLED) and a classification job. Not applicable until the
-    training compute (a training EKS cluster or FSx file system) is in the plan."""
-    if not training_present(plan):
-        return
+    """A Macie account (status ENABLED) and a classification job, once training (and its data)
+    is in the plan."""
     accounts = plan.of_type(MACIE_ACCOUNT)
     jobs = plan.of_type(MACIE_JOB)
     for account in accounts:
         yield check(account.get("status", default="ENABLED") == "ENABLED", "Macie enabled", "Macie status is PAUSED", account)
     for job in jobs:
         yield ok("classification job over the training data", job)
-    if not accounts:
-        yield fail("no Macie account (aws:macie2/account:Account)", stack_urn(plan))
-    if not jobs:
-        yield fail("no Macie classification job over the training data", stack_urn(plan))
+    if jobs and not accounts:
+        yield fail("no Macie account (aws:macie2/account:Account)", plan.stack_urn)
+    if accounts and not jobs:
+        yield fail("no Macie classification job over the training data", plan.stack_urn)
 
 
 @resource_rule(
-    id="AIB-077", title="ECR repositories have immutable image tags",
+    id="AIB-077", scope=TRAINING, missing="no ECR repository for the training images", title="ECR repositories have immutable image tags",
     severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=merge(IMMUTABILITY, {"sox-itgc": ["ITGC-PC"]}),
     level=always("mandatory"),
 )
@@ -172,7 +172,7 @@ def ecr_immutable_tags(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-078", title="ECR repositories scan images on push",
+    id="AIB-078", scope=TRAINING, missing="no ECR repository for the training images", title="ECR repositories scan images on push",
     severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=VULNERABILITY,
     level=always("mandatory"),
 )

@@ -11,22 +11,26 @@ from policies.controls import DOS, RESIDENCY, merge
 from policies.model import PolicyPlan, PolicyResource, as_list, dig
 from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, ok, plan_rule, resource_rule
 from policies.rules._aws import (
-    API_METHOD_SETTINGS, API_STAGE, API_USAGE_PLAN, REST_API, WEB_ACL, WEB_ACL_ASSOCIATION, known, stage_key,
+    API_METHOD_SETTINGS, API_STAGE, INFERENCE, WEB_ACL, WEB_ACL_ASSOCIATION, names, stage_key, stage_web_acls,
 )
 
 AREA = "edge protection"
 
 
 @plan_rule(
-    id="AIB-085", title="Every API Gateway stage is associated with a WAF web ACL",
-    severity="critical", area=AREA, types=(API_STAGE, WEB_ACL_ASSOCIATION), controls=DOS,
+    id="AIB-085", scope=INFERENCE, requires=(API_STAGE, WEB_ACL_ASSOCIATION, WEB_ACL), missing="no API Gateway stage behind a WAF web ACL", title="Every API Gateway stage is associated with a WAF web ACL",
+    severity="critical", area=AREA, types=(API_STAGE, WEB_ACL_ASSOCIATION, WEB_ACL), controls=DOS,
     level=always("mandatory"),
 )
 def stage_waf_association(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """A WebAclAssociation whose resourceArn is the stage's ARN."""
+    """A WebAclAssociation whose resourceArn is the stage's ARN and whose webAclArn is a web ACL
+    of this stack."""
     for stage in plan.of_type(API_STAGE):
+        acls = stage_web_acls(plan, stage)
         associated = plan.linked(stage, [WEB_ACL_ASSOCIATION], "resourceArn")
-        yield check(bool(associated), "behind a WAF web ACL", "no WebAclAssociation for this stage", stage)
+        yield check(bool(acls), f"behind WAF web ACL {names(acls)}",
+                    "associated with a web ACL that is not in this stack" if associated
+                    else "no WebAclAssociation for this stage", stage)
 
 
 def _positive(value: Any) -> bool:
@@ -34,38 +38,31 @@ def _positive(value: Any) -> bool:
 
 
 def _throttled_stages(plan: PolicyPlan) -> set[tuple[str, str]]:
+    """Stages whose method settings for every method (`*/*`) set positive rate and burst limits."""
     keys = set()
     for ms in plan.of_type(API_METHOD_SETTINGS):
         settings = ms.get("settings") or {}
         key = stage_key(plan, ms)
-        if key and _positive(settings.get("throttlingRateLimit")) and _positive(settings.get("throttlingBurstLimit")):
+        if (key and ms.get("methodPath") == "*/*"
+                and _positive(settings.get("throttlingRateLimit")) and _positive(settings.get("throttlingBurstLimit"))):
             keys.add(key)
-    for usage in plan.of_type(API_USAGE_PLAN):
-        throttle = usage.get("throttleSettings") or {}
-        if not (_positive(throttle.get("rateLimit")) and _positive(throttle.get("burstLimit"))):
-            continue
-        for api_stage in as_list(usage.get("apiStages")):
-            api = plan.lookup(dig(api_stage, "apiId"), [REST_API])
-            if api is not None and known(dig(api_stage, "stage")):
-                keys.add((api.urn, str(dig(api_stage, "stage"))))
-            elif not (known(dig(api_stage, "apiId")) and known(dig(api_stage, "stage"))):
-                # unknown until apply (a preview): the stages the usage plan depends on
-                keys |= {k for k in (stage_key(plan, s) for s in plan.dependencies_of(usage, API_STAGE)) if k}
     return keys
 
 
 @plan_rule(
-    id="AIB-086", title="Every API Gateway stage is throttled (rate and burst limits)",
-    severity="high", area=AREA, types=(API_STAGE, API_METHOD_SETTINGS, API_USAGE_PLAN), controls=DOS,
+    id="AIB-086", scope=INFERENCE, requires=(API_STAGE, API_METHOD_SETTINGS), missing="no throttled API Gateway stage",
+    title="Every API Gateway stage throttles every method (rate and burst limits on */*)",
+    severity="high", area=AREA, types=(API_STAGE, API_METHOD_SETTINGS), controls=DOS,
     level=always("mandatory"),
 )
 def stage_throttling(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """MethodSettings for the stage with settings.throttlingRateLimit and throttlingBurstLimit
-    above zero, or a usage plan with throttleSettings on the stage."""
+    """MethodSettings for the stage with methodPath `*/*` and settings.throttlingRateLimit and
+    throttlingBurstLimit above zero. Settings on one method leave the others unthrottled, and a
+    usage plan does not count: its limits apply per API key, to requests that carry one."""
     throttled = _throttled_stages(plan)
     for stage in plan.of_type(API_STAGE):
         key = stage_key(plan, stage)
-        yield check(key in throttled, "throttled", "no method settings or usage plan throttles this stage", stage)
+        yield check(key in throttled, "every method throttled", "no */* method settings throttle this stage", stage)
 
 
 def _statements(rule: dict) -> Iterable[dict]:
@@ -86,7 +83,7 @@ def _rules(acl: PolicyResource) -> list[dict]:
 
 
 @resource_rule(
-    id="AIB-087", title="Every WAF web ACL enforces the tier's AWS managed rule groups",
+    id="AIB-087", scope=INFERENCE, missing="no WAF web ACL", title="Every WAF web ACL enforces the tier's AWS managed rule groups",
     severity="high", area=AREA, types=(WEB_ACL,), controls=DOS,
     level=always("mandatory"), level_doc=", with the tier's `waf_managed_rule_groups`",
 )
@@ -106,7 +103,7 @@ def waf_managed_groups(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-088", title="Every WAF web ACL has a rate-based rule that blocks",
+    id="AIB-088", scope=INFERENCE, missing="no WAF web ACL", title="Every WAF web ACL has a rate-based rule that blocks",
     severity="high", area=AREA, types=(WEB_ACL,), controls=DOS,
     level=always("mandatory"),
 )
@@ -134,7 +131,7 @@ def _geo_allowlist(acl: PolicyResource) -> Optional[list[str]]:
 
 
 @resource_rule(
-    id="AIB-089", title="WAF web ACLs admit only the residency's countries where the tier requires a geo allowlist",
+    id="AIB-089", scope=INFERENCE, missing="no WAF web ACL", title="WAF web ACLs admit only the residency's countries where the tier requires a geo allowlist",
     severity="high", area=AREA, types=(WEB_ACL,), controls=merge(DOS, RESIDENCY),
     level=mandatory_if("waf_geo_allowlist", otherwise="disabled"),
 )

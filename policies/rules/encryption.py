@@ -4,14 +4,17 @@ Lambda environments, log groups)."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 from policies.controls import AT_REST, KEY_MANAGEMENT, LOG_PROTECTION, merge
-from policies.model import PolicyPlan, PolicyResource, as_list
-from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
+from policies.model import PolicyPlan, PolicyResource, as_list, is_unknown
+from policies.rule import (
+    PROHIBITION, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule, tier_level,
+)
 from policies.rules._aws import (
-    BUCKET, BUCKET_SSE, EBS_VOLUME, ECR_REPOSITORY, EKS_CLUSTER, FIREHOSE, FSX_LUSTRE, INSTANCE, KMS_KEY,
-    LAMBDA_FUNCTION, LAUNCH_TEMPLATE, LOG_GROUP, SNS_TOPIC, TRAIL, bucket_parts, is_access_log_target, is_set, truthy,
+    BUCKET, BUCKET_SSE, CLUSTERS, EBS_VOLUME, ECR_REPOSITORY, EKS_CLUSTER, EVERY_STACK, FIREHOSE, FSX_LUSTRE, INFERENCE,
+    INSTANCE, KMS_KEY, LAMBDA_FUNCTION, LAUNCH_TEMPLATE, LOG_GROUP, SNS_TOPIC, TRAIL, TRAINING, audit_buckets,
+    bucket_parts, is_access_log_target, is_model_bucket, is_set, truthy,
 )
 
 AREA = "encryption"
@@ -29,7 +32,7 @@ def _sse_defaults(plan: PolicyPlan, bucket: PolicyResource) -> list[dict]:
 
 
 @plan_rule(
-    id="AIB-020", title="Every S3 bucket has default server-side encryption",
+    id="AIB-020", scope=EVERY_STACK, missing="no S3 bucket with default encryption", title="Every S3 bucket has default server-side encryption",
     severity="high", area=AREA, types=(BUCKET, BUCKET_SSE), controls=AT_REST,
     level=always("mandatory"),
 )
@@ -42,7 +45,7 @@ def bucket_default_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Re
 
 
 @plan_rule(
-    id="AIB-021", title="Every S3 bucket encrypts with a customer managed KMS key (server-access-log targets use SSE-S3, as S3 requires)",
+    id="AIB-021", scope=EVERY_STACK, missing="no S3 bucket encrypted with a customer managed key", title="Every S3 bucket encrypts with a customer managed KMS key (server-access-log targets use SSE-S3, as S3 requires)",
     severity="high", area=AREA, types=(BUCKET, BUCKET_SSE), controls=merge(AT_REST, KEY_MANAGEMENT),
     level=_cmk_only,
 )
@@ -67,7 +70,7 @@ def bucket_cmk_encryption(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result
 
 
 @resource_rule(
-    id="AIB-022", title="KMS keys rotate automatically",
+    id="AIB-022", scope=EVERY_STACK, missing="no KMS key", title="KMS keys rotate automatically",
     severity="high", area=AREA, types=(KMS_KEY,), controls=KEY_MANAGEMENT,
     level=mandatory_if("key_rotation"),
 )
@@ -87,7 +90,7 @@ def _key_set(field: str, what: str):
 
 
 resource_rule(
-    id="AIB-023", title="CloudWatch log groups are encrypted with a customer managed KMS key",
+    id="AIB-023", scope=EVERY_STACK, missing="no CloudWatch log group", title="CloudWatch log groups are encrypted with a customer managed KMS key",
     severity="medium", area=AREA, types=(LOG_GROUP,), controls=merge(AT_REST, LOG_PROTECTION),
     level=_cmk_only,
     description="Log groups hold audit evidence and request data; kmsKeyId names the tier's logs key.",
@@ -95,7 +98,7 @@ resource_rule(
 
 
 @resource_rule(
-    id="AIB-024", title="EKS encrypts Kubernetes secrets with a KMS key",
+    id="AIB-024", scope=CLUSTERS, missing="no EKS cluster", title="EKS encrypts Kubernetes secrets with a KMS key",
     severity="high", area=AREA, types=(EKS_CLUSTER,), controls=merge(AT_REST, KEY_MANAGEMENT),
     level=_cmk_or_advisory,
 )
@@ -119,7 +122,7 @@ def _block_devices(r: PolicyResource) -> list[dict]:
 
 
 @resource_rule(
-    id="AIB-025", title="EBS volumes (launch templates, instances, volumes) are encrypted, with a customer managed key where the tier uses CMKs",
+    id="AIB-025", scope=CLUSTERS, requires=(LAUNCH_TEMPLATE,), missing="no launch template declares the nodes' encrypted volumes", title="EBS volumes (launch templates, instances, volumes) are encrypted, with a customer managed key where the tier uses CMKs",
     severity="high", area=AREA, types=(LAUNCH_TEMPLATE, INSTANCE, EBS_VOLUME), controls=AT_REST,
     level=always("mandatory"), level_doc=" (the key is required where the tier uses CMKs)",
 )
@@ -138,7 +141,7 @@ def ebs_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 resource_rule(
-    id="AIB-026", title="FSx for Lustre file systems are encrypted with a customer managed KMS key",
+    id="AIB-026", scope=TRAINING, missing="no FSx for Lustre file system", title="FSx for Lustre file systems are encrypted with a customer managed KMS key",
     severity="high", area=AREA, types=(FSX_LUSTRE,), controls=merge(AT_REST, KEY_MANAGEMENT),
     level=_cmk_only,
     description="The Lustre scratch of training data is encrypted with the training-data key (kmsKeyId).",
@@ -146,7 +149,7 @@ resource_rule(
 
 
 @resource_rule(
-    id="AIB-027", title="ECR repositories are encrypted with a customer managed KMS key",
+    id="AIB-027", scope=TRAINING, missing="no ECR repository for the training images", title="ECR repositories are encrypted with a customer managed KMS key",
     severity="medium", area=AREA, types=(ECR_REPOSITORY,), controls=merge(AT_REST, KEY_MANAGEMENT),
     level=_cmk_only,
 )
@@ -158,7 +161,7 @@ def ecr_kms(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 resource_rule(
-    id="AIB-028", title="SNS topics are encrypted with a KMS key",
+    id="AIB-028", scope=INFERENCE, missing="no SNS topic for alarms", title="SNS topics are encrypted with a KMS key",
     severity="medium", area=AREA, types=(SNS_TOPIC,), controls=AT_REST,
     level=_cmk_or_advisory,
     description="Alarm and finding notifications can carry resource names and data; kmsMasterKeyId is set.",
@@ -166,7 +169,7 @@ resource_rule(
 
 
 @resource_rule(
-    id="AIB-029", title="Firehose delivery streams encrypt at rest (with a customer managed key where the tier uses CMKs)",
+    id="AIB-029", scope=EVERY_STACK, missing="no Firehose delivery stream ships to the SIEM", title="Firehose delivery streams encrypt at rest (with a customer managed key where the tier uses CMKs)",
     severity="high", area=AREA, types=(FIREHOSE,), controls=merge(AT_REST, LOG_PROTECTION),
     level=always("mandatory"), level_doc=" (CUSTOMER_MANAGED_CMK where the tier uses CMKs)",
 )
@@ -185,7 +188,7 @@ def firehose_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 resource_rule(
-    id="AIB-030", title="CloudTrail encrypts its log files with a KMS key",
+    id="AIB-030", scope=EVERY_STACK, missing="no CloudTrail trail", title="CloudTrail encrypts its log files with a KMS key",
     severity="high", area=AREA, types=(TRAIL,), controls=merge(AT_REST, LOG_PROTECTION),
     level=_cmk_or_advisory,
     description="SSE-KMS on the trail (kmsKeyId) on top of the bucket's encryption restricts who can read the audit log.",
@@ -193,7 +196,7 @@ resource_rule(
 
 
 @resource_rule(
-    id="AIB-031", title="Lambda environment variables are encrypted with a customer managed KMS key",
+    id="AIB-031", scope=PROHIBITION, title="Lambda environment variables are encrypted with a customer managed KMS key",
     severity="medium", area=AREA, types=(LAMBDA_FUNCTION,), controls=AT_REST,
     level=_cmk_only,
 )
@@ -202,3 +205,57 @@ def lambda_environment_kms(r: PolicyResource, ctx: RuleContext) -> Result:
     if not is_set(r.get("environment", "variables")):
         return na("no environment variables")
     return check(is_set(r.get("kmsKeyArn")), "environment encrypted with a customer managed key", "kmsKeyArn not set")
+
+
+def _key_of(plan: PolicyPlan, bucket: PolicyResource) -> Optional[str]:
+    """The CMK a bucket's default encryption names: its ARN, "" when none is named, None when
+    it is unknown until apply."""
+    keys = [d.get("kmsMasterKeyId") for d in _sse_defaults(plan, bucket)
+            if d.get("sseAlgorithm") in KMS_ALGORITHMS and is_set(d.get("kmsMasterKeyId"))]
+    if any(is_unknown(k) for k in keys):
+        return None
+    return str(keys[0]) if keys else ""
+
+
+def data_domain(plan: PolicyPlan, bucket: PolicyResource, audit: set[str]) -> Optional[str]:
+    """The data domain a bucket holds: audit evidence, models, or training data (any other
+    bucket of the training tree); None for the rest (server-access-log targets among them)."""
+    if bucket.urn in audit:
+        return "audit"
+    if is_access_log_target(plan, bucket):
+        return None
+    if is_model_bucket(bucket):
+        return "models"
+    return "training data" if plan.in_training(bucket) else None
+
+
+@plan_rule(
+    id="AIB-032", scope=TRAINING, requires=(BUCKET, BUCKET_SSE),
+    missing="no training-data or model bucket encrypted with its own key",
+    title="Training data, models and audit evidence are encrypted with separate customer managed keys where the tier keys per data domain",
+    severity="high", area=AREA, types=(BUCKET, BUCKET_SSE, TRAIL, FIREHOSE), controls=merge(AT_REST, KEY_MANAGEMENT),
+    level=tier_level(lambda t: "mandatory" if t.keys == "cmk-per-domain" else "disabled",
+                     "mandatory where `keys` is `cmk-per-domain`; off otherwise"),
+)
+def key_per_data_domain(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """Each domain's buckets use a key no other domain's bucket uses: whoever may decrypt the
+    audit trail cannot, by that grant alone, read training data or models (and the reverse). A
+    domain's bucket without a named CMK fails; one whose key is unknown until apply is not
+    applicable."""
+    audit = {b.urn for b in audit_buckets(plan)}
+    keyed: list[tuple[PolicyResource, str, str]] = []
+    for bucket in plan.of_type(BUCKET):
+        domain = data_domain(plan, bucket, audit)
+        if domain is None:
+            continue
+        key = _key_of(plan, bucket)
+        if key is None:
+            yield na("key unknown until apply", bucket)
+        elif not key:
+            yield fail(f"{domain} bucket names no customer managed key, so none of its own", bucket)
+        else:
+            keyed.append((bucket, domain, key))
+    for bucket, domain, key in keyed:
+        shared = sorted({d for _, d, k in keyed if k == key and d != domain})
+        yield check(not shared, f"{domain} key used by no other data domain",
+                    f"{domain} bucket shares its key with {', '.join(shared)}", bucket)

@@ -8,10 +8,14 @@ from typing import Iterable, Optional
 from blueprints.tiers import API_AUTHORIZATION_TYPES
 from policies.controls import AUTHENTICATION, HARDENING, LEAST_PRIVILEGE, PUBLIC_ACCESS, merge
 from policies.model import PolicyPlan, PolicyResource, as_list, is_unknown, policy_document, statements, urn_name
-from policies.rule import Result, RuleContext, always, check, fail, na, ok, plan_rule, resource_rule
+from policies.rule import PROHIBITION, Result, RuleContext, always, check, fail, na, ok, plan_rule, resource_rule
 from policies.rules._aws import (
-    API_METHOD, API_RESOURCE, IAM_GROUP_POLICY, IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, IAM_USER_POLICY, INSTANCE, LAMBDA_URL,
-    LAUNCH_TEMPLATE, R53_HEALTH_CHECK, REST_API, is_set, known,
+    API_METHOD, API_RESOURCE, CLUSTERS, IAM_GROUP_POLICY, IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, IAM_USER_POLICY,
+    INFERENCE, INSTANCE, LAMBDA_URL, LAUNCH_TEMPLATE, R53_HEALTH_CHECK, REST_API, is_set, known,
+)
+from policies.rules._statements import (
+    ADMINISTRATOR_MANAGED_POLICIES, POLICY_ATTACHMENTS, TRUST_POLICY, administrator_managed_policy,
+    administrator_statement, describe, describe_open,
 )
 
 AREA = "identity and access"
@@ -39,7 +43,7 @@ def _health_probe(plan: PolicyPlan, method: PolicyResource) -> Optional[PolicyRe
 
 
 @plan_rule(
-    id="AIB-060", title="Every API Gateway method requires authorization of a kind the tier allows",
+    id="AIB-060", scope=INFERENCE, requires=(API_METHOD,), missing="no API Gateway method", title="Every API Gateway method requires authorization of a kind the tier allows",
     severity="critical", area=AREA, types=(API_METHOD, API_RESOURCE, R53_HEALTH_CHECK),
     controls=merge(AUTHENTICATION, LEAST_PRIVILEGE),
     level=always("mandatory"), level_doc=", with the tier's `api_auth` (restricted: AWS_IAM only)",
@@ -71,50 +75,59 @@ def _policy_texts(r: PolicyResource) -> list:
     return [r.get("policy")]
 
 
-def _admin_statement(stmt: dict) -> bool:
-    return (stmt.get("Effect") == "Allow" and "*" in as_list(stmt.get("Action"))
-            and "*" in as_list(stmt.get("Resource")))
-
-
 @resource_rule(
-    id="AIB-061", title="No IAM policy allows every action on every resource",
-    severity="critical", area=AREA, types=(IAM_POLICY, IAM_ROLE_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY, IAM_ROLE),
+    id="AIB-061", scope=PROHIBITION, title="No IAM policy allows every action on every resource",
+    severity="critical", area=AREA,
+    types=(IAM_POLICY, IAM_ROLE_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY, IAM_ROLE, *POLICY_ATTACHMENTS),
     controls=LEAST_PRIVILEGE, level=always("mandatory"),
 )
 def iam_no_admin(r: PolicyResource, ctx: RuleContext) -> Result:
-    """An Allow of Action "*" on Resource "*" is administrator access; roles get scoped policies."""
-    texts = _policy_texts(r)
-    docs = [policy_document(t) for t in texts if t is not None]
-    if not docs:
+    """An Allow of every action on every resource is administrator access: Action "*" or
+    NotAction (which allows everything it does not list, services AWS adds later included) on
+    Resource "*" or NotResource, in a policy, an inline policy or a role's inline policies; and
+    so is attaching the AWS managed AdministratorAccess or PowerUserAccess (a role's
+    managedPolicyArns or a policy attachment). Roles get scoped policies."""
+    if r.type in POLICY_ATTACHMENTS:
+        arn = r.get("policyArn")
+        if not known(arn):
+            return na("policy ARN unknown until apply")
+        admin = administrator_managed_policy(arn)
+        return check(admin is None, "attaches a scoped policy",
+                     f"attaches {admin} ({ADMINISTRATOR_MANAGED_POLICIES.get(admin or '', '')}): administrator access")
+    managed = [a for a in (administrator_managed_policy(arn) for arn in as_list(r.get("managedPolicyArns"))) if a]
+    texts = [t for t in _policy_texts(r) if t is not None]
+    docs = [policy_document(t) for t in texts]
+    if not docs and not managed:
         return na("no inline policy")
-    if any(d is None for d in docs):
+    if any(d is None for d in docs) and not managed:
         return na("policy unknown until apply")
-    admin = [s for d in docs for s in statements(d) if _admin_statement(s)]
-    return check(not admin, "scoped actions and resources", "allows Action * on Resource *")
-
-
-def _anyone(principal) -> bool:
-    if principal == "*":
-        return True
-    return isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
+    found = [f"{describe(s, i)}: {how}" for d in docs for i, s in enumerate(statements(d))
+             for how in [administrator_statement(s)] if how]
+    found += [f"managed policy {a} ({ADMINISTRATOR_MANAGED_POLICIES[a]})" for a in managed]
+    return check(not found, "scoped actions and resources", f"administrator access: {'; '.join(found)}")
 
 
 @resource_rule(
-    id="AIB-062", title="No IAM role trusts every principal without a condition",
+    id="AIB-062", scope=PROHIBITION, title="No IAM role trusts every principal without a condition that limits who",
     severity="critical", area=AREA, types=(IAM_ROLE,), controls=merge(LEAST_PRIVILEGE, AUTHENTICATION),
     level=always("mandatory"),
 )
 def iam_trust_scoped(r: PolicyResource, ctx: RuleContext) -> Result:
-    """assumeRolePolicy names services or accounts, or conditions a wildcard principal."""
+    """assumeRolePolicy names services, accounts or roles, or limits a wildcard principal ("*",
+    {"AWS": "*"}, NotPrincipal) with a condition on who: the caller's account or organization,
+    the source a service acts for, or the network (the test every resource policy gets,
+    `policies/rules/_statements.py`). A condition on anything else (aws:SecureTransport,
+    aws:MultiFactorAuthPresent, sts:ExternalId) lets any AWS account assume the role."""
     doc = policy_document(r.get("assumeRolePolicy"))
     if doc is None:
         return na("trust policy unknown until apply")
-    open_ = [s for s in statements(doc) if s.get("Effect") == "Allow" and _anyone(s.get("Principal")) and not s.get("Condition")]
-    return check(not open_, "trusted principals are scoped", "trust policy allows any principal without a condition")
+    open_ = describe_open(doc, TRUST_POLICY)
+    return check(not open_, "trusted principals are named or limited by a condition",
+                 f"trust policy lets any principal assume the role with no condition that limits who: {'; '.join(open_)}")
 
 
 @resource_rule(
-    id="AIB-063", title="Instances and launch templates require IMDSv2 (session tokens)",
+    id="AIB-063", scope=CLUSTERS, requires=(LAUNCH_TEMPLATE,), missing="no launch template for the cluster nodes", title="Instances and launch templates require IMDSv2 (session tokens)",
     severity="high", area=AREA, types=(LAUNCH_TEMPLATE, INSTANCE), controls=merge(HARDENING, LEAST_PRIVILEGE),
     level=always("mandatory"),
 )
@@ -125,7 +138,7 @@ def imdsv2_required(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-064", title="Lambda function URLs require IAM authorization",
+    id="AIB-064", scope=PROHIBITION, title="Lambda function URLs require IAM authorization",
     severity="high", area=AREA, types=(LAMBDA_URL,), controls=merge(AUTHENTICATION, PUBLIC_ACCESS),
     level=always("mandatory"),
 )

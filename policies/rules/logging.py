@@ -1,9 +1,7 @@
 """Logging and retention: log groups keep the tier's retention, CloudTrail is multi-region and
 validated, every web ACL, API stage, EKS control plane and bucket logs, and each of the tier's
-SIEM sources is actually shipped (a subscription filter or a Firehose stream carries it).
-
-Rules that require the SIEM shipping to exist are not applicable until the security
-blueprint is in the plan (it always creates a CloudTrail trail).
+SIEM sources is actually shipped: its log group is one the stack creates, and a subscription
+filter sends it to a Firehose stream of the stack (or a Firehose stream receives it directly).
 """
 
 from __future__ import annotations
@@ -16,9 +14,10 @@ from policies.rule import (
     LevelFn, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule, tier_level,
 )
 from policies.rules._aws import (
-    API_METHOD_SETTINGS, API_STAGE, BUCKET, BUCKET_LOGGING, EKS_CLUSTER, FIREHOSE, FLOW_LOG, LOG_GROUP, TRAIL,
-    WEB_ACL, WEB_ACL_LOGGING, bucket_parts, is_access_log_target, is_set, known, log_group_ref_name,
-    security_blueprint_present, subscribed_log_groups, truthy,
+    API_METHOD_SETTINGS, API_STAGE, BUCKET, BUCKET_LOGGING, CLUSTERS, EKS_CLUSTER, EVERY_STACK, FIREHOSE, FLOW_LOG,
+    INFERENCE, LOG_GROUP, SUBSCRIPTION_FILTER, TRAIL, TRAINING, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING,
+    bucket_parts, is_access_log_target, is_set, known, log_group_names, log_group_ref_name, names, ships_to_firehose,
+    stage_web_acls, subscribed_log_groups, truthy,
 )
 
 AREA = "logging and retention"
@@ -31,7 +30,7 @@ def _ships(source: str) -> LevelFn:
 
 
 @resource_rule(
-    id="AIB-040", title="Every log group keeps its logs at least as long as the tier's retention",
+    id="AIB-040", scope=EVERY_STACK, missing="no CloudWatch log group", title="Every log group keeps its logs at least as long as the tier's retention",
     severity="high", area=AREA, types=(LOG_GROUP,), controls=LOG_RETENTION,
     level=always("mandatory"), level_doc=", with the tier's `log_retention_days` (30/90/365/2557)",
 )
@@ -47,7 +46,7 @@ def log_group_retention(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-041", title="CloudTrail trails are multi-region",
+    id="AIB-041", scope=EVERY_STACK, missing="no CloudTrail trail", title="CloudTrail trails are multi-region",
     severity="high", area=AREA, types=(TRAIL,), controls=AUDIT_LOGGING,
     level=always("mandatory"),
 )
@@ -57,7 +56,7 @@ def trail_multi_region(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-042", title="CloudTrail log file validation is enabled",
+    id="AIB-042", scope=EVERY_STACK, missing="no CloudTrail trail", title="CloudTrail log file validation is enabled",
     severity="high", area=AREA, types=(TRAIL,), controls=merge(AUDIT_LOGGING, INTEGRITY),
     level=always("mandatory"),
 )
@@ -71,19 +70,28 @@ def _acl_logging(plan: PolicyPlan, acl: PolicyResource) -> list[PolicyResource]:
 
 
 @plan_rule(
-    id="AIB-043", title="Every WAF web ACL has logging enabled",
-    severity="high", area=AREA, types=(WEB_ACL, WEB_ACL_LOGGING), controls=merge(AUDIT_LOGGING, MONITORING),
+    id="AIB-043", scope=INFERENCE, requires=(WEB_ACL, WEB_ACL_LOGGING),
+    missing="no API Gateway stage or WAF web ACL",
+    title="Every API Gateway stage is behind a WAF web ACL that logs, and every web ACL logs",
+    severity="high", area=AREA, types=(API_STAGE, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING),
+    controls=merge(AUDIT_LOGGING, MONITORING),
     level=lambda t: "mandatory" if t.ships("waf") else "advisory",
     level_doc="mandatory where the tier ships `waf` logs; advisory otherwise",
 )
 def waf_logging(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """A WebAclLoggingConfiguration whose resourceArn is the web ACL."""
+    """A WebAclLoggingConfiguration whose resourceArn is the web ACL, for every web ACL and for
+    the web ACL of every stage (a stage with no web ACL has no WAF log either)."""
     for acl in plan.of_type(WEB_ACL):
         yield check(bool(_acl_logging(plan, acl)), "logging configured", "no WebAclLoggingConfiguration", acl)
+    for stage in plan.of_type(API_STAGE):
+        acls = stage_web_acls(plan, stage)
+        logged = [a for a in acls if _acl_logging(plan, a)]
+        yield check(bool(logged), f"WAF logs requests to this stage ({names(logged)})",
+                    "no web ACL that logs is associated with this stage", stage)
 
 
 @resource_rule(
-    id="AIB-044", title="Every API Gateway stage writes access logs",
+    id="AIB-044", scope=INFERENCE, missing="no API Gateway stage", title="Every API Gateway stage writes access logs",
     severity="high", area=AREA, types=(API_STAGE,), controls=AUDIT_LOGGING,
     level=always("mandatory"),
 )
@@ -95,7 +103,7 @@ def api_stage_access_logs(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @plan_rule(
-    id="AIB-045", title="Every S3 bucket (other than the access-log targets) has server access logging",
+    id="AIB-045", scope=EVERY_STACK, missing="no S3 bucket", title="Every S3 bucket (other than the access-log targets) has server access logging",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_LOGGING), controls=AUDIT_LOGGING,
     level=mandatory_if("s3_access_logging", otherwise="disabled"),
 )
@@ -110,7 +118,7 @@ def bucket_access_logging(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result
 
 
 @resource_rule(
-    id="AIB-046", title="EKS control-plane logs include api, audit and authenticator",
+    id="AIB-046", scope=CLUSTERS, missing="no EKS cluster", title="EKS control-plane logs include api, audit and authenticator",
     severity="high", area=AREA, types=(EKS_CLUSTER,), controls=AUDIT_LOGGING,
     level=lambda t: "mandatory" if t.ships("eks-audit") else "advisory",
     level_doc="mandatory where the tier ships `eks-audit`; advisory otherwise",
@@ -123,7 +131,7 @@ def eks_control_plane_logs(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-047", title="API Gateway method settings enable metrics and execution logging",
+    id="AIB-047", scope=INFERENCE, missing="no API Gateway method settings", title="API Gateway method settings enable metrics and execution logging",
     severity="low", area=AREA, types=(API_METHOD_SETTINGS,), controls=merge(AUDIT_LOGGING, MONITORING),
     level=always("advisory"),
 )
@@ -142,25 +150,31 @@ def _group(plan: PolicyPlan, owner: PolicyResource, *path: str) -> Optional[str]
 
 
 def _shipping_results(plan: PolicyPlan, items: Iterable[tuple[PolicyResource, Optional[str]]], what: str) -> Iterable[Result]:
-    if not security_blueprint_present(plan):
-        return
-    shipped = subscribed_log_groups(plan)
+    """Each owner's log group exists in the plan and a subscription filter ships it to a
+    Firehose stream of the plan."""
+    shipped, created = subscribed_log_groups(plan), log_group_names(plan)
+    # During a preview a group's name can be unknown: then existence cannot be told apart.
+    names_unknown = any(not known(g.get("name")) for g in plan.of_type(LOG_GROUP))
     for owner, group in items:
         if group is None:
             yield fail(f"{what}: no CloudWatch log group to ship", owner)
+        elif group not in created and not names_unknown:
+            yield fail(f"{what} {group} is not a log group of this stack, so nothing ships it", owner)
         else:
             yield check(group in shipped, f"{what} {group} shipped by a subscription filter",
-                        f"{what} {group} has no subscription filter to the SIEM", owner)
+                        f"{what} {group} has no subscription filter to a SIEM Firehose stream", owner)
 
 
 @plan_rule(
-    id="AIB-048", title="CloudTrail events are shipped to the SIEM",
-    severity="high", area=AREA, types=(TRAIL, LOG_GROUP), controls=MONITORING,
+    id="AIB-048", scope=EVERY_STACK, requires=(TRAIL, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE),
+    missing="no CloudTrail trail whose events reach the SIEM",
+    title="CloudTrail events are shipped to the SIEM",
+    severity="high", area=AREA, types=(TRAIL, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE), controls=MONITORING,
     level=_ships("cloudtrail"),
 )
 def siem_cloudtrail(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """The trail delivers to a CloudWatch log group (cloudWatchLogsGroupArn) that a
-    subscription filter ships."""
+    subscription filter ships to a Firehose stream."""
     return _shipping_results(plan, ((t, _group(plan, t, "cloudWatchLogsGroupArn")) for t in plan.of_type(TRAIL)),
                              "trail log group")
 
@@ -175,15 +189,15 @@ def _firehose_names(plan: PolicyPlan) -> set[str]:
 
 
 @plan_rule(
-    id="AIB-049", title="WAF logs are shipped to the SIEM (an aws-waf-logs- Firehose stream or a shipped log group)",
+    id="AIB-049", scope=INFERENCE, requires=(WEB_ACL, WEB_ACL_LOGGING, FIREHOSE),
+    missing="no WAF web ACL whose logs reach the SIEM",
+    title="WAF logs are shipped to the SIEM (an aws-waf-logs- Firehose stream or a shipped log group)",
     severity="high", area=AREA, types=(WEB_ACL, WEB_ACL_LOGGING, FIREHOSE), controls=MONITORING,
     level=_ships("waf"),
 )
 def siem_waf(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """WAF can only log to destinations named `aws-waf-logs-*`; the destination must be a
     Firehose stream of this plan or a log group with a subscription filter."""
-    if not security_blueprint_present(plan):
-        return
     streams, shipped = _firehose_names(plan), subscribed_log_groups(plan)
     for acl in plan.of_type(WEB_ACL):
         configs = _acl_logging(plan, acl)
@@ -201,8 +215,10 @@ def siem_waf(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @plan_rule(
-    id="AIB-050", title="API Gateway access logs are shipped to the SIEM",
-    severity="medium", area=AREA, types=(API_STAGE, LOG_GROUP), controls=MONITORING,
+    id="AIB-050", scope=INFERENCE, requires=(API_STAGE, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE),
+    missing="no API Gateway stage whose access logs reach the SIEM",
+    title="API Gateway access logs are shipped to the SIEM",
+    severity="medium", area=AREA, types=(API_STAGE, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE), controls=MONITORING,
     level=_ships("api-access"),
 )
 def siem_api_access(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
@@ -212,40 +228,82 @@ def siem_api_access(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @plan_rule(
-    id="AIB-051", title="VPC flow logs are shipped to the SIEM",
-    severity="medium", area=AREA, types=(FLOW_LOG, LOG_GROUP), controls=MONITORING,
+    id="AIB-051", scope=CLUSTERS, requires=(FLOW_LOG, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE),
+    missing="no VPC flow log reaches the SIEM",
+    title="VPC flow logs are shipped to the SIEM",
+    severity="medium", area=AREA, types=(FLOW_LOG, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE), controls=MONITORING,
     level=_ships("vpc-flow"),
 )
 def siem_vpc_flow(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Flow logs to CloudWatch have a subscription filter on their group; flow logs delivered
-    straight to Firehose are shipped by construction."""
-    if not security_blueprint_present(plan):
-        return []
-    direct = [ok("flow log delivered to Firehose", f) for f in plan.of_type(FLOW_LOG)
-              if f.get("logDestinationType") == "kinesis-data-firehose"]
+    straight to a Firehose stream of the plan are shipped by construction."""
+    direct = [f for f in plan.of_type(FLOW_LOG) if f.get("logDestinationType") == "kinesis-data-firehose"]
+    for f in direct:
+        yield check(ships_to_firehose(plan, f, "logDestination"), "flow log delivered to Firehose",
+                    "flow log delivered to a Firehose stream that is not in this stack", f)
     cloudwatch = [f for f in plan.of_type(FLOW_LOG) if f.get("logDestinationType", default="cloud-watch-logs") == "cloud-watch-logs"]
-    return direct + list(_shipping_results(
+    yield from _shipping_results(
         plan, ((f, log_group_ref_name(plan, f, f.get("logDestination") or f.get("logGroupName"))) for f in cloudwatch),
-        "flow-log group"))
+        "flow-log group")
 
 
 @plan_rule(
-    id="AIB-052", title="EKS audit logs are shipped to the SIEM",
-    severity="medium", area=AREA, types=(EKS_CLUSTER, LOG_GROUP), controls=MONITORING,
+    id="AIB-052", scope=CLUSTERS, requires=(EKS_CLUSTER, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE),
+    missing="no EKS cluster whose audit log reaches the SIEM",
+    title="EKS audit logs are shipped to the SIEM",
+    severity="medium", area=AREA, types=(EKS_CLUSTER, LOG_GROUP, SUBSCRIPTION_FILTER, FIREHOSE), controls=MONITORING,
     level=_ships("eks-audit"),
 )
 def siem_eks_audit(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """The cluster logs `audit`, and its group `/aws/eks/<cluster>/cluster` has a subscription filter."""
-    if not security_blueprint_present(plan):
-        return
-    shipped = subscribed_log_groups(plan)
+    """The cluster logs `audit`, and its group `/aws/eks/<cluster>/cluster` is shipped."""
+    logging_audit = []
     for cluster in plan.of_type(EKS_CLUSTER):
-        name = cluster.get("name") if known(cluster.get("name")) else urn_name(cluster.urn)
-        group = f"/aws/eks/{name}/cluster"
         if "audit" not in as_list(cluster.get("enabledClusterLogTypes")):
             yield fail("audit log type not enabled", cluster)
         else:
-            yield check(group in shipped, f"{group} shipped", f"{group} has no subscription filter to the SIEM", cluster)
+            name = cluster.get("name") if known(cluster.get("name")) else urn_name(cluster.urn)
+            logging_audit.append((cluster, f"/aws/eks/{name}/cluster"))
+    yield from _shipping_results(plan, logging_audit, "control-plane log group")
+
+
+# Where each Firehose destination keeps its copy in S3, and which backup mode keeps every record.
+_ARCHIVES = {
+    "splunkConfiguration": ("AllEvents",),
+    "httpEndpointConfiguration": ("AllData",),
+}
+
+
+def _archive(plan: PolicyPlan, stream: PolicyResource) -> tuple[Optional[PolicyResource], str]:
+    """The bucket that keeps every record of a stream, or (None, why not)."""
+    for config, modes in _ARCHIVES.items():
+        if is_set(stream.get(config)):
+            mode = stream.get(config, "s3BackupMode")
+            if mode not in modes:
+                return None, f"{config}.s3BackupMode is {mode or 'unset'} (failed records only); the archive needs {modes[0]}"
+            bucket = plan.resolve(stream, (config, "s3Configuration", "bucketArn"), [BUCKET])
+            return bucket, f"{config}.s3Configuration.bucketArn is not a bucket of this stack"
+    if is_set(stream.get("extendedS3Configuration")):
+        bucket = plan.resolve(stream, ("extendedS3Configuration", "bucketArn"), [BUCKET])
+        return bucket, "extendedS3Configuration.bucketArn is not a bucket of this stack"
+    return None, "no S3 destination or backup: records are kept nowhere the stack controls"
+
+
+@plan_rule(
+    id="AIB-054", scope=EVERY_STACK, requires=(FIREHOSE, BUCKET), missing="no SIEM delivery stream with an S3 archive",
+    title="Every SIEM delivery stream keeps every record in an S3 archive of the stack",
+    severity="high", area=AREA, types=(FIREHOSE, BUCKET), controls=merge(AUDIT_LOGGING, LOG_RETENTION),
+    level=always("mandatory"),
+)
+def siem_archive(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """Splunk and HTTP streams back up AllEvents/AllData to S3, and S3 streams deliver to one:
+    when the SIEM is down or purges early, the evidence is still in a bucket with the tier's
+    retention (Object Lock on restricted, AIB-073)."""
+    for stream in plan.of_type(FIREHOSE):
+        if is_set(stream.get("kinesisSourceConfiguration")) or is_set(stream.get("mskSourceConfiguration")):
+            yield na("fed by a stream whose own archive applies", stream)
+            continue
+        bucket, why_not = _archive(plan, stream)
+        yield check(bucket is not None, f"every record archived in {urn_name(bucket.urn) if bucket else ''}", why_not, stream)
 
 
 def _s3_data_events(trail: PolicyResource) -> bool:
@@ -261,7 +319,8 @@ def _s3_data_events(trail: PolicyResource) -> bool:
 
 
 @plan_rule(
-    id="AIB-053", title="CloudTrail records S3 object-level (data) events",
+    id="AIB-053", scope=TRAINING, missing="no CloudTrail trail records S3 data events on the training data",
+    title="CloudTrail records S3 object-level (data) events",
     severity="medium", area=AREA, types=(TRAIL,), controls=AUDIT_LOGGING,
     level=mandatory_if("cloudtrail_data_events"),
 )
@@ -269,8 +328,6 @@ def trail_s3_data_events(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]
     """At least one trail selects AWS::S3::Object data events (eventSelectors or
     advancedEventSelectors), so that reads of training data and models are attributable."""
     trails = plan.of_type(TRAIL)
-    if not trails:
-        return
     recording = [t for t in trails if _s3_data_events(t)]
     for t in trails:
         if t in recording:

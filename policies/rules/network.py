@@ -12,11 +12,13 @@ from typing import Callable, Iterable
 
 from policies.controls import BOUNDARY, HARDENING, NO_EGRESS, PUBLIC_ACCESS, merge
 from policies.model import PolicyPlan, PolicyResource, as_list
-from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
+from policies.rule import (
+    PROHIBITION, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule,
+)
 from policies.rules._aws import (
-    DEFAULT_SG, EGRESS_ONLY_IGW, EKS_CLUSTER, FLOW_LOG, IGW, IGW_ATTACHMENT, LOAD_BALANCER, NAT, OPEN_CIDRS, ROUTE,
-    ROUTE_TABLE, SECURITY_GROUP, SG_INGRESS, SG_RULE, SUBNET, VPC, VPC_ENDPOINT, in_training_network, known,
-    names, resources_for_vpc, truthy, vpc_of,
+    CLUSTERS, DEFAULT_SG, EGRESS_ONLY_IGW, EKS_CLUSTER, FLOW_LOG, IGW, IGW_ATTACHMENT, LOAD_BALANCER, NAT, OPEN_CIDRS,
+    ROUTE, ROUTE_TABLE, SECURITY_GROUP, SG_INGRESS, SG_RULE, SUBNET, TRAINING, VPC, VPC_ENDPOINT, in_training_network,
+    known, names, resources_for_vpc, truthy, vpc_of,
 )
 
 AREA = "network isolation"
@@ -42,7 +44,7 @@ def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str,
 
 
 @plan_rule(
-    id="AIB-001", title="The training VPC has no internet gateway where the tier forbids egress",
+    id="AIB-001", scope=PROHIBITION, title="The training VPC has no internet gateway where the tier forbids egress",
     severity="critical", area=AREA, types=(VPC, IGW, IGW_ATTACHMENT, EGRESS_ONLY_IGW),
     controls=merge(BOUNDARY, NO_EGRESS), level=_air_gapped,
 )
@@ -53,7 +55,7 @@ def training_no_internet_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable
 
 
 @plan_rule(
-    id="AIB-002", title="The training VPC has no NAT gateway where the tier forbids egress",
+    id="AIB-002", scope=PROHIBITION, title="The training VPC has no NAT gateway where the tier forbids egress",
     severity="critical", area=AREA, types=(VPC, NAT), controls=merge(BOUNDARY, NO_EGRESS),
     level=_air_gapped,
 )
@@ -72,7 +74,7 @@ def _default_routes(r: PolicyResource) -> bool:
 
 
 @plan_rule(
-    id="AIB-003", title="No training route table has a default route (0.0.0.0/0 or ::/0) where the tier forbids egress",
+    id="AIB-003", scope=PROHIBITION, title="No training route table has a default route (0.0.0.0/0 or ::/0) where the tier forbids egress",
     severity="critical", area=AREA, types=(VPC, ROUTE, ROUTE_TABLE), controls=merge(BOUNDARY, NO_EGRESS),
     level=_air_gapped,
 )
@@ -88,7 +90,7 @@ def _service(endpoint: PolicyResource) -> str:
 
 
 @plan_rule(
-    id="AIB-004", title="The air-gapped training VPC reaches S3 through a gateway endpoint and AWS APIs through private-DNS interface endpoints",
+    id="AIB-004", scope=TRAINING, missing="no training VPC with its VPC endpoints", title="The air-gapped training VPC reaches S3 through a gateway endpoint and AWS APIs through private-DNS interface endpoints",
     severity="high", area=AREA, types=(VPC, VPC_ENDPOINT), controls=merge(BOUNDARY, NO_EGRESS),
     level=_air_gapped,
 )
@@ -108,7 +110,7 @@ def _open_cidrs(values: Iterable) -> list[str]:
 
 
 @resource_rule(
-    id="AIB-005", title="No security group admits ingress from 0.0.0.0/0 or ::/0",
+    id="AIB-005", scope=PROHIBITION, title="No security group admits ingress from 0.0.0.0/0 or ::/0",
     severity="critical", area=AREA, types=(SECURITY_GROUP, SG_RULE, SG_INGRESS),
     controls=merge(BOUNDARY, PUBLIC_ACCESS), level=always("mandatory"),
 )
@@ -130,7 +132,7 @@ def no_open_ingress(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @plan_rule(
-    id="AIB-006", title="Every VPC's default security group is managed and has no rules",
+    id="AIB-006", scope=CLUSTERS, requires=(DEFAULT_SG,), missing="no VPC whose default security group is closed", title="Every VPC's default security group is managed and has no rules",
     severity="medium", area=AREA, types=(VPC, DEFAULT_SG), controls=merge(BOUNDARY, HARDENING),
     level=always("mandatory"),
 )
@@ -150,7 +152,7 @@ def default_security_group_closed(plan: PolicyPlan, ctx: RuleContext) -> Iterabl
 
 
 @plan_rule(
-    id="AIB-007", title="Every VPC has a flow log capturing ALL traffic",
+    id="AIB-007", scope=CLUSTERS, missing="no VPC with a flow log", title="Every VPC has a flow log capturing ALL traffic",
     severity="high", area=AREA, types=(VPC, FLOW_LOG),
     controls=merge(BOUNDARY, {"nist-800-53-r5": ["AU-12", "SI-4"], "pci-dss-4.0": ["10.2.1"], "hipaa": ["164.312(b)"]}),
     level=always("mandatory"),
@@ -169,7 +171,7 @@ def vpc_flow_logs(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @resource_rule(
-    id="AIB-008", title="Subnets do not assign public IP addresses on launch",
+    id="AIB-008", scope=PROHIBITION, title="Subnets do not assign public IP addresses on launch",
     severity="high", area=AREA, types=(SUBNET,), controls=merge(BOUNDARY, PUBLIC_ACCESS),
     level=always("mandatory"),
 )
@@ -185,7 +187,7 @@ def _public_endpoint(r: PolicyResource) -> bool:
 
 
 @resource_rule(
-    id="AIB-009", title="The EKS API server has its private endpoint enabled",
+    id="AIB-009", scope=CLUSTERS, missing="no EKS cluster", title="The EKS API server has its private endpoint enabled",
     severity="medium", area=AREA, types=(EKS_CLUSTER,), controls=BOUNDARY,
     level=always("mandatory"),
 )
@@ -196,7 +198,7 @@ def eks_private_endpoint(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-010", title="The EKS API server is not public where the tier forbids it, and is allowlisted where the tier allows it",
+    id="AIB-010", scope=PROHIBITION, title="The EKS API server is not public where the tier forbids it, and is allowlisted where the tier allows it",
     severity="critical", area=AREA, types=(EKS_CLUSTER,), controls=merge(BOUNDARY, PUBLIC_ACCESS),
     level=lambda t: "advisory" if t.eks_public_endpoint == "open" else "mandatory",
     level_doc="mandatory where `eks_public_endpoint` is `none` (private only) or `allowlisted`; advisory where `open`",
@@ -217,7 +219,7 @@ def eks_public_endpoint(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-011", title="Load balancers are internal",
+    id="AIB-011", scope=PROHIBITION, title="Load balancers are internal",
     severity="high", area=AREA, types=(LOAD_BALANCER,), controls=merge(BOUNDARY, PUBLIC_ACCESS),
     level=always("mandatory"),
 )

@@ -1,6 +1,7 @@
 """Availability and residency: stateful resources survive a bad `pulumi destroy`, every
 region is within the residency, inference spans the tier's regions, capacity is not spot where
-the tier forbids it, subnets span zones, failover records are health-checked, alarms notify."""
+the tier forbids it, subnets span zones, every inference region is alarmed and health-checked, and
+records that route between regions carry their health checks."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Iterable
 
 from policies.controls import ALERTING, AVAILABILITY, CHANGE_CONTROL, KEY_MANAGEMENT, RECOVERY, RESIDENCY, merge
 from policies.model import AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, as_list, is_unknown
-from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule
+from policies.rule import (
+    PROHIBITION, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule, tier_level,
+)
 from policies.rules._aws import (
-    BUCKET, EKS_NODE_GROUP, FSX_LUSTRE, KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, METRIC_ALARM,
-    R53_RECORD, REST_API, SUBNET, VPC, is_set, known, resources_for_vpc,
+    API_STAGE, BUCKET, CLUSTERS, EKS_NODE_GROUP, EVERY_STACK, FSX_LUSTRE, INFERENCE, KMS_KEY, LAUNCH_TEMPLATE,
+    LOG_GROUP, METRIC_ALARM, R53_HEALTH_CHECK, R53_RECORD, REST_API, SNS_TOPIC, SUBNET, VPC, is_set, known, names,
+    resources_for_vpc,
 )
 
 AREA = "availability and residency"
@@ -20,7 +24,7 @@ STATEFUL_TYPES = (BUCKET, KMS_KEY, LOG_GROUP, FSX_LUSTRE)
 
 
 @resource_rule(
-    id="AIB-091", title="Stateful resources (buckets, keys, file systems, log groups) are protected",
+    id="AIB-091", scope=EVERY_STACK, requires=(), missing="no stateful resource (bucket, key, file system, log group)", title="Stateful resources (buckets, keys, file systems, log groups) are protected",
     severity="high", area=AREA, types=STATEFUL_TYPES, controls=merge(RECOVERY, CHANGE_CONTROL),
     level=mandatory_if("protect_stateful", otherwise="disabled"),
 )
@@ -30,7 +34,7 @@ def stateful_protected(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-092", title="Stateful resources are retained when Pulumi deletes them",
+    id="AIB-092", scope=EVERY_STACK, requires=(), missing="no stateful resource (bucket, key, file system, log group)", title="Stateful resources are retained when Pulumi deletes them",
     severity="medium", area=AREA, types=STATEFUL_TYPES, controls=merge(RECOVERY, CHANGE_CONTROL),
     level=mandatory_if("retain_on_delete", otherwise="disabled"),
 )
@@ -43,7 +47,7 @@ def stateful_retained(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @plan_rule(
-    id="AIB-093", title="Every region the stack uses is within the residency",
+    id="AIB-093", scope=PROHIBITION, title="Every region the stack uses is within the residency",
     severity="critical", area=AREA, types=(AWS_PROVIDER_TYPE,), controls=RESIDENCY,
     level=mandatory_if("residency_required"),
 )
@@ -65,7 +69,7 @@ def regions_within_residency(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Res
 
 
 @plan_rule(
-    id="AIB-094", title="Inference is served from at least the tier's minimum number of regions",
+    id="AIB-094", scope=INFERENCE, missing="no REST API serves inference", title="Inference is served from at least the tier's minimum number of regions",
     severity="high", area=AREA, types=(REST_API,), controls=AVAILABILITY,
     level=always("mandatory"), level_doc=", with the tier's `min_inference_regions`",
 )
@@ -85,7 +89,7 @@ def _spot(r: PolicyResource) -> bool:
 
 
 @plan_rule(
-    id="AIB-095", title="No spot capacity where the tier forbids it (training and inference separately)",
+    id="AIB-095", scope=PROHIBITION, title="No spot capacity where the tier forbids it (training and inference separately)",
     severity="high", area=AREA, types=(EKS_NODE_GROUP, LAUNCH_TEMPLATE), controls=AVAILABILITY,
     level=lambda t: "disabled" if t.spot_training and t.spot_inference else "mandatory",
     level_doc="mandatory where `spot_training` or `spot_inference` is false; off where both are allowed",
@@ -105,7 +109,7 @@ def no_forbidden_spot(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 
 @resource_rule(
-    id="AIB-096", title="KMS keys have the maximum 30-day deletion window where stateful resources are protected",
+    id="AIB-096", scope=EVERY_STACK, missing="no KMS key", title="KMS keys have the maximum 30-day deletion window where stateful resources are protected",
     severity="medium", area=AREA, types=(KMS_KEY,), controls=merge(KEY_MANAGEMENT, RECOVERY),
     level=mandatory_if("protect_stateful"),
 )
@@ -118,7 +122,7 @@ def kms_deletion_window(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-097", title="CloudWatch alarms notify someone (alarm actions set)",
+    id="AIB-097", scope=INFERENCE, missing="no CloudWatch alarm", title="CloudWatch alarms notify someone (alarm actions set)",
     severity="low", area=AREA, types=(METRIC_ALARM,), controls=ALERTING,
     level=always("advisory"),
 )
@@ -128,17 +132,18 @@ def alarms_notify(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @plan_rule(
-    id="AIB-098", title="Every VPC's subnets span at least two availability zones",
+    id="AIB-098", scope=CLUSTERS, missing="no VPC with subnets", title="Every VPC's subnets span at least two availability zones",
     severity="medium", area=AREA, types=(VPC, SUBNET), controls=AVAILABILITY,
     level=always("mandatory"),
 )
 def subnets_multi_az(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """Distinct availabilityZone values of the VPC's subnets (unknown zones: not applicable)."""
+    """Distinct availabilityZone values of the VPC's subnets (a VPC without subnets fails;
+    zones unknown until apply: not applicable)."""
     for vpc in plan.of_type(VPC):
         subnets = resources_for_vpc(plan, vpc, SUBNET)
         zones = [s.get("availabilityZone") or s.get("availabilityZoneId") for s in subnets]
         if not subnets:
-            yield na("no subnets", vpc)
+            yield fail("no subnets: nothing in this VPC can span availability zones", vpc)
         elif any(not known(z) for z in zones):
             yield na("availability zones unknown until apply", vpc)
         else:
@@ -146,15 +151,106 @@ def subnets_multi_az(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
             yield check(len(distinct) >= 2, f"subnets in {', '.join(distinct)}", f"all subnets in {', '.join(distinct)}", vpc)
 
 
+def _routes_between_regions(r: PolicyResource) -> str:
+    """`failover (PRIMARY)`, `failover (SECONDARY)`, `latency`, or "" for a simple record."""
+    for p in as_list(r.get("failoverRoutingPolicies")):
+        if isinstance(p, dict):
+            return f"failover ({p.get('type')})"
+    return "latency" if as_list(r.get("latencyRoutingPolicies")) else ""
+
+
 @resource_rule(
-    id="AIB-099", title="Primary failover DNS records are health-checked",
+    id="AIB-099", scope=PROHIBITION,
+    title="DNS records that route between regions (failover, latency) are health-checked",
     severity="high", area=AREA, types=(R53_RECORD,), controls=AVAILABILITY,
     level=always("mandatory"),
 )
-def failover_health_checked(r: PolicyResource, ctx: RuleContext) -> Result:
-    """A record with a PRIMARY failover routing policy has healthCheckId; other records are not applicable."""
-    policies_ = [p for p in as_list(r.get("failoverRoutingPolicies")) if isinstance(p, dict)]
-    if not any(p.get("type") == "PRIMARY" for p in policies_):
-        return na("not a primary failover record")
-    return check(is_set(r.get("healthCheckId")), "health check attached", "primary failover record without healthCheckId")
+def routing_records_health_checked(r: PolicyResource, ctx: RuleContext) -> Result:
+    """A record with a failover or latency routing policy has healthCheckId: without it Route 53
+    keeps answering with a dead region. Simple records are not applicable."""
+    routing = _routes_between_regions(r)
+    if not routing:
+        return na("not a failover or latency record")
+    return check(is_set(r.get("healthCheckId")), f"{routing} record with a health check",
+                 f"{routing} record without healthCheckId")
 
+
+# -- what an inference region must be watched by ------------------------------------------------
+API_NAMESPACE = "AWS/ApiGateway"
+STAGE_ALARM_METRICS = {"5XXError": "server errors", "Latency": "latency"}
+
+
+def _alarm_metrics(alarm: PolicyResource) -> list[dict]:
+    """The metrics an alarm reads: its own, or those of its metric-math queries."""
+    own = {k: alarm.get(k) for k in ("namespace", "metricName", "dimensions")}
+    queries = [q.get("metric") for q in as_list(alarm.get("metricQueries")) if isinstance(q, dict)]
+    return [m for m in [own, *queries] if isinstance(m, dict) and m.get("metricName")]
+
+
+def _notifies(plan: PolicyPlan, alarm: PolicyResource) -> bool:
+    actions = as_list(alarm.get("alarmActions"))
+    return any(is_unknown(a) or plan.lookup(a, [SNS_TOPIC]) is not None for a in actions) or (
+        any(is_unknown(a) for a in actions) and bool(plan.dependencies_of(alarm, SNS_TOPIC)))
+
+
+@plan_rule(
+    id="AIB-090", scope=INFERENCE, requires=(API_STAGE, METRIC_ALARM, SNS_TOPIC),
+    missing="no API Gateway stage watched by alarms",
+    title="Every API Gateway stage has server-error and latency alarms that notify an SNS topic of the stack",
+    severity="medium", area=AREA, types=(API_STAGE, REST_API, METRIC_ALARM, SNS_TOPIC), controls=ALERTING,
+    level=always("mandatory"),
+)
+def stage_alarms(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """CloudWatch alarms on AWS/ApiGateway 5XXError and Latency with the stage's ApiName and
+    Stage dimensions (directly or inside metric math), whose alarmActions name an SNS topic of
+    this stack: an outage or a slow model pages someone."""
+    alarms = [a for a in plan.of_type(METRIC_ALARM) if _notifies(plan, a)]
+    for stage in plan.of_type(API_STAGE):
+        api = plan.resolve(stage, "restApi", [REST_API])
+        api_name, stage_name = (api.get("name") if api else None), stage.get("stageName")
+        watched = set()
+        for alarm in alarms:
+            for m in _alarm_metrics(alarm):
+                dims = m.get("dimensions") or {}
+                same = all(dims.get(k) == v for k, v in (("ApiName", api_name), ("Stage", stage_name)) if known(v))
+                if m.get("namespace") == API_NAMESPACE and same and m.get("metricName") in STAGE_ALARM_METRICS:
+                    watched.add(m["metricName"])
+        missing = [what for metric, what in STAGE_ALARM_METRICS.items() if metric not in watched]
+        yield check(not missing, "server-error and latency alarms notify SNS",
+                    f"no alarm that notifies an SNS topic watches its {' or '.join(missing)}", stage)
+
+
+def _probes(plan: PolicyPlan, check_: PolicyResource, api: PolicyResource) -> bool:
+    """The health check watches this API's region: an HTTP(S) probe of the API's host, or a
+    CLOUDWATCH_METRIC check on an alarm of this stack in the API's region."""
+    kind = str(check_.get("type", default=""))
+    if kind.startswith("HTTP"):
+        fqdn = check_.get("fqdn")
+        return str(fqdn).startswith(f"{api.id}.execute-api.") if known(fqdn) else api.urn in check_.dependencies
+    if kind == "CLOUDWATCH_METRIC":
+        region = check_.get("cloudwatchAlarmRegion")
+        alarm = plan.lookup(check_.get("cloudwatchAlarmName"), [METRIC_ALARM])
+        if alarm is None and is_unknown(check_.get("cloudwatchAlarmName")):
+            alarm = next(iter(plan.dependencies_of(check_, METRIC_ALARM)), None)
+        return alarm is not None and (region == api.region or not known(region))
+    return False
+
+
+@plan_rule(
+    id="AIB-150", scope=INFERENCE, requires=(REST_API, R53_HEALTH_CHECK),
+    missing="no inference region with a Route 53 health check",
+    title="Route 53 health-checks every inference region where DNS routes between regions",
+    severity="high", area=AREA, types=(REST_API, R53_HEALTH_CHECK, METRIC_ALARM), controls=AVAILABILITY,
+    level=tier_level(lambda t: "mandatory" if t.min_inference_regions > 1 or t.dns_routing == "failover" else "advisory",
+                     "mandatory where inference spans regions (`min_inference_regions` above 1, or `dns_routing` "
+                     "is `failover`); advisory otherwise"),
+)
+def regions_health_checked(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """Each REST API (one per inference region) is watched by a Route 53 health check (an
+    HTTP(S) probe of the API, or a CLOUDWATCH_METRIC check on an alarm in its region): failover
+    and latency routing move traffic away from a region only when its health is known."""
+    checks = plan.of_type(R53_HEALTH_CHECK)
+    for api in plan.of_type(REST_API):
+        watching = [c for c in checks if _probes(plan, c, api)]
+        yield check(bool(watching), f"health-checked by {names(watching)}",
+                    f"no Route 53 health check watches {api.region or 'its region'}", api)

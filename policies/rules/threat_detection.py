@@ -1,89 +1,114 @@
-"""Threat detection: GuardDuty (with EKS runtime monitoring and S3 malware protection where
-the tier says) and Security Hub. These rules require services to exist, so they are not
-applicable until the security blueprint (anchored on its CloudTrail trail) is in the plan."""
+"""Threat detection: GuardDuty in every region the stack uses (S3 and EKS audit-log protection
+always, runtime monitoring and S3 malware protection where the tier says) and Security Hub with
+a standard, where the tier requires threat detection. GuardDuty and Security Hub are regional:
+a region without them is a region nobody watches, so each region is judged on its own and a
+missing service is reported against that region's provider."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
 from policies.controls import THREAT_DETECTION, merge
-from policies.model import PolicyPlan
-from policies.rule import Result, RuleContext, always, check, fail, mandatory_if, ok, plan_rule
+from policies.model import PolicyPlan, PolicyResource
+from policies.rule import Result, RuleContext, check, fail, mandatory_if, plan_rule
 from policies.rules._aws import (
-    GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE, GUARDDUTY_MALWARE_PLAN, SECURITY_HUB, is_set, names,
-    security_blueprint_present, stack_urn,
+    EVERY_STACK, GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE, GUARDDUTY_MALWARE_PLAN, SECURITY_HUB, SECURITY_HUB_STANDARD,
+    TRAINING, is_set, region_anchor,
 )
 
 AREA = "threat detection"
 RUNTIME_FEATURES = ("EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING")
+BASE_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS")
+_threat_detection = mandatory_if("guardduty", where="the tier requires threat detection (`guardduty`)")
+
+
+def _in_region(plan: PolicyPlan, type_: str, region: str) -> list[PolicyResource]:
+    return [r for r in plan.of_type(type_) if r.region == region]
+
+
+def _enabled(detector: PolicyResource) -> bool:
+    return detector.get("enable") is not False and detector.get("enable") != "false"
+
+
+def _features(plan: PolicyPlan, detector: PolicyResource) -> dict[str, PolicyResource]:
+    """The detector's features that are ENABLED, by name."""
+    return {f.get("name"): f for f in plan.linked(detector, [GUARDDUTY_FEATURE], "detectorId")
+            if f.get("status") == "ENABLED"}
 
 
 @plan_rule(
-    id="AIB-080", title="GuardDuty is enabled where the tier requires threat detection",
+    id="AIB-080", scope=EVERY_STACK, missing="no GuardDuty detector",
+    title="GuardDuty is enabled in every region the stack uses where the tier requires threat detection",
     severity="high", area=AREA, types=(GUARDDUTY_DETECTOR,), controls=THREAT_DETECTION,
     level=mandatory_if("guardduty"),
 )
 def guardduty_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """A GuardDuty detector with enable true (the default)."""
-    if not security_blueprint_present(plan):
-        return
-    detectors = plan.of_type(GUARDDUTY_DETECTOR)
-    for d in detectors:
-        yield check(d.get("enable") is not False and d.get("enable") != "false", "detector enabled", "detector disabled", d)
-    if not detectors:
-        yield fail("no GuardDuty detector", stack_urn(plan))
-
-
-def _feature_enabled(plan: PolicyPlan, names_: tuple[str, ...]) -> list:
-    return [f for f in plan.of_type(GUARDDUTY_FEATURE)
-            if f.get("name") in names_ and f.get("status") == "ENABLED"]
+    """Per region of the plan, a GuardDuty detector with enable true (the default)."""
+    for region in plan.regions:
+        detectors = _in_region(plan, GUARDDUTY_DETECTOR, region)
+        for d in detectors:
+            yield check(_enabled(d), f"detector enabled in {region}", "detector disabled", d)
+        if not detectors:
+            yield fail(f"no GuardDuty detector in {region}", region_anchor(plan, region))
 
 
 @plan_rule(
-    id="AIB-081", title="GuardDuty EKS runtime monitoring is enabled where the tier requires it",
+    id="AIB-084", scope=EVERY_STACK, requires=(GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE),
+    missing="no GuardDuty detector with S3 and EKS audit-log protection",
+    title="GuardDuty watches S3 data events and EKS audit logs in every region where the tier requires threat detection",
+    severity="high", area=AREA, types=(GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE), controls=THREAT_DETECTION,
+    level=mandatory_if("guardduty"),
+)
+def guardduty_base_features(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """Each detector has the S3_DATA_EVENTS and EKS_AUDIT_LOGS features ENABLED: the
+    protection plans that see data read from the buckets and calls made to the clusters."""
+    for detector in plan.of_type(GUARDDUTY_DETECTOR):
+        missing = [f for f in BASE_FEATURES if f not in _features(plan, detector)]
+        yield check(not missing, f"{', '.join(BASE_FEATURES)} enabled", f"{', '.join(missing)} not enabled", detector)
+
+
+@plan_rule(
+    id="AIB-081", scope=EVERY_STACK, missing="no GuardDuty detector with runtime monitoring",
+    title="GuardDuty EKS runtime monitoring is enabled in every region where the tier requires it",
     severity="high", area=AREA, types=(GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE), controls=THREAT_DETECTION,
     level=mandatory_if("guardduty_eks_runtime", otherwise="disabled"),
 )
 def guardduty_eks_runtime(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """A DetectorFeature EKS_RUNTIME_MONITORING or RUNTIME_MONITORING with status ENABLED."""
-    if not security_blueprint_present(plan):
-        return
-    features = _feature_enabled(plan, RUNTIME_FEATURES)
-    for f in features:
-        yield ok(f"{f.get('name')} enabled", f)
-    if not features:
-        yield fail("no runtime-monitoring detector feature enabled", stack_urn(plan))
+    """Each detector has a DetectorFeature EKS_RUNTIME_MONITORING or RUNTIME_MONITORING with
+    status ENABLED (a region without a detector fails AIB-080)."""
+    for detector in plan.of_type(GUARDDUTY_DETECTOR):
+        enabled = [f for f in RUNTIME_FEATURES if f in _features(plan, detector)]
+        yield check(bool(enabled), f"{', '.join(enabled)} enabled", "no runtime-monitoring feature enabled", detector)
 
 
 @plan_rule(
-    id="AIB-082", title="GuardDuty malware protection scans the S3 data buckets where the tier requires it",
+    id="AIB-082", scope=TRAINING, missing="no GuardDuty malware protection plan on the training data",
+    title="GuardDuty malware protection scans the S3 data buckets where the tier requires it",
     severity="high", area=AREA, types=(GUARDDUTY_MALWARE_PLAN,), controls=merge(THREAT_DETECTION, {"nist-800-53-r5": ["SI-3"]}),
     level=mandatory_if("guardduty_s3_malware", otherwise="disabled"),
 )
 def guardduty_s3_malware(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """A MalwareProtectionPlan protecting an S3 bucket."""
-    if not security_blueprint_present(plan):
-        return
-    plans = plan.of_type(GUARDDUTY_MALWARE_PLAN)
-    for p in plans:
+    """A MalwareProtectionPlan protecting an S3 bucket, once training (and its data) is in the plan."""
+    for p in plan.of_type(GUARDDUTY_MALWARE_PLAN):
         yield check(is_set(p.get("protectedResource", "s3Bucket", "bucketName")), "protects an S3 bucket",
                     "protectedResource.s3Bucket.bucketName not set", p)
-    if not plans:
-        yield fail("no GuardDuty malware protection plan for S3", stack_urn(plan))
 
 
 @plan_rule(
-    id="AIB-083", title="Security Hub is enabled",
-    severity="medium", area=AREA, types=(SECURITY_HUB,), controls=THREAT_DETECTION,
-    level=always("advisory"),
+    id="AIB-083", scope=EVERY_STACK, requires=(SECURITY_HUB, SECURITY_HUB_STANDARD), missing="no Security Hub",
+    title="Security Hub, subscribed to a standard, runs in every region where the tier requires threat detection",
+    severity="medium", area=AREA, types=(SECURITY_HUB, SECURITY_HUB_STANDARD), controls=THREAT_DETECTION,
+    level=_threat_detection,
 )
 def security_hub_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """An aws:securityhub/account:Account aggregates GuardDuty, Macie and config findings."""
-    if not security_blueprint_present(plan):
-        return
-    hubs = plan.of_type(SECURITY_HUB)
-    if hubs:
-        yield ok(f"Security Hub enabled ({names(hubs)})", hubs[0])
-    else:
-        yield fail("no Security Hub account", stack_urn(plan))
-
+    """Per region of the plan, an aws:securityhub/account:Account (which aggregates GuardDuty,
+    Macie and AWS Config findings) and a StandardsSubscription in that region: a hub with no
+    standard runs no control checks."""
+    for region in plan.regions:
+        hubs = _in_region(plan, SECURITY_HUB, region)
+        standards = _in_region(plan, SECURITY_HUB_STANDARD, region)
+        if not hubs:
+            yield fail(f"no Security Hub in {region}", region_anchor(plan, region))
+            continue
+        yield check(bool(standards), f"Security Hub in {region} with {len(standards)} standard(s)",
+                    f"Security Hub in {region} subscribes to no standard", hubs[0])

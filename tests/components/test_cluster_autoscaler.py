@@ -72,3 +72,16 @@ def test_pulumi_waits_for_the_autoscaler_unless_its_image_is_in_a_new_mirror():
     assert "annotations" not in one(plan(), "kubernetes:apps/v1:Deployment").inputs["metadata"]
     skipping = one(plan(skip_await=True), "kubernetes:apps/v1:Deployment")
     assert skipping.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+
+
+def test_nothing_reaches_the_autoscaler_but_it_keeps_its_api_token():
+    """kube-system is shared with EKS's add-ons: the autoscaler's own pods are denied ingress.
+    It calls the Kubernetes API, so its service account mounts a token."""
+    deployment = one(plan(), "kubernetes:apps/v1:Deployment").inputs
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    policy = one(plan(), "kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs
+    assert (policy["metadata"]["name"], policy["metadata"]["namespace"]) == ("cluster-autoscaler-deny-ingress", "kube-system")
+    assert policy["spec"] == {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"]}
+    account = one(plan(), "kubernetes:core/v1:ServiceAccount").inputs
+    assert account["automountServiceAccountToken"] is True
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]

@@ -86,3 +86,39 @@ def test_every_child_is_parented_to_the_component(private_plan):
 def test_a_flow_log_retention_cloudwatch_does_not_accept_is_rejected_naming_the_argument(render_component):
     with pytest.raises(Exception, match="bad: flow_log_retention_days must be one of"):
         render_component(lambda: IsolatedVpc("bad", IsolatedVpcArgs(flow_log_retention_days=100)))
+
+
+def _gateway_policy(plan, service: str = "s3"):
+    (endpoint,) = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                   if e.inputs["serviceName"] == f"com.amazonaws.eu-west-1.{service}"]
+    policy = endpoint.inputs.get("policy")
+    return json.loads(policy)["Statement"] if policy else None
+
+
+def test_without_nat_the_s3_gateway_admits_only_the_accounts_principals_and_aws_owned_buckets(private_plan):
+    """AWS's default endpoint policy lets any principal through; with no NAT the endpoints are the
+    network's only way out, so the gateway's policy is its data perimeter."""
+    account, layers = _gateway_policy(private_plan)
+    assert account["Principal"] == "*" and account["Action"] == "*" and account["Resource"] == "*"
+    assert account["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+    # ECR serves image layers from this AWS-owned bucket through presigned URLs AWS signs itself.
+    assert layers["Principal"] == "*" and layers["Action"] == "s3:GetObject" and "Condition" not in layers
+    assert "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*" in layers["Resource"]
+    assert all(r.startswith("arn:aws:s3:::") and r.endswith("/*") and "*" not in r[:-2] for r in layers["Resource"])
+
+
+def test_interface_endpoints_keep_their_default_policy(private_plan):
+    interface = [e for e in private_plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Interface"]
+    assert interface and all("policy" not in e.inputs for e in interface)
+
+
+def test_with_nat_egress_the_gateway_keeps_the_default_policy_unless_asked(render_component):
+    nat = render_component(lambda: IsolatedVpc("egress", IsolatedVpcArgs(nat_egress=True)))
+    assert _gateway_policy(nat) is None
+    forced = render_component(lambda: IsolatedVpc("egress", IsolatedVpcArgs(
+        nat_egress=True, gateway_endpoints=("s3", "dynamodb"), gateway_endpoint_policy=True)))
+    assert len(_gateway_policy(forced)) == 2
+    (dynamodb,) = _gateway_policy(forced, "dynamodb")  # no AWS-owned buckets to read there
+    assert dynamodb["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+    opened = render_component(lambda: IsolatedVpc("open", IsolatedVpcArgs(gateway_endpoint_policy=False)))
+    assert _gateway_policy(opened) is None

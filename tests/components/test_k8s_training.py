@@ -38,8 +38,9 @@ def one(plan, type_):
     return resource
 
 
-def policies(plan):
-    return {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+def policies(plan, namespace="training"):
+    return {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            if p.inputs["metadata"]["namespace"] == namespace}
 
 
 def test_every_kubernetes_object_uses_the_clusters_provider():
@@ -74,6 +75,30 @@ def test_device_plugins_run_unprivileged_in_kube_system_on_their_nodes():
     assert efa["containers"][0]["image"] == "repo/efa:v1"
     assert efa["nodeSelector"] == {"vpc.amazonaws.com/efa.present": "true"}
     assert [d.inputs["metadata"]["name"] for d in minimal_plan().of_type("kubernetes:apps/v1:DaemonSet")] == ["nvidia-device-plugin"]
+
+
+def test_device_plugins_keep_only_root_and_their_host_paths():
+    """Root, the kubelet's socket directory (and /dev/infiniband and the host network for EFA)
+    are what the upstream manifests need; the token, an unconfined seccomp profile and (off the
+    host network) any network at all are not."""
+    plugins = {d.inputs["metadata"]["name"]: d.inputs["spec"]["template"] for d in full_plan().of_type("kubernetes:apps/v1:DaemonSet")}
+    for template in plugins.values():
+        pod = template["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+        (container,) = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    paths = lambda name: sorted(v["hostPath"]["path"] for v in plugins[name]["spec"]["volumes"])  # noqa: E731
+    assert paths("nvidia-device-plugin") == ["/var/lib/kubelet/device-plugins"]
+    assert paths("aws-efa-k8s-device-plugin") == ["/dev/infiniband", "/var/lib/kubelet/device-plugins"]
+    assert "hostNetwork" not in plugins["nvidia-device-plugin"]["spec"]
+    assert plugins["aws-efa-k8s-device-plugin"]["spec"]["hostNetwork"] is True
+    # The NVIDIA plugin talks to the kubelet over a Unix socket: its pods get no traffic at all.
+    # NetworkPolicies cannot isolate the EFA plugin's host-network pods, so it gets none.
+    system = policies(full_plan(), "kube-system")
+    assert system == {"nvidia-device-plugin-deny-all": {
+        "podSelector": {"matchLabels": plugins["nvidia-device-plugin"]["metadata"]["labels"]},
+        "policyTypes": ["Ingress", "Egress"]}}
 
 
 def test_gpu_quota_and_container_defaults():

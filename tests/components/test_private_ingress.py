@@ -1,13 +1,16 @@
 """PrivateIngress: an internal NLB in the private subnets, its target group on the GPU node
 group's Auto Scaling group at the NodePort, and the API Gateway VPC Link to it."""
 
+import functools
+
 import pytest
 
 from blueprints.engine import run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.node_group import NodeGroup, NodeGroupArgs
-from components.private_ingress import PrivateIngress, PrivateIngressArgs
+from components.private_ingress import IngressTls, PrivateIngress, PrivateIngressArgs
+from components.rest_api import RestApi, RestApiArgs
 from tests.components.serving_stack import one, render
 
 
@@ -72,3 +75,50 @@ def test_a_node_port_outside_the_kubernetes_range_is_rejected():
 
 def test_the_load_balancer_is_deletion_protected_by_default():
     assert one(render(), "aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is True
+
+
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0b7c2c1e-origin"
+
+
+@functools.lru_cache(maxsize=None)
+def render_tls():
+    """The ingress with a TLS listener, and the REST API in front of it."""
+    def program():
+        vpc = IsolatedVpc("tls", IsolatedVpcArgs(cidr_block="10.40.0.0/16"))
+        cluster = EksCluster("tls", EksClusterArgs(vpc=vpc))
+        nodes = NodeGroup("tls-gpu", NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids,
+                                                   instance_types=["g6.xlarge"]))
+        ingress = PrivateIngress("tls-ingress", PrivateIngressArgs(
+            vpc=vpc, node_group=nodes, node_security_group_id=cluster.cluster_security_group_id, node_port=30080,
+            tls=IngressTls(certificate_arn=CERTIFICATE, server_name="api.example.com")))
+        RestApi("tls-api", RestApiArgs(ingress=ingress, model_version="1.4.2"))
+    return run_program(program, stack="ingress-tls", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_the_listener_is_plain_tcp_on_80_without_a_certificate():
+    listener = one(render(), "aws:lb/listener:Listener")
+    assert (listener.inputs["protocol"], listener.inputs["port"]) == ("TCP", 80)
+    assert "certificateArn" not in listener.inputs and "sslPolicy" not in listener.inputs
+
+
+def test_with_tls_the_listener_terminates_tls_1_2_or_later_with_the_certificate():
+    listener = one(render_tls(), "aws:lb/listener:Listener")
+    assert (listener.inputs["protocol"], listener.inputs["port"]) == ("TLS", 443)
+    assert listener.inputs["certificateArn"] == CERTIFICATE
+    # Not the API's default ELBSecurityPolicy-2016-08, which admits TLS 1.0.
+    assert listener.inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    # The load balancer still forwards to the NodePort inside the VPC.
+    tg = one(render_tls(), "aws:lb/targetGroup:TargetGroup")
+    assert (tg.inputs["protocol"], tg.inputs["port"]) == ("TCP", 30080)
+
+
+@pytest.mark.parametrize("server_name", ["API.example.com", "https://api.example.com", "api"])
+def test_a_tls_server_name_that_is_not_a_dns_name_is_rejected(server_name):
+    def program():
+        vpc = IsolatedVpc("i", IsolatedVpcArgs())
+        cluster = EksCluster("i", EksClusterArgs(vpc=vpc))
+        nodes = NodeGroup("i", NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=["g6.xlarge"]))
+        PrivateIngress("i", PrivateIngressArgs(vpc=vpc, node_group=nodes, node_security_group_id="sg-1", node_port=30080,
+                                               tls=IngressTls(certificate_arn=CERTIFICATE, server_name=server_name)))
+    with pytest.raises(Exception, match="tls.server_name"):
+        run_program(program, stack="ingress-bad-tls", config={"aws:region": "eu-west-1"}, secret_keys=[])

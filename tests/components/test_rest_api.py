@@ -7,6 +7,7 @@ import pytest
 
 from components.rest_api import RestApi, RestApiArgs, access_log_format
 from tests.components.serving_stack import one, render
+from tests.components.test_private_ingress import render_tls
 
 COGNITO = {"api": {"authorization": "COGNITO_USER_POOLS"}}
 CUSTOM = {"api": {"authorization": "CUSTOM"}}
@@ -152,3 +153,32 @@ def test_invalid_arguments_are_rejected(bad, message):
 def test_a_retention_cloudwatch_does_not_accept_is_rejected_naming_the_argument():
     with pytest.raises(Exception, match="svc-api: log_retention_days must be one of"):
         render(api={"log_retention_days": 42})
+
+
+def test_clients_need_tls_1_2_or_later_and_the_sni_of_the_api():
+    api = one(render(), "aws:apigateway/restApi:RestApi")
+    # Without a policy the regional execute-api endpoint accepts TLS 1.0.
+    assert api.inputs["securityPolicy"] == "SecurityPolicy_TLS13_1_2_2021_06"
+    assert api.inputs["endpointAccessMode"] == "STRICT"
+
+
+@pytest.mark.parametrize("policy", ["TLS_1_0", "TLS_1_2", "SecurityPolicy_TLS12_2018_EDGE"])
+def test_a_legacy_or_edge_security_policy_is_rejected(policy):
+    with pytest.raises(ValueError, match="security_policy"):
+        RestApi._validate("x", RestApiArgs(ingress=None, model_version="1", security_policy=policy))  # type: ignore[arg-type]
+
+
+def test_without_tls_the_integration_is_plain_http_with_no_tls_config():
+    integration = one(render(), "aws:apigateway/integration:Integration", "svc-api-predict-integration")
+    assert integration.inputs["uri"].startswith("http://") and "tlsConfig" not in integration.inputs
+
+
+def test_behind_a_tls_listener_the_integration_calls_the_certificates_name_and_verifies_it():
+    plan = render_tls()
+    link = one(plan, "aws:apigateway/vpcLink:VpcLink")
+    for path in ("predict", "health"):
+        integration = one(plan, "aws:apigateway/integration:Integration", f"tls-api-{path}-integration")
+        assert integration.inputs["uri"] == f"https://api.example.com:443/{path}"
+        assert integration.inputs["tlsConfig"] == {"insecureSkipVerification": False}
+        # Still routed by the VPC link, not by resolving the name.
+        assert (integration.inputs["connectionType"], integration.inputs["connectionId"]) == ("VPC_LINK", link.id)

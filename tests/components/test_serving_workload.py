@@ -19,7 +19,7 @@ def test_every_object_goes_through_the_clusters_kubernetes_provider():
     (provider,) = plan.of_type("pulumi:providers:kubernetes")
     workload = one(plan, "aiblueprints:kubernetes:ServingWorkload")
     children = plan.descendants(workload.urn)
-    assert len(children) == 9
+    assert len(children) == 10  # 8 of its own, the device plugin and the plugin's NetworkPolicy
     assert all(r.provider == f"{provider.urn}::{provider.id}" for r in children)
 
 
@@ -78,6 +78,12 @@ def test_the_nvidia_device_plugin_runs_on_the_gpu_nodes_only():
     (container,) = spec["containers"]
     assert container["image"] == DEVICE_PLUGIN
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    deny = one(render(), "kubernetes:networking.k8s.io/v1:NetworkPolicy", "svc-serving-nvidia-device-plugin-deny-all").inputs
+    assert deny["metadata"]["namespace"] == "kube-system"
+    assert deny["spec"] == {"podSelector": {"matchLabels": plugin["spec"]["template"]["metadata"]["labels"]},
+                            "policyTypes": ["Ingress", "Egress"]}
 
 
 def test_no_device_plugin_unless_asked():

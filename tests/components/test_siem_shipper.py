@@ -184,6 +184,7 @@ def test_firehose_role_reaches_only_the_archive_the_lambda_and_its_log_group(pla
 @pytest.mark.parametrize("args,message", [
     ({"destination": "splunk"}, "needs endpoint and token"),
     ({"destination": "s3", "endpoint": "https://x.example.com"}, "takes no endpoint"),
+    ({"destination": "http", "endpoint": "http://siem.example.com", "token": "t"}, "must be an https:// URL"),
     ({"buffering_interval_seconds": 30}, "60-900"),
     ({"log_retention_days": 10}, "log_retention_days"),
     ({"name": "n" * (MAX_NAME + 1)}, "at most"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from policies.model import AWS_PROVIDER_TYPE, STACK_TYPE
 from policies.rules._aws import BUCKET
@@ -106,7 +106,7 @@ def policy(*statements: dict) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def bucket(b: PlanBuilder, name: str, *, sse: Optional[str] = "aws:kms", key: bool = True, pab: bool = True,
+def bucket(b: PlanBuilder, name: str, *, sse: Optional[str] = "aws:kms", key: Union[bool, str] = True, pab: bool = True,
            statements: Sequence[dict] = (TLS_DENY,), versioning: bool = True, logging: bool = True,
            object_lock: Optional[str] = None, ownership: bool = True, parent: Optional[Ref] = None,
            protect: bool = False, retain: bool = False, tags: Optional[dict] = None) -> Ref:
@@ -118,7 +118,7 @@ def bucket(b: PlanBuilder, name: str, *, sse: Optional[str] = "aws:kms", key: bo
     if sse:
         default = {"sseAlgorithm": sse}
         if key and sse != "AES256":
-            default["kmsMasterKeyId"] = KEY_ARN
+            default["kmsMasterKeyId"] = key if isinstance(key, str) else KEY_ARN
         b.add("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
               f"{name}-encryption", {"bucket": bkt.id, "rules": [{"applyServerSideEncryptionByDefault": default}]}, **part)
     if pab:
@@ -168,3 +168,19 @@ def vpc(b: PlanBuilder, name: str, *, parent: Optional[Ref] = None, flow_log: Op
 def trail(b: PlanBuilder, name: str = "audit", **inputs: Any) -> Ref:
     base = {"isMultiRegionTrail": True, "enableLogFileValidation": True, "kmsKeyId": KEY_ARN, "s3BucketName": "audit-bucket"}
     return b.add("aws:cloudtrail/trail:Trail", name, {**base, **inputs})
+
+
+def add_resource(plan: dict[str, Any], type_: str, name: str, inputs: dict[str, Any], *,
+                 region: Optional[str] = None) -> str:
+    """Append a resource to a rendered plan dict (as a reviewer editing the plan JSON would):
+    under the stack, with the AWS provider of `region` (default: the home region's). Its URN."""
+    steps = plan["steps"]
+    stack = next(s["urn"] for s in steps if s["newState"]["type"] == "pulumi:pulumi:Stack")
+    providers = [s["newState"] for s in steps if s["newState"]["type"] == AWS_PROVIDER_TYPE]
+    provider = next((p for p in providers if region is None or p["inputs"].get("region") == region), providers[0])
+    ref = f"{provider['urn']}::{provider['id']}"
+    urn = f"{stack.split('::pulumi:pulumi:Stack::')[0]}::{type_}::{name}"
+    steps.append({"op": "create", "urn": urn, "provider": ref, "newState": {
+        "urn": urn, "type": type_, "custom": True, "id": name, "parent": stack, "provider": ref,
+        "inputs": inputs, "outputs": dict(inputs), "dependencies": [], "protect": False}})
+    return urn

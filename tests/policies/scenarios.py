@@ -87,9 +87,20 @@ def log_group(b: PlanBuilder, name: str, **inputs) -> Ref:
     return b.add(LOG_GROUP, name.strip("/").replace("/", "-"), {"name": name, **inputs}, id=name)
 
 
-def subscribe(b: PlanBuilder, group: str) -> None:
+SIEM_STREAM = f"arn:aws:firehose:eu-west-1:{ACCOUNT}:deliverystream/siem"
+
+
+def siem_stream(b: PlanBuilder) -> str:
+    """The SIEM Firehose stream `siem` (added once per plan); its ARN."""
+    if not any(s["newState"]["type"] == FIREHOSE and s["urn"].endswith("::siem") for s in b.steps):
+        b.add(FIREHOSE, "siem", {"name": "siem", "destination": "splunk"})
+    return SIEM_STREAM
+
+
+def subscribe(b: PlanBuilder, group: str, destination: Optional[str] = None) -> None:
+    """A subscription filter shipping `group` to the SIEM stream (or to `destination`)."""
     b.add(FILTER, f"ship-{group.strip('/').replace('/', '-')}",
-          {"logGroup": group, "destinationArn": f"arn:aws:firehose:eu-west-1:{ACCOUNT}:deliverystream/siem", "filterPattern": ""})
+          {"logGroup": group, "destinationArn": destination or siem_stream(b), "filterPattern": ""})
 
 
 RESTRICTED_GROUPS = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
@@ -435,6 +446,24 @@ def _(b):
     b.add(LAMBDA, "transform", {"environment": {"variables": {"A": "1"}}})
 
 
+def _data_domains(b: PlanBuilder, model_key: str) -> None:
+    comp, _ = training(b)
+    bucket(b, "demo-training-data", key=f"{KEY_ARN}-data", parent=comp)
+    bucket(b, "demo-models", key=model_key, tags={"Blueprint": "demo"})
+    audit = bucket(b, "audit-bucket", key=f"{KEY_ARN}-logs")
+    trail(b, s3BucketName=audit.id)
+
+
+@scenario("AIB-032", "a-key-per-domain", {"demo-training-data": PASS, "demo-models": PASS, "audit-bucket": PASS})
+def _(b):
+    _data_domains(b, model_key=f"{KEY_ARN}-models")
+
+
+@scenario("AIB-032", "models-share-the-training-data-key", {"demo-training-data": FAIL, "demo-models": FAIL, "audit-bucket": PASS})
+def _(b):
+    _data_domains(b, model_key=f"{KEY_ARN}-data")
+
+
 # ==============================================================================================
 # Logging and retention
 # ==============================================================================================
@@ -555,6 +584,25 @@ def _(b):
     _trail_to_logs(b, shipped=False)
 
 
+@scenario("AIB-048", "subscribed-to-a-stream-outside-the-stack", {"audit": FAIL})
+def _(b):
+    log_group(b, "/aws/cloudtrail/audit", retentionInDays=2557)
+    trail(b, cloudWatchLogsGroupArn=f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/cloudtrail/audit:*")
+    subscribe(b, "/aws/cloudtrail/audit", destination=f"arn:aws:firehose:eu-west-1:{ACCOUNT}:deliverystream/elsewhere")
+
+
+@scenario("AIB-048", "log-group-not-in-the-stack", {"audit": FAIL})
+def _(b):
+    trail(b, cloudWatchLogsGroupArn=f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/cloudtrail/audit:*")
+    log_group(b, "/other", retentionInDays=2557)
+    subscribe(b, "/aws/cloudtrail/audit")
+
+
+@scenario("AIB-048", "no-trail-at-all", {STACK: FAIL})
+def _(b):
+    bucket(b, "data")
+
+
 @scenario("AIB-049", "waf-logs-to-firehose", {"acl": PASS})
 def _(b):
     trail(b)
@@ -570,7 +618,7 @@ def _(b):
 
 
 def _stage_logs(b: PlanBuilder, shipped: bool) -> None:
-    trail(b)
+    log_group(b, "/api/access", retentionInDays=2557)
     stage(b, accessLogSettings={"destinationArn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/api/access", "format": "{}"})
     if shipped:
         subscribe(b, "/api/access")
@@ -588,29 +636,31 @@ def _(b):
 
 @scenario("AIB-051", "flow-logs-subscribed-or-direct", {"net-flow-log": PASS, "direct-flow-log": PASS})
 def _(b):
-    trail(b)
     vpc(b, "net")
+    log_group(b, "/aws/vpc/flow-logs/net", retentionInDays=2557)
     subscribe(b, "/aws/vpc/flow-logs/net")
+    b.add("aws:ec2/flowLog:FlowLog", "direct-flow-log", {"vpcId": "net-vpc", "trafficType": "ALL",
+                                                        "logDestinationType": "kinesis-data-firehose", "logDestination": SIEM_STREAM})
+
+
+@scenario("AIB-051", "flow-logs-not-subscribed-or-to-a-foreign-stream", {"net-flow-log": FAIL, "direct-flow-log": FAIL})
+def _(b):
+    vpc(b, "net")
+    log_group(b, "/aws/vpc/flow-logs/net", retentionInDays=2557)
     b.add("aws:ec2/flowLog:FlowLog", "direct-flow-log", {"vpcId": "net-vpc", "trafficType": "ALL",
                                                         "logDestinationType": "kinesis-data-firehose", "logDestination": "arn:firehose"})
 
 
-@scenario("AIB-051", "flow-logs-not-subscribed", {"net-flow-log": FAIL})
-def _(b):
-    trail(b)
-    vpc(b, "net")
-
-
 @scenario("AIB-052", "audit-group-subscribed", {"c1": PASS})
 def _(b):
-    trail(b)
     b.add(EKS, "c1", {"name": "c1", "enabledClusterLogTypes": ["api", "audit", "authenticator"]})
+    log_group(b, "/aws/eks/c1/cluster", retentionInDays=2557)
     subscribe(b, "/aws/eks/c1/cluster")
 
 
 @scenario("AIB-052", "audit-off-or-not-subscribed", {"c1": FAIL, "c2": FAIL})
 def _(b):
-    trail(b)
+    log_group(b, "/aws/eks/c1/cluster", retentionInDays=2557)
     b.add(EKS, "c1", {"name": "c1", "enabledClusterLogTypes": ["api", "audit"]})
     b.add(EKS, "c2", {"name": "c2", "enabledClusterLogTypes": ["api"]})
     subscribe(b, "/aws/eks/c2/cluster")
@@ -626,6 +676,33 @@ def _(b):
 @scenario("AIB-053", "management-events-only", {"audit": FAIL})
 def _(b):
     trail(b, eventSelectors=[{"readWriteType": "All", "includeManagementEvents": True}])
+
+
+def _archived_stream(b: PlanBuilder, name: str, config: str, mode: str, archive: Optional[Ref]) -> None:
+    s3 = {"bucketArn": archive.arn} if archive else {}
+    b.add(FIREHOSE, name, {"name": name, "destination": "splunk", config: {"s3BackupMode": mode, "s3Configuration": s3}},
+          deps=[archive] if archive else [])
+
+
+@scenario("AIB-054", "every-record-archived", {"splunk": PASS, "http": PASS, "to-s3": PASS})
+def _(b):
+    archive = bucket(b, "archive")
+    _archived_stream(b, "splunk", "splunkConfiguration", "AllEvents", archive)
+    _archived_stream(b, "http", "httpEndpointConfiguration", "AllData", archive)
+    b.add(FIREHOSE, "to-s3", {"name": "to-s3", "destination": "extended_s3", "extendedS3Configuration": {"bucketArn": archive.arn}})
+
+
+@scenario("AIB-054", "failed-records-only-or-no-archive", {"splunk": FAIL, "http": FAIL, "to-nowhere": FAIL})
+def _(b):
+    archive = bucket(b, "archive")
+    _archived_stream(b, "splunk", "splunkConfiguration", "FailedEventsOnly", archive)
+    _archived_stream(b, "http", "httpEndpointConfiguration", "AllData", None)
+    b.add(FIREHOSE, "to-nowhere", {"name": "to-nowhere", "destination": "splunk"})
+
+
+@scenario("AIB-054", "no-stream-at-all", {STACK: FAIL})
+def _(b):
+    bucket(b, "archive")
 
 
 # ==============================================================================================
@@ -807,9 +884,20 @@ def _(b):
     b.add("aws:macie2/classificationJob:ClassificationJob", "macie-job", {"jobType": "SCHEDULED"})
 
 
-@scenario("AIB-076", "training-without-macie", [(STACK, FAIL), (STACK, FAIL)])
+@scenario("AIB-076", "training-without-macie", {STACK: FAIL})
 def _(b):
     b.add(FSX, "demo-training-lustre-fs", {"kmsKeyId": KEY_ARN})
+
+
+@scenario("AIB-076", "account-without-job", {"macie": PASS, STACK: FAIL})
+def _(b):
+    b.add(FSX, "demo-training-lustre-fs", {"kmsKeyId": KEY_ARN})
+    b.add("aws:macie2/account:Account", "macie", {"status": "ENABLED"})
+
+
+@scenario("AIB-076", "no-training-no-macie-needed", {})
+def _(b):
+    bucket(b, "audit")
 
 
 @scenario("AIB-077", "immutable-tags", {"repo": PASS})
@@ -836,54 +924,83 @@ def _(b):
 # ==============================================================================================
 # Threat detection
 # ==============================================================================================
-@scenario("AIB-080", "detector-enabled", {"detector": PASS})
+DETECTOR = "aws:guardduty/detector:Detector"
+FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
+HUB = "aws:securityhub/account:Account"
+STANDARD = "aws:securityhub/standardsSubscription:StandardsSubscription"
+
+
+def detector(b: PlanBuilder, name: str = "detector", region: str = "eu-west-1", features=(), enable: bool = True) -> Ref:
+    d = b.add(DETECTOR, name, {"enable": enable}, region=region)
+    for feature in features:
+        b.add(FEATURE, f"{name}-{feature.lower()}", {"detectorId": d.id, "name": feature, "status": "ENABLED"},
+              region=region, deps=[d])
+    return d
+
+
+@scenario("AIB-080", "detector-in-every-region", {"detector": PASS, "detector-euc1": PASS})
 def _(b):
-    trail(b)
-    b.add("aws:guardduty/detector:Detector", "detector", {"enable": True})
+    detector(b)
+    detector(b, "detector-euc1", region="eu-central-1")
 
 
-@scenario("AIB-080", "no-or-disabled-detector", {"detector": FAIL})
+@scenario("AIB-080", "disabled-detector", {"detector": FAIL})
 def _(b):
-    trail(b)
-    b.add("aws:guardduty/detector:Detector", "detector", {"enable": False})
+    detector(b, enable=False)
 
 
-@scenario("AIB-080", "no-detector", {STACK: FAIL})
+@scenario("AIB-080", "region-without-detector", {"detector": PASS, "aws-eu-central-1": FAIL})
 def _(b):
-    trail(b)
+    detector(b)
+    bucket(b, "data")
+    b.add(KEY, "key-euc1", {"enableKeyRotation": True}, region="eu-central-1")
 
 
-@scenario("AIB-081", "runtime-monitoring-enabled", {"runtime": PASS})
+@scenario("AIB-084", "s3-and-eks-audit-features", {"detector": PASS})
 def _(b):
-    trail(b)
-    b.add("aws:guardduty/detectorFeature:DetectorFeature", "runtime", {"detectorId": "d", "name": "RUNTIME_MONITORING", "status": "ENABLED"})
+    detector(b, features=("S3_DATA_EVENTS", "EKS_AUDIT_LOGS"))
 
 
-@scenario("AIB-081", "runtime-monitoring-disabled", {STACK: FAIL})
+@scenario("AIB-084", "eks-audit-feature-missing", {"detector": FAIL})
 def _(b):
-    trail(b)
-    b.add("aws:guardduty/detectorFeature:DetectorFeature", "runtime", {"detectorId": "d", "name": "RUNTIME_MONITORING", "status": "DISABLED"})
+    detector(b, features=("S3_DATA_EVENTS",))
+
+
+@scenario("AIB-081", "runtime-monitoring-enabled", {"detector": PASS})
+def _(b):
+    detector(b, features=("RUNTIME_MONITORING",))
+
+
+@scenario("AIB-081", "runtime-monitoring-disabled", {"detector": FAIL})
+def _(b):
+    d = detector(b)
+    b.add(FEATURE, "runtime", {"detectorId": d.id, "name": "RUNTIME_MONITORING", "status": "DISABLED"}, deps=[d])
 
 
 @scenario("AIB-082", "malware-plan-on-data-bucket", {"malware": PASS})
 def _(b):
-    trail(b)
     b.add("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan", "malware",
           {"role": "r", "protectedResource": {"s3Bucket": {"bucketName": "data"}}})
 
 
-@scenario("AIB-082", "no-malware-plan", {STACK: FAIL})
+@scenario("AIB-082", "training-without-malware-plan", {STACK: FAIL})
 def _(b):
-    trail(b)
+    b.add(FSX, "demo-training-lustre-fs", {"kmsKeyId": KEY_ARN})
 
 
-@scenario("AIB-083", "security-hub-enabled", {"hub": PASS})
+@scenario("AIB-083", "security-hub-with-a-standard", {"hub": PASS})
 def _(b):
-    trail(b)
-    b.add("aws:securityhub/account:Account", "hub", {"enableDefaultStandards": True})
+    b.add(HUB, "hub", {"enableDefaultStandards": False})
+    b.add(STANDARD, "fsbp", {"standardsArn": "arn:aws:securityhub:eu-west-1::standards/aws-foundational-security-best-practices/v/1.0.0"})
 
 
-@scenario("AIB-083", "no-security-hub", {STACK: FAIL})
+@scenario("AIB-083", "hub-without-standard-or-missing-in-a-region", {"hub": FAIL, "aws-eu-central-1": FAIL})
+def _(b):
+    b.add(HUB, "hub", {"enableDefaultStandards": False})
+    b.add(KEY, "key-euc1", {"enableKeyRotation": True}, region="eu-central-1")
+
+
+@scenario("AIB-083", "no-security-hub", {"aws-eu-west-1": FAIL})
 def _(b):
     trail(b)
 
@@ -898,29 +1015,37 @@ def _(b):
     b.add(WEB_ACL_ASSOC, "acl-association", {"resourceArn": st.arn, "webAclArn": acl.arn}, deps=[st, acl])
 
 
-@scenario("AIB-085", "stage-without-waf", {"api-stage": FAIL, "other-stage": PASS})
+@scenario("AIB-085", "stage-without-waf-or-with-a-foreign-acl", {"api-stage": FAIL, "other-stage": FAIL, "third-stage": PASS})
 def _(b):
     stage(b)
     _, other = stage(b, "other")
-    b.add(WEB_ACL_ASSOC, "acl-association", {"resourceArn": other.arn, "webAclArn": "acl"}, deps=[other])
+    b.add(WEB_ACL_ASSOC, "acl-association", {"resourceArn": other.arn,
+                                             "webAclArn": f"arn:aws:wafv2:eu-west-1:{ACCOUNT}:regional/webacl/foreign/1"},
+          deps=[other])
+    _, third = stage(b, "third")
+    acl = web_acl(b)
+    b.add(WEB_ACL_ASSOC, "third-association", {"resourceArn": third.arn, "webAclArn": acl.arn}, deps=[third, acl])
 
 
-@scenario("AIB-086", "method-settings-or-usage-plan", {"api-stage": PASS, "other-stage": PASS})
+@scenario("AIB-086", "every-method-throttled", {"api-stage": PASS})
 def _(b):
     api, _ = stage(b)
     b.add(METHOD_SETTINGS, "throttle", {"restApi": api.id, "stageName": "v1", "methodPath": "*/*",
                                         "settings": {"throttlingRateLimit": 100, "throttlingBurstLimit": 200}})
-    other, _ = stage(b, "other")
-    b.add(USAGE_PLAN, "plan", {"apiStages": [{"apiId": other.id, "stage": "v1"}],
-                               "throttleSettings": {"rateLimit": 10, "burstLimit": 20}})
 
 
-@scenario("AIB-086", "unthrottled", {"api-stage": FAIL, "other-stage": FAIL})
+@scenario("AIB-086", "unthrottled-one-method-or-usage-plan-only",
+          {"api-stage": FAIL, "other-stage": FAIL, "third-stage": FAIL})
 def _(b):
     api, _ = stage(b)
     b.add(METHOD_SETTINGS, "no-throttle", {"restApi": api.id, "stageName": "v1", "methodPath": "*/*",
                                            "settings": {"metricsEnabled": True}})
-    stage(b, "other")
+    other, _ = stage(b, "other")
+    b.add(METHOD_SETTINGS, "one-method", {"restApi": other.id, "stageName": "v1", "methodPath": "predict/POST",
+                                          "settings": {"throttlingRateLimit": 100, "throttlingBurstLimit": 200}})
+    third, _ = stage(b, "third")
+    b.add(USAGE_PLAN, "plan", {"apiStages": [{"apiId": third.id, "stage": "v1"}],
+                               "throttleSettings": {"rateLimit": 10, "burstLimit": 20}})
 
 
 @scenario("AIB-087", "all-tier-groups", {"acl": PASS})
@@ -1057,6 +1182,52 @@ def _(b):
     b.add(ALARM, "alarm", {"metricName": "5XXError"})
 
 
+def _alarmed_stage(b: PlanBuilder, metrics=("5XXError", "Latency"), notify: bool = True) -> None:
+    api, st = stage(b)
+    topic = b.add(SNS, "alarms", {"kmsMasterKeyId": KEY_ARN})
+    for metric in metrics:
+        query = {"namespace": "AWS/ApiGateway", "metricName": metric, "dimensions": {"ApiName": "api", "Stage": "v1"}}
+        inputs = {"metricQueries": [{"id": "m", "metric": query, "returnData": True}]} if metric == "5XXError" else query
+        b.add(ALARM, f"alarm-{metric.lower()}", {**inputs, "alarmActions": [topic.arn] if notify else []}, deps=[topic])
+
+
+@scenario("AIB-090", "errors-and-latency-alarmed", {"api-stage": PASS})
+def _(b):
+    _alarmed_stage(b)
+
+
+@scenario("AIB-090", "latency-not-alarmed", {"api-stage": FAIL})
+def _(b):
+    _alarmed_stage(b, metrics=("5XXError",))
+
+
+@scenario("AIB-090", "alarms-notify-nobody", {"api-stage": FAIL})
+def _(b):
+    _alarmed_stage(b, notify=False)
+
+
+def _health_checked_apis(b: PlanBuilder, kinds=("CLOUDWATCH_METRIC", "HTTPS")) -> None:
+    for kind, region in zip(kinds, ("eu-west-1", "eu-central-1")):
+        api, _ = stage(b, f"api-{region}", region=region)
+        if kind == "CLOUDWATCH_METRIC":
+            alarm = b.add(ALARM, f"no-backend-{region}", {"name": f"no-backend-{region}"}, region=region)
+            b.add(HEALTH_CHECK, f"health-{region}", {"type": kind, "cloudwatchAlarmName": f"no-backend-{region}",
+                                                     "cloudwatchAlarmRegion": region}, deps=[alarm])
+        elif kind:
+            b.add(HEALTH_CHECK, f"health-{region}", {"type": kind, "fqdn": f"{api.id}.execute-api.{region}.amazonaws.com",
+                                                     "resourcePath": "/v1/health"}, deps=[api])
+
+
+@scenario("AIB-150", "every-region-health-checked", {"api-eu-west-1-api": PASS, "api-eu-central-1-api": PASS})
+def _(b):
+    _health_checked_apis(b)
+
+
+@scenario("AIB-150", "a-region-without-health-check", {"api-eu-west-1-api": PASS, "api-eu-central-1-api": FAIL})
+def _(b):
+    _health_checked_apis(b, kinds=("CLOUDWATCH_METRIC", ""))
+
+
 @scenario("AIB-098", "two-zones", {"net-vpc": PASS})
 def _(b):
     vpc(b, "net")
@@ -1067,12 +1238,34 @@ def _(b):
     vpc(b, "net", zones=("eu-west-1a", "eu-west-1a"))
 
 
-@scenario("AIB-099", "primary-health-checked-secondary-skipped", {"primary": PASS, "secondary": NA})
+@scenario("AIB-099", "routing-records-health-checked-simple-skipped",
+          {"primary": PASS, "secondary": PASS, "latency": PASS, "simple": NA})
 def _(b):
     b.add(RECORD, "primary", {"name": "api", "type": "CNAME", "failoverRoutingPolicies": [{"type": "PRIMARY"}], "healthCheckId": "hc-1"})
-    b.add(RECORD, "secondary", {"name": "api", "type": "CNAME", "failoverRoutingPolicies": [{"type": "SECONDARY"}]})
+    b.add(RECORD, "secondary", {"name": "api", "type": "CNAME", "failoverRoutingPolicies": [{"type": "SECONDARY"}],
+                                "healthCheckId": "hc-2"})
+    b.add(RECORD, "latency", {"name": "api", "type": "A", "latencyRoutingPolicies": [{"region": "eu-west-1"}],
+                              "healthCheckId": "hc-3"})
+    b.add(RECORD, "simple", {"name": "www", "type": "CNAME"})
 
 
-@scenario("AIB-099", "primary-without-health-check", {"primary": FAIL})
+@scenario("AIB-099", "routing-records-without-health-check", {"primary": FAIL, "secondary": FAIL, "latency": FAIL})
 def _(b):
     b.add(RECORD, "primary", {"name": "api", "type": "CNAME", "failoverRoutingPolicies": [{"type": "PRIMARY"}]})
+    b.add(RECORD, "secondary", {"name": "api", "type": "CNAME", "failoverRoutingPolicies": [{"type": "SECONDARY"}]})
+    b.add(RECORD, "latency", {"name": "api", "type": "A", "latencyRoutingPolicies": [{"region": "eu-west-1"}]})
+
+
+# The fixtures of rule modules added later live in `scenarios_<area>.py` beside this file and
+# register through `scenario` above; importing them here puts them in SCENARIOS.
+def _load_area_scenarios() -> None:
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if module.name.startswith("scenarios_"):
+            importlib.import_module(f"{__package__}.{module.name}")
+
+
+_load_area_scenarios()

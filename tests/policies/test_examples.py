@@ -17,6 +17,14 @@ from policies.runner import check, run
 from tests.conftest import EXAMPLES, STACKS
 
 
+# Mandatory rules that judge nothing in an example because it does not enable the feature they
+# guard: the rule id -> the feature (the coverage test and the mutation suite allow these).
+OPTIONAL_FEATURES: dict[str, str] = {
+    "AIB-064": "Lambda function URLs: no blueprint creates one; the rule stops one from being added",
+    "AIB-099": "a custom domain (inference.domainName + hostedZoneId), the only source of DNS records",
+}
+
+
 def example_spec(tier: str):
     """The example stack's validated spec, loaded the way `blueprint check` loads it."""
     stack = load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml")
@@ -33,6 +41,19 @@ def test_example_passes_its_own_tier_pack(example_plan, tier: str) -> None:
     assert blocking == []
     assert result.exit_code == 0
     assert len(result.of("pass")) > 50  # the pack really judged the plan
+
+
+@pytest.mark.parametrize("tier", EXAMPLES)
+def test_every_mandatory_rule_judges_something_in_its_example(example_plan, tier: str) -> None:
+    """The coverage report (`check --format json`): each mandatory rule of the example's own tier
+    evaluated at least one resource, but for the optional features listed above."""
+    spec = example_spec(tier)
+    text, _ = check(example_plan(tier).to_dict(), residency=spec.residency, fmt="json",
+                    suppressions=[s.model_dump() for s in spec.model.suppressions])
+    coverage = json.loads(text)["coverage"]
+    idle = {rule for rule, c in coverage.items() if c["level"] == "mandatory" and c["evaluated"] == 0}
+    assert idle <= set(OPTIONAL_FEATURES), f"{sorted(idle - set(OPTIONAL_FEATURES))} evaluate nothing in the {tier} example"
+    assert all(c["evaluated"] > 0 for rule, c in coverage.items() if c["level"] == "mandatory" and rule not in OPTIONAL_FEATURES)
 
 
 def test_restricted_pack_rejects_the_public_example(example_plan) -> None:
@@ -107,7 +128,56 @@ def disable_key_rotation(plan: dict) -> str:
     return urn_name(step["urn"])
 
 
+# -- the five plans issue 9 found passing: each must now fail with a rule that names the problem --
+def remove_the_trail(plan: dict) -> str:
+    plan["steps"] = [s for s in plan["steps"] if s["newState"]["type"] != "aws:cloudtrail/trail:Trail"]
+    return urn_name(plan["steps"][0]["urn"])  # reported against the stack
+
+
+def remove_every_network_policy(plan: dict) -> str:
+    plan["steps"] = [s for s in plan["steps"] if s["newState"]["type"] != "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    return urn_name(_model_server(plan)["urn"])
+
+
+def _model_server(plan: dict) -> dict:
+    return _steps(plan, "kubernetes:apps/v1:Deployment", "euw1-serving-deployment")[0]
+
+
+def privileged_model_server(plan: dict) -> str:
+    step = _model_server(plan)
+    step["newState"]["inputs"]["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
+    return urn_name(step["urn"])
+
+
+def model_server_as_root(plan: dict) -> str:
+    step = _model_server(plan)
+    pod = step["newState"]["inputs"]["spec"]["template"]["spec"]
+    pod["securityContext"]["runAsUser"] = 0
+    pod["securityContext"].pop("runAsNonRoot")
+    pod["containers"][0]["securityContext"].pop("runAsNonRoot")
+    return urn_name(step["urn"])
+
+
+def key_policy_open_to_everyone(plan: dict) -> str:
+    step = _steps(plan, "aws:kms/key:Key", "training-data")[0]
+    doc = json.loads(step["newState"]["inputs"]["policy"])
+    doc["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"})
+    step["newState"]["inputs"]["policy"] = step["newState"]["outputs"]["policy"] = json.dumps(doc)
+    return urn_name(step["urn"])
+
+
+def remove_security_hub(plan: dict) -> str:
+    plan["steps"] = [s for s in plan["steps"] if s["newState"]["type"] != "aws:securityhub/account:Account"]
+    return "aws-eu-west-1"  # reported against each region's provider
+
+
 MUTATIONS: list[tuple[Callable[[dict], str], str]] = [
+    (remove_the_trail, "AIB-041"),
+    (remove_every_network_policy, "AIB-110"),
+    (privileged_model_server, "AIB-100"),
+    (model_server_as_root, "AIB-102"),
+    (key_policy_open_to_everyone, "AIB-120"),
+    (remove_security_hub, "AIB-083"),
     (drop_bucket_encryption, "AIB-020"),
     (drop_bucket_encryption, "AIB-021"),
     (open_security_group, "AIB-005"),

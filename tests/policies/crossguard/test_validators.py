@@ -3,65 +3,51 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Optional
 
 import pytest
-from pulumi_policy import (
-    EnforcementLevel, PolicyCustomTimeouts, PolicyProviderResource, PolicyResource, PolicyResourceOptions,
-    ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
-)
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.policy import _NotApplicableError
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policies.crossguard.validators import Defaults, build_policies, defaults_from_environment, policy_config
-from policies.model import urn_name
+from tests.policies.crossguard.harness import PREFIX, crossguard_violations, resource_args, run_policy, stack_args
 from policies.rule import all_rules
 from policies.runner import run
 from policies.rules._aws import WEB_ACL
 from tests.policies.plans import PlanBuilder
 from tests.policies.scenarios import web_acl
 
-PREFIX = "urn:pulumi:dev::ai-blueprints::"
 POLICIES = {p.name: p for p in build_policies(Defaults(tier="restricted"))}
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.violations: list[tuple[str, Optional[str]]] = []
-
-    def __call__(self, message: str, urn: Optional[str] = None) -> None:
-        self.violations.append((message, urn))
-
-
-def _opts(protect: bool = False, parent: Optional[str] = None) -> PolicyResourceOptions:
-    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
-
-
-def _provider(region: str = "eu-west-1") -> PolicyProviderResource:
-    return PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy({"region": region}),
-                                  f"{PREFIX}pulumi:providers:aws::aws-{region}", f"aws-{region}")
-
-
-def resource_args(type_: str, name: str, props: dict[str, Any], config: Optional[dict] = None, *,
-                  protect: bool = False, parent: Optional[str] = None, region: str = "eu-west-1") -> ResourceValidationArgs:
-    return ResourceValidationArgs(type_, unknown_checking_proxy(props), f"{PREFIX}{type_}::{name}", name,
-                                  _opts(protect, parent), _provider(region), config)
-
-
 def validate(rule_id: str, args) -> list[tuple[str, Optional[str]]]:
-    collector = Collector()
-    POLICIES[rule_id].validate(args, collector)
-    return collector.violations
+    return run_policy(POLICIES[rule_id], args)
+
+
+def policy_names() -> list[str]:
+    """One policy per rule, named by its id, plus `<id>-present` for a resource rule whose
+    control must exist (a resource policy never sees a resource that is not there)."""
+    names = []
+    for rule in all_rules():
+        names.append(rule.id)
+        if rule.kind == "resource" and not rule.prohibition:
+            names.append(f"{rule.id}-present")
+    return names
 
 
 def test_one_policy_per_rule_with_the_tier_levels() -> None:
     rules = all_rules()
-    assert sorted(POLICIES) == [r.id for r in rules]
+    assert sorted(POLICIES) == sorted(policy_names())
     for rule in rules:
         expected = ResourceValidationPolicy if rule.kind == "resource" else StackValidationPolicy
         assert isinstance(POLICIES[rule.id], expected)
         assert POLICIES[rule.id].description == rule.title
+        if f"{rule.id}-present" in POLICIES:
+            assert isinstance(POLICIES[f"{rule.id}-present"], StackValidationPolicy)
+            assert POLICIES[f"{rule.id}-present"].enforcement_level == POLICIES[rule.id].enforcement_level
     public = {p.name: p.enforcement_level for p in build_policies(Defaults(tier="public"))}
     assert POLICIES["AIB-073"].enforcement_level == EnforcementLevel.MANDATORY
     assert public["AIB-073"] == EnforcementLevel.DISABLED
@@ -136,29 +122,6 @@ def test_resource_validator_infers_residency_from_the_provider_region() -> None:
 
 
 # -- stack validators -------------------------------------------------------------------------------
-def stack_args(plan: dict[str, Any], config: Optional[dict] = None, unknown: frozenset = frozenset()) -> StackValidationArgs:
-    """StackValidationArgs from a plan dict (outputs as props, like a preview), with the named
-    (urn name, property) pairs replaced by unknowns."""
-    states = [s["newState"] for s in plan["steps"]]
-    providers = {f"{s['urn']}::{s.get('id', '')}": s for s in states if s["type"].startswith("pulumi:providers:")}
-    resources: dict[str, PolicyResource] = {}
-    for s in states:
-        props = dict(s.get("outputs") or s.get("inputs") or {})
-        for name, key in unknown:
-            if urn_name(s["urn"]) == name:
-                props[key] = UNKNOWN_STRING_VALUE
-        p = providers.get(s.get("provider", ""))
-        provider = (PolicyProviderResource(p["type"], unknown_checking_proxy(dict(p["inputs"])), p["urn"], urn_name(p["urn"]))
-                    if p else None)
-        resources[s["urn"]] = PolicyResource(s["type"], unknown_checking_proxy(props), s["urn"], urn_name(s["urn"]),
-                                             _opts(bool(s.get("protect")), s.get("parent")), provider, None, [], {})
-    for s in states:
-        r = resources[s["urn"]]
-        r.parent = resources.get(s.get("parent", ""))
-        r.dependencies = [resources[d] for d in s.get("dependencies", []) if d in resources]
-    return StackValidationArgs(list(resources.values()), config)
-
-
 def test_stack_validator_finds_a_gateway_in_the_training_vpc() -> None:
     from tests.policies.scenarios import IGW, training
 
@@ -195,25 +158,25 @@ def test_crossguard_and_offline_check_agree_on_the_public_example_under_restrict
     plan = example_plan("public").to_dict()
     offline = {(f.rule.id, f.resource) for f in run(plan, tier="restricted", residency="us").findings
                if f.outcome == "violation" and f.rule.id != "AIB-092"}  # retainOnDelete is not visible to CrossGuard
-    config = {"tier": "restricted", "residency": "us"}
-    stack = stack_args(plan, config)
-    crossguard = set()
-    for rule in all_rules():
-        if rule.kind == "plan":
-            crossguard |= {(rule.id, urn) for _, urn in validate(rule.id, stack)}
-        else:
-            for r in stack.resources:
-                if r.resource_type in rule.types:
-                    args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, r.provider, config)
-                    crossguard |= {(rule.id, r.urn) for _ in validate(rule.id, args)}
+    crossguard = crossguard_violations(plan, {"tier": "restricted", "residency": "us"}, list(POLICIES.values()))
     assert offline and crossguard == offline
+
+
+def test_crossguard_reports_a_control_missing_from_the_whole_stack(example_plan) -> None:
+    """A resource policy never sees a trail that is not there: AIB-041's `-present` stack policy does."""
+    plan = copy.deepcopy(example_plan("restricted").to_dict())
+    plan["steps"] = [s for s in plan["steps"] if s["newState"]["type"] != "aws:cloudtrail/trail:Trail"]
+    found = crossguard_violations(plan, {"tier": "restricted"}, list(POLICIES.values()), only={"AIB-041", "AIB-042"})
+    stack = plan["steps"][0]["urn"]
+    assert found == {("AIB-041", stack), ("AIB-042", stack)}
 
 
 def test_policy_config_document_per_tier() -> None:
     doc = policy_config("confidential", "eu")
     assert doc["AIB-001"] == {"enforcementLevel": "mandatory", "tier": "confidential", "residency": "eu"}
     assert doc["AIB-073"]["enforcementLevel"] == "disabled"
-    assert set(doc) == {r.id for r in all_rules()}
+    assert set(doc) == set(policy_names())
+    assert doc["AIB-041-present"] == doc["AIB-041"]
     with pytest.raises(ValueError, match="unknown tier"):
         policy_config("top-secret")
 
@@ -282,7 +245,7 @@ def test_the_sdk_analyzer_dispatches_to_the_validators() -> None:
     servicer = _PolicyAnalyzerServicer("ai-blueprints-guardrails", "0.0.1", build_policies(Defaults(tier="restricted")),
                                        EnforcementLevel.ADVISORY)
     info = servicer.GetAnalyzerInfo(None, None)
-    assert len(info.policies) == len(all_rules())
+    assert len(info.policies) == len(policy_names())
     provider = proto.AnalyzerProviderResource(type="pulumi:providers:aws", properties=_struct({"region": "eu-west-1"}),
                                               urn=f"{PREFIX}pulumi:providers:aws::default", name="default")
     sg_type = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
