@@ -197,6 +197,21 @@ def plan_tree(plan: Plan) -> Tree:
     return tree
 
 
+def quota_table(plan: Plan) -> Table:
+    """The AWS quotas the plan needs per region, beside AWS's defaults (blueprints/quotas.py)."""
+    from blueprints.quotas import quota_needs
+
+    table = Table(title="AWS quotas this stack needs (AWS defaults; compare your account's applied values "
+                        "in Service Quotas)", title_justify="left")
+    for column in ("region", "quota", "needs", "AWS default", "counted from"):
+        table.add_column(column, justify="right" if column in ("needs", "AWS default") else "left")
+    for need in quota_needs(plan):
+        needed = "?" if need.needed is None else str(need.needed)
+        table.add_row(need.region, need.quota, needed + (" (above default)" if need.above_default else ""),
+                      "-" if need.default is None else str(need.default), need.basis)
+    return table
+
+
 @app.command()
 def plan(
     stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml"),
@@ -219,6 +234,7 @@ def plan(
         summary = ", ".join(f"{n} {t}" for t, n in sorted(
             ((_short(t), n) for t, n in rendered.count_by_type().items()), key=lambda kv: (-kv[1], kv[0]))[:8])
         console.print(f"most common: {summary}")
+        console.print(quota_table(rendered))
         if out is not None:
             console.print(f"plan JSON written to {out}")
 

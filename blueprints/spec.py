@@ -11,6 +11,7 @@ the tier and the rule. `SpecError.problems` holds one line per problem.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -25,6 +26,8 @@ NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+# An availability zone name: its region (e.g. eu-west-1) followed by one zone letter.
+AZ_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$"
 # Where a deployer network may be: RFC 1918 private and RFC 6598 shared address space.
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
@@ -48,6 +51,17 @@ class TrainingSpec(_Strict):
     max_nodes: int = Field(2, alias="maxNodes", ge=1, le=1000)
     capacity: Literal["on-demand", "spot"] = "on-demand"
     lustre_capacity_gib: int = Field(1200, alias="lustreCapacityGiB", ge=1200, le=2_400_000)
+    # The AZ of the GPU nodes (and their cluster placement group). None: the VPC's first AZ for
+    # EFA types, every AZ otherwise. Whether the AZ offers the instance type is for AWS to say.
+    availability_zone: Optional[str] = Field(None, alias="availabilityZone")
+
+    @field_validator("availability_zone")
+    @classmethod
+    def _az_shape(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(AZ_PATTERN, value):
+            raise ValueError("must be an availability zone name: the home region followed by a zone letter, "
+                             "such as eu-west-1a")
+        return value
 
     @field_validator("lustre_capacity_gib")
     @classmethod
@@ -257,6 +271,13 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             problems.append(f"training.minNodes: {training.min_nodes} is above training.maxNodes ({training.max_nodes})")
         if training.capacity == "spot" and not tier.spot_training:
             rule("training.capacity", "'spot' is not allowed; use on-demand", "spot capacity")
+        az = training.availability_zone
+        if az is not None and not re.fullmatch(re.escape(region) + "[a-z]", az):
+            problems.append(
+                f"training.availabilityZone: {az!r} is not an availability zone of the home region {region} "
+                f"(aws:region); use {region} followed by a zone letter, e.g. {region}a, that offers "
+                f"{training.gpu_instance_type} (aws ec2 describe-instance-type-offerings --location-type "
+                f"availability-zone --filters Name=instance-type,Values={training.gpu_instance_type} --region {region})")
 
     if inference.enabled:
         regions = inference.regions or [region]

@@ -87,9 +87,12 @@ def build(ctx: BlueprintContext) -> Training:
     # 3. The cluster and its nodes.
     cluster = platform.cluster(ctx, f"{name}-training", region, vpc)
     system_nodes = platform.system_nodes(ctx, f"{name}-training-system", region, cluster, vpc, addons=("coredns",))
+    # GPU nodes in training.availabilityZone if set (EFA pins them to one AZ, the first by default).
+    gpu_subnets = (vpc.private_subnet_ids if spec.availability_zone is None
+                   else [_subnet_in_zone(ctx, vpc, spec.availability_zone)])
     gpu_nodes = NodeGroup(
         f"{name}-training-gpu",
-        NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, instance_types=[spec.gpu_instance_type],
+        NodeGroupArgs(cluster=cluster, subnet_ids=gpu_subnets, vpc_id=vpc.vpc_id, instance_types=[spec.gpu_instance_type],
                       min_size=spec.min_nodes, max_size=spec.max_nodes,
                       capacity_type="SPOT" if spec.capacity == "spot" else "ON_DEMAND",
                       ebs_kms_key=compute_key, root_volume_gib=GPU_ROOT_VOLUME_GIB,
@@ -110,11 +113,13 @@ def build(ctx: BlueprintContext) -> Training:
     platform.autoscaler(ctx, f"{name}-training-autoscaler", region, cluster,
                         image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION), skip_await=True)
 
-    # 5. FSx for Lustre: /data linked to the training data, /models to the model bucket.
+    # 5. FSx for Lustre: /data linked to the training data, /models to the model bucket. Its
+    #    clients are the nodes, which all carry the cluster security group.
     lustre = LustreFilesystem(
         f"{name}-training-lustre",
         LustreFilesystemArgs(
             vpc=vpc,
+            client_security_group_ids=[cluster.cluster_security_group_id],
             storage_capacity_gib=spec.lustre_capacity_gib,
             per_unit_storage_throughput=LUSTRE_THROUGHPUT,
             kms_key=data_key,
@@ -172,6 +177,25 @@ def build(ctx: BlueprintContext) -> Training:
     return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket, cluster=cluster, gpu_nodes=gpu_nodes,
                     system_nodes=system_nodes, repositories=repositories, lustre=lustre, namespace=namespace,
                     roles=roles, macie=macie)
+
+
+def _subnet_in_zone(ctx: BlueprintContext, vpc: IsolatedVpc, zone: str) -> pulumi.Output[str]:
+    """The training VPC's private subnet in `zone` (training.availabilityZone).
+
+    IsolatedVpc puts its i-th private subnet in the region's i-th available AZ; the same lookup
+    finds the index. Whether the zone exists in the account, and offers the GPU type, only AWS
+    knows: a zone outside the VPC's AZs fails the preview with this message."""
+    names = aws.get_availability_zones_output(
+        state="available", opts=pulumi.InvokeOutputOptions(provider=ctx.provider(ctx.home))).names
+
+    def pick(args: list[Any]) -> str:
+        zones, subnets = args[0][: len(args) - 1], args[1:]
+        if zone not in zones:
+            raise ValueError(f"training.availabilityZone: {zone} has no training subnet; the training VPC spans "
+                             f"{', '.join(zones)} (the first available zones of {ctx.home}): pick one of them")
+        return subnets[zones.index(zone)]
+
+    return pulumi.Output.all(names, *vpc.private_subnet_ids).apply(pick)
 
 
 def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **overrides: Any) -> EncryptedBucket:

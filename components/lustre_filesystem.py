@@ -1,4 +1,5 @@
-"""FSx for Lustre (PERSISTENT_2) in a private subnet, encrypted, logged, linked to S3 buckets."""
+"""FSx for Lustre (PERSISTENT_2) in a private subnet, encrypted, logged, linked to S3 buckets, with
+the Lustre rules on its own security group and on its clients' groups."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from components._base import Component, StatefulOptions, merge_tags
 from components.isolated_vpc import IsolatedVpc
 from components.kms_key import KmsKey
 
-# Lustre clients and servers talk on 988 (LNet) and 1018-1023 (the client's reserved ports).
+# Lustre clients and servers talk on 988 (LNet) and 1018-1023 (the client's reserved ports), in
+# both directions: file servers also connect back to clients. The FSx for Lustre User Guide, "File
+# system access control with Amazon VPC" (https://docs.aws.amazon.com/fsx/latest/LustreGuide/
+# limit-access-security-groups.html), lists these TCP rules: on the file system's group, inbound
+# and outbound to itself and to the clients' groups; on the clients' groups ("Lustre client VPC
+# security group rules"), inbound and outbound to themselves and to the file system's group.
 LUSTRE_PORTS: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
 PERSISTENT_2_THROUGHPUTS = (125, 250, 500, 1000)  # MB/s per TiB
 _EVENTS = ("NEW", "CHANGED", "DELETED")
@@ -50,8 +56,15 @@ class LustreFilesystemArgs:
     """CMK for data at rest. Default None: FSx's AWS managed key (still encrypted)."""
     data_repositories: Sequence[DataRepository] = ()
     """S3 links (data repository associations). Default none."""
+    client_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    """Security groups of the Lustre clients (e.g. the EKS cluster security group on the nodes).
+    Each gets the rules AWS documents for clients: TCP 988 and 1018-1023 inbound and outbound to
+    the file system's group and to itself; the file system's group admits it likewise. Default
+    none."""
     client_cidrs: Sequence[pulumi.Input[str]] = ()
-    """CIDRs allowed to mount (Lustre ports only). Default empty: the VPC CIDR."""
+    """CIDRs allowed to mount (Lustre ports only) besides the client security groups. Default
+    empty: the VPC CIDR when client_security_group_ids is empty, else none (the groups say who
+    the clients are)."""
     log_retention_days: int = 365
     """Retention of the data-repository event log group. Default 365."""
     log_kms_key: Optional[KmsKey] = None
@@ -83,7 +96,7 @@ class LustreFilesystem(Component):
             if not set(repo.import_events) | set(repo.export_events) <= set(_EVENTS):
                 raise ValueError(f"{name}: import/export events are {_EVENTS}")
 
-        self.security_group = self._create_security_group(name, args)
+        self.security_group, rules = self._create_security_group(name, args)
         log_group = self.log_group(
             "logs", f"/aws/fsx/lustre/{name}",  # FSx only writes to groups under /aws/fsx
             retention_days=args.log_retention_days, kms_key=args.log_kms_key, stateful=args.stateful, tags=args.tags)
@@ -100,7 +113,9 @@ class LustreFilesystem(Component):
             data_compression_type="LZ4",
             log_configuration=aws.fsx.LustreFileSystemLogConfigurationArgs(level="WARN_ERROR", destination=log_group.arn),
             tags=merge_tags(name, args.tags),
-            opts=self.stateful_child(args.stateful),
+            # FSx refuses to create a file system whose security groups do not yet admit LNet on
+            # 988 ("Creating an FSx for Lustre file system fails"): the rules come first.
+            opts=self.stateful_child(args.stateful, depends_on=rules),
         )
         for i, repo in enumerate(args.data_repositories):
             link = aws.fsx.DataRepositoryAssociation(
@@ -148,7 +163,8 @@ class LustreFilesystem(Component):
             "log_group_name": self.log_group_name,
         })
 
-    def _create_security_group(self, name: str, args: LustreFilesystemArgs) -> aws.ec2.SecurityGroup:
+    def _create_security_group(self, name: str, args: LustreFilesystemArgs
+                               ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc.vpc_id,
@@ -156,28 +172,48 @@ class LustreFilesystem(Component):
             tags=merge_tags(f"{name}-sg", args.tags),
             opts=self.child(),
         )
-        clients = list(args.client_cidrs) or [args.vpc.cidr_block]
+        rules: list[pulumi.Resource] = []
+        clients = list(args.client_cidrs) or ([] if args.client_security_group_ids else [args.vpc.cidr_block])
         for low, high in LUSTRE_PORTS:
             ports = f"{low}" if low == high else f"{low}-{high}"
-            aws.vpc.SecurityGroupIngressRule(
+            rules.append(aws.vpc.SecurityGroupIngressRule(
                 f"{name}-self-in-{ports}", security_group_id=group.id, referenced_security_group_id=group.id,
                 ip_protocol="tcp", from_port=low, to_port=high, description="Lustre between file servers",
                 opts=self.child(),
-            )
-            aws.vpc.SecurityGroupEgressRule(
+            ))
+            rules.append(aws.vpc.SecurityGroupEgressRule(
                 f"{name}-self-out-{ports}", security_group_id=group.id, referenced_security_group_id=group.id,
                 ip_protocol="tcp", from_port=low, to_port=high, description="Lustre between file servers",
                 opts=self.child(),
-            )
+            ))
             for j, cidr in enumerate(clients):
-                aws.vpc.SecurityGroupIngressRule(
+                rules.append(aws.vpc.SecurityGroupIngressRule(
                     f"{name}-clients-in-{ports}-{j}", security_group_id=group.id, cidr_ipv4=cidr,
                     ip_protocol="tcp", from_port=low, to_port=high, description="Lustre from clients",
                     opts=self.child(),
-                )
-                aws.vpc.SecurityGroupEgressRule(
+                ))
+                rules.append(aws.vpc.SecurityGroupEgressRule(
                     f"{name}-clients-out-{ports}-{j}", security_group_id=group.id, cidr_ipv4=cidr,
                     ip_protocol="tcp", from_port=low, to_port=high, description="Lustre replies to clients",
                     opts=self.child(),
-                )
-        return group
+                ))
+            for k, client in enumerate(args.client_security_group_ids):
+                rules += self._client_rules(name, f"{ports}-{k}", group.id, client, low, high)
+        return group, rules
+
+    def _client_rules(self, name: str, suffix: str, fs_group: pulumi.Input[str], client: pulumi.Input[str],
+                      low: int, high: int) -> list[pulumi.Resource]:
+        """Lustre on `low`-`high` between the file system's group and one client group, both ways
+        on both groups, and between the clients of that group (AWS's client rules)."""
+        rules = (
+            # (resource suffix, rule type, group the rule is on, the other side, description)
+            ("fs-from-sg", aws.vpc.SecurityGroupIngressRule, fs_group, client, "Lustre from clients"),
+            ("fs-to-sg", aws.vpc.SecurityGroupEgressRule, fs_group, client, "Lustre to clients"),
+            ("client-from-fs", aws.vpc.SecurityGroupIngressRule, client, fs_group, "Lustre from the FSx file servers"),
+            ("client-to-fs", aws.vpc.SecurityGroupEgressRule, client, fs_group, "Lustre to the FSx file servers"),
+            ("client-from-self", aws.vpc.SecurityGroupIngressRule, client, client, "Lustre between Lustre clients"),
+            ("client-to-self", aws.vpc.SecurityGroupEgressRule, client, client, "Lustre between Lustre clients"),
+        )
+        return [rule(f"{name}-{label}-{suffix}", security_group_id=on, referenced_security_group_id=other,
+                     ip_protocol="tcp", from_port=low, to_port=high, description=description, opts=self.child())
+                for label, rule, on, other, description in rules]

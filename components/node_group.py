@@ -1,8 +1,11 @@
 """An EKS managed node group: accelerated (NVIDIA or Neuron AMI, tainted) or system, IMDSv2,
-encrypted root volume, and EFA with a cluster placement group on the instance types that have it."""
+encrypted root volume, EFA with a cluster placement group and a self-referencing EFA security
+group on the instance types that have it, and Cluster Autoscaler node-template tags on its Auto
+Scaling group when it can scale from zero."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Optional, Sequence
 
@@ -33,6 +36,28 @@ GPUS_PER_INSTANCE: dict[str, int] = {
        for size, gpus in (("xlarge", 1), ("2xlarge", 1), ("4xlarge", 1), ("8xlarge", 1), ("16xlarge", 1),
                           ("12xlarge", 4), ("24xlarge", 4), ("48xlarge", 8))},
 }
+# Neuron devices (Trainium / Inferentia 2 chips) and NeuronCores per instance, as the Neuron device
+# plugin advertises them (`aws.amazon.com/neuron`, `aws.amazon.com/neuroncore`). Trainium and
+# Inferentia 2 chips have 2 NeuronCore-v2 each; a Trainium2 chip has 8 NeuronCore-v3, which the
+# default logical NeuronCore configuration (LNC=2) exposes as 4 (AWS Neuron docs, "Logical
+# NeuronCore configuration").
+NEURON_DEVICES: dict[str, tuple[int, int]] = {
+    "trn1.2xlarge": (1, 2), "trn1.32xlarge": (16, 32), "trn1n.32xlarge": (16, 32),
+    "trn2.48xlarge": (16, 64), "trn2u.48xlarge": (16, 64),
+    "inf2.xlarge": (1, 2), "inf2.8xlarge": (1, 2), "inf2.24xlarge": (6, 12), "inf2.48xlarge": (12, 24),
+}
+# vCPUs per instance: EC2 counts its On-Demand and Spot instance quotas in vCPUs.
+VCPUS_PER_INSTANCE: dict[str, int] = {
+    "p5.48xlarge": 192, "p5e.48xlarge": 192, "p5en.48xlarge": 192, "p5.4xlarge": 16, "p6-b200.48xlarge": 192,
+    "p4d.24xlarge": 96, "p4de.24xlarge": 96,
+    "p3.2xlarge": 8, "p3.8xlarge": 32, "p3.16xlarge": 64, "p3dn.24xlarge": 96,
+    **{f"{family}.{size}": vcpus for family in ("g5", "g6", "g6e")
+       for size, vcpus in (("xlarge", 4), ("2xlarge", 8), ("4xlarge", 16), ("8xlarge", 32), ("12xlarge", 48),
+                           ("16xlarge", 64), ("24xlarge", 96), ("48xlarge", 192))},
+    "trn1.2xlarge": 8, "trn1.32xlarge": 128, "trn1n.32xlarge": 128, "trn2.48xlarge": 192, "trn2u.48xlarge": 192,
+    "inf2.xlarge": 4, "inf2.8xlarge": 32, "inf2.24xlarge": 96, "inf2.48xlarge": 192,
+    "m7i.large": 2, "m7i.xlarge": 4, "m7i.2xlarge": 8,
+}
 # Instance families whose accelerators are AWS Neuron devices (Trainium, Inferentia 2): their
 # drivers come with the Neuron AMI, not the NVIDIA one.
 NEURON_FAMILIES = frozenset({"trn1", "trn1n", "trn2", "trn2u", "inf2"})
@@ -42,6 +67,18 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT_KEY = GPU_RESOURCE
 GPU_LABEL = "nvidia.com/gpu.present"
 EFA_LABEL = "vpc.amazonaws.com/efa.present"
+# Extended resources the EFA and Neuron device plugins advertise.
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
+NEURON_RESOURCE = "aws.amazon.com/neuron"
+NEURONCORE_RESOURCE = "aws.amazon.com/neuroncore"
+# Cluster Autoscaler node-template tags on an Auto Scaling group (cluster-autoscaler
+# cloudprovider/aws README, "Auto-Discovery Setup"): with no node running, the autoscaler builds
+# the node it would get from the instance type and these tags alone. A managed node group's labels
+# and taints (and the device plugins' extended resources) are not on its Auto Scaling group, so
+# without them a pod that tolerates the GPU taint and asks for GPUs never scales a group up from 0.
+CA_TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template"
+# EKS's taint effects as Kubernetes (and the autoscaler's `<value>:<effect>` tag value) spell them.
+TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 # What a node needs and nothing else: join the cluster, run the VPC CNI (which uses the node
 # role: no per-pod identity for aws-node, so pods never see these rights with IMDS hop limit 1),
 # and pull images from ECR (pull only, no listing).
@@ -71,13 +108,40 @@ def gpus_per_node(instance_type: str) -> int:
     return GPUS_PER_INSTANCE.get(instance_type, 1)
 
 
+def vcpus_per_node(instance_type: str) -> Optional[int]:
+    """vCPUs of one instance of the type; None for a type not in VCPUS_PER_INSTANCE."""
+    return VCPUS_PER_INSTANCE.get(instance_type)
+
+
+def node_template_resources(instance_types: Sequence[str], gpu: bool, efa_interfaces: int) -> dict[str, int]:
+    """The extended resources one node of the group advertises once its device plugins run, for
+    the Cluster Autoscaler's node template: `nvidia.com/gpu` on NVIDIA types, `aws.amazon.com/neuron`
+    and `aws.amazon.com/neuroncore` on Neuron types (never nvidia.com/gpu), `vpc.amazonaws.com/efa`
+    with EFA. Counts are the smallest across `instance_types`; a resource whose count is unknown for
+    one of the types is left out (the autoscaler then relies on its own instance-type data)."""
+    resources: dict[str, int] = {}
+    if gpu and all(neuron(t) for t in instance_types):
+        if all(t in NEURON_DEVICES for t in instance_types):
+            resources[NEURON_RESOURCE] = min(NEURON_DEVICES[t][0] for t in instance_types)
+            resources[NEURONCORE_RESOURCE] = min(NEURON_DEVICES[t][1] for t in instance_types)
+    elif gpu and all(t in GPUS_PER_INSTANCE for t in instance_types):
+        resources[GPU_RESOURCE] = min(GPUS_PER_INSTANCE[t] for t in instance_types)
+    if efa_interfaces:
+        resources[EFA_RESOURCE] = efa_interfaces
+    return resources
+
+
 @dataclass(frozen=True, kw_only=True)
 class NodeGroupArgs:
     cluster: EksCluster
     """The cluster the nodes join. Required."""
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets for the nodes. Required. With EFA only the first is used (a cluster
-    placement group lives in one AZ)."""
+    placement group lives in one AZ): pass the subnet of the AZ the instance type is offered in
+    first, or alone."""
+    vpc_id: Optional[pulumi.Input[str]] = None
+    """The nodes' VPC, which holds the EFA security group. Default None: the cluster's VPC (the EKS
+    cluster's vpc_config.vpc_id). Used only with EFA."""
     instance_types: Sequence[str]
     """EC2 instance types, e.g. ["p5.48xlarge"]. Required."""
     gpu: bool = True
@@ -99,8 +163,9 @@ class NodeGroupArgs:
     root_volume_gib: int = 100
     """Root volume size (gp3). Default 100 GiB."""
     efa: Optional[bool] = None
-    """EFA interfaces + a cluster placement group. Default None: on when every instance type is
-    EFA-capable (p4d, p4de, p5, p5e, p5en, trn1, trn1n, trn2 at their full sizes)."""
+    """EFA interfaces + a cluster placement group + an EFA security group (all traffic to and from
+    itself) on every interface. Default None: on when every instance type is EFA-capable (p4d,
+    p4de, p5, p5e, p5en, trn1, trn1n, trn2 at their full sizes)."""
     imds_hop_limit: int = 1
     """IMDSv2 (tokens required always) response hop limit. Default 1: pods outside the host
     network cannot reach instance metadata and the node role; 2 lets them."""
@@ -109,7 +174,7 @@ class NodeGroupArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra Kubernetes node labels. Default none."""
     taints: Sequence[aws.eks.NodeGroupTaintArgs] = ()
-    """Extra taints beyond the GPU one. Default none."""
+    """Extra taints beyond the GPU one, with plain-string key and effect. Default none."""
     cluster_addons: Sequence[str] = ()
     """EKS add-ons that need running nodes to become ACTIVE (e.g. "coredns"), installed once
     this node group exists. Set it on the system node group. Default none."""
@@ -124,8 +189,12 @@ class NodeGroup(Component):
     node_role_name: pulumi.Output[str]
     launch_template_id: pulumi.Output[str]
     placement_group_name: Optional[pulumi.Output[str]]
+    efa_security_group_id: Optional[pulumi.Output[str]]
+    """The EFA security group on every EFA interface (None without EFA)."""
     efa_interfaces: int
     """EFA interfaces per node (0 without EFA)."""
+    autoscaler_tags: dict[str, pulumi.Input[str]]
+    """Cluster Autoscaler node-template tags put on the Auto Scaling group (empty when min_size > 0)."""
 
     def __init__(self, name: str, args: NodeGroupArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("eks", "NodeGroup", name, opts)
@@ -149,8 +218,12 @@ class NodeGroup(Component):
         role, attachments = self._create_role(args)
 
         self.placement_group_name = None
+        self.efa_security_group_id = None
         placement = None
+        interface_groups: list[pulumi.Input[str]] = [cluster.cluster_security_group_id]
         if efa:
+            self.efa_security_group_id = self._create_efa_security_group(name, args)
+            interface_groups.append(self.efa_security_group_id)
             group = aws.ec2.PlacementGroup(
                 f"{name}-placement",
                 strategy="cluster",
@@ -189,8 +262,9 @@ class NodeGroup(Component):
                     # No associate_public_ip_address: EC2 rejects it on a launch with more than one
                     # interface. The private subnets do not map public IPs on launch anyway.
                     delete_on_termination="true",
-                    # EFA needs all traffic to and from its own group: the cluster security group has it.
-                    security_groups=[cluster.cluster_security_group_id],
+                    # The cluster security group (kubelet, control plane, pods) and the EFA group:
+                    # EKS adds no group of its own to interfaces a launch template defines.
+                    security_groups=interface_groups,
                 )
                 for card in range(self.efa_interfaces)
             ] or None,
@@ -228,6 +302,11 @@ class NodeGroup(Component):
         for addon in args.cluster_addons:
             eks_addon(f"{name}-addon-{addon}", cluster.cluster_name, addon,
                       self.child(depends_on=[self.node_group]), tags=args.tags)
+        self.autoscaler_tags = {}
+        if args.min_size == 0:
+            self.autoscaler_tags = self._tag_node_template(
+                name, labels, [*taints, *args.taints],
+                node_template_resources(args.instance_types, args.gpu, self.efa_interfaces))
 
         self.node_group_name = self.node_group.node_group_name
         self.node_role_arn = role.arn
@@ -239,7 +318,74 @@ class NodeGroup(Component):
             "node_role_name": self.node_role_name,
             "launch_template_id": self.launch_template_id,
             "placement_group_name": self.placement_group_name,
+            "efa_security_group_id": self.efa_security_group_id,
         })
+
+    def _create_efa_security_group(self, name: str, args: NodeGroupArgs) -> pulumi.Output[str]:
+        """A security group that admits all traffic to and from itself, for the EFA interfaces.
+
+        EFA's OS-bypass traffic (SRD) is matched only by rules that reference a security group,
+        never by CIDR rules, so the cluster security group's 0.0.0.0/0 egress does not let it out:
+        "the EFA must be a member of a security group that allows all inbound and outbound traffic
+        to and from the security group itself" (Amazon EC2 User Guide, "Create and attach an EFA",
+        and "Step 1: Prepare an EFA-enabled security group",
+        https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa-start.html#efa-start-security).
+        Without both rules multi-node NCCL falls back to TCP or fails."""
+        vpc_id = args.vpc_id if args.vpc_id is not None else args.cluster.cluster.vpc_config.vpc_id
+        group = aws.ec2.SecurityGroup(
+            f"{name}-efa-sg",
+            vpc_id=vpc_id,
+            description="EFA: all traffic to and from this group only (OS-bypass needs a self-referencing group)",
+            tags=merge_tags(f"{name}-efa-sg", args.tags),
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-efa-self-in", security_group_id=group.id, referenced_security_group_id=group.id,
+            ip_protocol="-1", description="EFA from the nodes of this group",
+            tags=merge_tags(f"{name}-efa-self-in", args.tags), opts=self.child(),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-efa-self-out", security_group_id=group.id, referenced_security_group_id=group.id,
+            ip_protocol="-1", description="EFA to the nodes of this group",
+            tags=merge_tags(f"{name}-efa-self-out", args.tags), opts=self.child(),
+        )
+        return group.id
+
+    def _tag_node_template(self, name: str, labels: Mapping[str, str], taints: Sequence[aws.eks.NodeGroupTaintArgs],
+                           resources: Mapping[str, int]) -> dict[str, pulumi.Input[str]]:
+        """Tag the node group's Auto Scaling group with what a node will carry: its labels
+        (`.../label/<key>`: value), taints (`.../taint/<key>`: `<value>:<Effect>`) and extended
+        resources (`.../resources/<name>`: count), so that the Cluster Autoscaler can scale the
+        group up from zero nodes.
+
+        A managed node group's own `tags` stay on the EKS resource and never reach its Auto
+        Scaling group, so each tag is an aws.autoscaling.Tag on the group EKS created (one per
+        managed node group: resources[0].autoscaling_groups[0]). Not propagated to instances."""
+        tags: dict[str, pulumi.Input[str]] = {}
+        for key, value in labels.items():
+            tags[f"{CA_TEMPLATE_PREFIX}/label/{key}"] = value
+        for taint in taints:
+            key, value, effect = pulumi.get(taint, "key"), pulumi.get(taint, "value"), pulumi.get(taint, "effect")
+            if not isinstance(key, str) or effect not in TAINT_EFFECTS:
+                raise ValueError(f"{name}: a taint needs a plain-string key and an effect of {', '.join(TAINT_EFFECTS)}")
+            tags[f"{CA_TEMPLATE_PREFIX}/taint/{key}"] = pulumi.Output.concat(value or "", ":", TAINT_EFFECTS[effect])
+        for resource, count in resources.items():
+            tags[f"{CA_TEMPLATE_PREFIX}/resources/{resource}"] = str(count)
+
+        asg_name = self.node_group.resources.apply(lambda groups: groups[0].autoscaling_groups[0].name)
+        seen: dict[str, str] = {}
+        for key, value in tags.items():
+            suffix = re.sub(r"[^a-z0-9]+", "-", key.removeprefix(CA_TEMPLATE_PREFIX + "/").lower()).strip("-")
+            if suffix in seen:
+                raise ValueError(f"{name}: node-template tags {seen[suffix]!r} and {key!r} need distinct names")
+            seen[suffix] = key
+            aws.autoscaling.Tag(
+                f"{name}-asg-{suffix}",
+                autoscaling_group_name=asg_name,
+                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                opts=self.child(depends_on=[self.node_group]),
+            )
+        return tags
 
     def _create_role(self, args: NodeGroupArgs) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
         role = self.service_role("node-role", "ec2.amazonaws.com", tags=args.tags)

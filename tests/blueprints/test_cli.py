@@ -107,6 +107,21 @@ def test_validate_reports_all_tier_rules_together(tmp_path):
     assert keys == ["inference.auth", "inference.regions", "training.capacity"]
 
 
+def test_a_training_zone_of_another_region_exits_2_before_anything_is_registered(tmp_path, monkeypatch):
+    import blueprints.engine as engine
+
+    def no_program(*args, **kwargs):
+        raise AssertionError("the program ran: resources were registered before validation")
+
+    monkeypatch.setattr(engine, "run_program", no_program)
+    path = write_stack(tmp_path, spec_config("restricted", {"training": {"availabilityZone": "eu-central-1a"}}))
+    for verb in ("validate", "plan"):
+        result = run(verb, path)
+        assert result.exit_code == 2, (verb, result.output)
+        (line,) = result.output.strip().splitlines()
+        assert "training.availabilityZone: 'eu-central-1a' is not an availability zone of the home region eu-west-1" in line
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no such stack file"),
     ("config: {a: [", "not valid YAML"),

@@ -173,6 +173,29 @@ def test_s3_destination_takes_no_token():
     assert only(problems_of("public", {"siem": {"destination": "s3", "token": "x"}}, secret=True)).startswith("siem.token: only used")
 
 
+# -- training.availabilityZone ---------------------------------------------------------------
+
+def test_the_training_zone_is_optional_and_any_zone_of_the_home_region():
+    assert parse_spec(spec_config("restricted"), region="eu-west-1").training.availability_zone is None
+    spec = parse_spec(spec_config("restricted", {"training": {"availabilityZone": "eu-west-1b"}}), region="eu-west-1")
+    assert spec.training.availability_zone == "eu-west-1b"
+    assert problems_of("public", {"training": {"availabilityZone": "us-east-1f"}}, region="us-east-1") == []
+
+
+@pytest.mark.parametrize("zone, region", [("eu-central-1a", "eu-west-1"),
+                                          ("eu-west-12a", "eu-west-1"), ("us-east-1a", "us-east-2")])
+def test_a_training_zone_outside_the_home_region_names_the_key_and_the_fix(zone, region):
+    line = only(problems_of("public", {"training": {"availabilityZone": zone}}, region=region))
+    assert line.startswith(f"training.availabilityZone: {zone!r} is not an availability zone of the home region {region}")
+    assert f"e.g. {region}a" in line and "aws ec2 describe-instance-type-offerings --location-type availability-zone" in line
+
+
+@pytest.mark.parametrize("zone", ["EU-WEST-1A", "west-1a", "eu-west-1-a", "euw1a", "eu-west-1", ""])
+def test_a_training_zone_that_is_no_zone_name_is_a_shape_error(zone):
+    line = only(problems_of("public", {"training": {"availabilityZone": zone}}))
+    assert line.startswith("training.availabilityZone: must be an availability zone name") and "eu-west-1a" in line
+
+
 # -- shape ----------------------------------------------------------------------------------
 
 def test_unknown_keys_are_named_with_their_path():

@@ -118,9 +118,10 @@ def test_deployer_networks_reach_every_cluster_api_through_the_cluster_security_
         (eks,) = [c for c in plan.children(cluster.urn) if c.type == "aws:eks/cluster:Cluster"]
         assert {r.inputs["securityGroupId"] for r in rules} <= {eks.outputs["vpcConfig"]["clusterSecurityGroupId"]}
     if efa and tier in DEPLOYER_CIDRS:
-        # The EFA interfaces carry the EKS cluster security group: the rules land on that group.
+        # The EFA interfaces carry the EKS cluster security group (first, then the EFA group): the
+        # rules land on that group.
         template = named(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{name}-training-gpu-lt")
-        (cluster_sg,) = {g for i in template.inputs["networkInterfaces"] for g in i["securityGroups"]}
+        (cluster_sg,) = {i["securityGroups"][0] for i in template.inputs["networkInterfaces"]}
         training = component(plan, "eks:EksCluster", f"{name}-training")
         assert {r.inputs["securityGroupId"] for r in plan.of_type(SG_INGRESS) if r.parent == training.urn} == {cluster_sg}
 
@@ -177,6 +178,95 @@ def test_gpu_nodes_nvidia_ami_capacity_and_efa(example_plan, tier):
     (volume,) = template.inputs["blockDeviceMappings"]
     assert volume["ebs"]["encrypted"] == "true"
     assert volume["ebs"].get("kmsKeyId") == (key_arn(plan, tier, "compute") if TIERS[tier].cmk else None)
+
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+CA = "k8s.io/cluster-autoscaler/node-template/"
+
+
+def rules_on(plan, group_id):
+    """(direction, protocol, other group or CIDR, from port, to port) of a group's separate rules."""
+    return {(("in" if r.type == SG_INGRESS else "out"), r.inputs["ipProtocol"],
+             r.inputs.get("referencedSecurityGroupId") or r.inputs.get("cidrIpv4"),
+             r.inputs.get("fromPort"), r.inputs.get("toPort"))
+            for t in (SG_INGRESS, SG_EGRESS) for r in plan.of_type(t) if r.inputs["securityGroupId"] == group_id}
+
+
+def test_efa_interfaces_carry_a_group_open_to_itself_in_both_directions(example_plan, tier):
+    """EFA (SRD) traffic only matches rules that reference a security group: every EFA interface
+    needs a group with all-traffic ingress and egress to itself, or NCCL between nodes fails."""
+    plan = example_plan(tier)
+    name, *_, efa = EXAMPLES[tier]
+    groups = [g for g in plan.of_type(SG) if g.name == f"{name}-training-gpu-efa-sg"]
+    if not efa:
+        assert not groups
+        return
+    (group,) = groups
+    assert rules_on(plan, group.id) == {("in", "-1", group.id, None, None), ("out", "-1", group.id, None, None)}
+    assert group.inputs["vpcId"] == named(plan, "aws:ec2/vpc:Vpc", f"{name}-training-vpc").id
+    template = named(plan, "aws:ec2/launchTemplate:LaunchTemplate", f"{name}-training-gpu-lt")
+    cluster_group = named(plan, "aws:eks/cluster:Cluster", f"{name}-training-cluster").outputs["vpcConfig"]["clusterSecurityGroupId"]
+    assert {tuple(i["securityGroups"]) for i in template.inputs["networkInterfaces"]} == {(cluster_group, group.id)}
+
+
+def test_the_autoscaler_can_scale_the_gpu_nodes_up_from_zero(example_plan, tier):
+    """The GPU node group starts at zero: its Auto Scaling group carries the node template
+    (labels, the GPU taint, GPUs and EFA interfaces) that managed node groups do not copy."""
+    plan = example_plan(tier)
+    name, _, gpu_type, _, gpus, efa = EXAMPLES[tier]
+    nodes = named(plan, "aws:eks/nodeGroup:NodeGroup", f"{name}-training-gpu-nodes")
+    asg = nodes.outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    tags = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in plan.of_type("aws:autoscaling/tag:Tag")
+            if t.inputs["autoscalingGroupName"] == asg}
+    assert tags == {
+        f"{CA}label/workload": "training",
+        f"{CA}label/nvidia.com/gpu.present": "true",
+        f"{CA}taint/nvidia.com/gpu": "true:NoSchedule",
+        f"{CA}resources/nvidia.com/gpu": str(gpus),
+        **({f"{CA}label/vpc.amazonaws.com/efa.present": "true", f"{CA}resources/vpc.amazonaws.com/efa": str(efa)}
+           if efa else {}),
+    }
+    # The system nodes never go below two: nothing to tell the autoscaler.
+    system = named(plan, "aws:eks/nodeGroup:NodeGroup", f"{name}-training-system-nodes")
+    system_asg = system.outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    assert not [t for t in plan.of_type("aws:autoscaling/tag:Tag") if t.inputs["autoscalingGroupName"] == system_asg]
+
+
+def test_lustre_and_its_clients_admit_each_other_on_the_lustre_ports(example_plan, tier):
+    """FSx for Lustre servers connect back to their clients: the nodes' (cluster) security group
+    must admit 988 and 1018-1023 from the file system's group, and the file system's group the
+    nodes' group (FSx for Lustre guide, "File system access control with Amazon VPC")."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    fs_group = named(plan, SG, f"{name}-training-lustre-sg").id
+    cluster_group = named(plan, "aws:eks/cluster:Cluster", f"{name}-training-cluster").outputs["vpcConfig"]["clusterSecurityGroupId"]
+    lustre = {(d, "tcp", other, low, high) for d in ("in", "out") for other in (fs_group, cluster_group)
+              for low, high in ((988, 988), (1018, 1023))}
+    assert rules_on(plan, fs_group) == lustre
+    assert lustre <= rules_on(plan, cluster_group)
+
+
+def test_gpu_nodes_go_to_the_chosen_availability_zone(render):
+    """training.availabilityZone picks the subnet (and so the placement group's AZ) of the EFA
+    nodes; without it they stay in the VPC's first AZ. (Training-only stacks: inference plays no part.)"""
+    def training_only(tier: str, training: dict):
+        return render(tier, {"training": training, "inference": {"enabled": False}})
+
+    for zone, index in ((None, 0), ("eu-west-1b", 1), ("eu-west-1c", 2)):
+        plan = training_only("restricted", {"availabilityZone": zone} if zone else {})
+        subnet = named(plan, "aws:ec2/subnet:Subnet", f"demo-restricted-training-private-{index}")
+        assert subnet.inputs["availabilityZone"] == "eu-west-1" + "abc"[index]
+        nodes = named(plan, "aws:eks/nodeGroup:NodeGroup", "demo-restricted-training-gpu-nodes")
+        assert nodes.inputs["subnetIds"] == [subnet.id]
+    # A non-EFA type spreads over every AZ unless a zone is chosen.
+    spread = named(training_only("public", {}), "aws:eks/nodeGroup:NodeGroup", "demo-public-training-gpu-nodes")
+    assert len(spread.inputs["subnetIds"]) == 1  # the default p5.48xlarge has EFA
+    g6 = training_only("public", {"gpuInstanceType": "g6e.12xlarge"})
+    assert len(named(g6, "aws:eks/nodeGroup:NodeGroup", "demo-public-training-gpu-nodes").inputs["subnetIds"]) == 3
+    pinned = training_only("public", {"gpuInstanceType": "g6e.12xlarge", "availabilityZone": "eu-west-1c"})
+    assert named(pinned, "aws:eks/nodeGroup:NodeGroup", "demo-public-training-gpu-nodes").inputs["subnetIds"] == [
+        named(pinned, "aws:ec2/subnet:Subnet", "demo-public-training-private-2").id]
 
 
 def test_a_small_on_demand_system_node_group_hosts_coredns(example_plan, tier):

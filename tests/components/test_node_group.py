@@ -1,8 +1,10 @@
-"""NodeGroup: NVIDIA AMI and GPU taint, IMDSv2, encrypted root volume, EFA + placement group."""
+"""NodeGroup: NVIDIA AMI and GPU taint, IMDSv2, encrypted root volume, EFA + placement group +
+EFA security group, Cluster Autoscaler node-template tags for groups that scale from zero."""
 
 import functools
 import json
 
+import pulumi_aws as aws
 import pytest
 
 from blueprints.engine import run_program
@@ -17,7 +19,8 @@ def _run(**node_args):
         vpc = IsolatedVpc("v", IsolatedVpcArgs())
         cluster = EksCluster("c", EksClusterArgs(vpc=vpc))
         key = KmsKey("ebs", KmsKeyArgs(description="ebs", grant_services=["ec2"])) if node_args.pop("cmk", False) else None
-        NodeGroup("ng", NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, ebs_kms_key=key, **node_args))
+        NodeGroup("ng", NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids, vpc_id=vpc.vpc_id,
+                                      ebs_kms_key=key, **node_args))
     return run_program(program, stack="ng-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
 
 
@@ -82,15 +85,88 @@ def test_p5_gets_32_efa_interfaces_a_cluster_placement_group_and_one_subnet():
     assert {i["interfaceType"] for i in interfaces} == {"efa"}
     assert [i["networkCardIndex"] for i in interfaces] == list(range(32))
     assert [i["deviceIndex"] for i in interfaces[:2]] == [0, 1]
-    # The EKS-created cluster security group (self-referencing all traffic), not one of ours.
-    (group_ids,) = {tuple(i["securityGroups"]) for i in interfaces}
-    ours = {g.id for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
-    assert len(group_ids) == 1 and group_ids[0].startswith("sg-") and group_ids[0] not in ours
     # EC2 rejects associatePublicIpAddress on a launch with more than one interface.
     assert not [i for i in interfaces if "associatePublicIpAddress" in i]
     nodes = one(plan, "aws:eks/nodeGroup:NodeGroup")
     assert len(nodes.inputs["subnetIds"]) == 1
     assert nodes.inputs["labels"]["vpc.amazonaws.com/efa.present"] == "true"
+
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+SG_RULES = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+
+
+@pytest.mark.parametrize("instance_type, interfaces", [("p5.48xlarge", 32), ("p4d.24xlarge", 4), ("trn1.32xlarge", 8)])
+def test_every_efa_interface_carries_a_group_that_admits_all_traffic_to_and_from_itself(instance_type, interfaces):
+    """EFA's OS-bypass traffic only matches rules that reference a security group: without an
+    all-traffic self rule in both directions on a group of every EFA interface, NCCL between
+    nodes is blocked."""
+    plan = plan_for(instance_type)
+    (efa_group,) = [g for g in plan.of_type(SG) if g.name == "ng-efa-sg"]
+    vpc = one(plan, "aws:ec2/vpc:Vpc")
+    assert efa_group.inputs["vpcId"] == vpc.id
+    rules = {(r.type.rsplit(":", 1)[-1], r.inputs["ipProtocol"], r.inputs.get("referencedSecurityGroupId"))
+             for t in SG_RULES for r in plan.of_type(t) if r.inputs["securityGroupId"] == efa_group.id}
+    assert rules == {("SecurityGroupIngressRule", "-1", efa_group.id), ("SecurityGroupEgressRule", "-1", efa_group.id)}
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert len(template.inputs["networkInterfaces"]) == interfaces
+    # The cluster security group (kubelet, control plane) and the EFA group, on every interface.
+    assert {tuple(i["securityGroups"]) for i in template.inputs["networkInterfaces"]} == {
+        (cluster.outputs["vpcConfig"]["clusterSecurityGroupId"], efa_group.id)}
+
+
+def test_non_efa_nodes_get_no_efa_security_group():
+    assert not [g for g in plan_for("g6.xlarge").of_type(SG) if g.name.endswith("-efa-sg")]
+
+
+CA = "k8s.io/cluster-autoscaler/node-template/"
+
+
+def autoscaler_tags(plan):
+    """{tag key: value} on the node group's Auto Scaling group, checking every tag is on it."""
+    nodes = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    asg = nodes.outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    tags = plan.of_type("aws:autoscaling/tag:Tag")
+    assert all(t.inputs["autoscalingGroupName"] == asg for t in tags)
+    assert all(t.inputs["tag"]["propagateAtLaunch"] is False and nodes.urn in t.dependencies for t in tags)
+    return {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in tags}
+
+
+@pytest.mark.parametrize("instance_type, resources", [
+    ("p5.48xlarge", {"nvidia.com/gpu": "8", "vpc.amazonaws.com/efa": "32"}),
+    ("g6.xlarge", {"nvidia.com/gpu": "1"}),
+    # Neuron nodes advertise Neuron devices and cores, never nvidia.com/gpu.
+    ("trn1.32xlarge", {"aws.amazon.com/neuron": "16", "aws.amazon.com/neuroncore": "32", "vpc.amazonaws.com/efa": "8"}),
+])
+def test_a_group_at_zero_tells_the_autoscaler_its_labels_taints_and_resources(instance_type, resources):
+    """Managed node groups copy none of these to their Auto Scaling group: without the tags the
+    Cluster Autoscaler cannot know that a node of an empty group would tolerate the GPU taint or
+    offer GPUs, and never scales it up from zero."""
+    plan = plan_for(instance_type)
+    efa = "vpc.amazonaws.com/efa" in resources
+    expected = {
+        f"{CA}label/nvidia.com/gpu.present": "true",
+        f"{CA}taint/nvidia.com/gpu": "true:NoSchedule",
+        **({f"{CA}label/vpc.amazonaws.com/efa.present": "true"} if efa else {}),
+        **{f"{CA}resources/{name}": count for name, count in resources.items()},
+    }
+    assert autoscaler_tags(plan) == expected
+
+
+def test_extra_labels_and_taints_reach_the_node_template():
+    plan = _run(instance_types=["g6e.12xlarge"], labels={"workload": "training"},
+                taints=[aws.eks.NodeGroupTaintArgs(key="dedicated", value="training", effect="NO_EXECUTE")])
+    tags = autoscaler_tags(plan)
+    assert tags[f"{CA}label/workload"] == "training"
+    assert tags[f"{CA}taint/dedicated"] == "training:NoExecute"
+    assert tags[f"{CA}resources/nvidia.com/gpu"] == "4"
+
+
+def test_a_group_that_never_reaches_zero_needs_no_node_template_tags():
+    plan = plan_for("m7i.large", gpu=False, min_size=2, max_size=3)
+    assert not plan.of_type("aws:autoscaling/tag:Tag")
 
 
 @pytest.mark.parametrize("instance_type, ami", [

@@ -1,0 +1,126 @@
+"""The AWS quotas a plan needs, per region, beside AWS's defaults: computed from the plan (Elastic
+IPs, node-group vCPUs per instance quota, Firehose streams), printed by `blueprint plan`, listed in
+the README."""
+
+import pytest
+from typer.testing import CliRunner
+
+from blueprints.cli import app
+from blueprints.engine import Plan, Resource
+from blueprints.quotas import EIP_QUOTA, FIREHOSE_DIRECT_PUT, INSTANCE_QUOTAS, instance_quota, quota_needs
+from components.node_group import VCPUS_PER_INSTANCE
+from tests.conftest import ROOT, STACKS
+
+EIPS = EIP_QUOTA[0]
+P_ON_DEMAND, G_ON_DEMAND = "Running On-Demand P instances", "Running On-Demand G and VT instances"
+G_SPOT = "All G and VT Spot Instance Requests"
+STANDARD = "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances"
+
+
+def resource(type_, name, region, **inputs):
+    return Resource(urn=f"urn:pulumi:s::p::{type_}::{name}", type=type_, name=name, custom=True, parent="",
+                    provider="", inputs=inputs, dependencies=[], protect=False, retain_on_delete=False,
+                    id=name, outputs={"__region": region})
+
+
+def node_group(name, region, instance_type, max_size, capacity="ON_DEMAND"):
+    return resource("aws:eks/nodeGroup:NodeGroup", name, region, instanceTypes=[instance_type],
+                    scalingConfig={"minSize": 0, "maxSize": max_size, "desiredSize": 0}, capacityType=capacity)
+
+
+def needs(plan):
+    """{(region, quota): QuotaNeed}"""
+    return {(n.region, n.quota): n for n in quota_needs(plan)}
+
+
+def test_elastic_ips_are_counted_per_region_from_the_plan():
+    plan = Plan("s", "public", [*(resource("aws:ec2/eip:Eip", f"nat-{i}", "eu-west-1") for i in range(6)),
+                                resource("aws:ec2/eip:Eip", "nat-x", "eu-central-1")])
+    found = needs(plan)
+    assert (found["eu-west-1", EIPS].needed, found["eu-west-1", EIPS].default) == (6, 5)
+    assert found["eu-west-1", EIPS].above_default
+    assert found["eu-central-1", EIPS].needed == 1 and not found["eu-central-1", EIPS].above_default
+
+
+def test_vcpus_add_up_per_region_and_quota_from_max_sizes():
+    plan = Plan("s", "restricted", [
+        node_group("train", "eu-west-1", "p5.48xlarge", 4),
+        node_group("serve", "eu-west-1", "g6.xlarge", 20),
+        node_group("serve-2", "eu-west-1", "g6e.12xlarge", 2),
+        node_group("serve-spot", "eu-west-1", "g6.xlarge", 3, capacity="SPOT"),
+        node_group("system", "eu-west-1", "m7i.large", 3),
+        node_group("serve", "eu-central-1", "g6.xlarge", 20),
+    ])
+    found = needs(plan)
+    assert found["eu-west-1", P_ON_DEMAND].needed == 4 * 192
+    assert found["eu-west-1", G_ON_DEMAND].needed == 20 * 4 + 2 * 48
+    assert found["eu-west-1", G_SPOT].needed == 3 * 4  # Spot counts against its own quota
+    assert found["eu-west-1", STANDARD].needed == 3 * 2 and found["eu-west-1", STANDARD].default == 5
+    assert found["eu-central-1", G_ON_DEMAND].needed == 80
+    assert found["eu-west-1", P_ON_DEMAND].default == 0 and found["eu-west-1", P_ON_DEMAND].above_default
+
+
+def test_a_type_of_unknown_size_is_reported_as_unknown_not_as_zero():
+    assert "g4dn.xlarge" not in VCPUS_PER_INSTANCE
+    plan = Plan("s", "public", [node_group("a", "us-east-1", "g4dn.xlarge", 2), node_group("b", "us-east-1", "g6.xlarge", 2)])
+    need = needs(plan)["us-east-1", G_ON_DEMAND]
+    assert need.needed is None and "g4dn.xlarge (vCPUs unknown)" in need.basis
+
+
+def test_neuron_types_count_against_their_own_quota():
+    found = needs(Plan("s", "public", [node_group("trn", "us-east-1", "trn1.32xlarge", 2)]))
+    assert found["us-east-1", "Running On-Demand Trn instances"].needed == 256
+
+
+def test_firehose_streams_and_their_direct_put_default_per_region():
+    plan = Plan("s", "confidential", [
+        resource("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "a", "eu-west-1"),
+        resource("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "b", "eu-central-1"),
+        resource("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "c", "eu-central-1"),
+    ])
+    found = needs(plan)
+    assert found["eu-central-1", "Firehose streams"].needed == 2
+    assert found["eu-central-1", "Firehose streams"].default == 2000
+    # 5 MiB/s per stream only in us-east-1, us-west-2 and eu-west-1; 1 MiB/s elsewhere.
+    assert found["eu-west-1", FIREHOSE_DIRECT_PUT].default == 5
+    assert found["eu-central-1", FIREHOSE_DIRECT_PUT].default == 1
+
+
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+def test_every_example_plan_lists_its_eips_vcpus_and_firehose_streams(example_plan, tier):
+    plan = example_plan(tier)
+    found = needs(plan)
+    regions = {r.region for r in plan.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+    assert regions and all((region, "Firehose streams") in found for region in regions)
+    for region in {r.region for r in plan.of_type("aws:ec2/eip:Eip")}:
+        assert found[region, EIPS].needed == len([r for r in plan.of_type("aws:ec2/eip:Eip") if r.region == region])
+    expected: dict = {}
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        (instance_type,) = group.inputs["instanceTypes"]
+        quota = instance_quota(instance_type)
+        name = quota.spot if group.inputs["capacityType"] == "SPOT" else quota.on_demand
+        vcpus = group.inputs["scalingConfig"]["maxSize"] * VCPUS_PER_INSTANCE[instance_type]
+        expected[group.region, name] = expected.get((group.region, name), 0) + vcpus
+    assert expected and {key: found[key].needed for key in expected} == expected
+
+
+def test_plan_prints_the_quotas_beside_the_defaults():
+    result = CliRunner().invoke(app, ["plan", str(STACKS / "Pulumi.restricted-example.yaml")])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "AWS quotas this stack needs" in text
+    # Restricted example: training 4 x p5.48xlarge on demand in eu-west-1, against a default of 0.
+    line = next(line for line in text.splitlines() if "eu-west-1" in line and P_ON_DEMAND in line)
+    assert "768 (above default)" in line and " 0 " in line
+    assert any("eu-central-1" in line and G_ON_DEMAND in line for line in text.splitlines())
+    assert "Firehose streams" in text
+
+
+def test_the_readme_lists_every_quota_the_plan_can_report():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Deploying for real")[1].split("\n## ")[0]
+    for name in {EIPS, "Firehose streams", "Direct PUT", *(q.on_demand for q in INSTANCE_QUOTAS.values()),
+                 *(q.spot for q in INSTANCE_QUOTAS.values())}:
+        assert name in section, name
+    assert "aws ec2 describe-instance-type-offerings --location-type availability-zone" in section
+    assert "availabilityZone" in readme.split("## Stack config")[1]
