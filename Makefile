@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/blueprint plan stacks/Pulumi.restricted-example.yaml
 
+# Two workers (the build machines have two cores); --dist loadfile keeps a file's tests, and
+# the renders they share, on one worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Render time and peak memory of every example against the targets in bench/render.py.
 bench: $(STAMP)
