@@ -5,7 +5,7 @@ system node group. Each registers its logs on the context for the security bluep
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pulumi
 
@@ -31,13 +31,16 @@ EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com
 CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 
 
-def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str) -> IsolatedVpc:
-    """A VPC with NAT egress where the tier allows it and VPC endpoints only where it does not."""
+def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,
+            first_zone: Optional[str] = None) -> IsolatedVpc:
+    """A VPC with NAT egress where the tier allows it and VPC endpoints only where it does not;
+    `first_zone`: an AZ it must span, first (IsolatedVpcArgs.first_zone)."""
     tier = ctx.tier
     vpc = IsolatedVpc(
         name,
         IsolatedVpcArgs(
             cidr_block=cidr_block,
+            first_zone=first_zone,
             nat_egress=not tier.air_gapped,
             interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if tier.air_gapped else (),
             flow_log_retention_days=tier.log_retention_days,

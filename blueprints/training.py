@@ -71,7 +71,7 @@ def build(ctx: BlueprintContext) -> Training:
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
 
     # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints.
-    vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16")
+    vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16", first_zone=spec.availability_zone)
 
     # 2. Storage: the buckets, EBS encryption by default.
     data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
@@ -87,9 +87,9 @@ def build(ctx: BlueprintContext) -> Training:
     # 3. The cluster and its nodes.
     cluster = platform.cluster(ctx, f"{name}-training", region, vpc)
     system_nodes = platform.system_nodes(ctx, f"{name}-training-system", region, cluster, vpc, addons=("coredns",))
-    # GPU nodes in training.availabilityZone if set (EFA pins them to one AZ, the first by default).
-    gpu_subnets = (vpc.private_subnet_ids if spec.availability_zone is None
-                   else [_subnet_in_zone(ctx, vpc, spec.availability_zone)])
+    # GPU nodes in training.availabilityZone if set: the VPC spans it as its first zone (EFA pins
+    # the nodes to one AZ, the first).
+    gpu_subnets = vpc.private_subnet_ids if spec.availability_zone is None else vpc.private_subnet_ids[:1]
     gpu_nodes = NodeGroup(
         f"{name}-training-gpu",
         NodeGroupArgs(cluster=cluster, subnet_ids=gpu_subnets, vpc_id=vpc.vpc_id, instance_types=[spec.gpu_instance_type],
@@ -177,25 +177,6 @@ def build(ctx: BlueprintContext) -> Training:
     return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket, cluster=cluster, gpu_nodes=gpu_nodes,
                     system_nodes=system_nodes, repositories=repositories, lustre=lustre, namespace=namespace,
                     roles=roles, macie=macie)
-
-
-def _subnet_in_zone(ctx: BlueprintContext, vpc: IsolatedVpc, zone: str) -> pulumi.Output[str]:
-    """The training VPC's private subnet in `zone` (training.availabilityZone).
-
-    IsolatedVpc puts its i-th private subnet in the region's i-th available AZ; the same lookup
-    finds the index. Whether the zone exists in the account, and offers the GPU type, only AWS
-    knows: a zone outside the VPC's AZs fails the preview with this message."""
-    names = aws.get_availability_zones_output(
-        state="available", opts=pulumi.InvokeOutputOptions(provider=ctx.provider(ctx.home))).names
-
-    def pick(args: list[Any]) -> str:
-        zones, subnets = args[0][: len(args) - 1], args[1:]
-        if zone not in zones:
-            raise ValueError(f"training.availabilityZone: {zone} has no training subnet; the training VPC spans "
-                             f"{', '.join(zones)} (the first available zones of {ctx.home}): pick one of them")
-        return subnets[zones.index(zone)]
-
-    return pulumi.Output.all(names, *vpc.private_subnet_ids).apply(pick)
 
 
 def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **overrides: Any) -> EncryptedBucket:

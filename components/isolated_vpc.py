@@ -19,6 +19,10 @@ class IsolatedVpcArgs:
     """VPC CIDR, /16 to /20. Default 10.0.0.0/16. Private subnets take the lower three quarters."""
     az_count: int = 3
     """Availability zones (2-3). Default 3."""
+    first_zone: Optional[str] = None
+    """An AZ the VPC must span, as its first zone (private subnet 0), e.g. the one that offers a
+    GPU type. Default None: the region's first available zones. Changing it moves the subnets
+    (AWS replaces a subnet whose zone changes)."""
     nat_egress: bool = False
     """Public subnets, an internet gateway and one NAT gateway per AZ. Default off: no route to
     the internet at all. Conflicts with an air-gapped tier."""
@@ -67,7 +71,8 @@ class IsolatedVpc(Component):
         private_cidrs = quarters[: args.az_count]
         public_cidrs = list(quarters[3].subnets(new_prefix=min(quarters[3].prefixlen + 4, 28)))[: args.az_count]
 
-        azs = aws.get_availability_zones_output(state="available", opts=self.invoke_opts())
+        zones = aws.get_availability_zones_output(state="available", opts=self.invoke_opts()).names.apply(
+            lambda names: _spanned_zones(names, args.first_zone, args.az_count))
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -90,7 +95,7 @@ class IsolatedVpc(Component):
         self.private_subnet_ids, self.private_route_table_ids = [], []
         private_route_tables = []
         for i, cidr in enumerate(private_cidrs):
-            az = azs.names.apply(lambda names, i=i: names[i])
+            az = zones.apply(lambda names, i=i: names[i])
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{i}",
                 vpc_id=self.vpc.id,
@@ -115,7 +120,7 @@ class IsolatedVpc(Component):
 
         self.public_subnet_ids = []
         if args.nat_egress:
-            self._create_nat_egress(name, args, public_cidrs, azs, private_route_tables)
+            self._create_nat_egress(name, args, public_cidrs, zones, private_route_tables)
 
         self.endpoint_security_group = aws.ec2.SecurityGroup(
             f"{name}-endpoints-sg",
@@ -231,7 +236,7 @@ class IsolatedVpc(Component):
             pulumi.Output.concat("patch-baseline-snapshot-", region),
         ]
 
-    def _create_nat_egress(self, name: str, args: IsolatedVpcArgs, public_cidrs: list, azs,
+    def _create_nat_egress(self, name: str, args: IsolatedVpcArgs, public_cidrs: list, zones: pulumi.Output[list[str]],
                            private_route_tables: list[aws.ec2.RouteTable]) -> None:
         igw = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=self.vpc.id, tags=merge_tags(f"{name}-igw", args.tags), opts=self.child()
@@ -248,7 +253,7 @@ class IsolatedVpc(Component):
                 f"{name}-public-{i}",
                 vpc_id=self.vpc.id,
                 cidr_block=str(cidr),
-                availability_zone=azs.names.apply(lambda names, i=i: names[i]),
+                availability_zone=zones.apply(lambda names, i=i: names[i]),
                 map_public_ip_on_launch=False,  # only the NAT gateways live here, on EIPs
                 tags=merge_tags(f"{name}-public-{i}", args.tags),
                 opts=self.child(),
@@ -303,3 +308,11 @@ class IsolatedVpc(Component):
         self.flow_log_group_arn = log_group.arn
 
 
+
+
+def _spanned_zones(available: list[str], first: Optional[str], count: int) -> list[str]:
+    """The zones a VPC spans: `first` (when given) then the region's first other available zones.
+    A `first` the account does not have is kept: AWS then rejects the subnet and names the zone."""
+    if first is None:
+        return list(available[:count])
+    return [first, *[z for z in available if z != first]][:count]

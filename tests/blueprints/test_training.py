@@ -248,25 +248,33 @@ def test_lustre_and_its_clients_admit_each_other_on_the_lustre_ports(example_pla
 
 
 def test_gpu_nodes_go_to_the_chosen_availability_zone(render):
-    """training.availabilityZone picks the subnet (and so the placement group's AZ) of the EFA
-    nodes; without it they stay in the VPC's first AZ. (Training-only stacks: inference plays no part.)"""
+    """training.availabilityZone is the training VPC's first zone (any zone of the home region,
+    not only the first three) and the GPU nodes' (and so the placement group's) only subnet;
+    without it the VPC spans the first available zones and EFA nodes use the first.
+    (Training-only stacks: inference plays no part.)"""
     def training_only(tier: str, training: dict):
         return render(tier, {"training": training, "inference": {"enabled": False}})
 
-    for zone, index in ((None, 0), ("eu-west-1b", 1), ("eu-west-1c", 2)):
+    def zones(plan, tier: str) -> list[str]:
+        return [named(plan, "aws:ec2/subnet:Subnet", f"demo-{tier}-training-private-{i}").inputs["availabilityZone"]
+                for i in range(3)]
+
+    for zone, spanned in ((None, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]),
+                          ("eu-west-1c", ["eu-west-1c", "eu-west-1a", "eu-west-1b"]),
+                          ("eu-west-1d", ["eu-west-1d", "eu-west-1a", "eu-west-1b"])):
         plan = training_only("restricted", {"availabilityZone": zone} if zone else {})
-        subnet = named(plan, "aws:ec2/subnet:Subnet", f"demo-restricted-training-private-{index}")
-        assert subnet.inputs["availabilityZone"] == "eu-west-1" + "abc"[index]
+        assert zones(plan, "restricted") == spanned
         nodes = named(plan, "aws:eks/nodeGroup:NodeGroup", "demo-restricted-training-gpu-nodes")
-        assert nodes.inputs["subnetIds"] == [subnet.id]
+        assert nodes.inputs["subnetIds"] == [named(plan, "aws:ec2/subnet:Subnet", "demo-restricted-training-private-0").id]
     # A non-EFA type spreads over every AZ unless a zone is chosen.
-    spread = named(training_only("public", {}), "aws:eks/nodeGroup:NodeGroup", "demo-public-training-gpu-nodes")
-    assert len(spread.inputs["subnetIds"]) == 1  # the default p5.48xlarge has EFA
     g6 = training_only("public", {"gpuInstanceType": "g6e.12xlarge"})
     assert len(named(g6, "aws:eks/nodeGroup:NodeGroup", "demo-public-training-gpu-nodes").inputs["subnetIds"]) == 3
     pinned = training_only("public", {"gpuInstanceType": "g6e.12xlarge", "availabilityZone": "eu-west-1c"})
+    assert zones(pinned, "public")[0] == "eu-west-1c"
     assert named(pinned, "aws:eks/nodeGroup:NodeGroup", "demo-public-training-gpu-nodes").inputs["subnetIds"] == [
-        named(pinned, "aws:ec2/subnet:Subnet", "demo-public-training-private-2").id]
+        named(pinned, "aws:ec2/subnet:Subnet", "demo-public-training-private-0").id]
+    public_nat = named(pinned, "aws:ec2/subnet:Subnet", "demo-public-training-public-0")
+    assert public_nat.inputs["availabilityZone"] == "eu-west-1c"  # NAT subnets follow the same zones
 
 
 def test_a_small_on_demand_system_node_group_hosts_coredns(example_plan, tier):
