@@ -165,6 +165,11 @@ def validate(stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml"
     if spec.training.enabled:
         parts.append(f"training on {spec.training.gpu_instance_type}")
     typer.echo(f"ok: {stack} ({'; '.join(parts)})")
+    # Valid, but would stall the first `pulumi up`: warn (exit 0), on stderr.
+    from blueprints.quotas import elastic_ip_warnings
+
+    for line in elastic_ip_warnings(spec):
+        typer.echo(f"warning: {stack}: {line}", err=True)
 
 
 # -------------------------------------------------------------------------------------
@@ -254,7 +259,8 @@ def check(
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
     rendered, spec = _load_plan(source)
-    suppressions = [s.model_dump() for s in spec.model.suppressions] if spec is not None else []
+    suppressions = [s.model_dump() for s in [*spec.model.suppressions, *spec.implied_suppressions]] \
+        if spec is not None else []
     if residency is None and spec is not None:
         residency = spec.residency
     try:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from blueprints.spec import Spec
+from blueprints.spec import Spec, provider_name
 from blueprints.tiers import Tier
 from components._base import StatefulOptions
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
@@ -100,7 +100,7 @@ class BlueprintContext:
     def provider(self, region: str) -> aws.Provider:
         """The one explicit AWS provider for a region."""
         if region not in self._providers:
-            self._providers[region] = aws.Provider(f"aws-{region}", region=region)
+            self._providers[region] = aws.Provider(provider_name(region), region=region)
         return self._providers[region]
 
     def opts(self, region: str, *, stateful: bool = False, **kwargs: Any) -> pulumi.ResourceOptions:

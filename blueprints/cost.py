@@ -129,6 +129,8 @@ GUARDDUTY_FEATURE_MONTH = 20.00  # each enabled protection plan (EKS audit/runti
 GUARDDUTY_MALWARE_PLAN_MONTH = 15.00  # S3 malware protection plan: object scans of new uploads
 SECURITY_HUB_MONTH = 30.00  # security checks and finding ingestion
 MACIE_ACCOUNT_MONTH = 25.00  # bucket inventory, monitoring and automated discovery
+CONFIG_ITEM = 0.003  # AWS Config, per configuration item recorded (continuous recording)
+CONFIG_ITEMS_PER_MONTH = 10_000  # per recorder: the stack's own resources changing, plus Security Hub's checks
 
 
 @dataclass
@@ -448,6 +450,9 @@ ESTIMATORS: dict[str, Callable[[_Pricer, Resource], None]] = {
     "aws:macie2/account:Account": _flat(
         "Macie", MACIE_ACCOUNT_MONTH, f"assumed flat ${MACIE_ACCOUNT_MONTH:.0f}/month of bucket inventory and discovery"),
     "aws:macie2/classificationJob:ClassificationJob": _macie_job,
+    "aws:cfg/recorder:Recorder": _flat(
+        "AWS Config recorder", CONFIG_ITEM * CONFIG_ITEMS_PER_MONTH,
+        f"assumed {CONFIG_ITEMS_PER_MONTH:,} configuration items/month at ${CONFIG_ITEM}/item (rule evaluations not included)"),
     "aws:secretsmanager/secret:Secret": _flat("Secrets Manager secret", SECRET_MONTH, "per secret; API calls not included"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _flat("CloudWatch alarm", ALARM_MONTH, "standard-resolution alarm", "alarm-month"),
 }

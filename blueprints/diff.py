@@ -86,7 +86,7 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:ecr/repository:Repository": ("name", "encryptionConfigurations"),
     "aws:route53/healthCheck:HealthCheck": ("type", "requestInterval", "measureLatency"),
     "aws:apigateway/stage:Stage": ("restApi", "stageName"),
-    "aws:apigateway/deployment:Deployment": ("restApi",),
+    "aws:apigateway/deployment:Deployment": ("restApi", "triggers", "variables"),  # ForceNew in the provider
     "aws:cognito/userPool:UserPool": ("name", "aliasAttributes", "usernameAttributes"),
 }
 PROVIDER_KEY = "provider"  # the changed-key name reported when a resource moves to another provider

@@ -12,15 +12,24 @@ repositories and the cluster pulls from them: `<name>/inference/model-server` fo
 server (served as `<repository>:<tag>` or `@<digest>` of `inference.modelImage`) and one per
 add-on (`<name>/inference/cluster-autoscaler`, `<name>/inference/nvidia-device-plugin`). Copy
 the images into every region's repositories before traffic is expected, e.g. `crane copy
-<inference.modelImage> <repository_url>:<tag>` or ECR cross-region replication; until then the
-workloads stay pending (Pulumi does not wait for them: `pulumi.com/skipAwait`). On tiers with
-egress the spec's model image and the public add-on images are used as they are.
+<inference.modelImage> <repository_url>:<tag>` or ECR cross-region replication (a canary's image
+goes into the model server's repository under its own tag); until then the workloads stay
+pending (Pulumi does not wait for them: `pulumi.com/skipAwait`). On tiers with egress the spec's
+model images and the public add-on images are used as they are.
+
+Canary (`inference.canary`): a second model server (its own namespace, Deployment, NodePort
+Service, HPA, PDB and NetworkPolicies, hardened like the first) runs `canary.image` on the same
+GPU node group, which grows by the canary's replicas; the ingress gets a second target group and
+listener for it, and the stage's canary settings send `canary.percent` of requests there (the
+`backend` stage variable). The canary runs its share of the stage's replicas, at least one.
+Promote: set `modelImage` to the canary's image and remove `canary`; roll back: remove `canary`.
 
 Deletion protection of the NLB and the Cognito user pool follows `tier.protect_stateful`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,6 +37,7 @@ import pulumi
 
 from blueprints import platform
 from blueprints.context import BlueprintContext, LogSource, WebAclSource
+from blueprints.spec import CanarySpec, InferenceSpec
 from blueprints.tiers import API_AUTHORIZATION_TYPES, RESIDENCY_COUNTRIES
 from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
 from components.cluster_autoscaler import public_image as autoscaler_public_image
@@ -38,13 +48,15 @@ from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
 from components.node_group import NodeGroup, NodeGroupArgs
 from components.private_ingress import PrivateIngress, PrivateIngressArgs
 from components.regional_dns import RegionalDns, RegionalDnsArgs
-from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs
+from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs, StageCanary
 from components.serving_alarms import ServingAlarms, ServingAlarmsArgs
 from components.serving_workload import ServingWorkload, ServingWorkloadArgs
 from components.user_pool import UserPool, UserPoolArgs
 from components.web_acl import WebAcl, WebAclArgs
 
 SERVING_NODE_PORT = 30080
+CANARY_NODE_PORT = 30081
+CANARY_NAMESPACE = "inference-canary"
 # EKS add-ons that need nodes: DNS, and the resource metrics the HPA scales on.
 SYSTEM_ADDONS = ("coredns", "metrics-server")
 # Cluster add-on images: upstream where the nodes have egress, else a private mirror per region.
@@ -53,6 +65,7 @@ PUBLIC_IMAGES = {
     "nvidia-device-plugin": f"nvcr.io/nvidia/k8s-device-plugin:{NVIDIA_DEVICE_PLUGIN_TAG}",
 }
 MODEL_SERVER = "model-server"
+CANARY = "canary"  # the canary's model image, in `_images`
 MAX_BODY_KIB = 64  # the WAF body-size rule: the largest request body API Gateway forwards to WAF
 
 
@@ -82,13 +95,24 @@ def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.I
     private ECR mirror in the region, same tag or digest (copy it in once with `crane copy
     <image> <repository>:<tag>` or ECR replication); elsewhere the images are used as given."""
     upstream = {**PUBLIC_IMAGES, MODEL_SERVER: ctx.spec.inference.model_image or ""}
+    canary = ctx.spec.inference.canary
     if not ctx.tier.air_gapped:
-        return dict(upstream)
+        return {**upstream, **({CANARY: canary.image} if canary else {})}
     images: dict[str, pulumi.Input[str]] = {}
     for image, source in upstream.items():
         mirror = platform.mirror(ctx, f"{base}-{image}-mirror", region, f"inference/{image}")
         images[image] = pulumi.Output.concat(mirror.repository_url, _image_reference(source))
+        if image == MODEL_SERVER and canary:
+            # The second model version sits in the same repository under its own tag or digest.
+            images[CANARY] = pulumi.Output.concat(mirror.repository_url, _image_reference(canary.image))
     return images
+
+
+def canary_replicas(inference: InferenceSpec) -> tuple[int, int]:
+    """The canary's HPA minimum and maximum: its percent of the stage's, at least one replica."""
+    share = (inference.canary.percent if inference.canary else 0) / 100
+    low = max(1, math.ceil(inference.min_replicas * share))
+    return low, max(low, math.ceil(inference.max_replicas * share))
 
 
 @dataclass
@@ -98,6 +122,7 @@ class InferenceRegion:
     cluster: EksCluster
     gpu_nodes: NodeGroup
     workload: ServingWorkload
+    canary: Optional[ServingWorkload]
     ingress: PrivateIngress
     api: RestApi
     web_acl: WebAcl
@@ -154,10 +179,14 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
         ),
         opts=opts,
     )
+    canary = None
+    if inference.canary is not None:
+        canary = _canary_workload(ctx, region, base, inference.canary, cluster, gpu_nodes, vpc, images)
     ingress = PrivateIngress(
         f"{base}-ingress",
         PrivateIngressArgs(vpc=vpc, node_group=gpu_nodes, node_security_group_id=cluster.cluster_security_group_id,
-                           node_port=workload.node_port, deletion_protection=tier.protect_stateful, tags=ctx.tags),
+                           node_port=workload.node_port, canary_node_port=canary.node_port if canary else None,
+                           deletion_protection=tier.protect_stateful, tags=ctx.tags),
         opts=opts,
     )
     # Where the WAF admits only the residency's countries, Route 53's checkers (which probe from
@@ -191,7 +220,23 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
         opts=opts,
     )
     return InferenceRegion(region=region, vpc=vpc, cluster=cluster, gpu_nodes=gpu_nodes, workload=workload,
-                           ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns)
+                           canary=canary, ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns)
+
+
+def _canary_workload(ctx: BlueprintContext, region: str, base: str, canary: CanarySpec, cluster: EksCluster,
+                     gpu_nodes: NodeGroup, vpc: IsolatedVpc, images: dict[str, pulumi.Input[str]]) -> ServingWorkload:
+    """The second model version: the same hardened workload in its own namespace and NodePort
+    (the device plugin is the stage's)."""
+    low, high = canary_replicas(ctx.spec.inference)
+    return ServingWorkload(
+        f"{base}-serving-canary",
+        ServingWorkloadArgs(
+            cluster=cluster, image=images[CANARY], model_version=_model_version(canary.image),
+            namespace=CANARY_NAMESPACE, node_port=CANARY_NODE_PORT, min_replicas=low, max_replicas=high,
+            ingress_cidrs=[vpc.cidr_block], node_group=gpu_nodes, skip_await=ctx.tier.air_gapped,
+        ),
+        opts=ctx.opts(region),
+    )
 
 
 def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: IsolatedVpc,
@@ -201,7 +246,9 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
     cluster = platform.cluster(ctx, base, region, vpc)
     platform.system_nodes(ctx, f"{base}-system", region, cluster, vpc, addons=SYSTEM_ADDONS)
-    # One GPU per replica and one replica per node on the single-GPU serving instance types.
+    # One GPU per replica and one replica per node on the single-GPU serving instance types; a
+    # canary's replicas run on the same group, which grows by them.
+    canary_low, canary_high = canary_replicas(inference) if inference.canary else (0, 0)
     # IMDS hop limit stays at the node group's default 1: Container Insights' pods (the
     # CloudWatch agent and Fluent Bit of amazon-cloudwatch-observability) run with hostNetwork,
     # so their IMDSv2 calls take no extra hop, and their AWS credentials come from Pod Identity.
@@ -210,7 +257,7 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
         f"{base}-gpu",
         NodeGroupArgs(cluster=cluster, subnet_ids=vpc.private_subnet_ids,
                       instance_types=(inference.gpu_instance_type,), gpu=True,
-                      min_size=inference.min_replicas, max_size=inference.max_replicas,
+                      min_size=inference.min_replicas + canary_low, max_size=inference.max_replicas + canary_high,
                       capacity_type="SPOT" if inference.capacity == "spot" else "ON_DEMAND",
                       ebs_kms_key=compute_key, efa=False, tags=ctx.tags),
         opts=opts,
@@ -238,6 +285,9 @@ def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIng
                               kms_key=logs_key, stateful=ctx.stateful, tags=ctx.tags),
             opts=opts,
         ).authorizer
+    canary = None
+    if inference.canary is not None:
+        canary = StageCanary(model_version=_model_version(inference.canary.image), percent=inference.canary.percent)
     api = RestApi(
         f"{base}-api",
         RestApiArgs(
@@ -248,7 +298,7 @@ def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIng
             token_authorizer=token_authorizer,
             api_key_required=inference.api_key_required,
             health_route=health_route,
-            canary_percent=inference.canary_percent,
+            canary=canary,
             log_retention_days=tier.log_retention_days,
             log_kms_key=logs_key,
             stateful=ctx.stateful,
@@ -256,13 +306,19 @@ def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIng
         ),
         opts=opts,
     )
+    # The canary's access log group exists (and is shipped) whether or not a canary runs.
     ctx.log_sources.append(LogSource(kind="api-access", region=region, log_group_name=api.access_log_group_name,
                                      log_group_arn=api.access_log_group_arn))
+    ctx.log_sources.append(LogSource(kind="api-access", region=region,
+                                     log_group_name=api.canary_access_log_group_name,
+                                     log_group_arn=api.canary_access_log_group_arn))
     return api
 
 
 def _web_acl(ctx: BlueprintContext, region: str, base: str, api: RestApi) -> WebAcl:
-    """The stage's web ACL from the tier; its logging is the security blueprint's (ctx.web_acls)."""
+    """The stage's web ACL from the tier; its logging is the security blueprint's (ctx.web_acls).
+    For `inference.payload: prompt` (which the spec admits only where the tier allows it) the
+    managed groups' body rules count instead of block; the alarms watch their matches."""
     tier, inference = ctx.tier, ctx.spec.inference
     web_acl = WebAcl(
         f"{base}-waf",
@@ -273,6 +329,7 @@ def _web_acl(ctx: BlueprintContext, region: str, base: str, api: RestApi) -> Web
             rate_window_seconds=300,
             max_body_kib=MAX_BODY_KIB,
             allowed_countries=RESIDENCY_COUNTRIES.get(ctx.spec.residency, ()) if tier.waf_geo_allowlist else (),
+            count_body_rules=inference.payload == "prompt",
             tags=ctx.tags,
         ),
         opts=ctx.opts(region),

@@ -5,15 +5,16 @@ system node group. Each registers its logs on the context for the security bluep
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pulumi
 
 from blueprints.context import BlueprintContext, LogSource
+from blueprints.spec import Spec
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.ecr_repository import EcrRepository, EcrRepositoryArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
-from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
+from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs, S3InterfaceEndpoint
 from components.node_group import NodeGroup, NodeGroupArgs
 
 # AWS services a VPC with no egress reaches through interface endpoints: ECR (images), STS and
@@ -31,18 +32,34 @@ EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com
 CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 
 
+def egress(spec: Spec) -> dict[str, Any]:
+    """The IsolatedVpcArgs that decide every VPC's way out, and so its NAT gateways and Elastic
+    IPs: NAT where the tier allows it, laid out as `natGateways` (or the tier) says. The VPCs
+    below and the quota report (blueprints/quotas.py) both read it."""
+    return {"nat_egress": not spec.tier.air_gapped, "nat_gateways": spec.nat_gateways or "per-az"}
+
+
+def network_regions(spec: Spec) -> list[str]:
+    """The region of every VPC the stack builds, one entry per VPC: the training VPC in the home
+    region, an inference VPC in each inference region (training.build, inference.build)."""
+    return ([spec.region] if spec.training.enabled else []) + (spec.inference_regions if spec.inference.enabled else [])
+
+
 def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,
-            first_zone: Optional[str] = None) -> IsolatedVpc:
+            first_zone: Optional[str] = None,
+            s3_interface_endpoint: Optional[S3InterfaceEndpoint] = None) -> IsolatedVpc:
     """A VPC with NAT egress where the tier allows it and VPC endpoints only where it does not;
-    `first_zone`: an AZ it must span, first (IsolatedVpcArgs.first_zone)."""
+    `first_zone`: an AZ it must span, first (IsolatedVpcArgs.first_zone); `s3_interface_endpoint`:
+    S3 for networks outside the VPC (IsolatedVpcArgs.s3_interface_endpoint)."""
     tier = ctx.tier
     vpc = IsolatedVpc(
         name,
         IsolatedVpcArgs(
             cidr_block=cidr_block,
             first_zone=first_zone,
-            nat_egress=not tier.air_gapped,
+            **egress(ctx.spec),
             interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if tier.air_gapped else (),
+            s3_interface_endpoint=s3_interface_endpoint,
             flow_log_retention_days=tier.log_retention_days,
             flow_log_kms_key=ctx.key("logs", region),
             stateful=ctx.stateful,

@@ -14,14 +14,24 @@ whatever the stack renders (NAT gateways per VPC, node group sizes, the regions 
 AWS's defaults are the values `aws service-quotas get-aws-default-service-quota` returns; an
 account's applied values are often higher (AWS raises some with use): compare with
 `aws service-quotas get-service-quota --service-code ec2 --quota-code <code>`.
+
+`blueprint validate` does not render, yet must warn before `pulumi up` when a region needs more
+Elastic IPs than AWS's default: `elastic_ips_from_spec` predicts them from the spec, with the
+same two facts the program builds from (which VPCs have NAT, blueprints.platform.egress and
+network_regions; how many NAT gateways such a VPC has, IsolatedVpcArgs.nat_gateway_count). The
+plan report keeps counting the rendered `aws:ec2/eip:Eip` resources: that is the truth of what
+`pulumi up` would create (any Elastic IP, not only NAT's) and it works on a plan JSON, which
+has no spec; a test holds the prediction equal to the count for every example and layout.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional
 
+from blueprints import platform
+from components.isolated_vpc import IsolatedVpcArgs
 from components.node_group import vcpus_per_node
 
 EIP = "aws:ec2/eip:Eip"
@@ -31,6 +41,7 @@ FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 # "EC2-VPC Elastic IPs" (L-0263D0A3): 5 per Region by default (Amazon EC2 User Guide, "Elastic IP
 # address quota").
 EIP_QUOTA = ("EC2-VPC Elastic IPs", 5)
+EIP_QUOTA_CODE = "L-0263D0A3"
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,46 @@ def _elastic_ips(plan: Any) -> Iterable[QuotaNeed]:
     name, default = EIP_QUOTA
     for region, count in per_region.items():
         yield QuotaNeed(region, name, count, default, f"{count} aws:ec2/eip:Eip (NAT gateways)")
+
+
+def elastic_ips_from_spec(spec: Any) -> list[QuotaNeed]:
+    """The Elastic IPs a stack needs per region, from its spec alone (no render): its VPCs with
+    NAT in each region x the NAT gateways each has. Regions that need none are left out."""
+    per_vpc = IsolatedVpcArgs(**platform.egress(spec)).nat_gateway_count
+    vpcs: dict[str, int] = {}
+    for region in platform.network_regions(spec):
+        vpcs[region] = vpcs.get(region, 0) + 1
+    name, default = EIP_QUOTA
+    return [QuotaNeed(region, name, count * per_vpc, default,
+                      f"{count} VPC{'s' if count > 1 else ''} with NAT x {per_vpc} NAT gateway{'s' if per_vpc > 1 else ''}"
+                      f" each, natGateways: {spec.nat_gateways}")
+            for region, count in vpcs.items() if per_vpc]
+
+
+def elastic_ip_warnings(spec: Any) -> list[str]:
+    """One line per region where the stack needs more Elastic IPs than AWS's default quota: the
+    region, the count, the default, how to raise the quota, and the spec option that lowers the
+    need."""
+    lines = []
+    for need in elastic_ips_from_spec(spec):
+        if not need.above_default:
+            continue
+        line = (f"{need.region} needs {need.needed} Elastic IPs ({need.basis}), plus any the account already holds "
+                f"there; AWS's default quota is {need.default} per region ({need.quota}, {EIP_QUOTA_CODE}), so "
+                "`pulumi up` fails with AddressLimitExceeded unless your account's quota is higher. Raise it: "
+                f"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code {EIP_QUOTA_CODE} "
+                f"--desired-value {need.needed} --region {need.region}")
+        if spec.nat_gateways != "single":
+            single = next(n.needed for n in elastic_ips_from_spec(_with_single_nat(spec)) if n.region == need.region)
+            line += (f"; or set natGateways: single ({single} Elastic IPs: one NAT gateway per VPC, whose zone then "
+                     "carries every zone's egress)")
+        lines.append(line)
+    return lines
+
+
+def _with_single_nat(spec: Any) -> Any:
+    """The same spec with `natGateways: single`."""
+    return replace(spec, model=spec.model.model_copy(update={"nat_gateways": "single"}))
 
 
 def _instance_vcpus(plan: Any) -> Iterable[QuotaNeed]:

@@ -94,7 +94,9 @@ def render_stack_file(
         f"      modelImage: {DEFAULT_IMAGE.format(region=region)}   # your model server image in ECR",
         f"      auth: {t.api_auth[0]}                        # allowed here: {', '.join(t.api_auth)}",
         "      rateLimitPer5Min: 2000           # WAF rate-based rule, per client IP",
-        "      canaryPercent: 0                 # 0-50: share of traffic for the canary stage",
+        "      # canary:                             # a second model version on part of the traffic",
+        "      #   image: <its model server image, another tag>",
+        "      #   percent: 10                       # 0-50; promote: modelImage = image, remove canary",
         "    siem:",
         f"      destination: {siem}              # splunk | http | s3 (archive only)",
     ]

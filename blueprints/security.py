@@ -5,10 +5,14 @@ Runs last: it ships the log sources that training and inference registered on th
 
 Per region that ships anything (the home region always: CloudTrail):
 - an archive bucket (Object Lock where the tier says) that receives every shipped record;
+  where it is locked, Firehose and AWS Config deliver to an unlocked staging bucket that S3
+  replicates into it (neither service sends the Content-MD5 or checksum that a default
+  retention requires; the AWS Config developer guide says it does not deliver to such buckets);
 - a SiemShipper: the transform Lambda, a Firehose stream to splunk / http / s3, one
   subscription filter per shipped log group, one `aws-waf-logs-` stream per web ACL.
 Per region the stack uses, where the tier runs GuardDuty: ThreatDetection, whose findings go
-to that region's stream and an SNS topic.
+to that region's stream and an SNS topic, and an AWS Config recorder (Security Hub's control
+checks are Config rules) unless `compliance.recorder` says the organisation runs one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Optional
 from blueprints.context import BlueprintContext, LogSource
 from blueprints.training import VPCE_EXEMPT_TAG
 from components.audit_trail import AuditTrail, AuditTrailArgs
+from components.config_recorder import ConfigRecorder, ConfigRecorderArgs
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock
 from components.siem_shipper import ShippedLogGroup, ShippedWebAcl, SiemShipper, SiemShipperArgs
 from components.threat_detection import ThreatDetection, ThreatDetectionArgs
@@ -26,14 +31,20 @@ from components.threat_detection import ThreatDetection, ThreatDetectionArgs
 # Glacier Flexible Retrieval bills 90 days at least: archives move there after 90 days, and only
 # where they are kept for at least twice that long.
 GLACIER_AFTER_DAYS = 90
+# How long a staging bucket keeps what it has replicated into the locked archive: long enough to
+# notice and fix a failing replication (objects that fail stay here), short enough not to hold a
+# second, unlocked copy of the evidence.
+STAGING_DAYS = 30
 
 
 @dataclass
 class Security:
     trail: AuditTrail
     archives: dict[str, EncryptedBucket] = field(default_factory=dict)
+    deliveries: dict[str, EncryptedBucket] = field(default_factory=dict)  # where services write: archive or staging
     shippers: dict[str, SiemShipper] = field(default_factory=dict)
     threat_detection: dict[str, ThreatDetection] = field(default_factory=dict)
+    config_recorders: dict[str, ConfigRecorder] = field(default_factory=dict)
 
 
 def build(ctx: BlueprintContext) -> Security:
@@ -62,10 +73,12 @@ def build(ctx: BlueprintContext) -> Security:
             opts=ctx.opts(region, stateful=True),
         )
         security.archives[region] = archive
+        delivery = security.deliveries[region] = _staging(ctx, region, archive) if tier.siem_archive_object_lock \
+            else archive
         security.shippers[region] = SiemShipper(
             ctx.regional("siem", region),
             SiemShipperArgs(
-                archive_bucket=archive,
+                archive_bucket=delivery,
                 destination=ctx.spec.siem.destination,
                 endpoint=ctx.spec.siem.endpoint,
                 token=ctx.spec.siem_token(),
@@ -103,7 +116,31 @@ def build(ctx: BlueprintContext) -> Security:
                 ),
                 opts=ctx.opts(region),
             )
+            if ctx.spec.config_recorder:
+                security.config_recorders[region] = ConfigRecorder(
+                    ctx.regional("config", region),
+                    ConfigRecorderArgs(
+                        bucket=security.deliveries[region],
+                        kms_key=ctx.key("logs", region),
+                        # Global types (IAM) once, in the home region: recorded in several regions
+                        # they are recorded, and billed, several times.
+                        include_global_resource_types=region == home,
+                        tags=ctx.tags,
+                    ),
+                    opts=ctx.opts(region),
+                )
     return security
+
+
+def _staging(ctx: BlueprintContext, region: str, archive: EncryptedBucket) -> EncryptedBucket:
+    """An unlocked bucket that S3 replicates, object by object, into the locked `archive`: what
+    Firehose and AWS Config write lands under Object Lock without them having to send checksums."""
+    return EncryptedBucket(
+        ctx.regional("audit-staging", region),
+        ctx.bucket_args("logs", region, expiration_days=STAGING_DAYS, noncurrent_expiration_days=1,
+                        replicate_to=archive),
+        opts=ctx.opts(region, stateful=True),
+    )
 
 
 def _log_bucket_args(ctx: BlueprintContext, region: str, *, object_lock: bool) -> EncryptedBucketArgs:

@@ -32,6 +32,17 @@ AZ_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$"
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
+def provider_name(region: str) -> str:
+    """The logical name of the stack's explicit AWS provider for a region; guardrail findings
+    about a region as a whole are reported against it."""
+    return f"aws-{region}"
+
+
+# The guardrail that wants an AWS Config recorder wherever Security Hub runs
+# (policies/rules/threat_detection.py).
+CONFIG_RECORDER_RULE = "AIB-155"
+
+
 class SpecError(Exception):
     """Config problems, one line each. Raised before any resource is registered."""
 
@@ -44,6 +55,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True, strict=False)
 
 
+def _private_networks(values: list[str]) -> list[str]:
+    """CIDR blocks of private IPv4 networks (RFC 1918, RFC 6598), or a ValueError naming the first
+    that is not: networks reached over a Transit Gateway, a VPN or Direct Connect."""
+    for value in values:
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a CIDR block such as 10.100.0.0/16") from None
+        if not any(network.version == 4 and network.subnet_of(private) for private in PRIVATE_NETWORKS):
+            raise ValueError(f"{value!r} is not a private network; list the CI runner or VPN networks inside "
+                             "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10")
+    return values
+
+
 class TrainingSpec(_Strict):
     enabled: bool = True
     gpu_instance_type: str = Field("p5.48xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
@@ -54,6 +79,15 @@ class TrainingSpec(_Strict):
     # The AZ of the GPU nodes (and their cluster placement group). None: the VPC's first AZ for
     # EFA types, every AZ otherwise. Whether the AZ offers the instance type is for AWS to say.
     availability_zone: Optional[str] = Field(None, alias="availabilityZone")
+    # Private networks people reach the training buckets from where the tier admits object access
+    # only through VPC endpoints (air-gapped tiers): the training VPC's S3 interface endpoint admits
+    # HTTPS from them. None: deployerCidrs; []: no people path (no interface endpoint).
+    data_access_cidrs: Optional[list[str]] = Field(None, alias="dataAccessCidrs", max_length=20)
+
+    @field_validator("data_access_cidrs")
+    @classmethod
+    def _data_access_private(cls, values: Optional[list[str]]) -> Optional[list[str]]:
+        return None if values is None else _private_networks(values)
 
     @field_validator("availability_zone")
     @classmethod
@@ -72,6 +106,20 @@ class TrainingSpec(_Strict):
         return value
 
 
+class CanarySpec(_Strict):
+    # A second model version behind its own Deployment, NodePort and load-balancer listener; the
+    # API stage's canary sends it `percent` of requests. Promote: set modelImage to `image` and
+    # remove `canary`; roll back: remove `canary`.
+    image: str = Field(pattern=IMAGE_PATTERN)
+    percent: float = Field(10, ge=0, le=50)
+
+
+def image_version(image: str) -> str:
+    """The tag or digest that ends an image URI (`...:1.4.2` -> `1.4.2`)."""
+    last = image.rsplit("/", 1)[-1]
+    return last.split("@", 1)[1] if "@" in last else last.rpartition(":")[2]
+
+
 class InferenceSpec(_Strict):
     enabled: bool = True
     regions: Optional[list[str]] = Field(None, min_length=1, max_length=6)
@@ -81,7 +129,14 @@ class InferenceSpec(_Strict):
     model_image: Optional[str] = Field(None, alias="modelImage", pattern=IMAGE_PATTERN)
     auth: Optional[Literal["iam", "cognito", "jwt"]] = None
     rate_limit_per_5min: int = Field(2000, alias="rateLimitPer5Min", ge=10, le=2_000_000_000)
-    canary_percent: float = Field(0, alias="canaryPercent", ge=0, le=50)
+    # What request bodies carry. structured (the default): the WAF's body rules block like every
+    # other rule, the strict choice for JSON features; prompt: LLM prompts, which carry code and SQL
+    # that the SQLi/XSS/LFI body rules answer with 403, so those rules count (labelled, logged,
+    # alarmed) while header, URI, query and cookie rules keep blocking. Tier rule: WAF body rules.
+    payload: Literal["structured", "prompt"] = "structured"
+    canary: Optional[CanarySpec] = None
+    # Replaced by `canary` (which names the second model image): rejected with the new key's name.
+    replaced_canary_percent: Optional[Any] = Field(None, alias="canaryPercent", exclude=True)
     capacity: Literal["on-demand", "spot"] = "on-demand"
     api_key_required: bool = Field(False, alias="apiKeyRequired")
     domain_name: Optional[str] = Field(
@@ -89,6 +144,13 @@ class InferenceSpec(_Strict):
     )
     hosted_zone_id: Optional[str] = Field(None, alias="hostedZoneId", pattern=r"^Z[A-Z0-9]{1,31}$")
     jwt_issuer: Optional[str] = Field(None, alias="jwtIssuer", pattern=r"^https://\S+$")
+
+    @field_validator("replaced_canary_percent")
+    @classmethod
+    def _canary_percent_replaced(cls, value: Any) -> Any:
+        raise ValueError("replaced by inference.canary, which also names the second model version: remove "
+                         "canaryPercent and, to run a canary, set inference.canary: {image: <the canary's model "
+                         "image>, percent: <0-50>}")
 
     @model_validator(mode="after")
     def _domain_needs_zone(self) -> "InferenceSpec":
@@ -101,6 +163,13 @@ class SiemSpec(_Strict):
     destination: Literal["splunk", "http", "s3"] = "s3"
     endpoint: Optional[str] = Field(None, pattern=r"^https://[^\s/]+(:[0-9]+)?(/\S*)?$")
     token: Optional[str] = None
+
+
+class ComplianceSpec(_Strict):
+    # AWS Config, which Security Hub's control checks run on: `create` records in every region
+    # where Security Hub runs; `existing` when the organisation already runs a recorder there
+    # (AWS allows one recorder and one delivery channel per account and region).
+    recorder: Literal["create", "existing"] = "create"
 
 
 class Suppression(_Strict):
@@ -119,10 +188,14 @@ class BlueprintSpec(_Strict):
     # Private networks `pulumi up` runs from (a CI runner VPC, a VPN) attached to the stack's VPCs
     # through a Transit Gateway: the EKS cluster security groups admit HTTPS from them.
     deployer_cidrs: list[str] = Field(default_factory=list, alias="deployerCidrs", max_length=20)
+    # NAT gateways per VPC where the tier has NAT (public, internal): per-az | single. None: the
+    # tier's default (blueprints/tiers.py nat_gateways).
+    nat_gateways: Optional[Literal["per-az", "single"]] = Field(None, alias="natGateways")
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     inference: InferenceSpec = Field(default_factory=InferenceSpec)
     siem: SiemSpec = Field(default_factory=SiemSpec)
     threat_detection: Optional[bool] = Field(None, alias="threatDetection")
+    compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
     suppressions: list[Suppression] = Field(default_factory=list)
 
     @field_validator("admin_cidrs", "deployer_cidrs")
@@ -138,12 +211,7 @@ class BlueprintSpec(_Strict):
     @field_validator("deployer_cidrs")
     @classmethod
     def _private(cls, values: list[str]) -> list[str]:
-        for value in values:
-            network = ipaddress.ip_network(value)
-            if not any(network.version == 4 and network.subnet_of(private) for private in PRIVATE_NETWORKS):
-                raise ValueError(f"{value!r} is not a private network; list the CI runner or VPN networks inside "
-                                 "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10")
-        return values
+        return _private_networks(values)
 
 
 @dataclass(frozen=True)
@@ -187,6 +255,40 @@ class Spec:
         """GuardDuty and Security Hub: on where the tier requires them, opt-in where optional."""
         chosen = self.model.threat_detection
         return self.tier.guardduty if chosen is None else chosen
+
+    @property
+    def config_recorder(self) -> bool:
+        """Create AWS Config recorders (wherever Security Hub runs) rather than use the organisation's."""
+        return self.threat_detection and self.model.compliance.recorder == "create"
+
+    @property
+    def implied_suppressions(self) -> list[Suppression]:
+        """What the config itself declares the plan will not contain: with `compliance.recorder:
+        existing`, the organisation's AWS Config recorder, in every region Security Hub runs in.
+        `blueprint check` reports these findings as suppressed, with this reason."""
+        if not self.threat_detection or self.config_recorder:
+            return []
+        reason = ("compliance.recorder is `existing`: the organisation's AWS Config recorder records this region "
+                  "(one recorder per account and region)")
+        return [Suppression(rule=CONFIG_RECORDER_RULE, resource=provider_name(r), reason=reason) for r in self.regions]
+
+    @property
+    def nat_gateways(self) -> Optional[str]:
+        """NAT gateways per VPC with NAT: `natGateways`, else the tier's default; None where the
+        tier has no NAT."""
+        if self.tier.nat_gateways is None:
+            return None
+        return self.model.nat_gateways or self.tier.nat_gateways
+
+    @property
+    def data_access_cidrs(self) -> tuple[str, ...]:
+        """Networks the training VPC's S3 interface endpoint admits (`training.dataAccessCidrs`,
+        else deployerCidrs) on tiers whose buckets admit objects only through VPC endpoints;
+        () elsewhere, or when the list is empty (no people path)."""
+        if not self.tier.air_gapped:
+            return ()
+        chosen = self.training.data_access_cidrs
+        return tuple(self.model.deployer_cidrs if chosen is None else chosen)
 
     @property
     def inference_regions(self) -> list[str]:
@@ -294,6 +396,13 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             problems.append(f"inference.minReplicas: {inference.min_replicas} is above inference.maxReplicas ({inference.max_replicas})")
         if inference.model_image is None:
             problems.append("inference.modelImage: required when inference is enabled (an ECR image URI with a tag or digest)")
+        canary = inference.canary
+        if canary is not None and inference.model_image is not None \
+                and image_version(canary.image) == image_version(inference.model_image):
+            problems.append(
+                f"inference.canary.image: serves model version {image_version(canary.image)!r}, the same as "
+                "inference.modelImage; a canary runs a second version: give it another tag or digest (to promote "
+                "a canary, set modelImage to its image and remove canary)")
         auth = inference.auth or tier.api_auth[0]
         if auth not in tier.api_auth:
             rule("inference.auth", f"{auth!r} is not allowed; use one of {', '.join(tier.api_auth)}", "API auth")
@@ -303,6 +412,17 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             problems.append("inference.jwtIssuer: only used with inference.auth jwt; remove it")
         if inference.capacity == "spot" and not tier.spot_inference:
             rule("inference.capacity", "'spot' is not allowed; use on-demand", "spot capacity")
+        if inference.payload == "prompt" and not tier.waf_prompt_payload:
+            rule("inference.payload", "'prompt' is not allowed: the WAF's request-body rules (SQLi_BODY, "
+                 "CrossSiteScripting_BODY and the others) keep blocking on this tier; use structured",
+                 "WAF body rules, prompt payload")
+
+    if model.nat_gateways is not None and tier.nat_gateways is None:
+        rule("natGateways", "this tier's VPCs have no NAT gateways (VPC endpoints only); remove the key",
+             "training VPC egress")
+    if training.data_access_cidrs is not None and not tier.air_gapped:
+        rule("training.dataAccessCidrs", "the training buckets are reachable without a VPC endpoint on this tier "
+             "(people use S3's regional endpoint with their roles); remove the key", "training VPC egress")
 
     if model.admin_cidrs:
         if tier.eks_public_endpoint == "none":

@@ -72,6 +72,11 @@ class Tier:
     # Network
     training_egress: Literal["nat", "endpoints"]  # endpoints: no IGW, no NAT, VPC endpoints only
     eks_public_endpoint: Literal["open", "allowlisted", "none"]  # private endpoint is always on
+    # NAT gateways per VPC where VPCs have NAT (the training VPC on `nat`, and the inference VPCs):
+    # the default of spec `natGateways`, which may choose either; None where there is no NAT.
+    # "single" saves NAT hours and Elastic IPs (two VPCs x three zones pass AWS's default of 5 EIPs
+    # per region) but makes its zone a single point of failure for egress (IsolatedVpcArgs).
+    nat_gateways: Literal["per-az", "single", None]
     # Keys
     keys: Literal["aws-managed", "cmk", "cmk-per-domain"]
     key_rotation: bool
@@ -85,6 +90,15 @@ class Tier:
     # Edge
     waf_managed_rule_groups: tuple[str, ...]
     waf_geo_allowlist: bool
+    # Whether spec `inference.payload: prompt` may set the managed groups' request-body rules
+    # (SQLi_BODY, CrossSiteScripting_BODY, ...) to count, labelled and alarmed, instead of block:
+    # LLM prompts carry code and SQL those rules cannot tell from attacks, and the model server
+    # executes neither. Header, URI, query and cookie rules block on every tier. Restricted keeps
+    # every body rule blocking: there the SQLi body rules are the last check before prompts reach
+    # the text-to-SQL and agent tools that get wired to regulated databases, and PCI DSS v4.0
+    # req. 6.4.2 accepts a detect-only web-attack control only where every alert is investigated
+    # at once, which a blueprint cannot promise.
+    waf_prompt_payload: bool
     api_auth: tuple[str, ...]  # allowed inference.auth values; the first is the default
     # Capacity
     spot_training: bool
@@ -120,11 +134,11 @@ TIERS: dict[str, Tier] = {
     "public": Tier(
         name="public", rank=0,
         summary="Public or synthetic data: defended edge, NAT egress, AWS-managed keys.",
-        training_egress="nat", eks_public_endpoint="open",
+        training_egress="nat", eks_public_endpoint="open", nat_gateways="single",
         keys="aws-managed", key_rotation=False,
         s3_tls_only=False, s3_versioning=False, s3_access_logging=False, s3_object_lock=False,
         log_retention_days=30,
-        waf_managed_rule_groups=(WAF_COMMON,), waf_geo_allowlist=False,
+        waf_managed_rule_groups=(WAF_COMMON,), waf_geo_allowlist=False, waf_prompt_payload=True,
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
@@ -135,12 +149,12 @@ TIERS: dict[str, Tier] = {
     "internal": Tier(
         name="internal", rank=1,
         summary="Internal business data: CMKs with rotation, TLS-only buckets, GuardDuty.",
-        training_egress="nat", eks_public_endpoint="allowlisted",
+        training_egress="nat", eks_public_endpoint="allowlisted", nat_gateways="per-az",
         keys="cmk", key_rotation=True,
         s3_tls_only=True, s3_versioning=True, s3_access_logging=False, s3_object_lock=False,
         log_retention_days=90,
         waf_managed_rule_groups=(WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION),
-        waf_geo_allowlist=False,
+        waf_geo_allowlist=False, waf_prompt_payload=True,
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
@@ -151,14 +165,14 @@ TIERS: dict[str, Tier] = {
     "confidential": Tier(
         name="confidential", rank=2,
         summary="Customer or proprietary data: air-gapped training, CMK per data domain, DLP.",
-        training_egress="endpoints", eks_public_endpoint="none",
+        training_egress="endpoints", eks_public_endpoint="none", nat_gateways=None,
         keys="cmk-per-domain", key_rotation=True,
         s3_tls_only=True, s3_versioning=True, s3_access_logging=True, s3_object_lock=False,
         log_retention_days=365,
         waf_managed_rule_groups=(
             WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION, WAF_SQLI, WAF_ANONYMOUS_IP,
         ),
-        waf_geo_allowlist=False,
+        waf_geo_allowlist=False, waf_prompt_payload=True,
         api_auth=("iam", "cognito"),
         spot_training=True, spot_inference=False,
         min_inference_regions=2, dns_routing="latency", residency_required=True,
@@ -171,14 +185,14 @@ TIERS: dict[str, Tier] = {
         name="restricted", rank=3,
         summary="Regulated data (PHI, PCI, trading): all of confidential, immutable audit, "
         "IAM-only API, geo allowlist, no spot.",
-        training_egress="endpoints", eks_public_endpoint="none",
+        training_egress="endpoints", eks_public_endpoint="none", nat_gateways=None,
         keys="cmk-per-domain", key_rotation=True,
         s3_tls_only=True, s3_versioning=True, s3_access_logging=True, s3_object_lock=True,
         log_retention_days=2557,
         waf_managed_rule_groups=(
             WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION, WAF_SQLI, WAF_ANONYMOUS_IP,
         ),
-        waf_geo_allowlist=True,
+        waf_geo_allowlist=True, waf_prompt_payload=False,
         api_auth=("iam",),
         spot_training=False, spot_inference=False,
         min_inference_regions=2, dns_routing="failover", residency_required=True,
@@ -250,6 +264,10 @@ def _waf(t: Tier) -> str:
     return ", ".join(groups)
 
 
+def _waf_prompt(t: Tier) -> str:
+    return "count, labelled + alarmed" if t.waf_prompt_payload else "block (no prompt payload)"
+
+
 def _spot(t: Tier) -> str:
     if t.spot_training and t.spot_inference:
         return "yes"
@@ -293,6 +311,7 @@ MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("S3", _s3),
     ("log retention (days)", lambda t: str(t.log_retention_days)),
     ("WAF", _waf),
+    ("WAF body rules, prompt payload", _waf_prompt),
     ("API auth", lambda t: ", ".join(t.api_auth)),
     ("spot capacity", _spot),
     ("inference regions (min)", lambda t: str(t.min_inference_regions)),

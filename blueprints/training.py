@@ -24,7 +24,7 @@ from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock
 from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
-from components.isolated_vpc import IsolatedVpc
+from components.isolated_vpc import IsolatedVpc, S3InterfaceEndpoint
 from components.k8s_training import TrainingNamespace, TrainingNamespaceArgs
 from components.kms_key import KmsKey
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
@@ -33,7 +33,8 @@ from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
-# Object actions an air-gapped bucket serves only through the training VPC's S3 endpoint.
+# Object actions an air-gapped bucket serves only through the training VPC's S3 endpoints: the
+# gateway (the cluster) and, where people have a path, the interface endpoint (people).
 VPCE_ONLY_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
                      "s3:DeleteObjectVersion", "s3:RestoreObject"]
 # Service-linked roles that move data outside the VPC on the stack's behalf: FSx (the Lustre
@@ -70,8 +71,13 @@ def build(ctx: BlueprintContext) -> Training:
     data_key, model_key = ctx.key("training-data", region), ctx.key("models", region)
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
 
-    # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints.
-    vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16", first_zone=spec.availability_zone)
+    # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints. There the
+    #    buckets serve objects only through the VPC's S3 endpoints, and the gateway endpoint serves
+    #    only the VPC itself: people (loading data, promoting models) come through an S3 interface
+    #    endpoint that their networks reach over the Transit Gateway / VPN (_people_endpoint).
+    people_endpoint, resolve_bucket_arns = _people_endpoint(ctx)
+    vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16", first_zone=spec.availability_zone,
+                           s3_interface_endpoint=people_endpoint)
 
     # 2. Storage: the buckets, EBS encryption by default.
     data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
@@ -79,6 +85,8 @@ def build(ctx: BlueprintContext) -> Training:
         ctx, f"{name}-models", "models", vpc,
         object_lock=ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None,
     )
+    if resolve_bucket_arns is not None:
+        resolve_bucket_arns(pulumi.Output.all(data_bucket.arn, model_bucket.arn))
     ctx.data_buckets.update({"training-data": data_bucket, "models": model_bucket})
     aws.ebs.EncryptionByDefault(ctx.regional("ebs-encryption", region), enabled=True, opts=opts)
     if compute_key is not None:
@@ -179,15 +187,36 @@ def build(ctx: BlueprintContext) -> Training:
                     roles=roles, macie=macie)
 
 
+def _people_endpoint(ctx: BlueprintContext) -> tuple[Optional[S3InterfaceEndpoint], Any]:
+    """The S3 interface endpoint people reach the air-gapped buckets through, and the resolver of
+    the bucket ARNs its policy admits (the buckets come after the VPC); (None, None) where the
+    tier needs none or `training.dataAccessCidrs` is empty.
+
+    Why an interface endpoint rather than exempting the people roles from the endpoint rule: the
+    data then never travels S3's public regional endpoint, not even over TLS from an MFA session;
+    it goes from the people's network over the Transit Gateway / VPN / Direct Connect to private
+    addresses in the training VPC, and the bucket policy still names exactly which endpoints may
+    carry object traffic (aws:SourceVpce), so an exemption for a role (stolen session included)
+    never turns into access from anywhere. Its security group admits HTTPS from
+    `training.dataAccessCidrs` (default: deployerCidrs, already routed to the VPC) only."""
+    cidrs = ctx.spec.data_access_cidrs
+    if not cidrs:
+        return None, None
+    bucket_arns, resolve = pulumi.deferred_output()
+    return S3InterfaceEndpoint(client_cidrs=cidrs, bucket_arns=bucket_arns), resolve
+
+
 def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **overrides: Any) -> EncryptedBucket:
     """A stateful bucket; on air-gapped tiers its objects are served only through the training
-    VPC's S3 gateway endpoint.
+    VPC's S3 endpoints: the gateway endpoint (the cluster, Lustre's nodes) and, where people have
+    a path, the interface endpoint (_people_endpoint), which the people roles use from outside.
 
     The deny covers object reads and writes only: bucket configuration (policy, encryption,
     lifecycle) stays with the account's administrators and this program, wherever they run, so
     nobody is locked out of managing the bucket. FSx and Macie, which reach S3 from the AWS side
     through their service-linked roles, are exempt by aws:PrincipalArn; other service roles (the
-    GuardDuty malware-scan role) by carrying the VPCE_EXEMPT_TAG principal tag.
+    GuardDuty malware-scan role) by carrying the VPCE_EXEMPT_TAG principal tag. People are not
+    exempt: the console cannot reach the objects, the CLI through the interface endpoint can.
     """
     region = ctx.home
     statements: list[Any] = []
@@ -196,6 +225,9 @@ def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **o
         # The policy names the bucket, which the component creates: resolve its ARN afterwards.
         bucket_arn, resolve_arn = pulumi.deferred_output()
         account, partition = ctx.account_id(region), ctx.partition(region)
+        endpoints = [vpc.gateway_endpoint_ids["s3"]]
+        if vpc.s3_interface_endpoint_id is not None:
+            endpoints.append(vpc.s3_interface_endpoint_id)
         statements.append({
             "Sid": "DenyObjectAccessOutsideTrainingVpc",
             "Effect": "Deny",
@@ -203,7 +235,9 @@ def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **o
             "Action": VPCE_ONLY_ACTIONS,
             "Resource": pulumi.Output.concat(bucket_arn, "/*"),
             "Condition": {
-                "StringNotEquals": {"aws:SourceVpce": vpc.gateway_endpoint_ids["s3"],
+                # Deny unless the request came through one of the endpoints (StringNotEquals with
+                # several values: true only when the key matches none of them).
+                "StringNotEquals": {"aws:SourceVpce": endpoints[0] if len(endpoints) == 1 else endpoints,
                                     f"aws:PrincipalTag/{VPCE_EXEMPT_TAG[0]}": VPCE_EXEMPT_TAG[1]},
                 "ArnNotLike": {"aws:PrincipalArn": [
                     pulumi.Output.concat("arn:", partition, ":iam::", account, ":role/aws-service-role/", role)
@@ -257,6 +291,9 @@ def _roles(ctx: BlueprintContext, cluster: EksCluster, data_bucket: EncryptedBuc
                 describe_cluster(),
                 {"Sid": "ReadTrainingData", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
                  "Resource": [data_bucket.arn, data_objects]},
+                # Loading data is preparing it: new objects reach /data on Lustre by auto-import.
+                # No delete: versioning (from internal up) keeps what was overwritten.
+                {"Sid": "LoadTrainingData", "Effect": "Allow", "Action": "s3:PutObject", "Resource": data_objects},
                 list_prefix(model_bucket, [CANDIDATES_PREFIX]),
                 {"Sid": "WriteCandidateModels", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
                  "Resource": candidates},

@@ -52,6 +52,12 @@ class EncryptedBucketArgs:
     """Move objects to Glacier Flexible Retrieval after N days. Default None."""
     object_lock: Optional[ObjectLock] = None
     """Object Lock default retention. Default None. Can only be enabled at creation."""
+    replicate_to: Optional["EncryptedBucket"] = None
+    """Copy every new object version to this bucket (S3 Replication, replicas encrypted with
+    its key). Use it to land what a service cannot write under Object Lock (AWS Config and
+    Firehose send no Content-MD5 or checksum, which a default retention requires) in a locked
+    bucket: the service writes here, S3 replicates into the locked one, where the replica takes
+    that bucket's default retention. Forces versioning on. Default None."""
     policy_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
     """Extra bucket-policy statements (service access, VPC-endpoint-only denies). Default none."""
     force_destroy: bool = False
@@ -65,6 +71,7 @@ class EncryptedBucket(Component):
 
     bucket_name: pulumi.Output[str]
     arn: pulumi.Output[str]
+    kms_key: Optional[KmsKey]
 
     def __init__(self, name: str, args: EncryptedBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("s3", "EncryptedBucket", name, opts)
@@ -76,6 +83,14 @@ class EncryptedBucket(Component):
             raise ValueError(f"{name}: expiration_days must exceed the Object Lock retention ({args.object_lock.days})")
         if args.object_lock and not 1 <= args.object_lock.days <= 36500:
             raise ValueError(f"{name}: object_lock.days must be 1-36500")
+        if args.replicate_to is not None and args.object_lock:
+            raise ValueError(f"{name}: replicate_to from an Object Lock bucket needs a token from AWS Support; "
+                             "lock the destination instead")
+        if args.replicate_to is not None and args.sse_algorithm == "aws:kms" and (
+                args.kms_key is None or args.replicate_to.kms_key is None):
+            raise ValueError(f"{name}: replicate_to with SSE-KMS needs a kms_key on this bucket and on the destination "
+                             "(S3 replicates SSE-KMS objects only with named keys)")
+        self.kms_key = args.kms_key
 
         self.bucket = aws.s3.Bucket(
             name,
@@ -116,7 +131,7 @@ class EncryptedBucket(Component):
             opts=self.child(),
         )
         versioning = None
-        if args.versioning or args.object_lock:
+        if args.versioning or args.object_lock or args.replicate_to is not None:
             versioning = aws.s3.BucketVersioning(
                 f"{name}-versioning",
                 bucket=bucket_id,
@@ -144,6 +159,8 @@ class EncryptedBucket(Component):
                 opts=self.child(),
             )
         self._lifecycle(name, args, bucket_id, versioning)
+        if args.replicate_to is not None:
+            self._replication(name, args, args.replicate_to, versioning)
 
         statements: list[Any] = []
         if args.tls_only:
@@ -180,6 +197,55 @@ class EncryptedBucket(Component):
         self.bucket_name = self.bucket.bucket
         self.arn = self.bucket.arn
         self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})
+
+    def _replication(self, name: str, args: EncryptedBucketArgs, destination: "EncryptedBucket",
+                     versioning: Optional[aws.s3.BucketVersioning]) -> None:
+        """S3 Replication of every new object to `destination` (S3 user guide, "Setting up
+        permissions for live replication": the role reads versions here and replicates there;
+        for SSE-KMS objects it decrypts with this bucket's key and encrypts with the replica's)."""
+        # "repl": a 24-character blueprint name's staging role must fit IAM's 64 with Pulumi's suffix.
+        role = self.service_role("repl-role", "s3.amazonaws.com", tags=args.tags,
+                                 condition=self.source_account_condition())
+        statements: list[Any] = [
+            {"Sid": "ReadSourceConfiguration", "Effect": "Allow",
+             "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": self.bucket.arn},
+            {"Sid": "ReadSourceVersions", "Effect": "Allow",
+             "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+             "Resource": pulumi.Output.concat(self.bucket.arn, "/*")},
+            {"Sid": "WriteReplicas", "Effect": "Allow",
+             "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
+             "Resource": pulumi.Output.concat(destination.arn, "/*")},
+        ]
+        sse_kms = args.sse_algorithm == "aws:kms"  # then both keys are set (checked in __init__)
+        if sse_kms:
+            statements += [
+                {"Sid": "DecryptSource", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": args.kms_key.arn},
+                {"Sid": "EncryptReplicas", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                 "Resource": destination.kms_key.arn},
+            ]
+        policy = self.role_policy("repl-policy", role, statements)
+        R = aws.s3
+        aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            bucket=self.bucket.id,
+            role=role.arn,
+            rules=[R.BucketReplicationConfigRuleArgs(
+                id="every-object",
+                status="Enabled",
+                filter=R.BucketReplicationConfigRuleFilterArgs(prefix=""),
+                # Deletes stay here: the replica is the evidence.
+                delete_marker_replication=R.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Disabled"),
+                destination=R.BucketReplicationConfigRuleDestinationArgs(
+                    bucket=destination.arn,
+                    encryption_configuration=R.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                        replica_kms_key_id=destination.kms_key.arn) if sse_kms else None,
+                ),
+                source_selection_criteria=R.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+                    sse_kms_encrypted_objects=R.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                        status="Enabled")) if sse_kms else None,
+            )],
+            opts=self.child(depends_on=[d for d in (versioning, policy) if d is not None]),
+        )
 
     def _lifecycle(self, name: str, args: EncryptedBucketArgs, bucket_id: pulumi.Output[str],
                    versioning: Optional[aws.s3.BucketVersioning]) -> None:

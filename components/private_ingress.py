@@ -8,7 +8,12 @@ certificate against public certificate authorities and its hostname against the 
 URI's host (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-private-integration.html),
 so the NLB's own `*.elb.amazonaws.com` name cannot be used; a public ACM certificate for a domain
 of the stack can (the URI's host is only the TLS server name and Host header: the VPC link, not
-DNS, routes the request to the NLB)."""
+DNS, routes the request to the NLB).
+
+A canary backend (`canary_node_port`) is a second target group on the same nodes, at the canary
+model server's NodePort, behind a second listener: the API stage's canary selects it by port
+(its `backend` stage variable), so a canary release reaches the second model version and
+nothing else, through the same load balancer and VPC Link."""
 
 from __future__ import annotations
 
@@ -66,6 +71,13 @@ class PrivateIngressArgs:
     """Terminate TLS on the listener with this certificate. Default None: a plain TCP listener
     (HTTP inside PrivateLink), because a certificate API Gateway accepts needs a domain the
     stack controls."""
+    canary_node_port: Optional[int] = None
+    """NodePort (30000-32767, not `node_port`) of a canary model server on the same nodes: a
+    second target group, listener and pair of security-group rules for it. Default None: no
+    canary backend."""
+    canary_listener_port: Optional[int] = None
+    """Port of the canary listener (same protocol and certificate as the main one). Default 8080,
+    or 8443 with `tls`; must differ from `listener_port`. Only with `canary_node_port`."""
     deregistration_delay_seconds: int = 30
     """Time in-flight requests get when a node leaves. Default 30."""
     deletion_protection: bool = True
@@ -74,7 +86,8 @@ class PrivateIngressArgs:
 
 
 class PrivateIngress(Component):
-    """Security group + internal NLB + TCP target group on the node group's ASG + listener + VPC Link.
+    """Security group + internal NLB + TCP target group on the node group's ASG + listener + VPC Link
+    (+ a canary target group and listener).
 
     NLB access logs exist only for TLS listeners, so a TCP hop is audited by the API Gateway
     access log and the VPC flow logs instead."""
@@ -89,6 +102,10 @@ class PrivateIngress(Component):
     listener_port: int
     server_name: Optional[str]
     """The TLS server name API Gateway must call (`https://<server_name>`); None: plain HTTP."""
+    canary_listener_port: Optional[int]
+    """The canary listener's port; None: no canary backend."""
+    canary_target_group_arn: Optional[pulumi.Output[str]]
+    canary_target_group_arn_suffix: Optional[pulumi.Output[str]]
 
     def __init__(self, name: str, args: PrivateIngressArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("network", "PrivateIngress", name, opts)
@@ -100,6 +117,7 @@ class PrivateIngress(Component):
             raise ValueError(f"{name}: tls.server_name must be a lower-case DNS name the certificate covers, "
                              f"got {tls.server_name!r}")
         self.server_name = tls.server_name if tls else None
+        self.canary_listener_port = self._canary_listener_port(name, args)
         vpc = args.vpc
 
         sg = aws.ec2.SecurityGroup(
@@ -107,26 +125,6 @@ class PrivateIngress(Component):
             vpc_id=vpc.vpc_id,
             description="Internal NLB: no inbound rules (only the VPC Link reaches it), NodePort to the nodes",
             tags=merge_tags(f"{name}-nlb-sg", args.tags),
-            opts=self.child(),
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nlb-nodeport-out",
-            security_group_id=sg.id,
-            referenced_security_group_id=args.node_security_group_id,
-            ip_protocol="tcp",
-            from_port=args.node_port,
-            to_port=args.node_port,
-            description="To the serving nodes NodePort (traffic and health checks)",
-            opts=self.child(),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-nodes-from-nlb",
-            security_group_id=args.node_security_group_id,
-            referenced_security_group_id=sg.id,
-            ip_protocol="tcp",
-            from_port=args.node_port,
-            to_port=args.node_port,
-            description=f"{name}: NodePort from the internal NLB",
             opts=self.child(),
         )
         # Load balancer and target group names allow 32 characters, too few for an autoname.
@@ -146,40 +144,11 @@ class PrivateIngress(Component):
             tags=merge_tags(f"{name}-nlb", args.tags),
             opts=self.child(delete_before_replace=True),  # an explicit name cannot exist twice
         )
-        self.target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            name=bounded_name(f"{name}-tg", 32),
-            vpc_id=vpc.vpc_id,
-            target_type="instance",
-            protocol="TCP",
-            port=args.node_port,
-            deregistration_delay=args.deregistration_delay_seconds,
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True, protocol="TCP", port="traffic-port", interval=10,
-                healthy_threshold=3, unhealthy_threshold=3),
-            tags=merge_tags(f"{name}-tg", args.tags),
-            opts=self.child(delete_before_replace=True),
-        )
-        # The managed node group's ASG is a value EKS computes; the attachment itself is a
-        # top-level resource, so previews show it.
-        asg_name = args.node_group.node_group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name)
-        aws.autoscaling.Attachment(
-            f"{name}-asg-attachment",
-            autoscaling_group_name=asg_name,
-            lb_target_group_arn=self.target_group.arn,
-            opts=self.child(),
-        )
-        aws.lb.Listener(
-            f"{name}-listener",
-            load_balancer_arn=self.load_balancer.arn,
-            port=self.listener_port,
-            protocol="TLS" if tls else "TCP",
-            certificate_arn=tls.certificate_arn if tls else None,
-            ssl_policy=tls.ssl_policy if tls else None,
-            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)],
-            tags=merge_tags(f"{name}-listener", args.tags),
-            opts=self.child(),
-        )
+        self.target_group = self._backend(name, args, sg, args.node_port, self.listener_port)
+        self.canary_target_group = None
+        if args.canary_node_port is not None and self.canary_listener_port is not None:
+            self.canary_target_group = self._backend(
+                f"{name}-canary", args, sg, args.canary_node_port, self.canary_listener_port)
         self.vpc_link = aws.apigateway.VpcLink(
             f"{name}-vpc-link",
             name=name,
@@ -194,6 +163,9 @@ class PrivateIngress(Component):
         self.dns_name = self.load_balancer.dns_name
         self.target_group_arn = self.target_group.arn
         self.target_group_arn_suffix = self.target_group.arn_suffix
+        canary_tg = self.canary_target_group
+        self.canary_target_group_arn = canary_tg.arn if canary_tg else None
+        self.canary_target_group_arn_suffix = canary_tg.arn_suffix if canary_tg else None
         self.security_group_id = sg.id
         self.vpc_link_id = self.vpc_link.id
         self.register_outputs({
@@ -206,4 +178,85 @@ class PrivateIngress(Component):
             "vpc_link_id": self.vpc_link_id,
             "listener_port": self.listener_port,
             "server_name": self.server_name,
+            "canary_listener_port": self.canary_listener_port,
+            "canary_target_group_arn": self.canary_target_group_arn,
+            "canary_target_group_arn_suffix": self.canary_target_group_arn_suffix,
         })
+
+    @staticmethod
+    def _canary_listener_port(name: str, args: PrivateIngressArgs) -> Optional[int]:
+        if args.canary_node_port is None:
+            if args.canary_listener_port is not None:
+                raise ValueError(f"{name}: canary_listener_port needs canary_node_port")
+            return None
+        check_range(name, "canary_node_port", args.canary_node_port, 30000, 32767)
+        if args.canary_node_port == args.node_port:
+            raise ValueError(f"{name}: canary_node_port must differ from node_port ({args.node_port})")
+        port = args.canary_listener_port if args.canary_listener_port is not None else (8443 if args.tls else 8080)
+        check_range(name, "canary_listener_port", port, 1, 65535)
+        main = args.listener_port if args.listener_port is not None else (443 if args.tls else 80)
+        if port == main:
+            raise ValueError(f"{name}: canary_listener_port must differ from listener_port ({main})")
+        return port
+
+    def _backend(self, prefix: str, args: PrivateIngressArgs, sg: aws.ec2.SecurityGroup, node_port: int,
+                 listener_port: int) -> aws.lb.TargetGroup:
+        """One path through the load balancer: the security-group rules for `node_port`, a target
+        group on the node group's Auto Scaling group at it, and a listener on `listener_port`.
+        Children are named `<prefix>-...` (the main backend keeps the component's own prefix)."""
+        tls = args.tls
+        aws.vpc.SecurityGroupEgressRule(
+            f"{prefix}-nlb-nodeport-out",
+            security_group_id=sg.id,
+            referenced_security_group_id=args.node_security_group_id,
+            ip_protocol="tcp",
+            from_port=node_port,
+            to_port=node_port,
+            description="To the serving nodes NodePort (traffic and health checks)",
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{prefix}-nodes-from-nlb",
+            security_group_id=args.node_security_group_id,
+            referenced_security_group_id=sg.id,
+            ip_protocol="tcp",
+            from_port=node_port,
+            to_port=node_port,
+            description=f"{prefix}: NodePort from the internal NLB",
+            opts=self.child(),
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{prefix}-tg",
+            name=bounded_name(f"{prefix}-tg", 32),
+            vpc_id=args.vpc.vpc_id,
+            target_type="instance",
+            protocol="TCP",
+            port=node_port,
+            deregistration_delay=args.deregistration_delay_seconds,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True, protocol="TCP", port="traffic-port", interval=10,
+                healthy_threshold=3, unhealthy_threshold=3),
+            tags=merge_tags(f"{prefix}-tg", args.tags),
+            opts=self.child(delete_before_replace=True),
+        )
+        # The managed node group's ASG is a value EKS computes; the attachment itself is a
+        # top-level resource, so previews show it.
+        asg_name = args.node_group.node_group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name)
+        aws.autoscaling.Attachment(
+            f"{prefix}-asg-attachment",
+            autoscaling_group_name=asg_name,
+            lb_target_group_arn=target_group.arn,
+            opts=self.child(),
+        )
+        aws.lb.Listener(
+            f"{prefix}-listener",
+            load_balancer_arn=self.load_balancer.arn,
+            port=listener_port,
+            protocol="TLS" if tls else "TCP",
+            certificate_arn=tls.certificate_arn if tls else None,
+            ssl_policy=tls.ssl_policy if tls else None,
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)],
+            tags=merge_tags(f"{prefix}-listener", args.tags),
+            opts=self.child(),
+        )
+        return target_group

@@ -1,16 +1,30 @@
 """A regional API Gateway REST API in front of a private ingress: POST /predict through the VPC
 Link with authorization and request validation, a stage with throttling, JSON access logs to an
-encrypted log group, execution logging, X-Ray, a usage plan, an optional API key and canary."""
+encrypted log group, execution logging, X-Ray, a usage plan, an optional API key and canary.
+
+Deployments: a deployment is a snapshot of the API's resources, methods, integrations,
+authorizers, validators and models; editing one of them changes nothing callers see until the
+API is deployed again. Every input that defines the API is passed to its resource from one
+record (`_define`), and the deployment's `triggers` hold a hash of each record: any change
+replaces the deployment (the provider's `triggers` is ForceNew), Pulumi creates the new one
+before deleting the old and moves the stage (and its canary) onto it; no change, no redeploy.
+
+Canary: the integrations reach the backend named by the stage variable `backend`
+(`<host>:<listener port>` of the private ingress). The stage's canary settings override it with
+the ingress's canary listener, so `percent` of requests reach the canary model server, and
+`modelVersion` with the canary's version. Adding, changing or removing the canary is a stage
+update, not a redeployment."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional, TypeVar
 
 import pulumi
 import pulumi_aws as aws
+from pulumi import _types
 
 from components._base import Component, StatefulOptions, check_range, merge_tags
 from components.kms_key import KmsKey
@@ -67,12 +81,46 @@ DEFAULT_REQUEST_SCHEMA: Mapping[str, Any] = {
 }
 
 Authorization = Literal["AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"]
+_Defining = TypeVar("_Defining", bound=pulumi.CustomResource)
+
+# How /predict requests are validated before they reach the backend (a validator is part of what
+# a deployment snapshots).
+REQUEST_VALIDATOR: Mapping[str, Any] = {
+    "name": "body-and-parameters", "validate_request_body": True, "validate_request_parameters": True}
+# API settings a deployment snapshots (RestApi inputs outside this map, such as the endpoint's TLS
+# policy, tags and description, take effect without one).
+API_SETTINGS: Mapping[str, Any] = {"api_key_source": "HEADER"}
+# The stage variable that names the backend (`host:port`) every integration calls; the canary
+# overrides it. A stage variable may stand for the whole domain of an HTTP integration URI
+# (API Gateway Developer Guide, "API Gateway stage variables reference for REST APIs").
+BACKEND_VARIABLE = "backend"
 
 # TLS 1.2 and 1.3 on the execute-api endpoint. Without a security policy a regional REST API's
 # default endpoint accepts TLS 1.0; an enhanced (`SecurityPolicy_*`) policy also needs an endpoint
 # access mode, and STRICT (AWS's recommendation) rejects requests whose SNI does not name the API
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html).
 DEFAULT_SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_2021_06"
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the typed `*Args` inputs inside a definition (their set properties), recognised
+    the way `Output.from_input` recognises them."""
+    if _types.is_input_type(type(value)):
+        return {k: v for k, v in vars(value).items() if v is not None}
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+
+def _fingerprint(inputs: Mapping[str, Any]) -> pulumi.Output[str]:
+    """SHA-256 of a resource's inputs once every Output in them is known (a preview with an
+    unknown input shows the deployment as replaced, which is what an apply then does)."""
+    return pulumi.Output.from_input(dict(inputs)).apply(lambda resolved: hashlib.sha256(
+        json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=_plain).encode()).hexdigest())
+
+
+def _backend(ingress: PrivateIngress, port: int) -> pulumi.Output[str]:
+    """The `backend` stage variable: `<host>:<port>` of an ingress listener, the host being the
+    TLS server name (what the certificate covers) or the load balancer's DNS name."""
+    return pulumi.Output.concat(ingress.server_name or ingress.dns_name, ":", str(port))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,9 +146,24 @@ class TokenAuthorizer:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StageCanary:
+    """A canary release on the stage: `percent` of requests, chosen at random, run with the
+    canary's stage variables, which send them to the ingress's canary backend (a second model
+    server) with the canary's `modelVersion`. API Gateway logs them to the access and execution
+    log groups suffixed `/Canary` as well (created here, encrypted like the stage's)."""
+
+    model_version: str
+    """`modelVersion` of canary requests: X-Model-Version to the backend and `canaryModelVersion`
+    in every access-log line. Required."""
+    percent: float
+    """Percent of requests (0-100) the canary serves. Required."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RestApiArgs:
     ingress: PrivateIngress
-    """The private ingress (NLB + VPC Link) requests are proxied to. Required."""
+    """The private ingress (NLB + VPC Link) requests are proxied to; with `canary`, it must have
+    a canary backend (`canary_node_port`). Required."""
     model_version: str
     """Stage variable `modelVersion`, sent to the backend as X-Model-Version, and written into
     every access-log line. Required."""
@@ -135,10 +198,9 @@ class RestApiArgs:
     """Execution log level. Data trace (full bodies) stays off always. Default INFO."""
     xray_tracing: bool = True
     """X-Ray tracing on the stage. Default on."""
-    canary_percent: float = 0.0
-    """Percent of traffic (0-100) sent to a canary deployment. Default 0: no canary settings."""
-    canary_model_version: Optional[str] = None
-    """`modelVersion` override for canary requests. Default: `model_version`."""
+    canary: Optional[StageCanary] = None
+    """A canary release to the ingress's canary backend. Default None: no canary settings (every
+    request reaches the main backend)."""
     log_retention_days: int = 365
     """Access- and execution-log retention; one of CloudWatch's values. Default 365."""
     log_kms_key: Optional[KmsKey] = None
@@ -163,6 +225,10 @@ class RestApi(Component):
     """`<api-id>.execute-api.<region>.amazonaws.com`."""
     access_log_group_name: pulumi.Output[str]
     access_log_group_arn: pulumi.Output[str]
+    canary_access_log_group_name: pulumi.Output[str]
+    """Where API Gateway writes the access logs of canary requests (`<access log group>/Canary`)."""
+    canary_access_log_group_arn: pulumi.Output[str]
+    deployment_id: pulumi.Output[str]
     usage_plan_id: pulumi.Output[str]
     api_key_id: Optional[pulumi.Output[str]]
 
@@ -170,6 +236,9 @@ class RestApi(Component):
         super().__init__("apigateway", "RestApi", name, opts)
         self._validate(name, args)
         self._args = args
+        # What a deployment snapshots: each defining resource's inputs, by logical name.
+        self._definition: dict[str, dict[str, Any]] = {}
+        self._defining: list[pulumi.CustomResource] = []
 
         self.api = gw.RestApi(
             f"{name}-api",
@@ -178,45 +247,51 @@ class RestApi(Component):
             endpoint_configuration=gw.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             security_policy=args.security_policy,
             endpoint_access_mode="STRICT",
-            api_key_source="HEADER",
+            **API_SETTINGS,
             tags=merge_tags(name, args.tags),
             opts=self.child(),
         )
+        self._definition[f"{name}-api"] = dict(API_SETTINGS)
         authorizer = self._create_authorizer(name, args)
-        validator = gw.RequestValidator(
-            f"{name}-validator", rest_api=self.api.id, name="body-and-parameters",
-            validate_request_body=True, validate_request_parameters=True, opts=self.child())
-        model = gw.Model(
-            f"{name}-predict-model", rest_api=self.api.id, name="PredictRequest", content_type="application/json",
-            description="Body of POST /predict", schema=json.dumps(dict(args.request_schema), sort_keys=True),
-            opts=self.child())
+        validator = self._define(gw.RequestValidator, f"{name}-validator", rest_api=self.api.id, **REQUEST_VALIDATOR)
+        model = self._define(
+            gw.Model, f"{name}-predict-model", rest_api=self.api.id, name="PredictRequest",
+            content_type="application/json", description="Body of POST /predict",
+            schema=json.dumps(dict(args.request_schema), sort_keys=True))
 
-        routes = [self._route(name, "predict", "POST", authorizer=authorizer, validator=validator, model=model)]
+        self._route(name, "predict", "POST", authorizer=authorizer, validator=validator, model=model)
         if args.health_route:
-            routes.append(self._route(name, "health", "GET"))
+            self._route(name, "health", "GET")
 
-        access_logs = self._log_group("access-logs", f"/aws/apigateway/{name}/access", args)
-        execution_logs = self._log_group(
-            "execution-logs", pulumi.Output.concat("API-Gateway-Execution-Logs_", self.api.id, "/", args.stage_name),
-            args)
+        # Canary requests are logged to the stage's groups suffixed `/Canary`, which API Gateway
+        # would otherwise create itself, unencrypted and kept forever
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html). They
+        # exist whether or not a canary runs, so a canary comes and goes without deleting a
+        # protected log group.
+        access_log_name = f"/aws/apigateway/{name}/access"
+        execution_log_name = pulumi.Output.concat("API-Gateway-Execution-Logs_", self.api.id, "/", args.stage_name)
+        access_logs = self._log_group("access-logs", access_log_name, args)
+        execution_logs = self._log_group("execution-logs", execution_log_name, args)
+        canary_access_logs = self._log_group("canary-access-logs", f"{access_log_name}/Canary", args)
+        canary_execution_logs = self._log_group(
+            "canary-execution-logs", pulumi.Output.concat(execution_log_name, "/Canary"), args)
         account = self._create_account(name, args) if args.manage_account_logging_role else None
 
-        # Redeploy whenever a route changes.
-        fingerprint = pulumi.Output.all(*[r.id for r in routes], model.schema).apply(
-            lambda parts: hashlib.sha256(json.dumps(parts).encode()).hexdigest())
+        # One hash per defining resource: `pulumi preview --diff` names what forces the redeploy.
         deployment = gw.Deployment(
             f"{name}-deployment", rest_api=self.api.id, description=f"{name} routes",
-            triggers={"routes": fingerprint}, opts=self.child(depends_on=routes))
-        canary = canary_version = None
-        if args.canary_percent > 0:
-            canary_version = args.canary_model_version or args.model_version
-            canary_deployment = gw.Deployment(
-                f"{name}-canary-deployment", rest_api=self.api.id, description=f"{name} canary",
-                triggers={"routes": fingerprint}, opts=self.child(depends_on=routes))
+            triggers={logical: _fingerprint(inputs) for logical, inputs in self._definition.items()},
+            opts=self.child(depends_on=self._defining))
+        ingress = args.ingress
+        canary = None
+        if args.canary is not None and ingress.canary_listener_port is not None:  # (checked in _validate)
+            # The same deployment, as AWS's canary release starts (the API is one definition);
+            # only the stage variables differ.
             canary = gw.StageCanarySettingsArgs(
-                deployment_id=canary_deployment.id,
-                percent_traffic=args.canary_percent,
-                stage_variable_overrides={"modelVersion": canary_version},
+                deployment_id=deployment.id,
+                percent_traffic=args.canary.percent,
+                stage_variable_overrides={"modelVersion": args.canary.model_version,
+                                          BACKEND_VARIABLE: _backend(ingress, ingress.canary_listener_port)},
                 use_stage_cache=False,
             )
         self.stage = gw.Stage(
@@ -225,14 +300,15 @@ class RestApi(Component):
             deployment=deployment.id,
             stage_name=args.stage_name,
             description=f"{name}: model {args.model_version}",
-            variables={"modelVersion": args.model_version},
+            variables={"modelVersion": args.model_version, BACKEND_VARIABLE: _backend(ingress, ingress.listener_port)},
             xray_tracing_enabled=args.xray_tracing,
             access_log_settings=gw.StageAccessLogSettingsArgs(
                 destination_arn=access_logs.arn,
-                format=access_log_format(args.model_version, canary_version)),
+                format=access_log_format(args.model_version, args.canary.model_version if args.canary else None)),
             canary_settings=canary,
             tags=merge_tags(f"{name}-{args.stage_name}", args.tags),
-            opts=self.child(depends_on=[execution_logs, *([account] if account else [])]),
+            opts=self.child(depends_on=[execution_logs, canary_execution_logs, canary_access_logs,
+                                        *([account] if account else [])]),
         )
         gw.MethodSettings(
             f"{name}-method-settings",
@@ -260,6 +336,9 @@ class RestApi(Component):
         self.api_host = pulumi.Output.concat(self.api.id, ".execute-api.", self.aws_region, ".amazonaws.com")
         self.access_log_group_name = access_logs.name
         self.access_log_group_arn = access_logs.arn
+        self.canary_access_log_group_name = canary_access_logs.name
+        self.canary_access_log_group_arn = canary_access_logs.arn
+        self.deployment_id = deployment.id
         self.register_outputs({
             "rest_api_id": self.rest_api_id,
             "rest_api_name": self.rest_api_name,
@@ -270,6 +349,9 @@ class RestApi(Component):
             "api_host": self.api_host,
             "access_log_group_name": self.access_log_group_name,
             "access_log_group_arn": self.access_log_group_arn,
+            "canary_access_log_group_name": self.canary_access_log_group_name,
+            "canary_access_log_group_arn": self.canary_access_log_group_arn,
+            "deployment_id": self.deployment_id,
             "usage_plan_id": self.usage_plan_id,
             "api_key_id": self.api_key_id,
         })
@@ -286,17 +368,22 @@ class RestApi(Component):
         if not policy.startswith("SecurityPolicy_") or policy.endswith("_EDGE"):
             raise ValueError(f"{name}: security_policy must be an enhanced regional SecurityPolicy_* policy "
                              f"(TLS 1.2 or later), got {policy!r}")
-        check_range(name, "canary_percent", args.canary_percent, 0, 100)
+        if args.canary is not None:
+            check_range(name, "canary.percent", args.canary.percent, 0, 100)
+            # Without a backend of its own the canary would reach the same pods as the stage.
+            if args.ingress is not None and args.ingress.canary_listener_port is None:
+                raise ValueError(f"{name}: canary needs an ingress with a canary backend "
+                                 "(PrivateIngressArgs.canary_node_port)")
         check_range(name, "integration_timeout_ms", args.integration_timeout_ms, 50, 29000)
         if args.token_authorizer and not 0 <= args.token_authorizer.ttl_seconds <= 3600:
             raise ValueError(f"{name}: token_authorizer.ttl_seconds must be 0-3600")
 
     def _create_authorizer(self, name: str, args: RestApiArgs) -> Optional[gw.Authorizer]:
         if args.cognito is not None:
-            return gw.Authorizer(
-                f"{name}-cognito-authorizer", rest_api=self.api.id, name="cognito", type="COGNITO_USER_POOLS",
-                provider_arns=args.cognito.user_pool_arns, identity_source="method.request.header.Authorization",
-                opts=self.child())
+            return self._define(
+                gw.Authorizer, f"{name}-cognito-authorizer", rest_api=self.api.id, name="cognito",
+                type="COGNITO_USER_POOLS", provider_arns=args.cognito.user_pool_arns,
+                identity_source="method.request.header.Authorization")
         if args.token_authorizer is not None:
             auth = args.token_authorizer
             aws.lambda_.Permission(
@@ -307,20 +394,21 @@ class RestApi(Component):
                 source_arn=pulumi.Output.concat(self.api.execution_arn, "/authorizers/*"),
                 opts=self.child(),
             )
-            return gw.Authorizer(
-                f"{name}-token-authorizer", rest_api=self.api.id, name="jwt", type="TOKEN",
+            return self._define(
+                gw.Authorizer, f"{name}-token-authorizer", rest_api=self.api.id, name="jwt", type="TOKEN",
                 authorizer_uri=auth.invoke_arn, identity_source="method.request.header.Authorization",
                 identity_validation_expression=r"^Bearer [-0-9A-Za-z_]+\.[-0-9A-Za-z_]+\.[-0-9A-Za-z_]+$",
-                authorizer_result_ttl_in_seconds=auth.ttl_seconds, opts=self.child())
+                authorizer_result_ttl_in_seconds=auth.ttl_seconds)
         return None
 
     def _route(self, name: str, path: str, http_method: str, *, authorizer: Optional[gw.Authorizer] = None,
                validator: Optional[gw.RequestValidator] = None, model: Optional[gw.Model] = None) -> gw.Integration:
         args = self._args
-        resource = gw.Resource(f"{name}-{path}", rest_api=self.api.id, parent_id=self.api.root_resource_id,
-                               path_part=path, opts=self.child())
+        resource = self._define(gw.Resource, f"{name}-{path}", rest_api=self.api.id,
+                                parent_id=self.api.root_resource_id, path_part=path)
         protected = validator is not None
-        method = gw.Method(
+        method = self._define(
+            gw.Method,
             f"{name}-{path}-{http_method.lower()}",
             rest_api=self.api.id,
             resource_id=resource.id,
@@ -331,18 +419,17 @@ class RestApi(Component):
             api_key_required=args.api_key_required and protected,
             request_validator_id=validator.id if validator else None,
             request_models={"application/json": model.name} if model else None,
-            opts=self.child(),
         )
         ingress = args.ingress
-        # Through the VPC link either way; with TLS on the listener API Gateway calls the name its
-        # certificate covers and verifies it (never insecureSkipVerification), else plain HTTP.
-        if ingress.server_name is not None:
-            uri = f"https://{ingress.server_name}:{ingress.listener_port}/{path}"
-            tls_config = gw.IntegrationTlsConfigArgs(insecure_skip_verification=False)
-        else:
-            uri = pulumi.Output.concat("http://", ingress.dns_name, ":", str(ingress.listener_port), "/", path)
-            tls_config = None
-        return gw.Integration(
+        # Through the VPC link either way, to the backend the stage variable names (the ingress's
+        # main listener, or its canary listener for canary requests); with TLS on the listeners
+        # API Gateway calls the name their certificate covers and verifies it (never
+        # insecureSkipVerification), else plain HTTP.
+        tls = ingress.server_name is not None
+        uri = f"{'https' if tls else 'http'}://${{stageVariables.{BACKEND_VARIABLE}}}/{path}"
+        tls_config = gw.IntegrationTlsConfigArgs(insecure_skip_verification=False) if tls else None
+        return self._define(
+            gw.Integration,
             f"{name}-{path}-integration",
             rest_api=self.api.id,
             resource_id=resource.id,
@@ -355,16 +442,31 @@ class RestApi(Component):
             tls_config=tls_config,
             request_parameters={"integration.request.header.X-Model-Version": "stageVariables.modelVersion"},
             timeout_milliseconds=args.integration_timeout_ms,
-            opts=self.child(),
         )
+
+    def _define(self, resource_type: type[_Defining], logical: str, **inputs: Any) -> _Defining:
+        """`resource_type(logical, **inputs)`, a part of the API a deployment snapshots: the same
+        `inputs` are hashed into the deployment's triggers, so what is deployed and what the
+        trigger covers cannot drift apart."""
+        self._definition[logical] = inputs
+        resource = resource_type(logical, **inputs, opts=self.child())
+        self._defining.append(resource)
+        return resource
 
     def _log_group(self, suffix: str, log_name: pulumi.Input[str], args: RestApiArgs) -> aws.cloudwatch.LogGroup:
         return self.log_group(suffix, log_name, retention_days=args.log_retention_days, kms_key=args.log_kms_key,
                               stateful=args.stateful, tags=args.tags)
 
     def _create_account(self, name: str, args: RestApiArgs) -> gw.Account:
-        role = self.service_role("cloudwatch-role", "apigateway.amazonaws.com", tags=args.tags,
-                                 condition=self.source_account_condition())
+        # No aws:SourceAccount / aws:SourceArn condition. AWS's logging role trusts the service
+        # alone (API Gateway Developer Guide, "Permissions for CloudWatch logging"; the
+        # AWS::ApiGateway::Account example) and API Gateway documents no source keys for it: it
+        # assumes the role for the account, not for an API, and does not send aws:SourceAccount
+        # even where it assumes an integration's credentials role. A condition that never
+        # matches makes UpdateAccount fail ("The role ARN does not have required permissions
+        # configured"). Only a principal of this account with iam:PassRole can set the role on
+        # the account: AIB-121's declared exemption (policies/rules/resource_policies.py).
+        role = self.service_role("cloudwatch-role", "apigateway.amazonaws.com", tags=args.tags)
         attachment = self.managed_policy("cloudwatch-push", role, "service-role/AmazonAPIGatewayPushToCloudWatchLogs")
         return gw.Account(f"{name}-account", cloudwatch_role_arn=role.arn, opts=self.child(depends_on=[attachment]))
 

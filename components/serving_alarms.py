@@ -1,6 +1,6 @@
 """CloudWatch alarms for a model-serving region, to an encrypted SNS topic: API 5xx rate, p99
 latency, WAF blocked-request spike, the autoscaler pinned at its maximum, and no healthy
-backend."""
+backend (per model version: the ingress's canary backend gets its own)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class ServingAlarmsArgs:
     web_acl: WebAcl
     """The web ACL whose blocked requests are watched. Required."""
     ingress: PrivateIngress
-    """The NLB target group whose healthy hosts are watched. Required."""
+    """The NLB target groups whose healthy hosts are watched (the canary's too, where the ingress
+    has one). Required."""
     cluster_name: pulumi.Input[str]
     """EKS cluster of the workload (Container Insights dimension). Required."""
     namespace: pulumi.Input[str]
@@ -45,6 +46,11 @@ class ServingAlarmsArgs:
     """p99 end-to-end latency over 5 minutes, ms. Default 10000 (generative models are slow)."""
     blocked_requests_per_5min: int = 500
     """WAF-blocked requests in 5 minutes that count as a spike. Default 500."""
+    body_rule_matches_per_5min: int = 100
+    """Requests in 5 minutes that matched a WAF body rule counted rather than blocked (a web ACL
+    with `count_body_rules`) that count as a spike. Default 100: one user pasting code into prompts
+    matches now and then; a scanner sends hundreds of payloads a minute. Unused when the web ACL's
+    body rules block."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -105,6 +111,15 @@ class ServingAlarms(Component):
               dimensions={"WebACL": args.web_acl.web_acl_name, "Region": self.aws_region, "Rule": "ALL"},
               evaluation_periods=1, threshold=args.blocked_requests_per_5min,
               comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching")
+        if args.web_acl.body_match_metric_name is not None:
+            # Counted body-rule matches let the request through: the spike is the signal instead.
+            alarm("waf-body-rule-matches", f"more than {args.body_rule_matches_per_5min} requests matched a counted "
+                  "WAF body rule (SQLi, XSS, LFI, RFI, SSRF, Log4j, Java deserialization) in 5 minutes",
+                  namespace="AWS/WAFV2", metric_name="CountedRequests", statistic="Sum", period=300,
+                  dimensions={"WebACL": args.web_acl.web_acl_name, "Region": self.aws_region,
+                              "Rule": args.web_acl.body_match_metric_name},
+                  evaluation_periods=1, threshold=args.body_rule_matches_per_5min,
+                  comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching")
         # Container Insights (the amazon-cloudwatch-observability add-on) publishes running pods per
         # Service; at the HPA maximum for 15 minutes the autoscaler can add nothing more.
         alarm("hpa-at-max", f"running pods at the HPA maximum ({args.max_replicas}) for 15 minutes",
@@ -118,6 +133,17 @@ class ServingAlarms(Component):
             dimensions={"LoadBalancer": args.ingress.load_balancer_arn_suffix,
                         "TargetGroup": args.ingress.target_group_arn_suffix},
             evaluation_periods=3, threshold=1, comparison_operator="LessThanThreshold", treat_missing_data="breaching")
+
+        canary_group = args.ingress.canary_target_group_arn_suffix
+        if canary_group is not None:
+            # A canary that no node serves fails its share of requests while the stage's backend
+            # is healthy: the stage-wide alarms would not notice it.
+            alarm("canary-no-healthy-backend",
+                  "no serving node of the canary model passes the load balancer health check",
+                  namespace="AWS/NetworkELB", metric_name="HealthyHostCount", statistic="Minimum", period=60,
+                  dimensions={"LoadBalancer": args.ingress.load_balancer_arn_suffix, "TargetGroup": canary_group},
+                  evaluation_periods=3, threshold=1, comparison_operator="LessThanThreshold",
+                  treat_missing_data="breaching")
 
         self.topic_arn = self.topic.arn
         self.no_healthy_backend_alarm_name = no_backend.name

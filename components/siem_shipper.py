@@ -18,7 +18,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._base import Component, StatefulOptions, bounded_name, check_range, merge_tags
+from components._base import Component, StatefulOptions, bounded_name, check_range, merge_tags, policy_json
 from components.encrypted_bucket import EncryptedBucket
 from components.kms_key import KmsKey
 
@@ -27,6 +27,12 @@ WAF_STREAM_PREFIX = "aws-waf-logs-"
 _STREAM_NAME_MAX = 64
 # Longest component name: IAM role names (64) = name + "-transform-role" + Pulumi's 8-character suffix.
 MAX_NAME = 41
+# The transform's input buffer (processor parameter BufferSizeInMBs): the smallest Firehose
+# allows (0.2-3 MB, default 1; "Transform source data in Amazon Data Firehose"). CloudWatch Logs
+# records arrive gzip-compressed and leave decompressed, enriched and base64-encoded, 15 times
+# larger or more, while a Lambda response may not pass 6 MB: at 1 MB a busy batch failed whole.
+# The transform still re-ingests what would not fit (components/siem_transform/handler.py).
+TRANSFORM_BUFFER_MB = "0.2"
 
 # Nested *Args class prefix and backup modes per destination (pulumi_aws.kinesis).
 _DESTINATIONS: dict[str, dict[str, Any]] = {
@@ -140,6 +146,7 @@ class SiemShipper(Component):
         self.role, self._firehose_policy = self._create_firehose_role(args, key_arn)
 
         self.stream = self._stream(name, name, "logs", key_arn)
+        self._allow_reingest(self.stream)
         self._create_subscriptions(name, args)
         self.waf_stream_arns = []
         for acl in args.web_acls:
@@ -198,6 +205,26 @@ class SiemShipper(Component):
             kms_key=args.kms_key,
             stateful=args.stateful,
             tags=args.tags,
+        )
+
+    def _allow_reingest(self, stream: aws.kinesis.FirehoseDeliveryStream) -> aws.iam.RolePolicy:
+        """The transform puts records that would pass its 6 MB response back into the stream that
+        delivered them: PutRecordBatch on the CloudWatch Logs stream and nothing else. The WAF
+        streams never need it: a WAF log record grows about 1.5-fold, far below the limit at
+        TRANSFORM_BUFFER_MB (were a put there ever refused, its records would fail to the error
+        prefix, not vanish). No KMS permission: Firehose encrypts a stream with its own grant on
+        the key (CreateDeliveryStream, DeliveryStreamEncryptionConfigurationInput)."""
+        role_name = self.function.role.apply(lambda arn: arn.rsplit("/", 1)[-1])  # the role's path is /
+        return aws.iam.RolePolicy(
+            f"{self._name}-transform-reingest",
+            role=role_name,
+            policy=policy_json([{
+                "Sid": "ReingestOversizedRecords",
+                "Effect": "Allow",
+                "Action": "firehose:PutRecordBatch",
+                "Resource": stream.arn,
+            }]),
+            opts=self.child(),
         )
 
     # -- Firehose ---------------------------------------------------------------------
@@ -271,7 +298,8 @@ class SiemShipper(Component):
             parameters=[
                 self._nested("ProcessingConfigurationProcessorParameter", parameter_name=n, parameter_value=v)
                 for n, v in (("LambdaArn", pulumi.Output.concat(self.function.arn, ":$LATEST")),
-                             ("BufferSizeInMBs", "1"), ("BufferIntervalInSeconds", "60"), ("NumberOfRetries", "3"))
+                             ("BufferSizeInMBs", TRANSFORM_BUFFER_MB), ("BufferIntervalInSeconds", "60"),
+                             ("NumberOfRetries", "3"))
             ],
         )])
         archive = dict(

@@ -1,5 +1,7 @@
 """A regional WAFv2 web ACL: AWS managed rule groups, a per-IP rate limit, a body-size limit, an
-optional geo allowlist, CloudWatch metrics on every rule, and its association with a resource."""
+optional geo allowlist, CloudWatch metrics on every rule, and its association with a resource.
+For bodies that carry code or SQL by design (LLM prompts), the groups' body rules can count
+instead of block (`count_body_rules`), each other rule keeping its action."""
 
 from __future__ import annotations
 
@@ -18,15 +20,35 @@ W = aws.wafv2
 BODY_INSPECTION_KIB = (16, 32, 48, 64)
 RATE_WINDOWS = (60, 120, 300, 600)
 
-# The Common rule set blocks bodies over 8 KiB (SizeRestrictions_BODY); this ACL's own
-# body-size rule sets the limit instead, so that rule only counts.
-_OVERRIDES = {
-    "AWSManagedRulesCommonRuleSet": [W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs(
-        name="SizeRestrictions_BODY",
-        action_to_use=W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs(
-            count=W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs()),
-    )],
+# The request-body rules of the AWS managed rule groups and the label each adds to a request it
+# matches (AWS WAF Developer Guide, "AWS Managed Rules rule groups list": baseline and use-case
+# rule groups). Every other rule of these groups inspects headers, the URI path, the query string
+# or cookies. AWS may add rules to a group's new versions: one missing here keeps blocking.
+BODY_RULES: dict[str, dict[str, str]] = {
+    "AWSManagedRulesCommonRuleSet": {
+        "SizeRestrictions_BODY": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body",
+        "EC2MetaDataSSRF_BODY": "awswaf:managed:aws:core-rule-set:EC2MetaDataSSRF_Body",
+        "GenericLFI_BODY": "awswaf:managed:aws:core-rule-set:GenericLFI_Body",
+        "GenericRFI_BODY": "awswaf:managed:aws:core-rule-set:GenericRFI_Body",
+        "CrossSiteScripting_BODY": "awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body",
+    },
+    "AWSManagedRulesKnownBadInputsRuleSet": {
+        "JavaDeserializationRCE_BODY": "awswaf:managed:aws:known-bad-inputs:JavaDeserializationRCE_Body",
+        "Log4JRCE_BODY": "awswaf:managed:aws:known-bad-inputs:Log4JRCE_Body",
+    },
+    "AWSManagedRulesSQLiRuleSet": {
+        "SQLi_BODY": "awswaf:managed:aws:sql-database:SQLi_Body",
+        "SQLiExtendedPatterns_BODY": "awswaf:managed:aws:sql-database:SQLiExtendedPatterns_Body",
+    },
+    # IP lists: they judge the caller's address, never the request body.
+    "AWSManagedRulesAmazonIpReputationList": {},
+    "AWSManagedRulesAnonymousIpList": {},
 }
+# The Common rule set blocks bodies over 8 KiB (SizeRestrictions_BODY); this ACL's own
+# body-size rule sets the limit instead, so that rule always only counts.
+_ALWAYS_COUNTED = {"AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY",)}
+# The label the ACL's own `body-rule-matches` rule adds (web ACL namespace: awswaf:<account>:webacl:<name>:).
+BODY_MATCH_LABEL = "aiblueprints:body-rule-match"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +70,14 @@ class WebAclArgs:
     allowed_countries: Sequence[str] = ()
     """ISO 3166-1 alpha-2 country codes. When set, requests from any other country are blocked
     (geo allowlist). Default empty: no geo restriction."""
+    count_body_rules: bool = False
+    """Override each managed group's request-body rules (BODY_RULES) to count instead of block, for
+    APIs whose bodies legitimately carry code or SQL, such as LLM prompts. Header, URI-path,
+    query-string and cookie rules keep blocking (per-rule overrides, never the whole group), and
+    so does this ACL's body-size limit. Matches keep the groups' labels and are counted again by a
+    `body-rule-matches` rule (label BODY_MATCH_LABEL) whose metric `body_match_metric_name` is
+    there to alarm on; WAF logs list them as non-terminating matches. Every group must be one of
+    BODY_RULES, whose body rules are known. Default off: every managed rule keeps its action."""
     sampled_requests: bool = True
     """Keep sampled requests for the console. Default on."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -66,6 +96,9 @@ class WebAcl(Component):
     web_acl_id: pulumi.Output[str]
     web_acl_name: pulumi.Output[str]
     metric_name: str
+    body_match_metric_name: Optional[str]
+    """CloudWatch `Rule` dimension of the requests a counted body rule matched (AWS/WAFV2
+    CountedRequests); None while body rules block."""
 
     def __init__(self, name: str, args: WebAclArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("waf", "WebAcl", name, opts)
@@ -77,8 +110,17 @@ class WebAcl(Component):
         bad = [c for c in args.allowed_countries if not re.fullmatch(r"[A-Z]{2}", c)]
         if bad:
             raise ValueError(f"{name}: allowed_countries must be ISO 3166-1 alpha-2 codes, got {bad}")
+        unknown = [g for g in args.managed_rule_groups if g not in BODY_RULES]
+        if args.count_body_rules and unknown:
+            raise ValueError(f"{name}: count_body_rules needs the body rules of every managed group; "
+                             f"those of {unknown} are not known (BODY_RULES)")
         # Metric names: letters, digits, - and _ only (1-128).
         self.metric_name = re.sub(r"[^A-Za-z0-9_-]", "-", name)[:100]
+        # What the `body-rule-matches` rule matches: the labels of the body rules this ACL counts
+        # (not SizeRestrictions_Body: the ACL's own body-size rule replaces it in both modes).
+        self._body_labels = [label for group in args.managed_rule_groups for rule, label in BODY_RULES[group].items()
+                             if rule not in _ALWAYS_COUNTED.get(group, ())] if args.count_body_rules else []
+        self.body_match_metric_name = f"{self.metric_name}-body-rule-matches" if self._body_labels else None
 
         rules = self._rules(args)
         self.web_acl = W.WebAcl(
@@ -116,13 +158,22 @@ class WebAcl(Component):
     def _rules(self, args: WebAclArgs) -> list[W.WebAclRuleArgs]:
         rules: list[W.WebAclRuleArgs] = []
 
-        def add(short: str, statement: W.WebAclRuleStatementArgs, *, block: bool) -> None:
+        def add(short: str, statement: W.WebAclRuleStatementArgs, *, action: Optional[str],
+                labels: Sequence[str] = ()) -> None:
+            """action: "block" or "count" for the ACL's own rules; None for a managed group, whose
+            rules keep their own actions (override action none)."""
+            rule_action = {
+                "block": W.WebAclRuleActionArgs(block=W.WebAclRuleActionBlockArgs()),
+                "count": W.WebAclRuleActionArgs(count=W.WebAclRuleActionCountArgs()),
+            }.get(action or "")
             rules.append(W.WebAclRuleArgs(
                 name=short,
                 priority=len(rules),
                 statement=statement,
-                action=W.WebAclRuleActionArgs(block=W.WebAclRuleActionBlockArgs()) if block else None,
-                override_action=None if block else W.WebAclRuleOverrideActionArgs(none=W.WebAclRuleOverrideActionNoneArgs()),
+                action=rule_action,
+                override_action=None if rule_action else W.WebAclRuleOverrideActionArgs(
+                    none=W.WebAclRuleOverrideActionNoneArgs()),
+                rule_labels=[W.WebAclRuleRuleLabelArgs(name=label) for label in labels] or None,
                 visibility_config=_visibility(f"{self.metric_name}-{short}", args.sampled_requests),
             ))
 
@@ -130,11 +181,19 @@ class WebAcl(Component):
             add("geo-allowlist", W.WebAclRuleStatementArgs(
                 not_statement=W.WebAclRuleStatementNotStatementArgs(statement=W.WebAclRuleStatementArgs(
                     geo_match_statement=W.WebAclRuleStatementGeoMatchStatementArgs(
-                        country_codes=list(args.allowed_countries))))), block=True)
+                        country_codes=list(args.allowed_countries))))), action="block")
         for group in args.managed_rule_groups:
             add(group, W.WebAclRuleStatementArgs(
                 managed_rule_group_statement=W.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                    name=group, vendor_name="AWS", rule_action_overrides=_OVERRIDES.get(group))), block=False)
+                    name=group, vendor_name="AWS", rule_action_overrides=_count_overrides(group, args))), action=None)
+        if self._body_labels:
+            # Labels are visible to the rules after the group that added them: this rule counts
+            # every request a counted body rule matched, under one metric to alarm on.
+            matches = [W.WebAclRuleStatementArgs(label_match_statement=W.WebAclRuleStatementLabelMatchStatementArgs(
+                scope="LABEL", key=label)) for label in self._body_labels]
+            add("body-rule-matches", matches[0] if len(matches) == 1 else W.WebAclRuleStatementArgs(
+                or_statement=W.WebAclRuleStatementOrStatementArgs(statements=matches)),
+                action="count", labels=[BODY_MATCH_LABEL])
         add("body-size-limit", W.WebAclRuleStatementArgs(
             size_constraint_statement=W.WebAclRuleStatementSizeConstraintStatementArgs(
                 comparison_operator="GT",
@@ -143,9 +202,22 @@ class WebAcl(Component):
                     body=W.WebAclRuleStatementSizeConstraintStatementFieldToMatchBodyArgs(oversize_handling="MATCH")),
                 text_transformations=[W.WebAclRuleStatementSizeConstraintStatementTextTransformationArgs(
                     priority=0, type="NONE")],
-            )), block=True)
+            )), action="block")
         add("rate-limit-per-ip", W.WebAclRuleStatementArgs(
             rate_based_statement=W.WebAclRuleStatementRateBasedStatementArgs(
                 aggregate_key_type="IP", limit=args.rate_limit, evaluation_window_sec=args.rate_window_seconds)),
-            block=True)
+            action="block")
         return rules
+
+
+def _count_overrides(group: str, args: WebAclArgs) -> Optional[list[W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs]]:
+    """Per-rule overrides to count: the group's body rules where `count_body_rules`, and the rules
+    this ACL always counts. None where the group keeps every rule's own action."""
+    counted = list(_ALWAYS_COUNTED.get(group, ()))
+    if args.count_body_rules:
+        counted += [rule for rule in BODY_RULES[group] if rule not in counted]
+    return [W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs(
+        name=rule,
+        action_to_use=W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs(
+            count=W.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs()),
+    ) for rule in counted] or None

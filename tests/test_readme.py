@@ -43,3 +43,14 @@ def test_the_stack_config_example_is_valid_and_its_suppression_names_a_real_reso
     assert suppression.resource in names
     assert f"| {suppression.rule} |" in (ROOT / "docs" / "RULES.md").read_text()
     assert yaml.safe_load(block)["config"]["ai-blueprints:blueprint"]["name"] == "fraud-models"
+
+
+def test_the_nat_layout_and_the_peoples_data_path_are_documented():
+    config = README.split("## Stack config")[1]
+    deploy = README.split("## Deploying for real")[1].split("\n## ")[0]
+    assert "natGateways: single" in config and "dataAccessCidrs:" in config
+    # How data gets in and models get out: which role, which endpoint, which command.
+    assert "--endpoint-url $S3" in deploy and "vpce.amazonaws.com" in deploy
+    assert "--profile ml-engineer" in deploy and "--profile approver" in deploy
+    # What the Elastic IP warning tells, and what a single NAT gateway costs in availability.
+    assert "L-0263D0A3" in deploy and "AddressLimitExceeded" in deploy and "the other zones lose" in deploy

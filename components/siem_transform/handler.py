@@ -17,10 +17,21 @@ read is counted and returned as ProcessingFailed (Firehose writes it to the erro
 the archive bucket); the handler never raises on bad input. Counts go to CloudWatch as an
 Embedded Metric Format line (namespace AiBlueprints/SiemTransform).
 
+The response stays under Lambda's 6 MB synchronous response quota (a larger one fails the whole
+batch): CloudWatch Logs records arrive gzip-compressed and leave decompressed, enriched and
+base64-encoded, many times larger. Records that would push the response past
+RESPONSE_LIMIT_BYTES are re-ingested into the stream that delivered them (PutRecordBatch; the
+original record, or, when its output alone would not fit, its log events split into smaller
+subscription payloads) and answered Dropped; they come back through this function in a later
+batch. What cannot be re-ingested (a single log event too large for any response, or puts that
+still fail after REINGEST_ATTEMPTS) is answered ProcessingFailed, so Firehose writes the original
+to the error prefix. The scheme is AWS's own `kinesis-firehose-cloudwatch-logs-processor`
+blueprint's.
+
 Configuration (environment): CLASSIFICATION, BLUEPRINT, and SOURCE_MAP, a JSON object mapping
 every subscribed log group name to its source kind (set by Pulumi from the log groups it
 subscribes; a group missing from it is shipped as the generic "cloudwatch-logs").
-Standard library only.
+Standard library only, except boto3 (in every Lambda Python runtime), imported only to re-ingest.
 """
 
 from __future__ import annotations
@@ -33,11 +44,32 @@ import os
 import sys
 import time
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 METRIC_NAMESPACE = "AiBlueprints/SiemTransform"
 GZIP_MAGIC = b"\x1f\x8b"
+
+# Firehose invokes the transform synchronously, and Lambda's synchronous invocation payload
+# quota is 6 MB for the response ("Transform source data in Amazon Data Firehose"; Lambda
+# quotas). The serialized response stays under 6,000,000 bytes: the headroom below 6 MiB that
+# AWS's kinesis-firehose-cloudwatch-logs-processor blueprint keeps.
+RESPONSE_LIMIT_BYTES = 6_000_000
+# A record whose output alone would take more than this is re-ingested as several smaller
+# subscription payloads, so each piece comes back small enough to share a response.
+PIECE_OUTPUT_BYTES = RESPONSE_LIMIT_BYTES // 4
+# PutRecordBatch (Firehose API reference): at most 500 records and 4 MiB per call, each record
+# at most 1,000 KiB before base64. The 4 MiB is counted on the base64 data that goes on the
+# wire, the stricter reading.
+REINGEST_BATCH_RECORDS = 500
+REINGEST_BATCH_BYTES = 4 * 1024 * 1024
+REINGEST_RECORD_BYTES = 1000 * 1024
+# Attempts per re-ingested record (the first put and its retries), with exponential backoff
+# from REINGEST_BACKOFF_SECONDS; well inside the function's timeout.
+REINGEST_ATTEMPTS = 5
+REINGEST_BACKOFF_SECONDS = 0.1
+_ENVELOPE_BYTES = len(json.dumps({"records": []}))
 
 # The source of a log group missing from SOURCE_MAP.
 GENERIC_SOURCE = "cloudwatch-logs"
@@ -79,35 +111,214 @@ class Settings:
         return str(self.source_map.get(log_group, GENERIC_SOURCE))
 
 
+@dataclass
+class _Outcome:
+    """One record's answer, with what re-ingesting or failing it needs."""
+
+    answer: dict[str, str]
+    events: int  # SIEM events in an Ok answer
+    original: str  # the record's data as Firehose sent it (base64)
+
+    def fallback(self, result: str) -> dict[str, str]:
+        """The answer carrying the original record instead of its events: Dropped once
+        re-ingested, ProcessingFailed when Firehose should write it to the error prefix."""
+        return {"recordId": self.answer["recordId"], "result": result, "data": self.original}
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, list[dict[str, str]]]:
     """The Firehose transformation entry point."""
     settings = Settings(event if isinstance(event, dict) else {})
     records = event.get("records") if isinstance(event, dict) else None
-    counts = {"RecordsOk": 0, "RecordsDropped": 0, "RecordsFailed": 0, "EventsOut": 0}
-    answers = []
-    for record in records if isinstance(records, list) else []:
-        answer, events = _transform(record, settings)
-        counts[{"Ok": "RecordsOk", "Dropped": "RecordsDropped"}.get(answer["result"], "RecordsFailed")] += 1
-        counts["EventsOut"] += events
-        answers.append(answer)
+    outcomes = [_transform(record, settings) for record in (records if isinstance(records, list) else [])]
+    counts = {"RecordsOk": 0, "RecordsDropped": 0, "RecordsFailed": 0, "EventsOut": 0,
+              "RecordsReingested": 0, "RecordsOversized": 0, "ReingestFailed": 0}
+    _fit(outcomes, settings, counts)
+    for outcome in outcomes:
+        result = outcome.answer["result"]
+        counts[{"Ok": "RecordsOk", "Dropped": "RecordsDropped"}.get(result, "RecordsFailed")] += 1
+        counts["EventsOut"] += outcome.events if result == "Ok" else 0
     _emit_metrics(settings.stream_name, counts)
-    return {"records": answers}
+    return {"records": [outcome.answer for outcome in outcomes]}
 
 
-def _transform(record: Any, settings: Settings) -> tuple[dict[str, str], int]:
+def _transform(record: Any, settings: Settings) -> _Outcome:
     record_id = str(record.get("recordId", "")) if isinstance(record, dict) else ""
     original = record.get("data") if isinstance(record, dict) else None
+    original = original if isinstance(original, str) else ""
     try:
         events = _events(_decode(original), settings)
     except MalformedRecord as exc:
         _log({"level": "WARNING", "message": "malformed record", "recordId": record_id, "reason": str(exc),
               "deliveryStream": settings.stream_name})
-        return {"recordId": record_id, "result": "ProcessingFailed",
-                "data": original if isinstance(original, str) else ""}, 0
+        return _Outcome({"recordId": record_id, "result": "ProcessingFailed", "data": original}, 0, original)
     if events is None:
-        return {"recordId": record_id, "result": "Dropped", "data": original}, 0
-    body = "".join(json.dumps(e, separators=(",", ":"), sort_keys=True, default=str) + "\n" for e in events)
-    return {"recordId": record_id, "result": "Ok", "data": base64.b64encode(body.encode("utf-8")).decode("ascii")}, len(events)
+        return _Outcome({"recordId": record_id, "result": "Dropped", "data": original}, 0, original)
+    body = "".join(_line(e) for e in events)
+    data = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    return _Outcome({"recordId": record_id, "result": "Ok", "data": data}, len(events), original)
+
+
+def _line(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), sort_keys=True, default=str) + "\n"
+
+
+# -- the 6 MB response ---------------------------------------------------------------------
+def _size(answer: dict[str, str]) -> int:
+    """Bytes the answer takes in the serialized response (the runtime's json.dumps), with its separator."""
+    return len(json.dumps(answer)) + 2
+
+
+def _fit(outcomes: list[_Outcome], settings: Settings, counts: dict[str, int]) -> None:
+    """Keep the response under RESPONSE_LIMIT_BYTES. Every answer is first counted at its floor
+    (an Ok answer at its fallback, the original record); Ok answers then keep their events, in
+    order, while the rest of the limit allows. The others are re-ingested and answered Dropped,
+    or answered ProcessingFailed where re-ingesting cannot help or keeps failing. The floor
+    leaves room for either fallback, so whatever the puts do the response fits."""
+    floor = _ENVELOPE_BYTES + sum(
+        _size(o.fallback("ProcessingFailed") if o.answer["result"] == "Ok" else o.answer) for o in outcomes)
+    budget = RESPONSE_LIMIT_BYTES - floor
+    pieces: dict[int, list[bytes]] = {}
+    # A large record of a single event cannot be split: it claims the budget first, or it could
+    # come back batch after batch behind others.
+    order = sorted(range(len(outcomes)), key=lambda i: not (
+        outcomes[i].events == 1 and _size(outcomes[i].answer) > PIECE_OUTPUT_BYTES))
+    for index in order:
+        outcome = outcomes[index]
+        if outcome.answer["result"] != "Ok":
+            continue
+        extra = _size(outcome.answer) - _size(outcome.fallback("ProcessingFailed"))
+        if extra <= budget:
+            budget -= extra
+            continue
+        reingest = _reingest_data(outcome, settings)
+        if reingest is None:
+            _log({"level": "WARNING", "message": "record too large for a transformation response; "
+                  "delivered as ProcessingFailed to the error prefix", "recordId": outcome.answer["recordId"],
+                  "outputBytes": _size(outcome.answer), "limitBytes": RESPONSE_LIMIT_BYTES,
+                  "deliveryStream": settings.stream_name})
+            outcome.answer = outcome.fallback("ProcessingFailed")
+            counts["RecordsOversized"] += 1
+        else:
+            pieces[index] = reingest
+    if not pieces:
+        return
+    failed = _reingest(settings, pieces)
+    for index in pieces:
+        outcome = outcomes[index]
+        outcome.answer = outcome.fallback("ProcessingFailed" if index in failed else "Dropped")
+        counts["ReingestFailed" if index in failed else "RecordsReingested"] += 1
+    _log({"level": "WARNING" if failed else "INFO", "message": "re-ingested records that would pass the "
+          "response limit", "records": len(pieces) - len(failed), "failed": len(failed),
+          "puts": sum(len(p) for p in pieces.values()), "deliveryStream": settings.stream_name})
+
+
+def _reingest_data(outcome: _Outcome, settings: Settings) -> Optional[list[bytes]]:
+    """What to put back into the stream for a record that does not fit this response: the
+    original record when its output can share a later response, else its log events as several
+    smaller subscription payloads; None when neither can ever fit (a single log event, or an
+    event of another kind, whose output alone passes the limit)."""
+    raw = base64.b64decode(outcome.original)
+    output = _size(outcome.answer)
+    if output <= PIECE_OUTPUT_BYTES and len(raw) <= REINGEST_RECORD_BYTES:
+        return [raw]
+    split = _split(raw, settings)
+    if split is not None:
+        return split
+    if _ENVELOPE_BYTES + output <= RESPONSE_LIMIT_BYTES and len(raw) <= REINGEST_RECORD_BYTES:
+        return [raw]
+    return None
+
+
+def _split(raw: bytes, settings: Settings) -> Optional[list[bytes]]:
+    """A CloudWatch Logs record's log events as DATA_MESSAGE payloads, gzip-compressed as CloudWatch
+    Logs writes them, each with at most PIECE_OUTPUT_BYTES of output and REINGEST_RECORD_BYTES of
+    data; None for a record of another kind or of a single log event."""
+    if raw[:2] != GZIP_MAGIC:
+        return None
+    try:
+        payload = json.loads(gzip.decompress(raw))
+        events = _cloudwatch_events(payload, settings)
+    except (OSError, EOFError, zlib.error, ValueError, MalformedRecord):
+        return None
+    if not events or len(events) < 2:
+        return None
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for log_event, event in zip(payload["logEvents"], events):
+        output = (len(_line(event).encode("utf-8")) * 4 + 2) // 3  # base64
+        if chunks[-1] and size + output > PIECE_OUTPUT_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(log_event)
+        size += output
+    pieces = [piece for chunk in chunks for piece in _gzip_pieces(payload, chunk)]
+    return pieces if all(len(piece) <= REINGEST_RECORD_BYTES for piece in pieces) else None
+
+
+def _gzip_pieces(payload: dict[str, Any], log_events: list[Any]) -> list[bytes]:
+    """`payload` with `log_events`, gzip-compressed; halved until each piece fits a Firehose record."""
+    data = gzip.compress(json.dumps({**payload, "logEvents": log_events}).encode("utf-8"))
+    if len(data) <= REINGEST_RECORD_BYTES or len(log_events) < 2:
+        return [data]
+    middle = len(log_events) // 2
+    return _gzip_pieces(payload, log_events[:middle]) + _gzip_pieces(payload, log_events[middle:])
+
+
+def _reingest(settings: Settings, pieces: dict[int, list[bytes]]) -> set[int]:
+    """Put every piece into the delivery stream that sent the batch (PutRecordBatch, in batches
+    within its limits), retrying failed puts REINGEST_ATTEMPTS times in all with exponential
+    backoff. Returns the records with a piece that was never accepted."""
+    pending = [(index, data) for index, datas in pieces.items() for data in datas]
+    try:
+        if not settings.stream_name:
+            raise ValueError("the event names no deliveryStreamArn")
+        client = _firehose_client(settings.region)
+    except Exception as exc:  # noqa: BLE001 - never raise: the records fail to the error prefix instead
+        _log({"level": "ERROR", "message": "cannot re-ingest", "reason": str(exc),
+              "deliveryStream": settings.stream_name})
+        return set(pieces)
+    for attempt in range(REINGEST_ATTEMPTS):
+        if attempt:
+            time.sleep(REINGEST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        retry = []
+        for batch in _batches(pending):
+            try:
+                response = client.put_record_batch(DeliveryStreamName=settings.stream_name,
+                                                   Records=[{"Data": data} for _, data in batch])
+            except Exception as exc:  # noqa: BLE001 - botocore errors (throttling, access, network): retry
+                _log({"level": "WARNING", "message": "PutRecordBatch failed", "reason": str(exc),
+                      "attempt": attempt + 1, "deliveryStream": settings.stream_name})
+                retry.extend(batch)
+                continue
+            if response.get("FailedPutCount"):
+                entries = response.get("RequestResponses") or []
+                retry.extend(item for position, item in enumerate(batch)
+                             if position >= len(entries) or entries[position].get("ErrorCode"))
+        pending = retry
+        if not pending:
+            break
+    return {index for index, _ in pending}
+
+
+def _batches(items: list[tuple[int, bytes]]) -> list[list[tuple[int, bytes]]]:
+    """`items` in PutRecordBatch calls of at most REINGEST_BATCH_RECORDS records and
+    REINGEST_BATCH_BYTES of base64 data."""
+    batches: list[list[tuple[int, bytes]]] = []
+    size = 0
+    for item in items:
+        encoded = (len(item[1]) + 2) // 3 * 4
+        if not batches or len(batches[-1]) == REINGEST_BATCH_RECORDS or size + encoded > REINGEST_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += encoded
+    return batches
+
+
+def _firehose_client(region: str) -> Any:
+    import boto3  # in every Lambda Python runtime; only re-ingesting needs it
+
+    return boto3.client("firehose", region_name=region or None)
 
 
 def _decode(data: Any) -> bytes:

@@ -18,6 +18,7 @@ BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 BUCKET_OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -78,6 +79,9 @@ MACIE_ACCOUNT = "aws:macie2/account:Account"
 MACIE_JOB = "aws:macie2/classificationJob:ClassificationJob"
 SECURITY_HUB = "aws:securityhub/account:Account"
 SECURITY_HUB_STANDARD = "aws:securityhub/standardsSubscription:StandardsSubscription"
+CONFIG_RECORDER = "aws:cfg/recorder:Recorder"
+CONFIG_DELIVERY_CHANNEL = "aws:cfg/deliveryChannel:DeliveryChannel"
+CONFIG_RECORDER_STATUS = "aws:cfg/recorderStatus:RecorderStatus"
 
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 S3_LOG_DELIVERY = "logging.s3.amazonaws.com"

@@ -8,17 +8,18 @@ has a `model`/`models` segment (the training blueprint's `<name>-models`).
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 from policies.controls import (
     DATA_DISCOVERY, IMMUTABILITY, IN_TRANSIT, PUBLIC_ACCESS, RECOVERY, VULNERABILITY, merge,
 )
-from policies.model import PolicyPlan, PolicyResource, policy_document, statements
+from policies.model import PolicyPlan, PolicyResource, as_list, dig, policy_document, statements, urn_name
 from policies.rule import (
     PROHIBITION, Result, RuleContext, always, check, fail, mandatory_if, na, ok, plan_rule, resource_rule,
 )
 from policies.rules._aws import (
-    BUCKET, BUCKET_OBJECT_LOCK, BUCKET_OWNERSHIP, BUCKET_PAB, BUCKET_POLICY, BUCKET_VERSIONING, ECR_REPOSITORY,
+    BUCKET, BUCKET_OBJECT_LOCK, BUCKET_OWNERSHIP, BUCKET_PAB, BUCKET_POLICY, BUCKET_REPLICATION, BUCKET_VERSIONING,
+    ECR_REPOSITORY,
     EVERY_STACK, MACIE_ACCOUNT, MACIE_JOB, TRAINING, audit_buckets, bucket_parts, bucket_policy_documents,
     is_model_bucket, truthy,
 )
@@ -87,25 +88,53 @@ def bucket_versioning(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 
 @plan_rule(
     id="AIB-073", scope=EVERY_STACK, missing="no audit or model bucket under Object Lock", title="Audit and model buckets have Object Lock in COMPLIANCE mode where the tier requires it",
-    severity="high", area=AREA, types=(BUCKET, BUCKET_OBJECT_LOCK), controls=IMMUTABILITY,
+    severity="high", area=AREA, types=(BUCKET, BUCKET_OBJECT_LOCK, BUCKET_REPLICATION), controls=IMMUTABILITY,
+    requires=(BUCKET, BUCKET_OBJECT_LOCK),
     level=lambda t: "mandatory" if t.s3_object_lock or t.siem_archive_object_lock else "disabled",
     level_doc="mandatory where `s3_object_lock` (or `siem_archive_object_lock`); off otherwise",
 )
 def bucket_object_lock(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """objectLockEnabled on the bucket and a default retention in COMPLIANCE mode, so nobody
-    (root included) can shorten or delete the evidence."""
+    (root included) can shorten or delete the evidence. An audit bucket that a service must
+    write to without checksums (Firehose, AWS Config) may instead be a staging bucket: one
+    enabled replication rule for every object into a bucket of the stack that is itself locked
+    in COMPLIANCE mode."""
     audit = {b.urn for b in audit_buckets(plan)}
     for bucket in plan.of_type(BUCKET):
         if bucket.urn not in audit and not is_model_bucket(bucket):
             continue
         what = "audit bucket" if bucket.urn in audit else "model bucket"
-        if not truthy(bucket.get("objectLockEnabled")):
-            yield fail(f"{what} without Object Lock (objectLockEnabled)", bucket)
+        if truthy(bucket.get("objectLockEnabled")):
+            yield check(_locked(plan, bucket), f"{what} locked in COMPLIANCE mode",
+                        f"{what} has no COMPLIANCE default retention", bucket)
             continue
-        modes = [(c.get("rule") or {}).get("defaultRetention", {}).get("mode")
-                 for c in bucket_parts(plan, bucket, BUCKET_OBJECT_LOCK)]
-        yield check("COMPLIANCE" in modes, f"{what} locked in COMPLIANCE mode",
-                    f"{what} has no COMPLIANCE default retention", bucket)
+        target = _replicates_every_object_to(plan, bucket) if what == "audit bucket" else None
+        if target is not None and _locked(plan, target):
+            yield ok(f"staging bucket: S3 replicates every object into {urn_name(target.urn)}, locked in COMPLIANCE mode",
+                     bucket)
+        else:
+            yield fail(f"{what} without Object Lock (objectLockEnabled) and not replicated into a locked bucket", bucket)
+
+
+def _locked(plan: PolicyPlan, bucket: PolicyResource) -> bool:
+    modes = [(c.get("rule") or {}).get("defaultRetention", {}).get("mode")
+             for c in bucket_parts(plan, bucket, BUCKET_OBJECT_LOCK)]
+    return truthy(bucket.get("objectLockEnabled")) and "COMPLIANCE" in modes
+
+
+def _replicates_every_object_to(plan: PolicyPlan, bucket: PolicyResource) -> Optional[PolicyResource]:
+    """The bucket of this plan that an enabled, unfiltered replication rule copies every object to."""
+    for config in bucket_parts(plan, bucket, BUCKET_REPLICATION):
+        for rule in as_list(config.get("rules")):
+            if not isinstance(rule, dict) or rule.get("status") != "Enabled":
+                continue
+            prefix = dig(rule, "filter", "prefix", default="")
+            if prefix or dig(rule, "filter", "tag") or dig(rule, "filter", "and"):
+                continue
+            target = plan.lookup(dig(rule, "destination", "bucket"), [BUCKET])
+            if target is not None:
+                return target
+    return None
 
 
 @plan_rule(

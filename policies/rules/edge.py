@@ -88,18 +88,45 @@ def _rules(acl: PolicyResource) -> list[dict]:
     level=always("mandatory"), level_doc=", with the tier's `waf_managed_rule_groups`",
 )
 def waf_managed_groups(r: PolicyResource, ctx: RuleContext) -> Result:
-    """Each of the tier's groups is referenced (vendor AWS) and not overridden to count."""
-    enforced = set()
+    """Each of the tier's groups is referenced (vendor AWS), not overridden to count as a whole,
+    and none of its rules is overridden to anything but block, except: the Common group's
+    SizeRestrictions_BODY (its 8 KiB limit is replaced by the ACL's own blocking body-size rule)
+    and, where the tier allows a prompt payload (`waf_prompt_payload`), `*_BODY` rules counted.
+    An `allow` override always fails: it ends evaluation, skipping the rate and size limits."""
+    enforced, weakened = set(), []
     for rule in _rules(r):
         if "count" in (rule.get("overrideAction") or {}):
             continue
         for stmt in _statements(rule):
             group = stmt.get("managedRuleGroupStatement") or {}
-            if group.get("vendorName") == "AWS" and group.get("name"):
-                enforced.add(group["name"])
+            name = group.get("name")
+            if group.get("vendorName") != "AWS" or not name:
+                continue
+            bad = [f"{o.get('name')} overridden to {next(iter(o.get('actionToUse') or {}), '?')}"
+                   for o in as_list(group.get("ruleActionOverrides")) if isinstance(o, dict)
+                   and not _acceptable_override(name, o, ctx)]
+            if bad:
+                weakened.append(f"{name}: {', '.join(bad)}")
+            else:
+                enforced.add(name)
     missing = [g for g in ctx.tier.waf_managed_rule_groups if g not in enforced]
-    return check(not missing, f"{len(ctx.tier.waf_managed_rule_groups)} managed rule groups enforced",
-                 f"missing {', '.join(missing)}")
+    problems = [f"missing {', '.join(missing)}"] if missing else []
+    problems += [w for w in weakened if w.split(":")[0] in ctx.tier.waf_managed_rule_groups]
+    return check(not problems, f"{len(ctx.tier.waf_managed_rule_groups)} managed rule groups enforced",
+                 "; ".join(problems))
+
+
+_SIZE_RULE = ("AWSManagedRulesCommonRuleSet", "SizeRestrictions_BODY")
+
+
+def _acceptable_override(group: str, override: dict, ctx: RuleContext) -> bool:
+    action = override.get("actionToUse") or {}
+    if "block" in action:
+        return True
+    if "count" not in action:
+        return False  # allow (or a challenge) lets the request skip the ACL's other rules
+    name = str(override.get("name", ""))
+    return (group, name) == _SIZE_RULE or (name.endswith("_BODY") and ctx.tier.waf_prompt_payload)
 
 
 @resource_rule(

@@ -122,6 +122,13 @@ SERVICE_EXEMPTIONS: tuple[ServiceExemption, ...] = declare_exemptions(
         "AIB-121", kind=TRUST_POLICY, service="eks.amazonaws.com",
         reason="the EKS cluster role is handed to EKS at CreateCluster, which requires iam:PassRole in this account (the "
         "Amazon EKS User Guide's cluster role trust policy has no condition); no other account can make EKS use it"),
+    ServiceExemption(
+        "AIB-121", kind=TRUST_POLICY, service="apigateway.amazonaws.com",
+        reason="API Gateway assumes the account's CloudWatch logging role for the account and region, not for an API, "
+        "and sends no aws:SourceAccount or aws:SourceArn, so a source condition makes setting the role fail (API Gateway "
+        "Developer Guide, \"Permissions for CloudWatch logging\", and the AWS::ApiGateway::Account example: the role "
+        "trusts apigateway.amazonaws.com with no condition); setting it on the account (UpdateAccount) passes the role, "
+        "which requires iam:PassRole in this account, so no other account can make API Gateway use it"),
 )
 
 

@@ -12,8 +12,9 @@ from policies.controls import THREAT_DETECTION, merge
 from policies.model import PolicyPlan, PolicyResource
 from policies.rule import Result, RuleContext, check, fail, mandatory_if, plan_rule
 from policies.rules._aws import (
-    EVERY_STACK, GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE, GUARDDUTY_MALWARE_PLAN, SECURITY_HUB, SECURITY_HUB_STANDARD,
-    TRAINING, is_set, region_anchor,
+    CONFIG_DELIVERY_CHANNEL, CONFIG_RECORDER, CONFIG_RECORDER_STATUS, EVERY_STACK, GUARDDUTY_DETECTOR,
+    GUARDDUTY_FEATURE, GUARDDUTY_MALWARE_PLAN, SECURITY_HUB, SECURITY_HUB_STANDARD, TRAINING, is_set, region_anchor,
+    truthy,
 )
 
 AREA = "threat detection"
@@ -112,3 +113,30 @@ def security_hub_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]
             continue
         yield check(bool(standards), f"Security Hub in {region} with {len(standards)} standard(s)",
                     f"Security Hub in {region} subscribes to no standard", hubs[0])
+
+
+@plan_rule(
+    id="AIB-155", scope=EVERY_STACK, requires=(CONFIG_RECORDER, CONFIG_DELIVERY_CHANNEL, CONFIG_RECORDER_STATUS),
+    missing="no AWS Config recorder where Security Hub runs",
+    title="AWS Config records every supported resource type in every region where Security Hub runs",
+    severity="medium", area=AREA,
+    types=(SECURITY_HUB, CONFIG_RECORDER, CONFIG_DELIVERY_CHANNEL, CONFIG_RECORDER_STATUS), controls=THREAT_DETECTION,
+    level=_threat_detection,
+)
+def config_records_where_security_hub_runs(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """Per region with a Security Hub account: a configuration recorder of all supported types,
+    a delivery channel and the recorder turned on (RecorderStatus isEnabled). Security Hub's
+    control checks are AWS Config rules: a hub without a recorder runs almost none. A stack whose
+    organisation records the region already says so with `compliance.recorder: existing`, which
+    `blueprint check` turns into a suppression of this rule for the region's provider."""
+    for region in sorted({h.region for h in plan.of_type(SECURITY_HUB)}):
+        # allSupported defaults to true when the recording group leaves it out
+        recorders = [r for r in _in_region(plan, CONFIG_RECORDER, region)
+                     if r.get("recordingGroup", "allSupported") not in (False, "false")]
+        channels = _in_region(plan, CONFIG_DELIVERY_CHANNEL, region)
+        enabled = [s for s in _in_region(plan, CONFIG_RECORDER_STATUS, region) if truthy(s.get("isEnabled"))]
+        missing = [what for what, found in (("a recorder of all supported types", recorders),
+                                            ("a delivery channel", channels), ("the recorder turned on", enabled))
+                   if not found]
+        yield check(not missing, f"AWS Config records {region}", f"Security Hub runs in {region} without "
+                    + ", ".join(missing), region_anchor(plan, region))

@@ -99,7 +99,7 @@ _VPC_LINK_HOP = (
 )
 
 EXEMPTIONS: tuple[ChildExemption, ...] = declare_exemptions(
-    ChildExemption("AIB-143", kind=LISTENER, component="aiblueprints:network:PrivateIngress", name="listener",
+    ChildExemption("AIB-143", kind=LISTENER, component="aiblueprints:network:PrivateIngress", name="*listener",
                    reason=_VPC_LINK_HOP),
     ChildExemption("AIB-142", kind=INTEGRATION, component="aiblueprints:apigateway:RestApi", name="*-integration",
                    reason=_VPC_LINK_HOP),

@@ -88,6 +88,20 @@ def test_every_example_validates(tier):
     assert result.exit_code == 0 and result.output.startswith("ok: ")
 
 
+def test_validate_warns_but_passes_when_a_region_needs_more_elastic_ips_than_the_default(tmp_path):
+    result = run("validate", STACKS / "Pulumi.internal-example.yaml")
+    assert result.exit_code == 0
+    first, *warnings = result.output.strip().splitlines()
+    assert first.startswith("ok: ")
+    (warning,) = warnings
+    assert warning.startswith("warning: ") and "us-east-2 needs 6 Elastic IPs" in warning
+    assert "default quota is 5" in warning and "L-0263D0A3" in warning and "natGateways: single" in warning
+    # A per-AZ layout on public (the default there is single) warns too; the default does not.
+    per_az = write_stack(tmp_path, spec_config("public", {"natGateways": "per-az"}))
+    assert "warning: " in run("validate", per_az).output
+    assert "warning" not in run("validate", STACKS / "Pulumi.public-example.yaml").output
+
+
 def test_shape_errors_are_reported_before_tier_rules(tmp_path):
     path = write_stack(tmp_path, spec_config("restricted", {"training": {"capacity": "spot", "maxNodes": 0},
                                                             "colour": "red"}))

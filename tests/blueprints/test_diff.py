@@ -318,3 +318,16 @@ def test_a_config_change_is_an_update_of_exactly_the_resources_it_reaches(exampl
         assert (change.op, change.type, change.changed_keys) == ("update", CLUSTER, ["vpcConfig.publicAccessCidrs"])
         assert change.after["vpcConfig.publicAccessCidrs"] == ["198.51.100.0/24", "203.0.113.0/24"]
         assert change.security == ['vpcConfig.publicAccessCidrs: ["198.51.100.0/24"] -> ["198.51.100.0/24", "203.0.113.0/24"]']
+
+
+def test_an_api_change_shows_as_a_redeployment():
+    """The deployment's triggers hash the API's definition (components/rest_api.py); a changed
+    trigger replaces the deployment, as the provider does (triggers are ForceNew)."""
+    deployment = "aws:apigateway/deployment:Deployment"
+
+    def plan(trigger: str) -> Plan:
+        return Plan.from_dict(plan_doc("demo", [(deployment, "demo-api-deployment",
+                                  {"restApi": "api-1", "triggers": {"demo-api-predict-post": trigger}})]))
+
+    change = only(diff_plans(plan("aaa"), plan("bbb")))
+    assert (change.op, change.replace_keys) == ("replace", ["triggers.demo-api-predict-post"])

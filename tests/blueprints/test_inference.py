@@ -115,6 +115,27 @@ def test_waf_rate_limit_and_body_limit_come_from_the_spec(example_plan):
     assert rules["body-size-limit"]["statement"]["sizeConstraintStatement"]["size"] == inference.MAX_BODY_KIB * 1024
 
 
+def test_prompt_payloads_count_the_waf_body_rules_and_alarm_on_their_matches(render, example_plan):
+    plan = render("internal", {"training": {"enabled": False}, "inference": {"payload": "prompt"}})
+    (acl,) = plan.of_type("aws:wafv2/webAcl:WebAcl")
+    rules = {r["name"]: r for r in acl.inputs["rules"]}
+    for group in TIERS["internal"].waf_managed_rule_groups:
+        overrides = rules[group]["statement"]["managedRuleGroupStatement"].get("ruleActionOverrides", [])
+        assert rules[group]["overrideAction"] == {"none": {}}
+        assert all(o["name"].endswith("_BODY") and o["actionToUse"] == {"count": {}} for o in overrides)
+    common = rules["AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"]
+    assert "CrossSiteScripting_BODY" in {o["name"] for o in common}
+    matches = rules["body-rule-matches"]
+    (alarm,) = [a for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                if a.inputs["name"].endswith("-waf-body-rule-matches")]
+    assert alarm.inputs["dimensions"]["Rule"] == matches["visibilityConfig"]["metricName"]
+    assert alarm.inputs["metricName"] == "CountedRequests"
+    # The default (structured) keeps every body rule blocking, on every example.
+    for tier in EXAMPLES:
+        for example_acl in example_plan(tier).of_type("aws:wafv2/webAcl:WebAcl"):
+            assert "body-rule-matches" not in {r["name"] for r in example_acl.inputs["rules"]}
+
+
 @pytest.mark.parametrize("tier", ["public", "restricted"])
 def test_egress_follows_the_tier(example_plan, tier):
     plan = example_plan(tier)
@@ -170,7 +191,86 @@ def test_eks_endpoint_follows_the_tier(example_plan):
 def test_canary_settings_only_where_the_spec_asks(example_plan):
     stages = example_plan("confidential").of_type("aws:apigateway/stage:Stage")
     assert [s.inputs["canarySettings"]["percentTraffic"] for s in stages] == [10, 10]
-    assert all("canarySettings" not in s.inputs for s in example_plan("restricted").of_type("aws:apigateway/stage:Stage"))
+    restricted = example_plan("restricted")
+    assert all("canarySettings" not in s.inputs for s in restricted.of_type("aws:apigateway/stage:Stage"))
+    assert not [d for d in restricted.of_type("kubernetes:apps/v1:Deployment") if "-serving-canary-" in d.name]
+
+
+CANARY_IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.5.0"
+CANARY = {"training": {"enabled": False},
+          "inference": {"canary": {"image": CANARY_IMAGE, "percent": 20}, "minReplicas": 2, "maxReplicas": 8}}
+
+
+def _deployment(resources, namespace):
+    (deployment,) = [d for d in of_type(resources, "kubernetes:apps/v1:Deployment")
+                     if d.inputs["metadata"].get("namespace") == namespace]
+    return deployment
+
+
+def test_the_canary_serves_a_second_model_version_from_its_own_pods_and_listener(render):
+    plan = render("public", CANARY)
+    main, canary = _deployment(plan.resources, "inference"), _deployment(plan.resources, "inference-canary")
+    (main_container,) = main.inputs["spec"]["template"]["spec"]["containers"]
+    (canary_container,) = canary.inputs["spec"]["template"]["spec"]["containers"]
+    assert (main_container["image"], canary_container["image"]) == (
+        "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.4.2", CANARY_IMAGE)
+    assert canary.inputs["spec"]["template"]["metadata"]["labels"]["model-version"] == "1.5.0"
+    services = {s.inputs["metadata"]["namespace"]: s for s in plan.of_type("kubernetes:core/v1:Service")
+                if s.name.endswith("-service")}
+    assert services["inference-canary"].inputs["spec"]["ports"][0]["nodePort"] == inference.CANARY_NODE_PORT
+    assert services["inference"].inputs["spec"]["ports"][0]["nodePort"] == inference.SERVING_NODE_PORT
+    # The stage's canary reaches the canary listener, which forwards to the canary's NodePort.
+    (stage,) = plan.of_type("aws:apigateway/stage:Stage")
+    (nlb,) = plan.of_type("aws:lb/loadBalancer:LoadBalancer")
+    overrides = stage.inputs["canarySettings"]["stageVariableOverrides"]
+    assert overrides == {"modelVersion": "1.5.0", "backend": f"{nlb.outputs['dnsName']}:8080"}
+    assert stage.inputs["canarySettings"]["percentTraffic"] == 20
+    listeners = {listener.inputs["port"]: listener for listener in plan.of_type("aws:lb/listener:Listener")}
+    groups = {g.outputs["arn"]: g for g in plan.of_type("aws:lb/targetGroup:TargetGroup")}
+    assert groups[listeners[8080].inputs["defaultActions"][0]["targetGroupArn"]].inputs["port"] == 30081
+    assert groups[listeners[80].inputs["defaultActions"][0]["targetGroupArn"]].inputs["port"] == 30080
+
+
+def test_the_canary_has_its_share_of_replicas_on_nodes_added_for_it(render):
+    plan = render("public", CANARY)
+    hpas = {h.inputs["metadata"]["namespace"]: h.inputs["spec"] for h in
+            plan.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")}
+    # 20% of 2..8 replicas, at least one.
+    assert (hpas["inference-canary"]["minReplicas"], hpas["inference-canary"]["maxReplicas"]) == (1, 2)
+    assert (hpas["inference"]["minReplicas"], hpas["inference"]["maxReplicas"]) == (2, 8)
+    (gpu,) = [g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+              and "-inf-" in g.name]
+    assert (gpu.inputs["scalingConfig"]["minSize"], gpu.inputs["scalingConfig"]["maxSize"]) == (3, 10)
+    pdbs = {p.inputs["metadata"]["namespace"] for p in plan.of_type("kubernetes:policy/v1:PodDisruptionBudget")}
+    assert {"inference", "inference-canary"} <= pdbs
+    # Each model version has its own no-healthy-backend alarm.
+    alarms = {a.inputs["name"].rsplit("-alarms-", 1)[1] for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if "-alarms-" in a.inputs["name"]}
+    assert {"no-healthy-backend", "canary-no-healthy-backend"} <= alarms
+
+
+def test_the_canary_workload_is_as_hardened_as_the_main_one(render):
+    """The workload guardrails (AIB-100..111) judge the canary's Deployment and pass it."""
+    from policies.runner import run
+
+    plan = render("public", CANARY)
+    result = run(plan.to_dict(), tier="public")
+    workload_rules = {f"AIB-{n}" for n in range(100, 112)}
+    findings = [f for f in result.findings if f.rule.id in workload_rules]
+    assert not [f for f in findings if f.outcome == "violation"]
+    canary = _deployment(plan.resources, "inference-canary")
+    passed = {f.rule.id for f in findings if f.resource == canary.urn and f.outcome == "pass"}
+    assert {f"AIB-{n}" for n in range(100, 109)} <= passed
+
+
+def test_on_air_gapped_tiers_the_canary_comes_from_the_model_servers_mirror(example_plan):
+    plan = example_plan("confidential")
+    for region in MULTI_REGION["confidential"]:
+        resources = regional(plan, region)
+        (mirror,) = [r for r in of_type(resources, "aws:ecr/repository:Repository")
+                     if r.inputs["name"].endswith("/inference/model-server")]
+        (container,) = _deployment(resources, "inference-canary").inputs["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == f"{mirror.outputs['repositoryUrl']}:1.5.0"
 
 
 def test_restricted_domain_fails_over_from_the_first_region(render):
@@ -217,7 +317,9 @@ def _build(spec):
 def test_log_sources_and_web_acls_are_handed_to_security_per_region():
     ctx = _context("restricted")
     kinds = sorted((s.region, s.kind) for s in ctx.log_sources)
-    assert kinds == sorted((r, k) for r in MULTI_REGION["restricted"] for k in ("api-access", "eks-audit", "vpc-flow"))
+    # Two API access log groups per region: the stage's and its canary's (`/Canary`).
+    assert kinds == sorted((r, k) for r in MULTI_REGION["restricted"]
+                           for k in ("api-access", "api-access", "eks-audit", "vpc-flow"))
     assert sorted(a.region for a in ctx.web_acls) == sorted(MULTI_REGION["restricted"])
 
 

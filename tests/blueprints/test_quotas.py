@@ -7,9 +7,12 @@ from typer.testing import CliRunner
 
 from blueprints.cli import app
 from blueprints.engine import Plan, Resource
-from blueprints.quotas import EIP_QUOTA, FIREHOSE_DIRECT_PUT, INSTANCE_QUOTAS, instance_quota, quota_needs
+from blueprints.quotas import (
+    EIP_QUOTA, FIREHOSE_DIRECT_PUT, INSTANCE_QUOTAS, elastic_ip_warnings, elastic_ips_from_spec, instance_quota, quota_needs,
+)
+from blueprints.spec import parse_spec
 from components.node_group import VCPUS_PER_INSTANCE
-from tests.conftest import ROOT, STACKS
+from tests.conftest import ROOT, STACKS, spec_config
 
 EIPS = EIP_QUOTA[0]
 P_ON_DEMAND, G_ON_DEMAND = "Running On-Demand P instances", "Running On-Demand G and VT instances"
@@ -102,6 +105,57 @@ def test_every_example_plan_lists_its_eips_vcpus_and_firehose_streams(example_pl
         vcpus = group.inputs["scalingConfig"]["maxSize"] * VCPUS_PER_INSTANCE[instance_type]
         expected[group.region, name] = expected.get((group.region, name), 0) + vcpus
     assert expected and {key: found[key].needed for key in expected} == expected
+
+
+def _example_spec(tier):
+    from blueprints.engine import load_stack_file
+    from blueprints.program import load_spec
+
+    return load_spec(*load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml").runtime_config())
+
+
+def _eips_in(plan):
+    counts: dict = {}
+    for eip in plan.of_type("aws:ec2/eip:Eip"):
+        counts[eip.region] = counts.get(eip.region, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+def test_validate_predicts_from_the_spec_the_elastic_ips_the_plan_renders(example_plan, tier):
+    """`validate` does not render: its count must be the plan's, region by region."""
+    predicted = {n.region: n.needed for n in elastic_ips_from_spec(_example_spec(tier))}
+    assert predicted == _eips_in(example_plan(tier))
+
+
+def test_the_prediction_follows_regions_and_layout_without_training(render):
+    changes = {"natGateways": "per-az", "training": {"enabled": False},
+               "inference": {"regions": ["eu-west-1", "eu-central-1"]}}
+    predicted = {n.region: n.needed for n in elastic_ips_from_spec(parse_spec(spec_config("public", changes),
+                                                                              region="eu-west-1"))}
+    assert predicted == _eips_in(render("public", changes)) == {"eu-west-1": 3, "eu-central-1": 3}
+
+
+def test_two_vpcs_with_a_nat_gateway_per_az_pass_the_default_quota_in_the_home_region():
+    """The internal example: training and inference VPC in us-east-2, three NAT gateways each."""
+    (need,) = elastic_ips_from_spec(_example_spec("internal"))
+    assert (need.region, need.needed, need.default, need.above_default) == ("us-east-2", 6, 5, True)
+    (line,) = elastic_ip_warnings(_example_spec("internal"))
+    assert line.startswith("us-east-2 needs 6 Elastic IPs (2 VPCs with NAT x 3 NAT gateways each, natGateways: per-az)")
+    assert "AWS's default quota is 5 per region" in line and "AddressLimitExceeded" in line
+    assert ("aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-0263D0A3 "
+            "--desired-value 6 --region us-east-2") in line
+    assert "natGateways: single (2 Elastic IPs" in line
+    # The public example's single NAT gateway per VPC stays under the default; air-gapped tiers have none.
+    for tier in ("public", "confidential", "restricted"):
+        assert elastic_ip_warnings(_example_spec(tier)) == []
+    assert [n.needed for n in elastic_ips_from_spec(_example_spec("public"))] == [2]
+
+
+def test_internal_with_a_single_nat_gateway_per_vpc_needs_no_warning():
+    spec = parse_spec(spec_config("internal", {"natGateways": "single"}), region="eu-west-1")
+    assert [(n.region, n.needed) for n in elastic_ips_from_spec(spec)] == [("eu-west-1", 2)]
+    assert elastic_ip_warnings(spec) == []
 
 
 def test_plan_prints_the_quotas_beside_the_defaults():

@@ -27,7 +27,7 @@ SOURCE_OF_GROUP = (
     (re.compile(r"^/aws/cloudtrail/"), "cloudtrail"),
     (re.compile(r"^/aws/vpc/flow-logs/"), "vpc-flow"),
     (re.compile(r"^/aws/eks/[^/]+/cluster$"), "eks-audit"),
-    (re.compile(r"^/aws/apigateway/.+/access$"), "api-access"),
+    (re.compile(r"^/aws/apigateway/.+/access(/Canary)?$"), "api-access"),  # the stage's, its canary's
 )
 
 
@@ -124,7 +124,8 @@ def test_transform_knows_the_source_of_every_subscribed_group(example_plan, tier
 def test_prediction_audit_api_access_logs_are_shipped_in_every_inference_region(example_plan):
     plan = example_plan("restricted")
     access = {name: region for name, (kind, region) in source_groups(plan).items() if kind == "api-access"}
-    assert sorted(access.values()) == ["eu-central-1", "eu-west-1"]
+    # Per region the stage's access log group and its canary's (`.../access/Canary`).
+    assert sorted(access.values()) == ["eu-central-1", "eu-central-1", "eu-west-1", "eu-west-1"]
     subscribed = {f.inputs["logGroup"] for f in plan.of_type(FILTER)}
     assert set(access) <= subscribed
 
@@ -148,16 +149,71 @@ def test_waf_logs_through_an_aws_waf_logs_stream_per_web_acl(example_plan, tier)
         assert {"singleHeader": {"name": "authorization"}} in config.inputs["redactedFields"]
 
 
+def delivery_target(plan, bucket_arn: str):
+    """The bucket a delivery ends in: the bucket itself, or where its replication copies every object."""
+    bucket = next(b for b in plan.of_type("aws:s3/bucket:Bucket") if b.outputs["arn"] == bucket_arn)
+    for config in plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
+        if config.inputs["bucket"] == bucket.id:
+            (rule,) = config.inputs["rules"]
+            assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}
+            return next(b for b in plan.of_type("aws:s3/bucket:Bucket") if b.outputs["arn"] == rule["destination"]["bucket"])
+    return bucket
+
+
 @pytest.mark.parametrize("tier", EXAMPLES)
 def test_every_shipped_record_is_archived_in_its_region(example_plan, tier):
+    """Firehose writes to the archive, or, where the archive is locked, to a staging bucket S3
+    replicates into it (Firehose sends no checksum, which Object Lock default retention needs)."""
     plan = example_plan(tier)
     by_region = archives(plan)
+    locked = get_tier(tier).siem_archive_object_lock
     for stream in plan.of_type(STREAM):
         config = stream.inputs[CONFIG_KEY[stream.inputs["destination"]]]
         target = config if stream.inputs["destination"] == "extended_s3" else config["s3Configuration"]
-        assert target["bucketArn"] == by_region[plan.provider_region(stream)].outputs["arn"]
+        archive = by_region[plan.provider_region(stream)]
+        assert delivery_target(plan, target["bucketArn"]) is archive
+        assert (target["bucketArn"] != archive.outputs["arn"]) is locked  # staged only where locked
         if stream.inputs["destination"] != "extended_s3":
             assert config["s3BackupMode"] in ("AllEvents", "AllData")
+
+
+RECORDER = "aws:cfg/recorder:Recorder"
+
+
+@pytest.mark.parametrize("tier", EXAMPLES)
+def test_aws_config_records_wherever_security_hub_runs(example_plan, tier):
+    """One recorder per Security Hub region, global types in the home region only, delivering
+    into that region's archive (through staging where it is locked)."""
+    plan = example_plan(tier)
+    home = load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml").config["aws:region"]
+    hubs = {plan.provider_region(h) for h in plan.of_type("aws:securityhub/account:Account")}
+    recorders = {plan.provider_region(r): r for r in plan.of_type(RECORDER)}
+    assert set(recorders) == hubs
+    assert (hubs != set()) is get_tier(tier).guardduty
+    for region, recorder in recorders.items():
+        assert recorder.inputs["recordingGroup"] == {"allSupported": True,
+                                                     "includeGlobalResourceTypes": region == home}
+        (channel,) = [c for c in plan.of_type("aws:cfg/deliveryChannel:DeliveryChannel") if plan.provider_region(c) == region]
+        bucket = next(b for b in plan.of_type("aws:s3/bucket:Bucket") if b.outputs["bucket"] == channel.inputs["s3BucketName"])
+        assert delivery_target(plan, bucket.outputs["arn"]) is archives(plan)[region]
+
+
+def test_an_existing_organisation_recorder_is_declared_not_built(render, tmp_path):
+    """`compliance.recorder: existing` builds no recorder, and `blueprint check` reports the
+    guardrail as suppressed for each region with the config's reason."""
+    from blueprints.program import load_spec
+    from policies.runner import run
+    from tests.conftest import spec_config, write_stack
+
+    changes = {"compliance": {"recorder": "existing"}, "training": {"enabled": False}}
+    plan = render("internal", changes)
+    assert plan.of_type(RECORDER) == [] and plan.of_type("aws:securityhub/account:Account")
+    spec = load_spec(*load_stack_file(write_stack(tmp_path, spec_config("internal", changes))).runtime_config())
+    result = run(plan.to_dict(), suppressions=[s.model_dump() for s in spec.implied_suppressions])
+    [finding] = [f for f in result.findings if f.rule.id == "AIB-155"]
+    assert finding.outcome == "suppressed" and finding.resource_name == "aws-eu-west-1"
+    assert "compliance.recorder is `existing`" in finding.suppressed_by.reason
+    assert run(plan.to_dict()).exit_code == 1  # without the declaration the missing recorder fails
 
 
 @pytest.mark.parametrize("tier", EXAMPLES)

@@ -150,6 +150,54 @@ def test_deployer_networks_must_be_private_cidrs(cidr, message):
     assert line.startswith("deployerCidrs: ") and message in line and cidr in line
 
 
+# -- natGateways (NAT gateways per VPC) -----------------------------------------------------
+
+def test_nat_gateways_default_from_the_tier_and_either_layout_may_be_chosen():
+    def nat(tier, changes=None):
+        return parse_spec(spec_config(tier, changes), region="eu-west-1").nat_gateways
+
+    assert (nat("public"), nat("internal"), nat("confidential"), nat("restricted")) == ("single", "per-az", None, None)
+    assert nat("public", {"natGateways": "per-az"}) == "per-az"
+    assert nat("internal", {"natGateways": "single"}) == "single"
+
+
+def test_nat_gateways_name_the_allowed_values_and_are_refused_where_the_tier_has_no_nat():
+    line = only(problems_of("public", {"natGateways": "one"}))
+    assert line.startswith("natGateways: 'one' is not allowed; use one of 'per-az' or 'single'")
+    line = only(problems_of("restricted", {"natGateways": "single"}))
+    assert line.startswith("natGateways: ") and "remove the key" in line
+    assert "tier restricted" in line and "rule: training VPC egress" in line
+
+
+# -- training.dataAccessCidrs (people's path to air-gapped data) -------------------------------
+
+def test_data_access_networks_default_to_the_deployer_networks_on_air_gapped_tiers_only():
+    def cidrs(tier, changes=None):
+        return parse_spec(spec_config(tier, changes), region="eu-west-1").data_access_cidrs
+
+    deployer = {"deployerCidrs": ["10.100.0.0/16"]}
+    assert cidrs("restricted", deployer) == ("10.100.0.0/16",)
+    assert cidrs("restricted", {**deployer, "training": {"dataAccessCidrs": ["10.200.0.0/16"]}}) == ("10.200.0.0/16",)
+    assert cidrs("restricted", {**deployer, "training": {"dataAccessCidrs": []}}) == ()  # no people path
+    assert cidrs("confidential") == ()  # no deployer networks, none given
+    assert cidrs("internal", deployer) == ()  # the buckets need no endpoint there
+
+
+@pytest.mark.parametrize("cidr, message", [
+    ("203.0.113.0/24", "is not a private network"),
+    ("0.0.0.0/0", "is not a private network"),
+    ("10.200.0.1/16", "is not a CIDR block"),
+])
+def test_data_access_networks_must_be_private_cidrs(cidr, message):
+    line = only(problems_of("restricted", {"training": {"dataAccessCidrs": [cidr]}}))
+    assert line.startswith("training.dataAccessCidrs: ") and message in line and cidr in line
+
+
+def test_data_access_networks_are_refused_where_the_buckets_need_no_endpoint():
+    line = only(problems_of("internal", {"training": {"dataAccessCidrs": ["10.200.0.0/16"]}}))
+    assert line.startswith("training.dataAccessCidrs: ") and "remove the key" in line and "tier internal" in line
+
+
 # -- SIEM token ---------------------------------------------------------------------------
 
 SPLUNK = {"siem": {"destination": "splunk", "endpoint": "https://splunk.example.com:8088", "token": "abc"}}
@@ -206,9 +254,9 @@ def test_unknown_keys_are_named_with_their_path():
 
 def test_wrong_types_and_ranges_name_the_key():
     problems = problems_of("public", {"training": {"maxNodes": "many", "lustreCapacityGiB": 1300},
-                                      "inference": {"canaryPercent": 80}})
+                                      "inference": {"canary": {"image": CANARY_IMAGE, "percent": 80}}})
     assert sorted(p.split(":")[0] for p in problems) == [
-        "inference.canaryPercent", "training.lustreCapacityGiB", "training.maxNodes"]
+        "inference.canary.percent", "training.lustreCapacityGiB", "training.maxNodes"]
 
 
 def test_bad_literal_lists_allowed_values():
@@ -244,3 +292,71 @@ def test_threat_detection_is_optional_on_public_only():
     assert parse_spec(spec_config("public"), region="eu-west-1").threat_detection is False
     assert parse_spec(spec_config("public", {"threatDetection": True}), region="eu-west-1").threat_detection is True
     assert parse_spec(spec_config("internal"), region="eu-west-1").threat_detection is True
+
+
+# -- compliance.recorder -------------------------------------------------------------------------
+def test_compliance_recorder_defaults_to_create_and_names_its_key_when_wrong():
+    assert parse_spec(spec_config("internal"), region="eu-west-1").config_recorder is True
+    line = only(problems_of("internal", {"compliance": {"recorder": "organisation"}}))
+    assert line.startswith("compliance.recorder: 'organisation' is not allowed; use one of 'create' or 'existing'")
+
+
+def test_an_existing_recorder_is_declared_for_every_region_security_hub_runs_in():
+    spec = parse_spec(spec_config("confidential", {"compliance": {"recorder": "existing"}}), region="eu-west-1")
+    assert spec.config_recorder is False
+    assert [(s.rule, s.resource) for s in spec.implied_suppressions] == [
+        ("AIB-155", "aws-eu-west-1"), ("AIB-155", "aws-eu-central-1")]
+    public = parse_spec(spec_config("public", {"compliance": {"recorder": "existing"}}), region="eu-west-1")
+    assert public.implied_suppressions == []  # no Security Hub on public by default: nothing to declare
+
+
+# -- inference.canary -----------------------------------------------------------------------
+CANARY_IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.5.0"
+
+
+def test_a_canary_names_a_second_model_image_and_a_percent_of_0_to_50():
+    spec = parse_spec(spec_config("restricted", {"inference": {"canary": {"image": CANARY_IMAGE}}}), region="eu-west-1")
+    assert (spec.inference.canary.image, spec.inference.canary.percent) == (CANARY_IMAGE, 10)
+    assert parse_spec(spec_config("public"), region="eu-west-1").inference.canary is None
+    assert only(problems_of("public", {"inference": {"canary": {"percent": 5}}})) == \
+        "inference.canary.image: required key is missing"
+    assert only(problems_of("public", {"inference": {"canary": {"image": CANARY_IMAGE, "percent": 51}}})).startswith(
+        "inference.canary.percent: Input should be less than or equal to 50")
+
+
+@pytest.mark.parametrize("value", [0, 10, 80])
+def test_canary_percent_is_replaced_and_the_error_names_the_new_key(value):
+    line = only(problems_of("public", {"inference": {"canaryPercent": value}}))
+    assert line.startswith("inference.canaryPercent: replaced by inference.canary")
+    assert "inference.canary: {image: <the canary's model image>, percent: <0-50>}" in line
+
+
+def test_a_canary_of_the_same_model_version_is_no_canary():
+    canary = "999988887777.dkr.ecr.eu-west-1.amazonaws.com/other-server:1.4.2"  # another repository, same tag
+    line = only(problems_of("public", {"inference": {"canary": {"image": canary}}}))
+    assert line.startswith("inference.canary.image: serves model version '1.4.2', the same as inference.modelImage")
+    assert "remove canary" in line
+
+
+# -- inference.payload ----------------------------------------------------------------------
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+def test_request_bodies_are_structured_unless_the_stack_says_prompt(tier):
+    assert parse_spec(spec_config(tier), region="eu-west-1").inference.payload == "structured"
+
+
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential"])
+def test_prompt_payloads_are_allowed_below_restricted(tier):
+    spec = parse_spec(spec_config(tier, {"inference": {"payload": "prompt"}}), region="eu-west-1")
+    assert spec.inference.payload == "prompt"
+
+
+def test_restricted_keeps_every_waf_body_rule_blocking_so_prompt_is_a_tier_error():
+    line = only(problems_of("restricted", {"inference": {"payload": "prompt"}}))
+    assert line.startswith("inference.payload: 'prompt' is not allowed")
+    assert "SQLi_BODY" in line and "use structured" in line
+    assert line.endswith("(tier restricted, rule: WAF body rules, prompt payload)")
+
+
+def test_a_payload_that_is_neither_is_a_shape_error():
+    assert only(problems_of("public", {"inference": {"payload": "chat"}})) == \
+        "inference.payload: 'chat' is not allowed; use one of 'structured' or 'prompt'"

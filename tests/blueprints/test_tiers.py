@@ -8,7 +8,8 @@ from blueprints.tiers import MATRIX_ROWS, TIER_NAMES, TIERS, matrix, matrix_json
 def test_every_design_row_is_in_the_matrix():
     labels = [label for label, _ in MATRIX_ROWS]
     assert labels == [
-        "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF", "API auth",
+        "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
+        "WAF body rules, prompt payload", "API auth",
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
         "DLP (Macie) on training data", "stateful resources",
     ]
@@ -40,6 +41,7 @@ def test_stricter_tiers_never_loosen_a_guardrail():
                      "guardduty", "protect_stateful", "retain_on_delete", "residency_required"):
             assert getattr(stricter, flag) >= getattr(looser, flag), flag
         assert stricter.spot_training <= looser.spot_training
+        assert stricter.waf_prompt_payload <= looser.waf_prompt_payload
 
 
 def test_markdown_and_json_render_the_same_matrix():
@@ -54,3 +56,9 @@ def test_markdown_and_json_render_the_same_matrix():
 def test_only_restricted_fails_over_and_data_events_start_at_confidential():
     assert [TIERS[n].dns_routing for n in TIER_NAMES] == ["latency", "latency", "latency", "failover"]
     assert [TIERS[n].cloudtrail_data_events for n in TIER_NAMES] == [False, False, True, True]
+
+
+def test_only_restricted_keeps_waf_body_rules_blocking_for_prompts():
+    assert [TIERS[n].waf_prompt_payload for n in TIER_NAMES] == [True, True, True, False]
+    row = {r["guardrail"]: r for r in matrix()}["WAF body rules, prompt payload"]
+    assert row["restricted"] == "block (no prompt payload)" and row["confidential"] == "count, labelled + alarmed"

@@ -73,10 +73,12 @@ def test_air_gapped_training_vpc_reaches_aws_only_through_every_endpoint(example
     plan = example_plan(tier)
     name, region = EXAMPLES[tier][:2]
     endpoints = [r for r in under(plan, "network:IsolatedVpc", f"{name}-training") if r.type == "aws:ec2/vpcEndpoint:VpcEndpoint"]
-    services = {r.inputs["serviceName"].removeprefix(f"com.amazonaws.{region}."): r.inputs["vpcEndpointType"] for r in endpoints}
-    assert services == {**{s: "Interface" for s in TRAINING_INTERFACE_ENDPOINTS}, "s3": "Gateway"}
+    services = {(r.inputs["serviceName"].removeprefix(f"com.amazonaws.{region}."), r.inputs["vpcEndpointType"])
+                for r in endpoints}
+    # S3 twice: the gateway for the cluster, an interface endpoint for people (deployerCidrs are set).
+    assert services == {*((s, "Interface") for s in TRAINING_INTERFACE_ENDPOINTS), ("s3", "Gateway"), ("s3", "Interface")}
     assert {"ecr.api", "ecr.dkr", "ec2", "sts", "logs", "eks", "eks-auth", "kms", "ssm", "ssmmessages", "ec2messages",
-            "elasticloadbalancing", "autoscaling", "monitoring"} <= set(services)
+            "elasticloadbalancing", "autoscaling", "monitoring"} <= {s for s, _ in services}
 
 
 @pytest.mark.parametrize("tier", WITH_EGRESS)
@@ -85,6 +87,19 @@ def test_cheaper_tiers_give_the_training_vpc_nat_egress(example_plan, tier):
     inside = under(plan, "network:IsolatedVpc", f"{EXAMPLES[tier][0]}-training")
     assert [r for r in inside if r.type == "aws:ec2/natGateway:NatGateway"]
     assert [r for r in inside if r.type == "aws:ec2/internetGateway:InternetGateway"]
+
+
+@pytest.mark.parametrize("tier, expected", [
+    ("public", 1),  # one NAT gateway per VPC, cost first
+    ("internal", 3),  # one per AZ, zone-independent egress
+])
+def test_nat_gateways_per_vpc_follow_the_tiers_default(render, tier, expected):
+    """(`natGateways` choosing otherwise: test_quotas renders public per-az.)"""
+    plan = render(tier, {"inference": {"enabled": False}})
+    inside = under(plan, "network:IsolatedVpc", f"demo-{tier}-training")
+    assert len([r for r in inside if r.type == "aws:ec2/natGateway:NatGateway"]) == expected
+    assert len([r for r in inside if r.type == "aws:ec2/eip:Eip"]) == expected
+    assert len([r for r in inside if r.type == "aws:ec2/route:Route" and "natGatewayId" in r.inputs]) == 3
 
 
 # -- cluster and nodes -----------------------------------------------------------------
@@ -331,9 +346,81 @@ def test_air_gapped_buckets_serve_objects_only_through_the_training_vpc_endpoint
         (deny,) = denies
         arn = named(plan, "aws:s3/bucket:Bucket", bucket).outputs["arn"]
         assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Resource"] == f"{arn}/*"
-        assert deny["Condition"]["StringNotEquals"]["aws:SourceVpce"] == gateway.id
+        # The gateway (the cluster) and the interface endpoint (people; deployerCidrs are set).
+        people = named(plan, "aws:ec2/vpcEndpoint:VpcEndpoint", f"{name}-training-s3-interface")
+        assert deny["Condition"]["StringNotEquals"]["aws:SourceVpce"] == [gateway.id, people.id]
         assert "s3:GetObject" in deny["Action"] and "s3:PutObject" in deny["Action"]
         assert not [a for a in deny["Action"] if a.startswith("s3:PutBucket") or a == "s3:*"]
+
+
+# -- people's path to air-gapped data -----------------------------------------------------
+
+INTERFACE_S3 = "demo-restricted-training-s3-interface"
+
+
+def _training_only(render, tier: str = "restricted", **top):
+    return render(tier, {"inference": {"enabled": False}, **top})
+
+
+def _deny_endpoints(plan, bucket: str):
+    (deny,) = [s for s in _bucket_policy(plan, bucket)["Statement"] if s.get("Sid") == "DenyObjectAccessOutsideTrainingVpc"]
+    return deny["Condition"]["StringNotEquals"]["aws:SourceVpce"]
+
+
+def test_people_reach_air_gapped_buckets_through_an_s3_interface_endpoint_from_their_networks(render):
+    """The gateway endpoint serves only the VPC; people come over the Transit Gateway / VPN to an
+    interface endpoint that the bucket policy names and that admits HTTPS from
+    training.dataAccessCidrs only (not from deployerCidrs once it is set, not from the VPC)."""
+    plan = _training_only(render, deployerCidrs=["10.100.0.0/16"], training={"dataAccessCidrs": ["10.200.0.0/16"]})
+    people = named(plan, "aws:ec2/vpcEndpoint:VpcEndpoint", INTERFACE_S3)
+    assert people.inputs["vpcEndpointType"] == "Interface" and people.inputs["serviceName"] == "com.amazonaws.eu-west-1.s3"
+    vpc = named(plan, "aws:ec2/vpc:Vpc", "demo-restricted-training-vpc")
+    assert people.inputs["vpcId"] == vpc.id
+    (group,) = people.inputs["securityGroupIds"]
+    assert [(r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in plan.of_type(SG_INGRESS)
+            if r.inputs["securityGroupId"] == group] == [("10.200.0.0/16", 443, 443)]
+    gateway = named(plan, "aws:ec2/vpcEndpoint:VpcEndpoint", "demo-restricted-training-s3-gateway")
+    buckets = [named(plan, "aws:s3/bucket:Bucket", b).outputs["arn"] for b in ("demo-restricted-training-data",
+                                                                               "demo-restricted-models")]
+    for bucket in ("demo-restricted-training-data", "demo-restricted-models"):
+        assert _deny_endpoints(plan, bucket) == [gateway.id, people.id]
+    # Its endpoint policy: this account's principals, to these two buckets only.
+    (statement,) = json.loads(people.inputs["policy"])["Statement"]
+    assert sorted(statement["Resource"]) == sorted([*buckets, *(f"{b}/*" for b in buckets)])
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+
+
+def test_without_people_networks_there_is_no_interface_endpoint_and_only_the_gateway_is_named(render):
+    """No deployerCidrs and no training.dataAccessCidrs (the base config): no people path.
+    (Which networks the spec resolves to is test_spec's.)"""
+    plan = _training_only(render, training={})
+    assert not [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.name == INTERFACE_S3]
+    gateway = named(plan, "aws:ec2/vpcEndpoint:VpcEndpoint", "demo-restricted-training-s3-gateway")
+    assert _deny_endpoints(plan, "demo-restricted-models") == gateway.id
+
+
+def test_tiers_with_nat_need_no_s3_interface_endpoint(render):
+    plan = _training_only(render, "internal")
+    assert not [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Interface"]
+
+
+def test_engineers_load_data_and_approvers_promote_models_with_the_object_actions_the_endpoint_carries(render):
+    from blueprints.training import VPCE_ONLY_ACTIONS
+
+    plan = _training_only(render, deployerCidrs=["10.100.0.0/16"], training={"dataAccessCidrs": ["10.200.0.0/16"]})
+    data = named(plan, "aws:s3/bucket:Bucket", "demo-restricted-training-data").outputs["arn"]
+    models = named(plan, "aws:s3/bucket:Bucket", "demo-restricted-models").outputs["arn"]
+
+    def grants(role: str) -> set:
+        policy = named(plan, "aws:iam/rolePolicy:RolePolicy", f"demo-restricted-training-{role}-policy")
+        return {(a, r) for st in json.loads(policy.inputs["policy"])["Statement"] if st["Effect"] == "Allow"
+                for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+                for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])}
+
+    assert ("s3:PutObject", f"{data}/*") in grants("ml-engineer")
+    assert ("s3:GetObject", f"{models}/candidates/*") in grants("approver")
+    assert ("s3:PutObject", f"{models}/approved/*") in grants("approver")
+    assert {"s3:GetObject", "s3:PutObject"} <= set(VPCE_ONLY_ACTIONS)  # so only through the endpoints
 
 
 def test_lustre_is_persistent_2_encrypted_and_linked_to_both_buckets(example_plan, tier):

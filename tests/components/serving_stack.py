@@ -14,19 +14,21 @@ from components.kms_key import KmsKey, KmsKeyArgs
 from components.node_group import NodeGroup, NodeGroupArgs
 from components.private_ingress import PrivateIngress, PrivateIngressArgs
 from components.regional_dns import RegionalDns, RegionalDnsArgs
-from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs, TokenAuthorizer
+from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs, StageCanary, TokenAuthorizer
 from components.serving_alarms import ServingAlarms, ServingAlarmsArgs
 from components.serving_workload import ServingWorkload, ServingWorkloadArgs
 from components.web_acl import WebAcl, WebAclArgs
 
 IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.4.2"
+CANARY_IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.5.0"
 REGION = "eu-west-1"
 DEVICE_PLUGIN = "nvcr.io/nvidia/k8s-device-plugin:v0.17.2"
 
 
 def build(options: dict[str, Any]) -> None:
     """The chain; `options` may hold `api` (RestApiArgs overrides), `dns` (RegionalDnsArgs
-    overrides), `alarm_health` (bool), `cmk` (bool)."""
+    overrides), `alarm_health` (bool), `cmk` (bool), `canary` (percent: a canary workload,
+    ingress backend and stage canary for model 1.5.0)."""
     key = KmsKey("logs", KmsKeyArgs(description="logs", service_principals=["logs", "sns", "cloudwatch"])) \
         if options.get("cmk") else None
     vpc = IsolatedVpc("svc", IsolatedVpcArgs(cidr_block="10.40.0.0/16"))
@@ -36,10 +38,17 @@ def build(options: dict[str, Any]) -> None:
     workload = ServingWorkload("svc-serving", ServingWorkloadArgs(
         cluster=cluster, image=IMAGE, model_version="1.4.2", min_replicas=2, max_replicas=6,
         ingress_cidrs=[vpc.cidr_block], device_plugin_image=DEVICE_PLUGIN, node_group=nodes))
+    canary = None
+    if options.get("canary") is not None:
+        canary = ServingWorkload("svc-serving-canary", ServingWorkloadArgs(
+            cluster=cluster, image=CANARY_IMAGE, model_version="1.5.0", namespace="inference-canary",
+            node_port=30081, min_replicas=1, max_replicas=2, ingress_cidrs=[vpc.cidr_block], node_group=nodes))
     ingress = PrivateIngress("svc-ingress", PrivateIngressArgs(
         vpc=vpc, node_group=nodes, node_security_group_id=cluster.cluster_security_group_id,
-        node_port=workload.node_port))
+        node_port=workload.node_port, canary_node_port=canary.node_port if canary else None))
     api_options = dict(options.get("api", {}))
+    if canary is not None:
+        api_options["canary"] = StageCanary(model_version="1.5.0", percent=options["canary"])
     if api_options.get("authorization") == "COGNITO_USER_POOLS":
         api_options["cognito"] = CognitoAuthorizer(user_pool_arns=["arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_abc"])
     if api_options.get("authorization") == "CUSTOM":

@@ -95,3 +95,53 @@ def test_loosening_takes_explicit_arguments(render_component):
     assert not plan.of_type("aws:s3/bucketPolicy:BucketPolicy")
     assert not plan.of_type("aws:s3/bucketVersioning:BucketVersioning")
     assert one(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs["blockPublicPolicy"] is True
+
+
+def _replicated(render_component, **source):
+    def program():
+        key = KmsKey("k", KmsKeyArgs(description="logs"))
+        archive = EncryptedBucket("archive", EncryptedBucketArgs(kms_key=key, object_lock=ObjectLock(days=400)))
+        EncryptedBucket("staging", EncryptedBucketArgs(kms_key=key, versioning=False, replicate_to=archive, **source))
+    return render_component(program)
+
+
+def test_replicate_to_copies_every_object_into_the_destination_with_its_key(render_component):
+    plan = _replicated(render_component)
+    buckets = {b.name: b for b in plan.of_type("aws:s3/bucket:Bucket")}
+    key = one(plan, "aws:kms/key:Key")
+    (config,) = plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert config.inputs["bucket"] == buckets["staging"].id
+    (rule,) = config.inputs["rules"]
+    assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}
+    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}  # deletes never reach the evidence
+    assert rule["destination"] == {"bucket": buckets["archive"].outputs["arn"],
+                                   "encryptionConfiguration": {"replicaKmsKeyId": key.outputs["arn"]}}
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+    # replication needs versioning on the source, whatever `versioning` says
+    versioned = [v.inputs["bucket"] for v in plan.of_type("aws:s3/bucketVersioning:BucketVersioning")]
+    assert buckets["staging"].id in versioned
+    role = next(r for r in plan.of_type("aws:iam/role:Role") if r.name == "staging-repl-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "s3.amazonaws.com"} and "aws:SourceAccount" in json.dumps(trust["Condition"])
+    policy = json.loads(next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")
+                             if p.name == "staging-repl-policy").inputs["policy"])
+    actions = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
+    assert actions["WriteReplicas"] == (["s3:ReplicateObject", "s3:ReplicateTags"], buckets["archive"].outputs["arn"] + "/*")
+    assert actions["DecryptSource"] == ("kms:Decrypt", key.outputs["arn"])
+    assert "s3:ReplicateDelete" not in json.dumps(policy)
+
+
+@pytest.mark.parametrize("source,message", [
+    ({"object_lock": ObjectLock(days=10)}, "needs a token from AWS Support"),
+])
+def test_replicate_to_refuses_what_s3_cannot_do(render_component, source, message):
+    with pytest.raises(Exception, match=message):
+        _replicated(render_component, **source)
+
+
+def test_replicating_sse_kms_objects_needs_named_keys(render_component):
+    def program():
+        archive = EncryptedBucket("archive", EncryptedBucketArgs())
+        EncryptedBucket("staging", EncryptedBucketArgs(replicate_to=archive))
+    with pytest.raises(Exception, match="needs a kms_key on this bucket and on the destination"):
+        render_component(program)

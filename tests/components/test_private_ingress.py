@@ -122,3 +122,37 @@ def test_a_tls_server_name_that_is_not_a_dns_name_is_rejected(server_name):
                                                tls=IngressTls(certificate_arn=CERTIFICATE, server_name=server_name)))
     with pytest.raises(Exception, match="tls.server_name"):
         run_program(program, stack="ingress-bad-tls", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_a_canary_backend_is_its_own_target_group_and_listener_on_the_same_nodes():
+    plan = render(canary=10)
+    main, canary = (one(plan, "aws:lb/targetGroup:TargetGroup", f"svc-ingress{s}-tg") for s in ("", "-canary"))
+    assert (main.inputs["port"], canary.inputs["port"]) == (30080, 30081)
+    assert canary.inputs["name"] != main.inputs["name"]
+    listener = one(plan, "aws:lb/listener:Listener", "svc-ingress-canary-listener")
+    assert (listener.inputs["protocol"], listener.inputs["port"]) == ("TCP", 8080)
+    assert listener.inputs["defaultActions"] == [{"type": "forward", "targetGroupArn": canary.outputs["arn"]}]
+    (attachment,) = [a for a in plan.of_type("aws:autoscaling/attachment:Attachment")
+                     if a.inputs["lbTargetGroupArn"] == canary.outputs["arn"]]
+    group = one(plan, "aws:eks/nodeGroup:NodeGroup")
+    assert attachment.inputs["autoscalingGroupName"] == group.outputs["resources"][0]["autoscalingGroups"][0]["name"]
+    # The nodes admit the load balancer on the canary's NodePort too, and nothing else new.
+    rule = one(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "svc-ingress-canary-nodes-from-nlb")
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (30081, 30081)
+    egress = one(plan, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "svc-ingress-canary-nlb-nodeport-out")
+    assert (egress.inputs["fromPort"], egress.inputs["toPort"]) == (30081, 30081)
+    assert len(plan.of_type("aws:lb/loadBalancer:LoadBalancer")) == 1  # one NLB, one VPC link
+    assert len(plan.of_type("aws:apigateway/vpcLink:VpcLink")) == 1
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(canary_node_port=30080), "canary_node_port must differ from node_port"),
+    (dict(canary_node_port=80), "canary_node_port must be 30000-32767"),
+    (dict(canary_node_port=30081, canary_listener_port=80), "canary_listener_port must differ from listener_port"),
+    (dict(canary_listener_port=8080), "canary_listener_port needs canary_node_port"),
+])
+def test_a_canary_backend_that_would_collide_with_the_main_one_is_rejected(bad, message):
+    args = PrivateIngressArgs(vpc=None, node_group=None,  # type: ignore[arg-type]
+                              node_security_group_id="sg-1", node_port=30080, **bad)
+    with pytest.raises(ValueError, match=message):
+        PrivateIngress._canary_listener_port("i", args)

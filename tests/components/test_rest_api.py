@@ -2,10 +2,13 @@
 X-Ray, JSON access logs, execution logging and throttling; a usage plan, API key and canary."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
-from components.rest_api import RestApi, RestApiArgs, access_log_format
+import components.rest_api as rest_api
+from components.rest_api import RestApi, RestApiArgs, StageCanary, access_log_format
+from tests.components import serving_stack
 from tests.components.serving_stack import one, render
 from tests.components.test_private_ingress import render_tls
 
@@ -38,7 +41,10 @@ def test_predict_is_proxied_through_the_vpc_link_to_the_nlb():
     nlb = one(plan, "aws:lb/loadBalancer:LoadBalancer")
     assert (integration.inputs["type"], integration.inputs["connectionType"]) == ("HTTP_PROXY", "VPC_LINK")
     assert integration.inputs["connectionId"] == link.id
-    assert integration.inputs["uri"] == f"http://{nlb.outputs['dnsName']}:80/predict"
+    # The backend is a stage variable (which a canary overrides): the NLB's listener on port 80.
+    assert integration.inputs["uri"] == "http://${stageVariables.backend}/predict"
+    stage = one(plan, "aws:apigateway/stage:Stage")
+    assert stage.inputs["variables"]["backend"] == f"{nlb.outputs['dnsName']}:80"
     assert integration.inputs["requestParameters"] == {
         "integration.request.header.X-Model-Version": "stageVariables.modelVersion"}
 
@@ -47,7 +53,7 @@ def test_stage_traces_and_writes_json_access_logs_with_caller_status_latency_and
     plan = render(cmk=True)
     stage = one(plan, "aws:apigateway/stage:Stage")
     assert stage.inputs["xrayTracingEnabled"] is True
-    assert stage.inputs["variables"] == {"modelVersion": "1.4.2"}
+    assert stage.inputs["variables"]["modelVersion"] == "1.4.2"
     logs = one(plan, "aws:cloudwatch/logGroup:LogGroup", "svc-api-access-logs")
     key = one(plan, "aws:kms/key:Key")
     assert logs.inputs["kmsKeyId"] == key.outputs["arn"]
@@ -129,21 +135,51 @@ def test_health_route_is_anonymous_or_absent():
     assert [m.name for m in plan.of_type("aws:apigateway/method:Method")] == ["svc-api-predict-post"]
 
 
-def test_canary_gets_its_own_deployment_and_model_version():
-    plan = render(api={"canary_percent": 10, "canary_model_version": "1.5.0"})
-    canary = one(plan, "aws:apigateway/stage:Stage").inputs["canarySettings"]
-    deployment = one(plan, "aws:apigateway/deployment:Deployment", "svc-api-canary-deployment")
-    assert canary == {"deploymentId": deployment.id, "percentTraffic": 10,
-                      "stageVariableOverrides": {"modelVersion": "1.5.0"}, "useStageCache": False}
-    fields = json.loads(one(plan, "aws:apigateway/stage:Stage").inputs["accessLogSettings"]["format"])
+def test_the_canary_sends_its_share_of_requests_to_its_own_backend_with_its_model_version():
+    plan = render(canary=10)
+    stage = one(plan, "aws:apigateway/stage:Stage")
+    (deployment,) = plan.of_type("aws:apigateway/deployment:Deployment")
+    nlb = one(plan, "aws:lb/loadBalancer:LoadBalancer")
+    canary_listener = one(plan, "aws:lb/listener:Listener", "svc-ingress-canary-listener")
+    # Not the stage's backend (port 80: the main model's pods) but the canary listener's.
+    assert stage.inputs["variables"]["backend"] == f"{nlb.outputs['dnsName']}:80"
+    assert stage.inputs["canarySettings"] == {
+        "deploymentId": deployment.id, "percentTraffic": 10, "useStageCache": False,
+        "stageVariableOverrides": {"modelVersion": "1.5.0", "backend": f"{nlb.outputs['dnsName']}:8080"}}
+    assert canary_listener.inputs["port"] == 8080
+    fields = json.loads(stage.inputs["accessLogSettings"]["format"])
     assert (fields["modelVersion"], fields["canaryModelVersion"], fields["canary"]) == (
         "1.4.2", "1.5.0", "$context.isCanaryRequest")
+
+
+def test_canary_requests_log_to_encrypted_canary_groups_that_exist_before_and_after_a_canary():
+    for plan in (render(cmk=True), render(cmk=True, canary=10)):
+        api = one(plan, "aws:apigateway/restApi:RestApi")
+        key = one(plan, "aws:kms/key:Key")
+        groups = {g.name: g for g in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
+        access, execution = groups["svc-api-canary-access-logs"], groups["svc-api-canary-execution-logs"]
+        # API Gateway appends /Canary to the stage's groups; pre-created so they are encrypted and retained.
+        assert access.inputs["name"] == groups["svc-api-access-logs"].inputs["name"] + "/Canary"
+        assert execution.inputs["name"] == f"API-Gateway-Execution-Logs_{api.id}/v1/Canary"
+        assert {access.inputs["kmsKeyId"], execution.inputs["kmsKeyId"]} == {key.outputs["arn"]}
+        assert access.inputs["retentionInDays"] == execution.inputs["retentionInDays"] == 365
+        assert access.protect and execution.protect
+        stage = one(plan, "aws:apigateway/stage:Stage")
+        assert {access.urn, execution.urn} <= set(stage.dependencies)
+
+
+def test_a_canary_without_a_backend_of_its_own_is_rejected():
+    # It would reach the same pods as the stage: a header apart, not a second model.
+    no_canary_backend = SimpleNamespace(canary_listener_port=None)
+    with pytest.raises(ValueError, match="canary needs an ingress with a canary backend"):
+        RestApi._validate("x", RestApiArgs(ingress=no_canary_backend, model_version="1",  # type: ignore[arg-type]
+                                           canary=StageCanary(model_version="2", percent=10)))
 
 
 @pytest.mark.parametrize("bad, message", [
     (dict(authorization="COGNITO_USER_POOLS"), "cognito is required"),
     (dict(authorization="NONE"), "authorization must be"),
-    (dict(canary_percent=150), "canary_percent"),
+    (dict(canary=StageCanary(model_version="1.5.0", percent=150)), "canary.percent"),
 ])
 def test_invalid_arguments_are_rejected(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -173,12 +209,105 @@ def test_without_tls_the_integration_is_plain_http_with_no_tls_config():
     assert integration.inputs["uri"].startswith("http://") and "tlsConfig" not in integration.inputs
 
 
+def test_the_cloudwatch_role_trusts_api_gateway_without_a_source_condition_it_would_never_match():
+    """API Gateway sends no aws:SourceAccount when it assumes the account's logging role: with
+    the condition, setting the role on the account fails. AIB-121 declares the exemption."""
+    from policies.rules.resource_policies import service_exemption
+    from policies.rules._statements import TRUST_POLICY
+
+    role = one(render(), "aws:iam/role:Role", "svc-api-cloudwatch-role")
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement == {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                         "Action": "sts:AssumeRole"}
+    assert service_exemption("AIB-121", TRUST_POLICY, "apigateway.amazonaws.com") is not None
+
+
 def test_behind_a_tls_listener_the_integration_calls_the_certificates_name_and_verifies_it():
     plan = render_tls()
     link = one(plan, "aws:apigateway/vpcLink:VpcLink")
+    assert one(plan, "aws:apigateway/stage:Stage").inputs["variables"]["backend"] == "api.example.com:443"
     for path in ("predict", "health"):
         integration = one(plan, "aws:apigateway/integration:Integration", f"tls-api-{path}-integration")
-        assert integration.inputs["uri"] == f"https://api.example.com:443/{path}"
+        assert integration.inputs["uri"] == f"https://${{stageVariables.backend}}/{path}"
         assert integration.inputs["tlsConfig"] == {"insecureSkipVerification": False}
         # Still routed by the VPC link, not by resolving the name.
         assert (integration.inputs["connectionType"], integration.inputs["connectionId"]) == ("VPC_LINK", link.id)
+
+
+# -- what a deployment snapshots -------------------------------------------------------------
+SNAPSHOTTED = ("aws:apigateway/resource:Resource", "aws:apigateway/method:Method",
+               "aws:apigateway/integration:Integration", "aws:apigateway/authorizer:Authorizer",
+               "aws:apigateway/requestValidator:RequestValidator", "aws:apigateway/model:Model")
+
+
+def triggers(plan):
+    (deployment,) = plan.of_type("aws:apigateway/deployment:Deployment")
+    return deployment.inputs["triggers"]
+
+
+def fresh(**options):
+    """A new render of the serving chain (not the cached one): two renders of the same program
+    must agree on their own."""
+    return serving_stack._render.__wrapped__(json.dumps(options, sort_keys=True))
+
+
+def test_the_trigger_covers_every_resource_that_defines_the_api_and_the_deployment_waits_for_them():
+    for plan in (render(), render(**COGNITO), render(**CUSTOM)):
+        (deployment,) = plan.of_type("aws:apigateway/deployment:Deployment")
+        defining = [r for type_ in SNAPSHOTTED for r in plan.of_type(type_)]
+        api = one(plan, "aws:apigateway/restApi:RestApi")
+        assert set(triggers(plan)) == {r.name for r in defining} | {api.name}
+        assert {r.urn for r in defining} <= set(deployment.dependencies)
+
+
+@pytest.mark.parametrize("change", [
+    {"api": {"authorization": "COGNITO_USER_POOLS"}},
+    {"api": {"authorization": "CUSTOM"}},
+    {"api": {"api_key_required": True}},
+    {"api": {"integration_timeout_ms": 10000}},
+    {"api": {"request_schema": {"type": "object", "required": ["prompt"]}}},
+    {"api": {"health_route": False}},
+])
+def test_any_change_to_what_defines_the_api_changes_the_trigger(change):
+    assert triggers(render(**change)) != triggers(render())
+
+
+def test_the_trigger_names_the_resource_whose_definition_changed():
+    base, changed = triggers(render()), triggers(render(api={"integration_timeout_ms": 10000}))
+    assert {k for k in base if base[k] != changed.get(k)} == {
+        "svc-api-predict-integration", "svc-api-health-integration"}
+    base, changed = triggers(render()), triggers(render(api={"api_key_required": True}))
+    assert {k for k in base if base[k] != changed.get(k)} == {"svc-api-predict-post"}
+
+
+def test_a_changed_integration_uri_changes_the_trigger():
+    # TLS on the listener: the integrations call https:// and verify the certificate.
+    plain = {k.removeprefix("svc-"): v for k, v in triggers(render()).items()}
+    tls = {k.removeprefix("tls-"): v for k, v in triggers(render_tls()).items()}
+    assert plain["api-predict-integration"] != tls["api-predict-integration"]
+
+
+def test_a_changed_validator_changes_the_trigger(monkeypatch):
+    base = triggers(fresh())
+    monkeypatch.setattr(rest_api, "REQUEST_VALIDATOR",
+                        {**rest_api.REQUEST_VALIDATOR, "validate_request_parameters": False})
+    changed = triggers(fresh())
+    assert {k for k in base if base[k] != changed[k]} == {"svc-api-validator"}
+
+
+def test_without_a_change_the_trigger_is_identical_and_a_canary_or_log_change_does_not_redeploy():
+    assert triggers(fresh()) == triggers(fresh()) == triggers(render())
+    # Stage settings take effect without a deployment: the canary and log retention change none.
+    assert triggers(render(canary=10)) == triggers(render())
+    assert triggers(render(api={"log_retention_days": 30})) == triggers(render())
+
+
+def test_the_stage_and_its_canary_serve_the_one_deployment_that_the_trigger_replaces():
+    plan = render(canary=10)
+    (deployment,) = plan.of_type("aws:apigateway/deployment:Deployment")
+    stage = one(plan, "aws:apigateway/stage:Stage")
+    # A changed trigger replaces the deployment (the provider's `triggers` is ForceNew); Pulumi
+    # creates the new one first and the stage follows its id, canary included.
+    assert stage.inputs["deployment"] == deployment.id
+    assert stage.inputs["canarySettings"]["deploymentId"] == deployment.id
+    assert deployment.urn in stage.dependencies

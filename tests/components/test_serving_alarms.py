@@ -50,3 +50,42 @@ def test_latency_waf_hpa_and_backend_alarms_watch_the_right_metrics():
     assert (backend["namespace"], backend["metricName"]) == ("AWS/NetworkELB", "HealthyHostCount")
     assert backend["dimensions"]["TargetGroup"] == one(plan, "aws:lb/targetGroup:TargetGroup").outputs["arnSuffix"]
     assert backend["treatMissingData"] == "breaching"
+
+
+def test_the_canary_backend_has_its_own_no_healthy_backend_alarm():
+    plan = render(canary=10)
+    found = alarms(plan)
+    assert "canary-no-healthy-backend" not in alarms(render())
+    canary = found["canary-no-healthy-backend"].inputs
+    target_group = one(plan, "aws:lb/targetGroup:TargetGroup", "svc-ingress-canary-tg")
+    assert (canary["namespace"], canary["metricName"]) == ("AWS/NetworkELB", "HealthyHostCount")
+    assert canary["dimensions"]["TargetGroup"] == target_group.outputs["arnSuffix"]
+    assert canary["treatMissingData"] == "breaching"
+    # The stage's own alarm keeps watching the main model's target group.
+    assert found["no-healthy-backend"].inputs["dimensions"]["TargetGroup"] == one(
+        plan, "aws:lb/targetGroup:TargetGroup", "svc-ingress-tg").outputs["arnSuffix"]
+
+
+def test_counted_waf_body_rule_matches_have_their_own_spike_alarm(monkeypatch):
+    """Where the web ACL counts its body rules (prompt payloads) their matches are let through:
+    a spike of them alarms to the topic, beside the blocked-request alarm."""
+    import functools
+
+    from blueprints.engine import run_program
+    from components.web_acl import WebAclArgs
+    from tests.components import serving_stack
+
+    assert "waf-body-rule-matches" not in alarms(render())  # body rules block: nothing to watch
+    monkeypatch.setattr(serving_stack, "WebAclArgs", functools.partial(WebAclArgs, count_body_rules=True))
+    plan = run_program(lambda: serving_stack.build({}), stack="serving-prompt-test",
+                       config={"aws:region": serving_stack.REGION}, secret_keys=[])
+    found = alarms(plan)
+    matches = found["waf-body-rule-matches"].inputs
+    acl = one(plan, "aws:wafv2/webAcl:WebAcl")
+    (rule,) = [r for r in acl.inputs["rules"] if r["name"] == "body-rule-matches"]
+    assert (matches["namespace"], matches["metricName"], matches["statistic"]) == ("AWS/WAFV2", "CountedRequests", "Sum")
+    assert matches["dimensions"] == {"WebACL": acl.inputs["name"], "Region": "eu-west-1",
+                                     "Rule": rule["visibilityConfig"]["metricName"]}
+    assert (matches["threshold"], matches["period"], matches["comparisonOperator"]) == (100, 300, "GreaterThanThreshold")
+    assert matches["alarmActions"] == [one(plan, "aws:sns/topic:Topic").outputs["arn"]]
+    assert "waf-blocked-spike" in found

@@ -127,10 +127,29 @@ def test_lambda_is_packaged_from_the_repo_with_encrypted_environment(plans):
     groups = {r.inputs["name"]: r for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
     assert function.inputs["loggingConfig"]["logGroup"] in groups
     role = next(r for r in plan.of_type("aws:iam/role:Role") if r.outputs["arn"] == function.inputs["role"])
-    (policy,) = [r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"] == role.id]
-    actions = {a for s in json.loads(policy.inputs["policy"])["Statement"] for a in (
-        s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt"}
+    statements = [s for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"] == role.id
+                  for s in json.loads(r.inputs["policy"])["Statement"]]
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "firehose:PutRecordBatch"}
+
+
+@pytest.mark.parametrize("destination", ["splunk", "s3"])
+def test_the_transform_buffers_little_and_may_reingest_into_its_own_stream_only(plans, destination):
+    """CloudWatch Logs records grow many-fold in the transform and a Lambda response may not pass
+    6 MB: the smallest processor buffer, and PutRecordBatch on the logs stream for what still
+    does not fit (components/siem_transform/handler.py)."""
+    plan = plans(destination)
+    for stream in streams(plan).values():
+        (processor,) = stream.inputs[CONFIG_KEY[destination]]["processingConfiguration"]["processors"]
+        params = {p["parameterName"]: p["parameterValue"] for p in processor["parameters"]}
+        assert params["BufferSizeInMBs"] == "0.2"  # Firehose allows 0.2-3 MB for a Lambda processor
+    (function,) = plan.of_type("aws:lambda/function:Function")
+    role = next(r for r in plan.of_type("aws:iam/role:Role") if r.outputs["arn"] == function.inputs["role"])
+    reingest = [s for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.inputs["role"] == role.id
+                for s in json.loads(r.inputs["policy"])["Statement"] if "firehose:PutRecordBatch" in str(s["Action"])]
+    # Exactly one grant, on the CloudWatch Logs stream: not the WAF streams, no wildcard.
+    assert reingest == [{"Sid": "ReingestOversizedRecords", "Effect": "Allow", "Action": "firehose:PutRecordBatch",
+                         "Resource": streams(plan)["siem"].outputs["arn"]}]
 
 
 def test_one_subscription_filter_per_log_group_through_the_logs_role(plans):

@@ -6,16 +6,20 @@ import functools
 import pytest
 
 from blueprints.engine import run_program
-from components.web_acl import WebAcl, WebAclArgs
+from components.web_acl import BODY_MATCH_LABEL, WebAcl, WebAclArgs
 
 STAGE_ARN = "arn:aws:apigateway:eu-west-1::/restapis/abc123/stages/v1"
+# Every managed group a tier uses (blueprints/tiers.py), in the tiers' order.
+ALL_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+              "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList")
 
 
 @functools.lru_cache(maxsize=None)
-def plan_for(countries: tuple = (), groups: tuple = ("AWSManagedRulesCommonRuleSet",), body: int = 16):
+def plan_for(countries: tuple = (), groups: tuple = ("AWSManagedRulesCommonRuleSet",), body: int = 16,
+             count_body: bool = False):
     def program():
         WebAcl("edge", WebAclArgs(resource_arn=STAGE_ARN, managed_rule_groups=groups, rate_limit=500,
-                                  allowed_countries=countries, max_body_kib=body))
+                                  allowed_countries=countries, max_body_kib=body, count_body_rules=count_body))
     return run_program(program, stack="waf-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
 
 
@@ -55,6 +59,57 @@ def test_managed_groups_keep_their_own_actions_and_the_common_body_rule_only_cou
     assert "ruleActionOverrides" not in by_name["AWSManagedRulesSQLiRuleSet"]["statement"]["managedRuleGroupStatement"]
 
 
+def counted(rule: dict) -> dict[str, dict]:
+    overrides = rule["statement"]["managedRuleGroupStatement"].get("ruleActionOverrides", [])
+    return {o["name"]: o["actionToUse"] for o in overrides}
+
+
+def test_prompt_bodies_count_only_the_body_rules_and_every_other_rule_keeps_blocking():
+    by_name = rules(plan_for(groups=ALL_GROUPS, count_body=True))
+    # The rule names of the AWS WAF Developer Guide's managed rule groups list; all *_BODY.
+    assert {group: set(counted(by_name[group])) for group in ALL_GROUPS} == {
+        "AWSManagedRulesCommonRuleSet": {"SizeRestrictions_BODY", "EC2MetaDataSSRF_BODY", "GenericLFI_BODY",
+                                         "GenericRFI_BODY", "CrossSiteScripting_BODY"},
+        "AWSManagedRulesKnownBadInputsRuleSet": {"JavaDeserializationRCE_BODY", "Log4JRCE_BODY"},
+        "AWSManagedRulesAmazonIpReputationList": set(),
+        "AWSManagedRulesSQLiRuleSet": {"SQLi_BODY", "SQLiExtendedPatterns_BODY"},
+        "AWSManagedRulesAnonymousIpList": set(),
+    }
+    for group in ALL_GROUPS:
+        # Per-rule overrides only: the group as a whole keeps its rules' actions (never count).
+        assert by_name[group]["overrideAction"] == {"none": {}}
+        assert all(action == {"count": {}} for action in counted(by_name[group]).values())
+    assert by_name["body-size-limit"]["action"] == {"block": {}}
+    assert by_name["rate-limit-per-ip"]["action"] == {"block": {}}
+
+
+def test_counted_body_matches_are_labelled_and_counted_under_one_metric_after_the_groups():
+    plan = plan_for(groups=ALL_GROUPS, count_body=True)
+    by_name = rules(plan)
+    matches = by_name["body-rule-matches"]
+    assert matches["action"] == {"count": {}} and "overrideAction" not in matches
+    assert matches["ruleLabels"] == [{"name": BODY_MATCH_LABEL}]
+    assert matches["priority"] > max(by_name[g]["priority"] for g in ALL_GROUPS)  # labels exist by then
+    keys = {s["labelMatchStatement"]["key"] for s in matches["statement"]["orStatement"]["statements"]}
+    assert {s["labelMatchStatement"]["scope"] for s in matches["statement"]["orStatement"]["statements"]} == {"LABEL"}
+    assert keys == {
+        "awswaf:managed:aws:core-rule-set:EC2MetaDataSSRF_Body", "awswaf:managed:aws:core-rule-set:GenericLFI_Body",
+        "awswaf:managed:aws:core-rule-set:GenericRFI_Body", "awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body",
+        "awswaf:managed:aws:known-bad-inputs:JavaDeserializationRCE_Body",
+        "awswaf:managed:aws:known-bad-inputs:Log4JRCE_Body",
+        "awswaf:managed:aws:sql-database:SQLi_Body", "awswaf:managed:aws:sql-database:SQLiExtendedPatterns_Body",
+    }  # not SizeRestrictions_Body: the ACL's own body-size limit replaces it in both modes
+    assert matches["visibilityConfig"] == {"cloudwatchMetricsEnabled": True, "metricName": "edge-body-rule-matches",
+                                           "sampledRequestsEnabled": True}
+
+
+def test_by_default_every_body_rule_blocks_and_nothing_counts_matches():
+    by_name = rules(plan_for(groups=ALL_GROUPS))
+    assert "body-rule-matches" not in by_name
+    assert {g: set(counted(by_name[g])) for g in ALL_GROUPS if counted(by_name[g])} == {
+        "AWSManagedRulesCommonRuleSet": {"SizeRestrictions_BODY"}}
+
+
 def test_rate_limit_is_per_ip_over_five_minutes_and_blocks():
     rule = rules(plan_for())["rate-limit-per-ip"]
     assert rule["action"] == {"block": {}}
@@ -85,6 +140,8 @@ def test_no_geo_rule_without_countries():
 
 @pytest.mark.parametrize("bad", [
     dict(rate_limit=5), dict(rate_window_seconds=30), dict(max_body_kib=10), dict(allowed_countries=("deu",)),
+    # Whose body rules are not known: counting "the body rules" there would count none.
+    dict(managed_rule_groups=("AWSManagedRulesLinuxRuleSet",), count_body_rules=True),
 ])
 def test_invalid_arguments_are_rejected(bad):
     def program():

@@ -857,6 +857,27 @@ def _(b):
     b.add(FIREHOSE, "siem", {"destination": "extended_s3", "extendedS3Configuration": {"bucketArn": archive.arn, "roleArn": "r"}})
 
 
+def _staged_archive(b: PlanBuilder, lock: Optional[str]) -> None:
+    archive = bucket(b, "archive", object_lock=lock)
+    staging = bucket(b, "staging")
+    b.add("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "staging-replication",
+          {"bucket": staging.id, "role": "r", "rules": [{"id": "every-object", "status": "Enabled", "filter": {"prefix": ""},
+                                                        "destination": {"bucket": archive.arn}}]}, deps=[staging, archive])
+    b.add(FIREHOSE, "siem", {"name": "siem", "destination": "splunk",
+                             "splunkConfiguration": {"s3BackupMode": "AllEvents", "s3Configuration": {"bucketArn": staging.arn}}},
+          deps=[staging])
+
+
+@scenario("AIB-073", "staging-replicated-into-a-locked-archive", {"staging": PASS})
+def _(b):
+    _staged_archive(b, lock="COMPLIANCE")
+
+
+@scenario("AIB-073", "staging-replicated-into-an-unlocked-bucket", {"staging": FAIL})
+def _(b):
+    _staged_archive(b, lock=None)
+
+
 @scenario("AIB-074", "acls-disabled", {"data": PASS})
 def _(b):
     bucket(b, "data")
@@ -1005,6 +1026,35 @@ def _(b):
     trail(b)
 
 
+RECORDER = "aws:cfg/recorder:Recorder"
+CHANNEL = "aws:cfg/deliveryChannel:DeliveryChannel"
+RECORDER_STATUS = "aws:cfg/recorderStatus:RecorderStatus"
+
+
+def recorder(b: PlanBuilder, region: str = "eu-west-1", enabled: bool = True, channel: bool = True) -> None:
+    b.add(RECORDER, f"config-{region}", {"name": "config", "recordingGroup": {"allSupported": True}}, region=region)
+    if channel:
+        b.add(CHANNEL, f"config-{region}-delivery", {"s3BucketName": "config"}, region=region)
+    b.add(RECORDER_STATUS, f"config-{region}-status", {"name": "config", "isEnabled": enabled}, region=region)
+
+
+@scenario("AIB-155", "recorded-where-the-hubs-run", {"aws-eu-west-1": PASS, "aws-eu-central-1": PASS})
+def _(b):
+    for region in ("eu-west-1", "eu-central-1"):
+        b.add(HUB, f"hub-{region}", {}, region=region)
+        recorder(b, region)
+
+
+@scenario("AIB-155", "a-hub-region-without-recorder-or-turned-off",
+          {"aws-eu-west-1": FAIL, "aws-eu-central-1": FAIL, "aws-us-east-1": FAIL})
+def _(b):
+    b.add(HUB, "hub-euw1", {}, region="eu-west-1")
+    b.add(HUB, "hub-euc1", {}, region="eu-central-1")
+    recorder(b, "eu-central-1", enabled=False)
+    b.add(HUB, "hub-use1", {}, region="us-east-1")
+    recorder(b, "us-east-1", channel=False)
+
+
 # ==============================================================================================
 # Edge protection
 # ==============================================================================================
@@ -1062,6 +1112,31 @@ def _(b):
 def _(b):
     web_acl(b, groups=("AWSManagedRulesCommonRuleSet",))
     web_acl(b, "counting", override="count")
+
+
+def _with_overrides(b: PlanBuilder, name: str, group: str, overrides: dict[str, str]) -> None:
+    acl = web_acl(b, name)
+    inputs = next(st for st in b.steps if st["urn"] == acl.urn)["newState"]
+    for state in (inputs["inputs"], inputs["outputs"]):
+        for rule in state["rules"]:
+            stmt = rule["statement"].get("managedRuleGroupStatement")
+            if stmt and stmt["name"] == group:
+                stmt["ruleActionOverrides"] = [{"name": n, "actionToUse": {a: {}}} for n, a in overrides.items()]
+
+
+@scenario("AIB-087", "size-rule-and-body-rules-counted-where-prompts-are-allowed", {"acl": PASS, "sizes": PASS},
+          tier="confidential")
+def _(b):
+    _with_overrides(b, "acl", "AWSManagedRulesSQLiRuleSet", {"SQLi_BODY": "count", "SQLiExtendedPatterns_BODY": "count"})
+    _with_overrides(b, "sizes", "AWSManagedRulesCommonRuleSet", {"SizeRestrictions_BODY": "count"})
+
+
+@scenario("AIB-087", "query-rule-counted-allow-override-or-body-rules-on-restricted",
+          {"query": FAIL, "allowed": FAIL, "body": FAIL})
+def _(b):
+    _with_overrides(b, "query", "AWSManagedRulesSQLiRuleSet", {"SQLi_QUERYARGUMENTS": "count"})
+    _with_overrides(b, "allowed", "AWSManagedRulesCommonRuleSet", {"CrossSiteScripting_BODY": "allow"})
+    _with_overrides(b, "body", "AWSManagedRulesSQLiRuleSet", {"SQLi_BODY": "count"})  # restricted keeps body rules
 
 
 @scenario("AIB-088", "blocking-rate-limit", {"acl": PASS})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import random
 from typing import Any
 
 from components.siem_shipper import source_map_json
@@ -142,3 +143,73 @@ def recorded_batch() -> dict[str, Any]:
         b64(json.dumps({"hello": "world"}).encode()),
         b64(gz(cloudwatch_payload(FLOW_GROUP, "eni-x", [FLOW_LINE]))[:20]),
     ])
+
+
+# -- a large batch: what a 1 MB processor buffer handed the transform at peak -----------------
+_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+_RESOURCES = ("pods", "secrets", "configmaps", "deployments", "services", "events", "leases")
+_TRAIL_CALLS = (("s3.amazonaws.com", "GetObject"), ("s3.amazonaws.com", "PutObject"),
+                ("kms.amazonaws.com", "Decrypt"), ("sts.amazonaws.com", "AssumeRole"),
+                ("eks.amazonaws.com", "DescribeCluster"), ("ecr.amazonaws.com", "BatchGetImage"))
+
+
+def _flow_lines(rng: random.Random, count: int) -> list[str]:
+    return [
+        f"2 {ACCOUNT} eni-{rng.getrandbits(68):017x} 10.20.{rng.randrange(256)}.{rng.randrange(256)} "
+        f"10.{rng.choice((20, 40, 41))}.{rng.randrange(256)}.{rng.randrange(256)} {rng.randrange(1024, 65536)} "
+        f"{rng.choice((443, 988, 1021, 2049, 6443, 10250))} 6 {rng.randrange(1, 5000)} {rng.randrange(40, 9_000_000)} "
+        f"{1764316800 + i // 50} {1764316860 + i // 50} {rng.choice(('ACCEPT', 'ACCEPT', 'ACCEPT', 'REJECT'))} OK"
+        for i in range(count)
+    ]
+
+
+def _trail_events(rng: random.Random, count: int) -> list[str]:
+    events = []
+    for i in range(count):
+        source, name = rng.choice(_TRAIL_CALLS)
+        user = rng.choice(("alice", "bob", "carol", "training-job", "model-server"))
+        events.append(json.dumps({
+            **CLOUDTRAIL_EVENT,
+            "userIdentity": {**CLOUDTRAIL_EVENT["userIdentity"], "principalId": f"AROA{rng.getrandbits(60):015X}:{user}",
+                             "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ml-engineer/{user}"},
+            "eventTime": f"2025-11-28T08:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            "eventSource": source, "eventName": name,
+            "sourceIPAddress": f"10.20.{rng.randrange(256)}.{rng.randrange(256)}",
+            "requestParameters": {"bucketName": "fraud-models-training-data-a1a3c4a",
+                                  "key": f"claims/2025/11/part-{rng.randrange(100000):05d}.parquet"},
+            "requestID": f"{rng.getrandbits(64):016X}",
+            "eventID": f"{rng.getrandbits(128):032x}",
+        }))
+    return events
+
+
+def _audit_events(rng: random.Random, count: int) -> list[str]:
+    return [json.dumps({
+        **EKS_AUDIT,
+        "auditID": f"{rng.getrandbits(128):032x}",
+        "verb": rng.choice(_VERBS),
+        "requestURI": f"/api/v1/namespaces/{rng.choice(('serving', 'training', 'kube-system'))}/"
+                      f"{rng.choice(_RESOURCES)}/{rng.getrandbits(40):010x}",
+        "user": {"username": rng.choice(("system:serviceaccount:kube-system:cluster-autoscaler",
+                                          f"arn:aws:sts::{ACCOUNT}:assumed-role/ml-engineer/alice", "system:node"))},
+        "sourceIPs": [f"10.20.{rng.randrange(256)}.{rng.randrange(256)}"],
+        "responseStatus": {"code": rng.choice((200, 200, 200, 201, 403, 404))},
+    }) for _ in range(count)]
+
+
+def large_batch() -> dict[str, Any]:
+    """A batch the size the old 1 MB processor buffer delivered at peak, in CloudWatch Logs
+    subscription shapes: 8 records of 1,000 VPC flow-log lines, 4 of 300 CloudTrail events and
+    4 of 500 EKS audit events, then one flow-log record of 12,000 lines whose SIEM output alone
+    is larger than a Lambda response may be. Enriched, the batch is about twice Lambda's 6 MB
+    response quota. Deterministic: a fixed seed."""
+    rng = random.Random(15)
+    datas, first = [], 0
+    shapes = ([(FLOW_GROUP, "eni-all", _flow_lines, 1000)] * 8
+              + [(CLOUDTRAIL_GROUP, f"{ACCOUNT}_CloudTrail_{REGION}", _trail_events, 300)] * 4
+              + [(EKS_GROUP, "kube-apiserver-audit-0a1b2c3d", _audit_events, 500)] * 4
+              + [(FLOW_GROUP, "eni-all", _flow_lines, 12000)])
+    for group, stream, lines, count in shapes:
+        datas.append(b64(gz(cloudwatch_payload(group, stream, lines(rng, count), first_id=first))))
+        first += count
+    return firehose_event(datas)
