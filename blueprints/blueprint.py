@@ -11,10 +11,11 @@ from blueprints.spec import Spec
 
 
 def build(spec: Spec) -> BlueprintContext:
+    """Each part in the account it lives in (`accounts`; one account when the spec names none)."""
     ctx = BlueprintContext(spec)
     if spec.training.enabled:
-        training.build(ctx)
+        training.build(ctx.account("training"))
     if spec.inference.enabled:
-        inference.build(ctx)
+        inference.build(ctx.account("inference"))
     security.build(ctx)
     return ctx

@@ -27,7 +27,8 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "123456789012"  # the deploying identity's account, where no provider assumes a role
+DEPLOYER_ROLE = "ci"
 PROJECT = "ai-blueprints"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for unknown values
 SECRET_TEXT = "[secret]"
@@ -155,6 +156,7 @@ class Plan:
     stack: str
     tier: str
     resources: list[Resource]  # in step order
+    accounts: dict[str, str] = field(default_factory=dict)  # spec `accounts`: role -> account id (multi-account)
 
     # -- queries used by the CLI, rules and tests ------------------------------------
     def of_type(self, type_: str) -> list[Resource]:
@@ -178,6 +180,19 @@ class Plan:
 
     def provider_region(self, resource: Resource) -> str:
         return resource.region
+
+    def provider_account(self, resource: Resource) -> str:
+        """The account `resource` is created in: the one its provider assumes a role in ("" the
+        deploying account). Providers are recorded as "urn::id" on each resource."""
+        if not resource.provider:
+            return ""
+        accounts = self.__dict__.setdefault("_provider_accounts", {})
+        if not accounts:
+            for p in self.resources:
+                if p.type.startswith("pulumi:providers:"):
+                    assumed = _assumed_role(p.inputs)
+                    accounts[f"{p.urn}::{p.id}"] = assumed[0] if assumed else ""
+        return accounts.get(resource.provider, "")
 
     def count_by_type(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -212,6 +227,7 @@ class Plan:
             "project": PROJECT,
             "stack": self.stack,
             "tier": self.tier,
+            **({"accounts": self.accounts} if self.accounts else {}),
             "steps": steps,
             "changeSummary": {"create": len(steps)},
         }
@@ -235,7 +251,8 @@ class Plan:
                     outputs=outputs,
                 )
             )
-        plan = cls(stack=doc["stack"], tier=doc.get("tier", ""), resources=resources)
+        plan = cls(stack=doc["stack"], tier=doc.get("tier", ""), resources=resources,
+                   accounts=dict(doc.get("accounts") or {}))
         _assign_regions(plan, default_region=None)
         return plan
 
@@ -418,6 +435,7 @@ class RecordingMocks:
         self.default_region = default_region
         self.stack = stack
         self.provider_regions: dict[str, str] = {}  # provider ref "urn::id" -> region
+        self.provider_accounts: dict[str, tuple[str, str]] = {}  # provider ref -> (account, deploy role name)
         self.lock = threading.Lock()
 
     # -- regions ---------------------------------------------------------------------
@@ -429,6 +447,12 @@ class RecordingMocks:
                 return region
         return self.default_region
 
+    def account_of(self, provider_ref: str) -> tuple[str, str]:
+        """(account id, role name) a provider acts as: the role it assumes, else the deploying
+        identity (ACCOUNT_ID, role `ci`)."""
+        with self.lock:
+            return self.provider_accounts.get(provider_ref or "", (ACCOUNT_ID, DEPLOYER_ROLE))
+
     # -- resources -------------------------------------------------------------------
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
@@ -438,6 +462,7 @@ class RecordingMocks:
             provider_id = _uuid(self.stack, urn_hint)
             return provider_id, {**inputs, "__region": region}
         region = str(inputs.get("region") or self.region_of(args.provider or ""))
+        account, _ = self.account_of(args.provider or "")
         if not args.custom:
             return "", {}
         outputs = dict(inputs)
@@ -448,7 +473,7 @@ class RecordingMocks:
         elif not typ.startswith(_NAMELESS_PREFIXES) and "name" not in outputs:
             outputs["name"] = physical
         resource_id = self._id(typ, name, physical, region)
-        outputs.update(self._computed(typ, name, physical, resource_id, region, outputs))
+        outputs.update(self._computed(typ, name, physical, resource_id, region, outputs, account))
         outputs["__region"] = region
         if typ.startswith("aws:"):
             outputs.setdefault("region", region)  # pulumi-aws 7 reports each resource's region
@@ -475,7 +500,8 @@ class RecordingMocks:
             return f"{name}-{_h(self.stack, typ, name, region, n=8)}"
         return prefix + _h(self.stack, typ, name, region)
 
-    def _computed(self, typ: str, name: str, physical: str, rid: str, region: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    def _computed(self, typ: str, name: str, physical: str, rid: str, region: str, outputs: dict[str, Any],
+                  account: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if typ == "aws:kms/key:Key":
             rid = _uuid(self.stack, typ, name, region)
@@ -485,16 +511,16 @@ class RecordingMocks:
             service, template, scope = spec
             path = template.format(n=physical, i=rid)
             if scope == "global":
-                out["arn"] = f"arn:aws:{service}::{ACCOUNT_ID}:{path}"
+                out["arn"] = f"arn:aws:{service}::{account}:{path}"
             elif scope == "noaccount":
                 out["arn"] = f"arn:aws:{service}:{region}::{path}"
             elif scope is False:
                 out["arn"] = f"arn:aws:{service}:::{path}"
             else:
-                out["arn"] = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{path}"
+                out["arn"] = f"arn:aws:{service}:{region}:{account}:{path}"
         elif typ.startswith("aws:"):
             module = typ.split(":")[1].split("/")[0]
-            out["arn"] = f"arn:aws:{module}:{region}:{ACCOUNT_ID}:{typ.rsplit(':', 1)[-1].lower()}/{rid}"
+            out["arn"] = f"arn:aws:{module}:{region}:{account}:{typ.rsplit(':', 1)[-1].lower()}/{rid}"
         if typ == "aws:s3/bucket:Bucket":
             out.update(
                 bucketDomainName=f"{physical}.s3.amazonaws.com",
@@ -503,16 +529,16 @@ class RecordingMocks:
             )
         elif typ == "aws:ec2/vpc:Vpc":
             out.update(defaultSecurityGroupId="sg-" + _h(rid, "default"), mainRouteTableId="rtb-" + _h(rid, "main"),
-                       defaultNetworkAclId="acl-" + _h(rid, "acl"), ownerId=ACCOUNT_ID)
+                       defaultNetworkAclId="acl-" + _h(rid, "acl"), ownerId=account)
         elif typ == "aws:ecr/repository:Repository":
-            out.update(repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}", registryId=ACCOUNT_ID)
+            out.update(repositoryUrl=f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}", registryId=account)
         elif typ == "aws:fsx/lustreFileSystem:LustreFileSystem":
             out.update(dnsName=f"{rid}.fsx.{region}.amazonaws.com", mountName=_h(rid, "mount", n=8),
-                       ownerId=ACCOUNT_ID, networkInterfaceIds=["eni-" + _h(rid, "eni")])
+                       ownerId=account, networkInterfaceIds=["eni-" + _h(rid, "eni")])
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             out.update(latestVersion=1, defaultVersion=1)
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
-            out.update(prefixListId="pl-" + _h(rid, n=8), ownerId=ACCOUNT_ID)
+            out.update(prefixListId="pl-" + _h(rid, n=8), ownerId=account)
         elif typ == "aws:eks/cluster:Cluster":
             issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{_h(rid, n=32).upper()}"
             out.update(
@@ -526,19 +552,19 @@ class RecordingMocks:
             out.update(dnsName=f"{physical}-{_h(rid, n=16)}.elb.{region}.amazonaws.com", zoneId="Z2IFOLAFXWLO4F",
                        arnSuffix=f"net/{physical}/{rid}")
         elif typ == "aws:apigateway/restApi:RestApi":
-            out.update(rootResourceId=_h(rid, "root", n=10), executionArn=f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{rid}")
+            out.update(rootResourceId=_h(rid, "root", n=10), executionArn=f"arn:aws:execute-api:{region}:{account}:{rid}")
         elif typ == "aws:apigateway/stage:Stage":
             rest = outputs.get("restApi", "")
             out.update(invokeUrl=f"https://{rest}.execute-api.{region}.amazonaws.com/{outputs.get('stageName', '')}",
-                       executionArn=f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{rest}/{outputs.get('stageName', '')}",
+                       executionArn=f"arn:aws:execute-api:{region}:{account}:{rest}/{outputs.get('stageName', '')}",
                        arn=f"arn:aws:apigateway:{region}::/restapis/{rest}/stages/{outputs.get('stageName', '')}")
         elif typ == "aws:acm/certificate:Certificate":
             domain = outputs.get("domainName", "example.com")
             out["domainValidationOptions"] = [{"domainName": domain, "resourceRecordName": f"_{_h(rid, n=32)}.{domain}.",
                                                "resourceRecordType": "CNAME", "resourceRecordValue": f"_{_h(rid, 'v', n=32)}.acm-validations.aws."}]
         elif typ == "aws:lambda/function:Function":
-            out.update(invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}/invocations",
-                       qualifiedArn=f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}:$LATEST", version="$LATEST")
+            out.update(invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:{physical}/invocations",
+                       qualifiedArn=f"arn:aws:lambda:{region}:{account}:function:{physical}:$LATEST", version="$LATEST")
         elif typ == "aws:cognito/userPool:UserPool":
             out["endpoint"] = f"cognito-idp.{region}.amazonaws.com/{region}_{_h(rid, n=9)}"
         elif typ == "aws:route53/zone:Zone":
@@ -560,26 +586,44 @@ class RecordingMocks:
     def call(self, args: Any) -> dict[str, Any]:
         token, inputs = args.token, dict(args.args)
         region = str(inputs.get("region") or self.region_of(args.provider or ""))
-        answer = self._answers().get(token)
+        account, role = self.account_of(args.provider or "")
+        answer = self._answers(account, role).get(token)
         if answer is None:
             raise EngineError(f"the offline engine has no answer for invoke {token}; add one to blueprints/engine.py")
         return answer(region, inputs)
 
-    def _answers(self) -> dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]]:
+    def _answers(self, account: str, role: str) -> dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]]:
+        """Invokes answered as the provider's identity: `role` in `account` (an assumed deploy
+        role, or the deploying identity)."""
         return {
             "aws:index/getAvailabilityZones:getAvailabilityZones": _azs,
             "aws:index/getCallerIdentity:getCallerIdentity": lambda r, a: {
-                "accountId": ACCOUNT_ID, "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ci/session",
-                "userId": "AROA3EXAMPLEEXAMPLE:session", "id": ACCOUNT_ID},
+                "accountId": account, "arn": f"arn:aws:sts::{account}:assumed-role/{role}/session",
+                "userId": "AROA3EXAMPLEEXAMPLE:session", "id": account},
             "aws:index/getPartition:getPartition": lambda r, a: {
                 "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"},
             "aws:index/getRegion:getRegion": lambda r, a: {
                 "name": r, "region": r, "endpoint": f"ec2.{r}.amazonaws.com", "description": r, "id": r},
             "aws:ssm/getParameter:getParameter": _ssm_parameter,
+            "aws:eks/getClusterAuth:getClusterAuth": lambda r, a: {
+                "id": a.get("name", ""), "name": a.get("name", ""),
+                "token": "k8s-aws-v1." + _h(account, role, str(a.get("name", "")), n=32)},
             "aws:iam/getSessionContext:getSessionContext": lambda r, a: {
-                "arn": a.get("arn", ""), "id": a.get("arn", ""), "issuerArn": f"arn:aws:iam::{ACCOUNT_ID}:role/ci",
-                "issuerId": "AROA3EXAMPLEEXAMPLE", "issuerName": "ci", "sessionName": "session"},
+                "arn": a.get("arn", ""), "id": a.get("arn", ""), "issuerArn": f"arn:aws:iam::{account}:role/{role}",
+                "issuerId": "AROA3EXAMPLEEXAMPLE", "issuerName": role, "sessionName": "session"},
         }
+
+
+def _assumed_role(provider_inputs: dict[str, Any]) -> Optional[tuple[str, str]]:
+    """(account, role name) of the first role an AWS provider assumes (`assumeRoles[0].roleArn`,
+    arn:<partition>:iam::<account>:role/<name>), or None."""
+    roles = provider_inputs.get("assumeRoles") or []
+    if isinstance(roles, str):  # provider inputs of object type arrive JSON-encoded
+        roles = json.loads(roles)
+    arn = roles[0].get("roleArn") if roles and isinstance(roles[0], dict) else None
+    if not isinstance(arn, str) or arn.count(":") < 5:
+        return None
+    return arn.split(":")[4], arn.rsplit("/", 1)[-1]
 
 
 def _azs(region: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -627,11 +671,14 @@ def run_program(
     config: dict[str, str],
     secret_keys: list[str],
     tier: str = "",
+    accounts: Optional[dict[str, str]] = None,
 ) -> Plan:
     """Run `program` under the recording mocks and return what it registered."""
     with _RUN_LOCK:
         ctx = contextvars.Context()
-        return ctx.run(_run, program, stack, config, secret_keys, tier)
+        plan = ctx.run(_run, program, stack, config, secret_keys, tier)
+    plan.accounts = dict(accounts or {})
+    return plan
 
 
 def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret_keys: list[str], tier: str) -> Plan:
@@ -674,9 +721,12 @@ def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret
                 registration = self.resources.get(response.urn)
                 rec["state"] = registration.state if registration else {}
             if request.type.startswith("pulumi:providers:"):
+                assumed = _assumed_role(rec["inputs"])
                 with mocks.lock:
                     mocks.provider_regions[f"{response.urn}::{response.id}"] = str(
                         rec["inputs"].get("region") or default_region)
+                    if assumed is not None:
+                        mocks.provider_accounts[f"{response.urn}::{response.id}"] = assumed
             with records_lock:
                 if response.urn in records:
                     raise EngineError(f"duplicate resource URN {response.urn}: two resources share a name")
@@ -688,12 +738,32 @@ def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret
     pmocks.set_mocks(_Mocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
 
-    def _program() -> None:
-        program()
+    # A program that fails while a deferred output is unresolved would leave the run waiting on
+    # it forever: track the resolvers, and settle the open ones before the failure propagates.
+    resolvers: list[Callable[[Any], None]] = []
+    real_deferred = pulumi.deferred_output
 
+    def tracked_deferred() -> Any:
+        output, resolve = real_deferred()
+        resolvers.append(resolve)
+        return output, resolve
+
+    def _program() -> None:
+        try:
+            program()
+        except BaseException:
+            for resolve in resolvers:
+                try:
+                    resolve(pulumi.Output.from_input(""))
+                except Exception:  # already resolved
+                    pass
+            raise
+
+    pulumi.deferred_output = tracked_deferred
     try:
         _sync_await(run_pulumi_func(_program))
     finally:
+        pulumi.deferred_output = real_deferred
         pulumi.runtime.set_all_config({}, [])
     return _assemble(records, stack, tier, default_region)
 
@@ -798,4 +868,4 @@ def render_stack(stack_file: StackFile, program: Optional[Callable[[], None]] = 
     config, secret_keys = stack_file.runtime_config()
     spec = load_spec(config, secret_keys)  # raises SpecError: nothing registered yet
     return run_program(program or main, stack=stack_file.stack, config=config, secret_keys=secret_keys,
-                       tier=spec.model.tier)
+                       tier=spec.model.tier, accounts=spec.accounts_by_role)

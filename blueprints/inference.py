@@ -25,6 +25,14 @@ listener for it, and the stage's canary settings send `canary.percent` of reques
 Promote: set `modelImage` to the canary's image and remove `canary`; roll back: remove `canary`.
 
 Deletion protection of the NLB and the Cognito user pool follows `tier.protect_stateful`.
+
+Accounts: everything here is built in the inference account (`ctx` is its view). DNS records
+(health checks, the certificate's validation record, the latency or failover records) are
+written by the inference account's deploy role, so `inference.hostedZoneId` must be a hosted
+zone of the inference account: where the parent domain lives elsewhere (a shared networking
+account), delegate a subdomain (e.g. `api.example.com`) to a zone in the inference account.
+Where training runs in another account, each inference region also gets a model bucket that the
+training account's approved models replicate into (`model_bucket`, built by training.build).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN
 from components.cluster_autoscaler import public_image as autoscaler_public_image
 from components.container_insights import ContainerInsights, ContainerInsightsArgs
 from components.eks_cluster import EksCluster
+from components.encrypted_bucket import EncryptedBucket, ObjectLock
 from components.isolated_vpc import IsolatedVpc
 from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
 from components.node_group import NodeGroup, NodeGroupArgs
@@ -223,6 +232,25 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
                            canary=canary, ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns)
 
 
+def model_bucket(ctx: BlueprintContext, region: str, *, replicated_from: pulumi.Input[str],
+                 object_lock: Optional[ObjectLock]) -> EncryptedBucket:
+    """The inference account's model bucket in `region`: where models the approver promoted in the
+    training account (its model bucket's `approved/`) arrive by S3 Replication, owned by this
+    account and encrypted under this account's models key in the region (which admits the
+    training account: context._trusted_accounts). Its policy admits exactly `replicated_from`,
+    the training bucket's replication role. Locked like the training model bucket
+    (`object_lock`): S3 replicates a locked bucket's objects only into a locked bucket.
+
+    Serving does not read it yet: the model server's image carries the model (regional
+    replicas for serving are issue 11)."""
+    return EncryptedBucket(
+        f"{ctx.regional('inf', region)}-models",
+        ctx.bucket_args("models", region, kms_key=ctx.key("models", region, required=True),
+                        accepts_replicas_from=[replicated_from], object_lock=object_lock),
+        opts=ctx.opts(region, stateful=True),
+    )
+
+
 def _canary_workload(ctx: BlueprintContext, region: str, base: str, canary: CanarySpec, cluster: EksCluster,
                      gpu_nodes: NodeGroup, vpc: IsolatedVpc, images: dict[str, pulumi.Input[str]]) -> ServingWorkload:
     """The second model version: the same hardened workload in its own namespace and NodePort
@@ -307,9 +335,9 @@ def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIng
         opts=opts,
     )
     # The canary's access log group exists (and is shipped) whether or not a canary runs.
-    ctx.log_sources.append(LogSource(kind="api-access", region=region, log_group_name=api.access_log_group_name,
+    ctx.log_sources.append(LogSource(kind="api-access", region=region, account=ctx.role, log_group_name=api.access_log_group_name,
                                      log_group_arn=api.access_log_group_arn))
-    ctx.log_sources.append(LogSource(kind="api-access", region=region,
+    ctx.log_sources.append(LogSource(kind="api-access", region=region, account=ctx.role,
                                      log_group_name=api.canary_access_log_group_name,
                                      log_group_arn=api.canary_access_log_group_arn))
     return api
@@ -334,5 +362,5 @@ def _web_acl(ctx: BlueprintContext, region: str, base: str, api: RestApi) -> Web
         ),
         opts=ctx.opts(region),
     )
-    ctx.web_acls.append(WebAclSource(region=region, name=f"{base}-waf", web_acl_arn=web_acl.web_acl_arn))
+    ctx.web_acls.append(WebAclSource(region=region, name=f"{base}-waf", web_acl_arn=web_acl.web_acl_arn, account=ctx.role))
     return web_acl

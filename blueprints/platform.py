@@ -39,10 +39,12 @@ def egress(spec: Spec) -> dict[str, Any]:
     return {"nat_egress": not spec.tier.air_gapped, "nat_gateways": spec.nat_gateways or "per-az"}
 
 
-def network_regions(spec: Spec) -> list[str]:
-    """The region of every VPC the stack builds, one entry per VPC: the training VPC in the home
-    region, an inference VPC in each inference region (training.build, inference.build)."""
-    return ([spec.region] if spec.training.enabled else []) + (spec.inference_regions if spec.inference.enabled else [])
+def network_regions(spec: Spec) -> list[tuple[Optional[str], str]]:
+    """(account, region) of every VPC the stack builds, one entry per VPC: the training VPC in the
+    home region of the training account, an inference VPC in each inference region of the
+    inference account (training.build, inference.build); None: the deploying account."""
+    return ([(spec.account("training"), spec.region)] if spec.training.enabled else []) + (
+        [(spec.account("inference"), r) for r in spec.inference_regions] if spec.inference.enabled else [])
 
 
 def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,
@@ -67,7 +69,7 @@ def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,
         ),
         opts=ctx.opts(region),
     )
-    ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, log_group_name=vpc.flow_log_group_name,
+    ctx.log_sources.append(LogSource(kind="vpc-flow", region=region, account=ctx.role, log_group_name=vpc.flow_log_group_name,
                                      log_group_arn=vpc.flow_log_group_arn))
     return vpc
 
@@ -88,11 +90,14 @@ def cluster(ctx: BlueprintContext, name: str, region: str, vpc: IsolatedVpc) -> 
             log_retention_days=tier.log_retention_days,
             stateful=ctx.stateful,
             admin_role_arns=[ctx.deployer_arn(region)],
+            # Kubernetes calls as the account's deploy role, which the ambient credentials reach
+            # only through the provider (its trust requires the external id).
+            provider_token=ctx.multi_account,
             tags=ctx.tags,
         ),
         opts=ctx.opts(region),
     )
-    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, log_group_name=eks.log_group_name,
+    ctx.log_sources.append(LogSource(kind="eks-audit", region=region, account=ctx.role, log_group_name=eks.log_group_name,
                                      log_group_arn=eks.log_group_arn))
     return eks
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from blueprints import platform
 from components.isolated_vpc import IsolatedVpcArgs
@@ -98,6 +98,9 @@ class QuotaNeed:
     """AWS's default value; None when AWS documents none for the region."""
     basis: str
     """How `needed` was counted."""
+    account: str = ""
+    """The account the quota is in (quotas are per account and region); "" for the account
+    `pulumi up` runs with."""
 
     @property
     def above_default(self) -> bool:
@@ -111,32 +114,38 @@ def instance_quota(instance_type: str) -> Optional[InstanceQuota]:
 
 
 def quota_needs(plan: Any) -> list[QuotaNeed]:
-    """Every quota the plan needs, per region, sorted by region then quota."""
+    """Every quota the plan needs, per account and region, sorted by account, region, quota."""
     needs = [*_elastic_ips(plan), *_instance_vcpus(plan), *_firehose(plan)]
-    return sorted(needs, key=lambda n: (n.region, n.quota))
+    return sorted(needs, key=lambda n: (n.account, n.region, n.quota))
+
+
+def _where(plan: Any) -> Callable[[Any], tuple[str, str]]:
+    """(account, region) of a plan resource: its provider's assumed account ("" the deploying
+    account) and its region. Quotas are per account and region."""
+    return lambda r: (plan.provider_account(r), r.region)
 
 
 def _elastic_ips(plan: Any) -> Iterable[QuotaNeed]:
-    per_region: dict[str, int] = {}
+    where, per_place = _where(plan), {}
     for eip in plan.of_type(EIP):
-        per_region[eip.region] = per_region.get(eip.region, 0) + 1
+        per_place[where(eip)] = per_place.get(where(eip), 0) + 1
     name, default = EIP_QUOTA
-    for region, count in per_region.items():
-        yield QuotaNeed(region, name, count, default, f"{count} aws:ec2/eip:Eip (NAT gateways)")
+    for (account, region), count in per_place.items():
+        yield QuotaNeed(region, name, count, default, f"{count} aws:ec2/eip:Eip (NAT gateways)", account)
 
 
 def elastic_ips_from_spec(spec: Any) -> list[QuotaNeed]:
     """The Elastic IPs a stack needs per region, from its spec alone (no render): its VPCs with
     NAT in each region x the NAT gateways each has. Regions that need none are left out."""
     per_vpc = IsolatedVpcArgs(**platform.egress(spec)).nat_gateway_count
-    vpcs: dict[str, int] = {}
-    for region in platform.network_regions(spec):
-        vpcs[region] = vpcs.get(region, 0) + 1
+    vpcs: dict[tuple[str, str], int] = {}
+    for account, region in platform.network_regions(spec):
+        vpcs[(account or "", region)] = vpcs.get((account or "", region), 0) + 1
     name, default = EIP_QUOTA
     return [QuotaNeed(region, name, count * per_vpc, default,
                       f"{count} VPC{'s' if count > 1 else ''} with NAT x {per_vpc} NAT gateway{'s' if per_vpc > 1 else ''}"
-                      f" each, natGateways: {spec.nat_gateways}")
-            for region, count in vpcs.items() if per_vpc]
+                      f" each, natGateways: {spec.nat_gateways}", account)
+            for (account, region), count in vpcs.items() if per_vpc]
 
 
 def elastic_ip_warnings(spec: Any) -> list[str]:
@@ -147,13 +156,15 @@ def elastic_ip_warnings(spec: Any) -> list[str]:
     for need in elastic_ips_from_spec(spec):
         if not need.above_default:
             continue
-        line = (f"{need.region} needs {need.needed} Elastic IPs ({need.basis}), plus any the account already holds "
+        place = f"{need.region} (account {need.account})" if need.account else need.region
+        line = (f"{place} needs {need.needed} Elastic IPs ({need.basis}), plus any the account already holds "
                 f"there; AWS's default quota is {need.default} per region ({need.quota}, {EIP_QUOTA_CODE}), so "
                 "`pulumi up` fails with AddressLimitExceeded unless your account's quota is higher. Raise it: "
                 f"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code {EIP_QUOTA_CODE} "
                 f"--desired-value {need.needed} --region {need.region}")
         if spec.nat_gateways != "single":
-            single = next(n.needed for n in elastic_ips_from_spec(_with_single_nat(spec)) if n.region == need.region)
+            single = next(n.needed for n in elastic_ips_from_spec(_with_single_nat(spec))
+                          if (n.account, n.region) == (need.account, need.region))
             line += (f"; or set natGateways: single ({single} Elastic IPs: one NAT gateway per VPC, whose zone then "
                      "carries every zone's egress)")
         lines.append(line)
@@ -166,7 +177,8 @@ def _with_single_nat(spec: Any) -> Any:
 
 
 def _instance_vcpus(plan: Any) -> Iterable[QuotaNeed]:
-    totals: dict[tuple[str, str], tuple[Optional[int], int, list[str]]] = {}
+    where = _where(plan)
+    totals: dict[tuple[str, str, str], tuple[Optional[int], int, list[str]]] = {}
     for group in plan.of_type(NODE_GROUP):
         types = [str(t) for t in group.inputs.get("instanceTypes") or []]
         max_size = int((group.inputs.get("scalingConfig") or {}).get("maxSize") or 0)
@@ -178,24 +190,26 @@ def _instance_vcpus(plan: Any) -> Iterable[QuotaNeed]:
         name, default = (quota.spot, quota.spot_default) if spot else (quota.on_demand, quota.on_demand_default)
         sizes = [vcpus_per_node(t) for t in types]
         vcpus = None if None in sizes else max_size * max(s for s in sizes if s is not None)
-        total, _, parts = totals.get((group.region, name), (0, default, []))
-        totals[(group.region, name)] = (None if total is None or vcpus is None else total + vcpus, default, [
+        key = (*where(group), name)
+        total, _, parts = totals.get(key, (0, default, []))
+        totals[key] = (None if total is None or vcpus is None else total + vcpus, default, [
             *parts, f"{max_size} x {types[0]}" + ("" if vcpus is not None else " (vCPUs unknown)")])
-    for (region, name), (total, default, parts) in totals.items():
-        yield QuotaNeed(region, name, total, default, "max nodes: " + ", ".join(parts))
+    for (account, region, name), (total, default, parts) in totals.items():
+        yield QuotaNeed(region, name, total, default, "max nodes: " + ", ".join(parts), account)
 
 
 def _firehose(plan: Any) -> Iterable[QuotaNeed]:
-    per_region: dict[str, int] = {}
-    direct_put: dict[str, int] = {}
+    where = _where(plan)
+    per_place: dict[tuple[str, str], int] = {}
+    direct_put: dict[tuple[str, str], int] = {}
     for stream in plan.of_type(FIREHOSE):
-        per_region[stream.region] = per_region.get(stream.region, 0) + 1
+        per_place[where(stream)] = per_place.get(where(stream), 0) + 1
         if not stream.inputs.get("kinesisSourceConfiguration") and not stream.inputs.get("mskSourceConfiguration"):
-            direct_put[stream.region] = direct_put.get(stream.region, 0) + 1
+            direct_put[where(stream)] = direct_put.get(where(stream), 0) + 1
     name, defaults = FIREHOSE_STREAMS
-    for region, count in per_region.items():
-        yield QuotaNeed(region, name, count, defaults.get(region), f"{count} delivery stream(s)")
-    for region, count in direct_put.items():
+    for (account, region), count in per_place.items():
+        yield QuotaNeed(region, name, count, defaults.get(region), f"{count} delivery stream(s)", account)
+    for (account, region), count in direct_put.items():
         default = 5 if region in FIREHOSE_FAST_REGIONS else 1
         yield QuotaNeed(region, FIREHOSE_DIRECT_PUT, None, default,
-                        f"{count} Direct PUT stream(s), each up to its peak log volume (request more for bursts)")
+                        f"{count} Direct PUT stream(s), each up to its peak log volume (request more for bursts)", account)

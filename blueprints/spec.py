@@ -32,10 +32,11 @@ AZ_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$"
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
 
-def provider_name(region: str) -> str:
-    """The logical name of the stack's explicit AWS provider for a region; guardrail findings
-    about a region as a whole are reported against it."""
-    return f"aws-{region}"
+def provider_name(region: str, account: Optional[str] = None) -> str:
+    """The logical name of the stack's explicit AWS provider for a region (and the account it
+    assumes a role in, where `accounts` names one); guardrail findings about a region as a whole
+    are reported against it."""
+    return f"aws-{account}-{region}" if account else f"aws-{region}"
 
 
 # The guardrail that wants an AWS Config recorder wherever Security Hub runs
@@ -165,6 +166,41 @@ class SiemSpec(_Strict):
     token: Optional[str] = None
 
 
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+# IAM role names: 1-64 of letters, digits and + = , . @ _ - (IAM User Guide, "IAM object names").
+ROLE_NAME_PATTERN = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
+# What each part of a stack is called in `accounts`, and where it goes: training (its VPC,
+# cluster, data and model buckets), production inference (serving, API, WAF, DNS, alarms), and
+# the log archive (the audit trail's and the SIEM's archives and their keys).
+ACCOUNT_ROLES: tuple[str, ...] = ("training", "inference", "logArchive")
+
+
+class AccountsSpec(_Strict):
+    training: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    inference: str = Field(pattern=ACCOUNT_ID_PATTERN)
+    # Omitted: the archives stay in the account `pulumi up` runs with (no role assumed).
+    log_archive: Optional[str] = Field(None, alias="logArchive", pattern=ACCOUNT_ID_PATTERN)
+    # The role `pulumi up` assumes in each account: arn:<partition>:iam::<account>:role/<deployRole>.
+    deploy_role: str = Field("ai-blueprints-deployer", alias="deployRole")
+
+    @field_validator("deploy_role")
+    @classmethod
+    def _role_name(cls, value: str) -> str:
+        if not re.fullmatch(ROLE_NAME_PATTERN, value):
+            raise ValueError("must be an IAM role name: 1-64 letters, digits and + = , . @ _ - (no path, no ARN)")
+        return value
+
+    @field_validator("training", "inference", "log_archive", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError('an account id is a quoted 12-digit string, e.g. "111122223333" (YAML reads unquoted '
+                             "digits as a number and drops leading zeros)")
+        if isinstance(value, str) and not re.fullmatch(ACCOUNT_ID_PATTERN, value):
+            raise ValueError("must be a 12-digit AWS account id")
+        return value
+
+
 class ComplianceSpec(_Strict):
     # AWS Config, which Security Hub's control checks run on: `create` records in every region
     # where Security Hub runs; `existing` when the organisation already runs a recorder there
@@ -196,6 +232,7 @@ class BlueprintSpec(_Strict):
     siem: SiemSpec = Field(default_factory=SiemSpec)
     threat_detection: Optional[bool] = Field(None, alias="threatDetection")
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
+    accounts: Optional[AccountsSpec] = None
     suppressions: list[Suppression] = Field(default_factory=list)
 
     @field_validator("admin_cidrs", "deployer_cidrs")
@@ -261,6 +298,41 @@ class Spec:
         """Create AWS Config recorders (wherever Security Hub runs) rather than use the organisation's."""
         return self.threat_detection and self.model.compliance.recorder == "create"
 
+    def account(self, role: str) -> Optional[str]:
+        """The account id a part of the stack (ACCOUNT_ROLES) lives in; None: the account
+        `pulumi up` runs with (no `accounts`, or no `logArchive`)."""
+        accounts = self.model.accounts
+        if accounts is None:
+            return None
+        return {"training": accounts.training, "inference": accounts.inference,
+                "logArchive": accounts.log_archive}[role]
+
+    @property
+    def accounts_by_role(self) -> dict[str, str]:
+        """`accounts` as role -> account id (roles the spec names), for the plan and the guardrails."""
+        return {role: a for role in ACCOUNT_ROLES if (a := self.account(role)) is not None}
+
+    @property
+    def account_ids(self) -> list[str]:
+        """The distinct accounts `accounts` names, in ACCOUNT_ROLES order."""
+        return list(dict.fromkeys(a for a in (self.account(r) for r in ACCOUNT_ROLES) if a is not None))
+
+    @property
+    def external_id(self) -> Optional[str]:
+        """The external id the providers pass when they assume the deploy role, where the tier
+        separates accounts: the deploy role's trust policy requires it, so that a principal that
+        may assume roles in the accounts cannot deploy this stack's role by accident."""
+        return f"ai-blueprints-{self.name}" if self.tier.separate_accounts and self.model.accounts else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Valid, but the tier advises otherwise."""
+        accounts = self.model.accounts
+        if self.tier.accounts == "training-inference" and (accounts is None or accounts.log_archive is None):
+            return [f"accounts.logArchive: the {self.tier.name} tier advises a log archive account of its own; without "
+                    "one the audit trail and SIEM archives stay in the account `pulumi up` runs with"]
+        return []
+
     @property
     def implied_suppressions(self) -> list[Suppression]:
         """What the config itself declares the plan will not contain: with `compliance.recorder:
@@ -270,7 +342,33 @@ class Spec:
             return []
         reason = ("compliance.recorder is `existing`: the organisation's AWS Config recorder records this region "
                   "(one recorder per account and region)")
-        return [Suppression(rule=CONFIG_RECORDER_RULE, resource=provider_name(r), reason=reason) for r in self.regions]
+        return [Suppression(rule=CONFIG_RECORDER_RULE, resource=provider_name(region, self.account(role)), reason=reason)
+                for role, regions in self.regions_by_account().items() for region in regions]
+
+    def regions_by_account(self) -> dict[str, list[str]]:
+        """Where the account-wide security services (CloudTrail, AWS Config, GuardDuty, Security Hub)
+        run: for each distinct account the stack declares, by the first role (ACCOUNT_ROLES order)
+        that names it, the regions that account works in, its home first (where its trail lives
+        and AWS Config records the global resource types). The training account works in the home
+        region, the inference account in the inference regions, the log archive in every region of
+        the stack (it holds the archives of the regions the others ship from). A disabled part
+        leaves its account out (nothing of the stack runs there); an omitted logArchive is the
+        account `pulumi up` runs with, which may be one of the others, and is not listed. Without
+        `accounts`: {"training": every region of the stack}, the one account."""
+        if self.model.accounts is None:
+            return {"training": self.regions}
+        works_in = {"training": [self.region] if self.training.enabled else [],
+                    "inference": self.inference_regions if self.inference.enabled else [],
+                    "logArchive": self.regions}
+        first_role: dict[str, str] = {}
+        out: dict[str, list[str]] = {}
+        for role in ACCOUNT_ROLES:
+            account = self.account(role)
+            if account is None or not works_in[role]:
+                continue
+            regions = out.setdefault(first_role.setdefault(account, role), [])
+            regions += [r for r in works_in[role] if r not in regions]
+        return out
 
     @property
     def nat_gateways(self) -> Optional[str]:
@@ -431,6 +529,23 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             ipaddress.ip_network(c).prefixlen == 0 for c in model.admin_cidrs
         ):
             rule("adminCidrs", "0.0.0.0/0 is not an allowlist; list your admin networks", "EKS API endpoint")
+
+    accounts = model.accounts
+    if accounts is None and tier.separate_accounts:
+        needed = "training, inference and logArchive" if tier.accounts == "three" else "training and inference"
+        rule("accounts", f"{needed} must be separate AWS accounts; add accounts: {{training: '<12 digits>', "
+             "inference: '<12 digits>'" + (", logArchive: '<12 digits>'" if tier.accounts == "three" else "")
+             + "} (see README, 'Multi-account')", "accounts")
+    elif accounts is not None:
+        if tier.accounts == "three" and accounts.log_archive is None:
+            rule("accounts.logArchive", "required: the audit trail and SIEM archives live in their own account",
+                 "accounts")
+        if tier.separate_accounts and accounts.training == accounts.inference:
+            rule("accounts.inference", f"{accounts.inference} is also accounts.training; training and production "
+                 "inference must be separate accounts", "accounts")
+        if tier.accounts == "three" and accounts.log_archive in (accounts.training, accounts.inference):
+            rule("accounts.logArchive", f"{accounts.log_archive} is also a workload account; the log archive must "
+                 "be an account of its own", "accounts")
 
     if model.threat_detection is False and tier.guardduty:
         rule("threatDetection", "GuardDuty and Security Hub cannot be turned off; remove the key",

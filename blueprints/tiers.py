@@ -99,6 +99,10 @@ class Tier:
     # req. 6.4.2 accepts a detect-only web-attack control only where every alert is investigated
     # at once, which a blueprint cannot promise.
     waf_prompt_payload: bool
+    # Accounts: `shared` (training, inference and the log archive may share one account),
+    # `training-inference` (training and production inference in different accounts; a log
+    # archive account advised), `three` (training, inference and log archive: three accounts).
+    accounts: Literal["shared", "training-inference", "three"]
     api_auth: tuple[str, ...]  # allowed inference.auth values; the first is the default
     # Capacity
     spot_training: bool
@@ -123,6 +127,11 @@ class Tier:
         return self.keys != "aws-managed"
 
     @property
+    def separate_accounts(self) -> bool:
+        """Training and production inference must live in different accounts."""
+        return self.accounts != "shared"
+
+    @property
     def air_gapped(self) -> bool:
         return self.training_egress == "endpoints"
 
@@ -138,7 +147,7 @@ TIERS: dict[str, Tier] = {
         keys="aws-managed", key_rotation=False,
         s3_tls_only=False, s3_versioning=False, s3_access_logging=False, s3_object_lock=False,
         log_retention_days=30,
-        waf_managed_rule_groups=(WAF_COMMON,), waf_geo_allowlist=False, waf_prompt_payload=True,
+        waf_managed_rule_groups=(WAF_COMMON,), waf_geo_allowlist=False, waf_prompt_payload=True, accounts="shared",
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
@@ -154,7 +163,7 @@ TIERS: dict[str, Tier] = {
         s3_tls_only=True, s3_versioning=True, s3_access_logging=False, s3_object_lock=False,
         log_retention_days=90,
         waf_managed_rule_groups=(WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION),
-        waf_geo_allowlist=False, waf_prompt_payload=True,
+        waf_geo_allowlist=False, waf_prompt_payload=True, accounts="shared",
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
@@ -172,7 +181,7 @@ TIERS: dict[str, Tier] = {
         waf_managed_rule_groups=(
             WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION, WAF_SQLI, WAF_ANONYMOUS_IP,
         ),
-        waf_geo_allowlist=False, waf_prompt_payload=True,
+        waf_geo_allowlist=False, waf_prompt_payload=True, accounts="training-inference",
         api_auth=("iam", "cognito"),
         spot_training=True, spot_inference=False,
         min_inference_regions=2, dns_routing="latency", residency_required=True,
@@ -192,7 +201,7 @@ TIERS: dict[str, Tier] = {
         waf_managed_rule_groups=(
             WAF_COMMON, WAF_KNOWN_BAD_INPUTS, WAF_IP_REPUTATION, WAF_SQLI, WAF_ANONYMOUS_IP,
         ),
-        waf_geo_allowlist=True, waf_prompt_payload=False,
+        waf_geo_allowlist=True, waf_prompt_payload=False, accounts="three",
         api_auth=("iam",),
         spot_training=False, spot_inference=False,
         min_inference_regions=2, dns_routing="failover", residency_required=True,
@@ -304,7 +313,16 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _accounts(t: Tier) -> str:
+    return {
+        "shared": "one account allowed",
+        "training-inference": "training and inference separate (log archive advised)",
+        "three": "training, inference, log archive: three accounts",
+    }[t.accounts]
+
+
 MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
+    ("accounts", _accounts),
     ("training VPC egress", _egress),
     ("EKS API endpoint", _eks),
     ("keys", _keys),

@@ -7,6 +7,12 @@ and model buckets (reachable only through the VPC's S3 endpoint on air-gapped ti
 Lustre linked to both buckets, EBS encryption by default, the Kubernetes layer (namespace,
 device plugins, quota, default-deny network policies, RBAC), IAM roles for the people involved
 and, where the tier says, a Macie job on the training data.
+
+Accounts: `ctx` is the training account's view; everything above lives there, and so do the
+people's roles (they act on the training resources). Where production inference runs in another
+account, model promotion crosses into it: the model bucket's `approved/` prefix replicates into a
+model bucket of the inference account in every inference region (_promotion), and only the
+approver may write `approved/`.
 """
 
 from __future__ import annotations
@@ -17,12 +23,12 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from blueprints import platform
+from blueprints import inference, platform
 from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG
 from blueprints.context import BlueprintContext
 from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
-from components.encrypted_bucket import EncryptedBucket, ObjectLock
+from components.encrypted_bucket import EncryptedBucket, ObjectLock, Replica
 from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
 from components.isolated_vpc import IsolatedVpc, S3InterfaceEndpoint
 from components.k8s_training import TrainingNamespace, TrainingNamespaceArgs
@@ -63,12 +69,18 @@ class Training:
     namespace: TrainingNamespace
     roles: IamRoles
     macie: Optional[MacieJob]
+    # The inference account's model buckets that `approved/` replicates into, by region (empty
+    # where training and production inference share an account).
+    promoted_to: dict[str, EncryptedBucket]
 
 
 def build(ctx: BlueprintContext) -> Training:
     tier, region, name, spec = ctx.tier, ctx.home, ctx.name, ctx.spec.training
     opts = ctx.opts(region)
-    data_key, model_key = ctx.key("training-data", region), ctx.key("models", region)
+    promotes = _promotes(ctx)
+    # Replication into another account needs a key both accounts can name: a CMK even where the
+    # tier would use the AWS managed key (which no other account can be granted).
+    data_key, model_key = ctx.key("training-data", region), ctx.key("models", region, required=promotes)
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
 
     # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints. There the
@@ -79,12 +91,21 @@ def build(ctx: BlueprintContext) -> Training:
     vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16", first_zone=spec.availability_zone,
                            s3_interface_endpoint=people_endpoint)
 
-    # 2. Storage: the buckets, EBS encryption by default.
+    # 2. Storage: the buckets, EBS encryption by default. Where production inference runs in
+    #    another account, what the approver promotes (approved/) replicates into that account's
+    #    model bucket in every inference region; only the approver writes approved/ then (the
+    #    approver's role comes later, in step 6: its ARN is resolved there).
+    model_lock = ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None
+    promoted_to, resolve_replication_role = _promotion(ctx, model_lock) if promotes else ({}, None)
+    approver_arn, resolve_approver = pulumi.deferred_output() if promotes else (None, None)
     data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
     model_bucket = _bucket(
-        ctx, f"{name}-models", "models", vpc,
-        object_lock=ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None,
+        ctx, f"{name}-models", "models", vpc, only_writer_of_approved=approver_arn,
+        object_lock=model_lock, kms_key=model_key,
+        replicate_to=[Replica(bucket=b, prefix=APPROVED_PREFIX, other_account=True) for b in promoted_to.values()],
     )
+    if resolve_replication_role is not None:
+        resolve_replication_role(model_bucket.replication_role_arn)
     if resolve_bucket_arns is not None:
         resolve_bucket_arns(pulumi.Output.all(data_bucket.arn, model_bucket.arn))
     ctx.data_buckets.update({"training-data": data_bucket, "models": model_bucket})
@@ -147,6 +168,8 @@ def build(ctx: BlueprintContext) -> Training:
 
     # 6. People: IAM roles, mapped into Kubernetes by access entries.
     roles = _roles(ctx, cluster, data_bucket, model_bucket, data_key, model_key)
+    if resolve_approver is not None:
+        resolve_approver(roles.role_arns["approver"])
 
     # 7. The Kubernetes layer.
     namespace = TrainingNamespace(
@@ -184,7 +207,35 @@ def build(ctx: BlueprintContext) -> Training:
 
     return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket, cluster=cluster, gpu_nodes=gpu_nodes,
                     system_nodes=system_nodes, repositories=repositories, lustre=lustre, namespace=namespace,
-                    roles=roles, macie=macie)
+                    roles=roles, macie=macie, promoted_to=promoted_to)
+
+
+def _promotes(ctx: BlueprintContext) -> bool:
+    """Approved models cross into another account: production inference runs, in an account of
+    its own. Where training and inference share an account (the stack names none, or the same one
+    twice) the training model bucket is already where production reads, and a copy would only
+    cost."""
+    serving = ctx.account("inference")
+    return ctx.spec.inference.enabled and serving.aws_account != ctx.aws_account
+
+
+def _promotion(ctx: BlueprintContext, model_lock: Optional[ObjectLock]) -> tuple[dict[str, EncryptedBucket], Any]:
+    """The inference account's model bucket in each inference region (inference.model_bucket),
+    built here because the training model bucket's replication names them, and the resolver of
+    the replication role their policies admit (the role comes with the training bucket).
+
+    What makes the copy least-privilege and encrypted end to end: only `approved/` replicates; the
+    destination's policy admits exactly the training bucket's replication role; replicas are
+    owned by the inference account (BucketOwnerEnforced, and the owner override on the rule) and
+    encrypted under its models key in the region, which admits the training account
+    (KmsKeyArgs.trusted_accounts), while the role's own policy names those keys and no other of
+    that account's. Deletes do not replicate; where the tier locks the training model bucket the
+    replicas are locked too."""
+    serving = ctx.account("inference")
+    role_arn, resolve = pulumi.deferred_output()
+    buckets = {region: inference.model_bucket(serving, region, replicated_from=role_arn, object_lock=model_lock)
+               for region in ctx.spec.inference_regions}
+    return buckets, resolve
 
 
 def _people_endpoint(ctx: BlueprintContext) -> tuple[Optional[S3InterfaceEndpoint], Any]:
@@ -206,7 +257,8 @@ def _people_endpoint(ctx: BlueprintContext) -> tuple[Optional[S3InterfaceEndpoin
     return S3InterfaceEndpoint(client_cidrs=cidrs, bucket_arns=bucket_arns), resolve
 
 
-def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **overrides: Any) -> EncryptedBucket:
+def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, *,
+            only_writer_of_approved: Optional[pulumi.Input[str]] = None, **overrides: Any) -> EncryptedBucket:
     """A stateful bucket; on air-gapped tiers its objects are served only through the training
     VPC's S3 endpoints: the gateway endpoint (the cluster, Lustre's nodes) and, where people have
     a path, the interface endpoint (_people_endpoint), which the people roles use from outside.
@@ -217,13 +269,29 @@ def _bucket(ctx: BlueprintContext, name: str, domain: str, vpc: IsolatedVpc, **o
     through their service-linked roles, are exempt by aws:PrincipalArn; other service roles (the
     GuardDuty malware-scan role) by carrying the VPCE_EXEMPT_TAG principal tag. People are not
     exempt: the console cannot reach the objects, the CLI through the interface endpoint can.
+
+    `only_writer_of_approved`: the one principal (the approver's role) that may write
+    APPROVED_PREFIX, where that prefix reaches production (it replicates into the inference
+    account): nobody else, not the ml-engineer, not Lustre's export of /models, puts a model there.
     """
     region = ctx.home
     statements: list[Any] = []
     resolve_arn = None
-    if ctx.tier.air_gapped:
+    if ctx.tier.air_gapped or only_writer_of_approved is not None:
         # The policy names the bucket, which the component creates: resolve its ARN afterwards.
         bucket_arn, resolve_arn = pulumi.deferred_output()
+    if only_writer_of_approved is not None:
+        statements.append({
+            "Sid": "OnlyTheApproverPromotes",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": pulumi.Output.concat(bucket_arn, "/", APPROVED_PREFIX, "*"),
+            # For a role's sessions aws:PrincipalArn is the role's ARN (IAM User Guide, "AWS
+            # global condition context keys").
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": only_writer_of_approved}},
+        })
+    if ctx.tier.air_gapped:
         account, partition = ctx.account_id(region), ctx.partition(region)
         endpoints = [vpc.gateway_endpoint_ids["s3"]]
         if vpc.s3_interface_endpoint_id is not None:

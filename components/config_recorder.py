@@ -6,6 +6,10 @@ Hub runs almost no checks ("Enabling and configuring AWS Config", Security Hub u
 allows one recorder and one delivery channel per account and region, so a stack whose
 organisation already records there must not create another (the blueprint's
 `compliance.recorder: existing`).
+
+The bucket may belong to another account (a log archive: `bucket_other_account`): AWS Config
+first delivers with the recorder's role, which that bucket's policy must admit ("Permissions for
+the Amazon S3 Bucket for the AWS Config Delivery Channel", Config developer guide).
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ class ConfigRecorderArgs:
     bucket with Object Lock default retention (Config developer guide, "Managing the delivery
     channel"): give it an unlocked bucket that replicates into a locked one where the evidence
     must be immutable."""
+    bucket_other_account: bool = False
+    """bucket belongs to another account, whose bucket policy admits this recorder's role
+    (`role_arn`) under `AWSLogs/<this account>/Config/` and whose key (kms_key) trusts this account.
+    The role may then also confirm the bucket exists (s3:ListBucket, HeadBucket), and the delivery
+    channel waits for the bucket's policy (Config checks it can write). Default off: the same account."""
     kms_key: Optional[KmsKey] = None
     """CMK that encrypts what Config delivers (the bucket's key). Default None: the bucket's
     default encryption."""
@@ -51,6 +60,8 @@ class ConfigRecorder(Component):
     only AWS Config acting for this account may assume."""
 
     recorder_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    """The role Config records and delivers with: what a bucket of another account admits."""
 
     def __init__(self, name: str, args: ConfigRecorderArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("config", "ConfigRecorder", name, opts)
@@ -63,6 +74,9 @@ class ConfigRecorder(Component):
              "Condition": {"StringLike": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
             {"Sid": "CheckBucketAcl", "Effect": "Allow", "Action": "s3:GetBucketAcl", "Resource": args.bucket.arn},
         ]
+        if args.bucket_other_account:
+            delivery.append({"Sid": "CheckBucketExists", "Effect": "Allow", "Action": "s3:ListBucket",
+                             "Resource": args.bucket.arn})
         if args.kms_key is not None:
             delivery.append({"Sid": "EncryptDeliveries", "Effect": "Allow",
                              "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": args.kms_key.arn})
@@ -85,8 +99,9 @@ class ConfigRecorder(Component):
             s3_kms_key_arn=args.kms_key.arn if args.kms_key else None,
             snapshot_delivery_properties=aws.cfg.DeliveryChannelSnapshotDeliveryPropertiesArgs(
                 delivery_frequency=args.snapshot_frequency),
-            # AWS Config requires a recorder before a delivery channel can be created.
-            opts=self.child(depends_on=[self.recorder]),
+            # AWS Config requires a recorder before a delivery channel can be created, and a bucket
+            # of another account must admit the role first.
+            opts=self.child(depends_on=[self.recorder, *([args.bucket] if args.bucket_other_account else [])]),
         )
         # Recording starts only once the channel exists: StartConfigurationRecorder fails without one.
         aws.cfg.RecorderStatus(
@@ -96,4 +111,5 @@ class ConfigRecorder(Component):
             opts=self.child(depends_on=[channel]),
         )
         self.recorder_name = self.recorder.name
-        self.register_outputs({"recorder_name": self.recorder_name})
+        self.role_arn = role.arn
+        self.register_outputs({"recorder_name": self.recorder_name, "role_arn": self.role_arn})

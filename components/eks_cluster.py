@@ -56,6 +56,14 @@ class EksClusterArgs:
     admin_role_arns: Sequence[pulumi.Input[str]] = ()
     """IAM principals given an access entry with AmazonEKSClusterAdminPolicy (cluster scope).
     Default none: the creator is NOT made admin either (bootstrap admin is off)."""
+    provider_token: bool = False
+    """Authenticate the cluster's Kubernetes provider with a token the component's AWS provider
+    fetches (aws.eks.getClusterAuth), as the role that provider assumes, instead of `aws eks
+    get-token` run with the ambient credentials. Needed where the provider assumes a role the
+    ambient credentials cannot (a deploy role whose trust requires an external id, which
+    `get-token --role-arn` cannot pass). A token lasts 15 minutes from when `pulumi up` fetches it,
+    after the cluster exists: a Kubernetes phase longer than that fails and a rerun fetches a new
+    one. Default off."""
     network_policy: bool = True
     """Turn on the VPC CNI's network policy agent, without which Kubernetes NetworkPolicies are
     accepted but not enforced. Default on."""
@@ -177,10 +185,11 @@ class EksCluster(Component):
         }
         admin_access = self._create_admin_access(name, args)
 
+        token = aws.eks.get_cluster_auth_output(name=self.cluster.name, opts=self.invoke_opts()).token \
+            if args.provider_token else None
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, self.aws_region).apply(
-                lambda parts: _kubeconfig(*parts)
-            )
+            pulumi.Output.all(self.cluster.name, self.endpoint, self.certificate_authority_data, self.aws_region,
+                              token).apply(lambda parts: _kubeconfig(*parts))
         )
         # Kubernetes calls wait for the admins' access policies (the deployer is usually one).
         self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
@@ -256,21 +265,20 @@ def eks_addon(resource_name: str, cluster_name: pulumi.Input[str], addon: str, o
     )
 
 
-def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
-    """A kubeconfig that authenticates with the caller's AWS credentials (no static token)."""
+def _kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str, token: Optional[str] = None) -> str:
+    """A kubeconfig that authenticates with the caller's AWS credentials (`aws eks get-token`),
+    or with `token` where given (EksClusterArgs.provider_token)."""
+    user: dict = {"token": token} if token else {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+        "interactiveMode": "Never",
+    }}
     return json.dumps({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
         "current-context": cluster_name,
-        "users": [{
-            "name": cluster_name,
-            "user": {"exec": {
-                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                "command": "aws",
-                "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
-                "interactiveMode": "Never",
-            }},
-        }],
+        "users": [{"name": cluster_name, "user": user}],
     }, sort_keys=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Optional, Sequence
+from typing import Any, Literal, Mapping, Optional, Sequence, Union
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +20,25 @@ class ObjectLock:
     """COMPLIANCE: nobody, root included, can shorten or remove it. Default COMPLIANCE."""
     days: int = 365
     """Retention in days (1-36500). Default 365."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replica:
+    """A destination of S3 Replication (EncryptedBucketArgs.replicate_to)."""
+
+    bucket: "EncryptedBucket"
+    """The destination. With SSE-KMS both buckets need a kms_key; where this bucket has
+    object_lock the destination needs it too (S3 fails those replicas otherwise:
+    DstBucketObjectLockConfigMissing). Required."""
+    prefix: str = ""
+    """Replicate only the keys under this prefix, e.g. "approved/". Default "": every object."""
+    other_account: bool = False
+    """The destination belongs to another AWS account (the account of its provider): replicas
+    become that account's (the owner override: `access_control_translation` Destination and the
+    destination's `account`, S3 user guide "Changing the replica owner"). That account must admit
+    this bucket's `replication_role_arn` in the destination's policy
+    (EncryptedBucketArgs.accepts_replicas_from) and let this account use the destination's key
+    (KmsKeyArgs.trusted_accounts). Default off: the same account."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,12 +71,21 @@ class EncryptedBucketArgs:
     """Move objects to Glacier Flexible Retrieval after N days. Default None."""
     object_lock: Optional[ObjectLock] = None
     """Object Lock default retention. Default None. Can only be enabled at creation."""
-    replicate_to: Optional["EncryptedBucket"] = None
-    """Copy every new object version to this bucket (S3 Replication, replicas encrypted with
-    its key). Use it to land what a service cannot write under Object Lock (AWS Config and
-    Firehose send no Content-MD5 or checksum, which a default retention requires) in a locked
+    replicate_to: Union["EncryptedBucket", Replica, Sequence[Replica], None] = None
+    """Copy new object versions to these buckets (S3 Replication, replicas encrypted with each
+    destination's key; deletes are not replicated). A bare bucket is `Replica(bucket=...)`: every
+    object, same account. Use it to land what a service cannot write under Object Lock (AWS Config
+    and Firehose send no Content-MD5 or checksum, which a default retention requires) in a locked
     bucket: the service writes here, S3 replicates into the locked one, where the replica takes
-    that bucket's default retention. Forces versioning on. Default None."""
+    that bucket's default retention; or to hand a prefix to another account (Replica.prefix,
+    Replica.other_account). Forces versioning on. Default None."""
+    accepts_replicas_from: Sequence[pulumi.Input[str]] = ()
+    """ARNs of the replication roles of buckets in other accounts that replicate into this one
+    (their `replication_role_arn`): the policy admits exactly them to write replicas and hand
+    them over to this account (S3 user guide, "Granting permissions when the source and
+    destination buckets are owned by different AWS accounts"). The source names this bucket, so
+    pass a `pulumi.deferred_output()` and resolve it with the source's role once it exists.
+    Forces versioning on. Default none."""
     policy_statements: Sequence[pulumi.Input[Mapping[str, Any]]] = ()
     """Extra bucket-policy statements (service access, VPC-endpoint-only denies). Default none."""
     force_destroy: bool = False
@@ -72,9 +100,16 @@ class EncryptedBucket(Component):
     bucket_name: pulumi.Output[str]
     arn: pulumi.Output[str]
     kms_key: Optional[KmsKey]
+    object_lock: Optional[ObjectLock]
+    versioning: Optional[aws.s3.BucketVersioning]
+    policy: Optional[aws.s3.BucketPolicy]
+    replication_role_arn: Optional[pulumi.Output[str]]
+    """The role S3 replicates with (None without replicate_to): what a destination in another
+    account admits (EncryptedBucketArgs.accepts_replicas_from)."""
 
     def __init__(self, name: str, args: EncryptedBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("s3", "EncryptedBucket", name, opts)
+        replicas = _replicas(args.replicate_to)
         if args.kms_key is not None and args.sse_algorithm == "AES256":
             raise ValueError(f"{name}: kms_key conflicts with sse_algorithm AES256")
         if args.accepts_access_logs and args.sse_algorithm != "AES256":
@@ -83,14 +118,20 @@ class EncryptedBucket(Component):
             raise ValueError(f"{name}: expiration_days must exceed the Object Lock retention ({args.object_lock.days})")
         if args.object_lock and not 1 <= args.object_lock.days <= 36500:
             raise ValueError(f"{name}: object_lock.days must be 1-36500")
-        if args.replicate_to is not None and args.object_lock:
-            raise ValueError(f"{name}: replicate_to from an Object Lock bucket needs a token from AWS Support; "
-                             "lock the destination instead")
-        if args.replicate_to is not None and args.sse_algorithm == "aws:kms" and (
-                args.kms_key is None or args.replicate_to.kms_key is None):
-            raise ValueError(f"{name}: replicate_to with SSE-KMS needs a kms_key on this bucket and on the destination "
-                             "(S3 replicates SSE-KMS objects only with named keys)")
+        for replica in replicas:
+            # Locked objects replicate with their retention, into a locked bucket only (S3 user
+            # guide, "Using S3 Object Lock with replication"; both locked at creation, no support case).
+            if args.object_lock and replica.bucket.object_lock is None:
+                raise ValueError(f"{name}: replicate_to from an Object Lock bucket needs Object Lock on every "
+                                 "destination (S3 fails the replicas otherwise)")
+            if args.sse_algorithm == "aws:kms" and (args.kms_key is None or replica.bucket.kms_key is None):
+                raise ValueError(f"{name}: replicate_to with SSE-KMS needs a kms_key on this bucket and on the "
+                                 "destination (S3 replicates SSE-KMS objects only with named keys)")
+            if replica.prefix.startswith("/"):
+                raise ValueError(f"{name}: a replica prefix is a key prefix without a leading '/', got {replica.prefix!r}")
         self.kms_key = args.kms_key
+        self.object_lock = args.object_lock
+        self.replication_role_arn = None
 
         self.bucket = aws.s3.Bucket(
             name,
@@ -131,7 +172,7 @@ class EncryptedBucket(Component):
             opts=self.child(),
         )
         versioning = None
-        if args.versioning or args.object_lock or args.replicate_to is not None:
+        if args.versioning or args.object_lock or replicas or args.accepts_replicas_from:
             versioning = aws.s3.BucketVersioning(
                 f"{name}-versioning",
                 bucket=bucket_id,
@@ -158,9 +199,10 @@ class EncryptedBucket(Component):
                 target_prefix=args.access_log_prefix or f"{name}/",
                 opts=self.child(),
             )
+        self.versioning = versioning
         self._lifecycle(name, args, bucket_id, versioning)
-        if args.replicate_to is not None:
-            self._replication(name, args, args.replicate_to, versioning)
+        if replicas:
+            self._replication(name, args, replicas, versioning)
 
         statements: list[Any] = []
         if args.tls_only:
@@ -185,9 +227,32 @@ class EncryptedBucket(Component):
                     "Condition": {"StringEquals": {"aws:SourceAccount": self.aws_account_id}},
                 }
             )
+        if args.accepts_replicas_from:
+            sources = list(args.accepts_replicas_from)
+            principal = {"AWS": sources[0] if len(sources) == 1 else sources}
+            statements += [
+                {
+                    # Replicas, their tags, and handing them over to this account (the owner override).
+                    "Sid": "AcceptReplicasFromSourceRoles",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+                    "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                },
+                {
+                    # S3 checks that the destination keeps versions before it replicates into it;
+                    # the source has no business changing that (no s3:PutBucketVersioning).
+                    "Sid": "SourceRolesReadVersioning",
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": "s3:GetBucketVersioning",
+                    "Resource": self.bucket.arn,
+                },
+            ]
         statements.extend(args.policy_statements)
+        self.policy = None
         if statements:
-            aws.s3.BucketPolicy(
+            self.policy = aws.s3.BucketPolicy(
                 f"{name}-policy",
                 bucket=bucket_id,
                 policy=policy_json(statements),
@@ -198,53 +263,85 @@ class EncryptedBucket(Component):
         self.arn = self.bucket.arn
         self.register_outputs({"bucket_name": self.bucket_name, "arn": self.arn})
 
-    def _replication(self, name: str, args: EncryptedBucketArgs, destination: "EncryptedBucket",
+    def _replication(self, name: str, args: EncryptedBucketArgs, replicas: list[Replica],
                      versioning: Optional[aws.s3.BucketVersioning]) -> None:
-        """S3 Replication of every new object to `destination` (S3 user guide, "Setting up
-        permissions for live replication": the role reads versions here and replicates there;
-        for SSE-KMS objects it decrypts with this bucket's key and encrypts with the replica's)."""
+        """S3 Replication to each of `replicas` (S3 user guide, "Setting up permissions for live
+        replication": the role reads versions here and replicates there; for SSE-KMS objects it
+        decrypts with this bucket's key and encrypts with each replica's). One rule per
+        destination; with several, each gets its own priority (S3 requires distinct ones)."""
         # "repl": a 24-character blueprint name's staging role must fit IAM's 64 with Pulumi's suffix.
         role = self.service_role("repl-role", "s3.amazonaws.com", tags=args.tags,
                                  condition=self.source_account_condition())
+        self.replication_role_arn = role.arn
+        sse_kms = args.sse_algorithm == "aws:kms"  # then every key is set (checked in __init__)
+        prefixes = list(dict.fromkeys(r.prefix for r in replicas))
+        # Locked versions carry their retention and legal hold into the replica (S3 user guide,
+        # "Using S3 Object Lock with replication": the role reads both).
+        read_versions = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging",
+                         *(["s3:GetObjectRetention", "s3:GetObjectLegalHold"] if args.object_lock else [])]
         statements: list[Any] = [
             {"Sid": "ReadSourceConfiguration", "Effect": "Allow",
              "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": self.bucket.arn},
-            {"Sid": "ReadSourceVersions", "Effect": "Allow",
-             "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
-             "Resource": pulumi.Output.concat(self.bucket.arn, "/*")},
-            {"Sid": "WriteReplicas", "Effect": "Allow",
-             "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
-             "Resource": pulumi.Output.concat(destination.arn, "/*")},
+            {"Sid": "ReadSourceVersions", "Effect": "Allow", "Action": read_versions,
+             "Resource": _one_or_many([_objects(self.bucket.arn, p) for p in ([""] if "" in prefixes else prefixes)])},
         ]
-        sse_kms = args.sse_algorithm == "aws:kms"  # then both keys are set (checked in __init__)
+        same = [r for r in replicas if not r.other_account]
+        other = [r for r in replicas if r.other_account]
+        if same:
+            statements.append({"Sid": "WriteReplicas", "Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
+                               "Resource": _one_or_many([_objects(r.bucket.arn, r.prefix) for r in same])})
+        if other:
+            # The owner override: the replicas become the destination account's (S3 user guide,
+            # "Changing the replica owner"), whose bucket policy admits this role for the same actions.
+            statements.append({"Sid": "WriteReplicasForOtherAccounts", "Effect": "Allow",
+                               "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+                               "Resource": _one_or_many([_objects(r.bucket.arn, r.prefix) for r in other])})
         if sse_kms:
+            replica_keys = list({id(r.bucket.kms_key): r.bucket.kms_key for r in replicas}.values())
             statements += [
                 {"Sid": "DecryptSource", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": args.kms_key.arn},
-                {"Sid": "EncryptReplicas", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                 "Resource": destination.kms_key.arn},
+                # kms:Decrypt too: with an S3 Bucket Key, S3 verifies the destination's bucket key
+                # with it (S3 user guide, "Replicating objects created with server-side encryption
+                # (SSE) using AWS KMS keys"). Another account's key must admit this account too.
+                {"Sid": "EncryptReplicas", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                 "Resource": _one_or_many([k.arn for k in replica_keys])},
             ]
         policy = self.role_policy("repl-policy", role, statements)
         R = aws.s3
-        aws.s3.BucketReplicationConfig(
-            f"{name}-replication",
-            bucket=self.bucket.id,
-            role=role.arn,
-            rules=[R.BucketReplicationConfigRuleArgs(
-                id="every-object",
+        many = len(replicas) > 1
+        rules = []
+        for index, replica in enumerate(replicas):
+            destination = replica.bucket
+            label = replica.prefix.strip("/").replace("/", "-") or "every-object"
+            rules.append(R.BucketReplicationConfigRuleArgs(
+                id=f"{label}-{index + 1}" if many else label,
+                priority=index + 1 if many else None,
                 status="Enabled",
-                filter=R.BucketReplicationConfigRuleFilterArgs(prefix=""),
-                # Deletes stay here: the replica is the evidence.
+                filter=R.BucketReplicationConfigRuleFilterArgs(prefix=replica.prefix),
+                # Deletes stay here: the replica is the evidence (or what production serves).
                 delete_marker_replication=R.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Disabled"),
                 destination=R.BucketReplicationConfigRuleDestinationArgs(
                     bucket=destination.arn,
+                    account=destination.aws_account_id if replica.other_account else None,
+                    access_control_translation=R.BucketReplicationConfigRuleDestinationAccessControlTranslationArgs(
+                        owner="Destination") if replica.other_account else None,
                     encryption_configuration=R.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
                         replica_kms_key_id=destination.kms_key.arn) if sse_kms else None,
                 ),
                 source_selection_criteria=R.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
                     sse_kms_encrypted_objects=R.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
                         status="Enabled")) if sse_kms else None,
-            )],
-            opts=self.child(depends_on=[d for d in (versioning, policy) if d is not None]),
+            ))
+        # S3 refuses a destination that keeps no versions, and replicas into another account fail
+        # until its bucket policy admits the role: both first.
+        ready = [versioning, policy, *(r.bucket.versioning for r in replicas),
+                 *(r.bucket.policy for r in other)]
+        aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            bucket=self.bucket.id,
+            role=role.arn,
+            rules=rules,
+            opts=self.child(depends_on=list({id(d): d for d in ready if d is not None}.values())),
         )
 
     def _lifecycle(self, name: str, args: EncryptedBucketArgs, bucket_id: pulumi.Output[str],
@@ -290,3 +387,24 @@ class EncryptedBucket(Component):
             rules=rules,
             opts=self.child(depends_on=[versioning] if versioning else None),
         )
+
+
+def _replicas(replicate_to: Union["EncryptedBucket", Replica, Sequence[Replica], None]) -> list[Replica]:
+    """EncryptedBucketArgs.replicate_to as a list of Replicas (a bare bucket: every object, same account)."""
+    if replicate_to is None:
+        return []
+    if isinstance(replicate_to, EncryptedBucket):
+        return [Replica(bucket=replicate_to)]
+    if isinstance(replicate_to, Replica):
+        return [replicate_to]
+    return list(replicate_to)
+
+
+def _objects(bucket_arn: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
+    """The ARN of a bucket's objects under `prefix` (all of them for "")."""
+    return pulumi.Output.concat(bucket_arn, "/", prefix, "*")
+
+
+def _one_or_many(values: list[Any]) -> Any:
+    """A policy Resource: the one value, else the list."""
+    return values[0] if len(values) == 1 else values

@@ -39,6 +39,12 @@ class KmsKeyArgs:
     grants: EC2 Auto Scaling launches encrypted EBS volumes through its SLR. They need not exist
     yet: the statement's principal is any principal of this account whose ARN is the role's
     (aws:PrincipalAccount + aws:PrincipalArn conditions). Default none."""
+    trusted_accounts: Sequence[pulumi.Input[str]] = ()
+    """Other AWS accounts (12-digit ids) whose principals may use the key to encrypt and decrypt,
+    for cross-account delivery (CloudTrail and Firehose writing into a log archive, S3 replicating
+    models into another account). The key policy delegates to that account's IAM (its root), whose
+    own policies must name the key too (AWS KMS developer guide, "Allowing users in other accounts
+    to use a KMS key"). Default none."""
     enable_key_rotation: bool = True
     """Annual automatic rotation. Default on; turning it off conflicts with every tier above public."""
     rotation_period_days: int = 365
@@ -81,7 +87,10 @@ class KmsKey(Component):
                 "Principal": {"Service": principal},
                 "Action": _USE_ACTIONS + (["kms:CreateGrant"] if service in args.grant_services else []),
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": self.aws_account_id}},
+                # Services act for this account, and for the trusted ones (CloudTrail and
+                # Firehose of a workload account delivering into a log archive).
+                "Condition": {"StringEquals": {"aws:SourceAccount": [self.aws_account_id, *args.trusted_accounts]
+                                               if args.trusted_accounts else self.aws_account_id}},
             }
             if service in _NO_SOURCE_CONTEXT:
                 del statement["Condition"]
@@ -94,6 +103,16 @@ class KmsKey(Component):
                     }
                 }
             statements.append(statement)
+
+        if args.trusted_accounts:
+            statements.append({
+                "Sid": "AllowTrustedAccountsUse",
+                "Effect": "Allow",
+                "Principal": {"AWS": [pulumi.Output.concat("arn:", self.aws_partition, ":iam::", a, ":root")
+                                      for a in args.trusted_accounts]},
+                "Action": _USE_ACTIONS,
+                "Resource": "*",
+            })
 
         for slr in sorted(set(args.service_linked_roles)):
             # KMS rejects a policy whose principals do not exist, and a service-linked role may

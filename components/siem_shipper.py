@@ -4,7 +4,8 @@ One Kinesis Data Firehose delivery stream carries the region's CloudWatch log gr
 subscription filters) and anything routed to it (EventBridge findings); each WAF web ACL logs
 to its own `aws-waf-logs-` stream (a WAF requirement). Every stream transforms records with
 the SIEM transformation Lambda (components/siem_transform/handler.py), delivers to Splunk HEC,
-an HTTP endpoint or S3, and archives to the region's archive bucket.
+an HTTP endpoint or S3, and archives to the region's archive bucket, which may belong to another
+account (a log archive: `archive_other_account`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,20 @@ class ShippedWebAcl:
 class SiemShipperArgs:
     archive_bucket: EncryptedBucket
     """Where every shipped record is archived (failed deliveries too). Required."""
+    archive_other_account: bool = False
+    """archive_bucket belongs to another account (a log archive), whose bucket policy admits this
+    shipper's Firehose role (`role_arn`) and whose key (archive_kms_key) trusts this account. The
+    role may then also set the bucket-owner-full-control ACL Firehose sends across accounts
+    (s3:PutObjectAcl), and the streams wait for the bucket's policy (Firehose developer guide,
+    "Cross-account delivery to an Amazon S3 destination"). Default off: the same account."""
+    archive_prefix: str = ""
+    """Key prefix of this shipper's archived objects, before `siem/` and `siem-errors/`, e.g.
+    `AWSLogs/<account id>/` where the shippers of several accounts archive into one bucket, whose
+    policy then confines each to its own prefix; the role may write only there. Ends with "/".
+    Default "": the bucket's root."""
+    archive_kms_key: Optional[KmsKey] = None
+    """CMK the archived objects are encrypted with, where it is not kms_key: the archive bucket's
+    key in another account. Default None: kms_key."""
     destination: Literal["splunk", "http", "s3"] = "s3"
     """splunk: Splunk HEC; http: a generic Firehose HTTP endpoint; s3: the archive bucket only.
     Default s3. splunk and http need endpoint and token."""
@@ -84,8 +99,8 @@ class SiemShipperArgs:
     """Archive every record (AllEvents / AllData backup), not only failed deliveries. Default on;
     off keeps only failures in the archive. Always on for s3, where the archive is the destination."""
     kms_key: Optional[KmsKey] = None
-    """CMK for the streams (SSE), archived objects, log groups and the Lambda environment.
-    Default None: AWS owned / AWS managed keys."""
+    """CMK of this account for the streams (SSE), log groups, the Lambda environment and, unless
+    archive_kms_key says otherwise, the archived objects. Default None: AWS owned / AWS managed keys."""
     log_groups: Sequence[ShippedLogGroup] = ()
     """Log groups to subscribe (one subscription filter each; CloudWatch allows two per group).
     Default none."""
@@ -127,6 +142,8 @@ class SiemShipper(Component):
     stream_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
     waf_stream_arns: list[pulumi.Output[str]]
+    role_arn: pulumi.Output[str]
+    """The role every stream delivers and archives with: what an archive bucket of another account admits."""
 
     def __init__(self, name: str, args: SiemShipperArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("siem", "SiemShipper", name, opts)
@@ -143,7 +160,9 @@ class SiemShipper(Component):
             for purpose in ("DestinationDelivery", "BackupDelivery")
         }
         self.function = self._create_transform(args)
-        self.role, self._firehose_policy = self._create_firehose_role(args, key_arn)
+        archive_key = args.archive_kms_key or args.kms_key
+        self._archive_key_arn = archive_key.arn if archive_key else None
+        self.role, self._firehose_policy = self._create_firehose_role(args, self._archive_key_arn)
 
         self.stream = self._stream(name, name, "logs", key_arn)
         self._allow_reingest(self.stream)
@@ -167,11 +186,13 @@ class SiemShipper(Component):
         self.stream_arn = self.stream.arn
         self.stream_name = self.stream.name
         self.function_arn = self.function.arn
+        self.role_arn = self.role.arn
         self.register_outputs({
             "stream_arn": self.stream_arn,
             "stream_name": self.stream_name,
             "function_arn": self.function_arn,
             "waf_stream_arns": self.waf_stream_arns,
+            "role_arn": self.role_arn,
         })
 
     @staticmethod
@@ -186,6 +207,9 @@ class SiemShipper(Component):
         check_range(name, "buffering_interval_seconds", args.buffering_interval_seconds, 60, 900)
         if len(name) > MAX_NAME:
             raise ValueError(f"{name}: at most {MAX_NAME} characters (IAM role names derived from it)")
+        if args.archive_prefix and (not args.archive_prefix.endswith("/") or args.archive_prefix.startswith("/")):
+            raise ValueError(f"{name}: archive_prefix is a key prefix ending with '/' and not starting with one, "
+                             f"got {args.archive_prefix!r}")
         acl_names = [a.name for a in args.web_acls]
         if len(set(acl_names)) != len(acl_names):
             raise ValueError(f"{name}: web ACL names must be unique, got {acl_names}")
@@ -230,6 +254,7 @@ class SiemShipper(Component):
     # -- Firehose ---------------------------------------------------------------------
     def _create_firehose_role(self, args: SiemShipperArgs,
                               key_arn: Optional[pulumi.Output[str]]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """The role every stream uses; `key_arn` is the archive's key (None: the bucket's default)."""
         role = self.service_role("fh-role", "firehose.amazonaws.com", tags=args.tags,
                                  condition=self.source_account_condition())
         bucket_arn = args.archive_bucket.arn
@@ -237,9 +262,12 @@ class SiemShipper(Component):
             {
                 "Sid": "ArchiveToS3",
                 "Effect": "Allow",
+                # Across accounts Firehose hands each object to the bucket owner with an ACL header.
                 "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
-                           "s3:ListBucketMultipartUploads", "s3:PutObject"],
-                "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                           "s3:ListBucketMultipartUploads", "s3:PutObject",
+                           *(["s3:PutObjectAcl"] if args.archive_other_account else [])],
+                "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/", args.archive_prefix, "*")
+                             if args.archive_prefix else pulumi.Output.concat(bucket_arn, "/*")],
             },
             {
                 "Sid": "InvokeTransform",
@@ -277,9 +305,11 @@ class SiemShipper(Component):
                 key_type="CUSTOMER_MANAGED_CMK" if key_arn is not None else "AWS_OWNED_CMK",
                 key_arn=key_arn,
             ),
-            **{spec["arg"]: self._destination(prefix, key_arn)},
+            **{spec["arg"]: self._destination(prefix)},
             tags=merge_tags(logical, args.tags),
-            opts=self.child(depends_on=[self._firehose_policy]),
+            # Across accounts the archive bucket's policy admits the role: Firehose checks it can write.
+            opts=self.child(depends_on=[self._firehose_policy,
+                                        *([args.archive_bucket] if args.archive_other_account else [])]),
         )
 
     def _nested(self, suffix: str, **kwargs: Any) -> Any:
@@ -290,7 +320,7 @@ class SiemShipper(Component):
         return self._nested(suffix, enabled=True, log_group_name=self.error_log_group.name,
                             log_stream_name=self._log_streams[purpose].name)
 
-    def _destination(self, prefix: str, key_arn: Optional[pulumi.Output[str]]) -> Any:
+    def _destination(self, prefix: str) -> Any:
         args = self._args
         processing = self._nested("ProcessingConfiguration", enabled=True, processors=[self._nested(
             "ProcessingConfigurationProcessor",
@@ -306,13 +336,14 @@ class SiemShipper(Component):
             role_arn=self.role.arn,
             bucket_arn=args.archive_bucket.arn,
             compression_format="GZIP",
-            kms_key_arn=key_arn,
+            kms_key_arn=self._archive_key_arn,
         )
+        root = args.archive_prefix
         if args.destination == "s3":
             return self._nested(
                 "", **archive,
-                prefix=f"siem/{prefix}/!{{timestamp:yyyy/MM/dd}}/",
-                error_output_prefix=f"siem-errors/{prefix}/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/",
+                prefix=f"{root}siem/{prefix}/!{{timestamp:yyyy/MM/dd}}/",
+                error_output_prefix=f"{root}siem-errors/{prefix}/!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/",
                 buffering_interval=args.buffering_interval_seconds,
                 buffering_size=5,
                 processing_configuration=processing,
@@ -323,8 +354,8 @@ class SiemShipper(Component):
             s3_backup_mode=all_mode if args.archive_all else failed_mode,
             s3_configuration=self._nested(
                 "S3Configuration", **archive,
-                prefix=f"siem/{prefix}/",
-                error_output_prefix=f"siem-errors/{prefix}/",
+                prefix=f"{root}siem/{prefix}/",
+                error_output_prefix=f"{root}siem-errors/{prefix}/",
                 cloudwatch_logging_options=self._logging("S3ConfigurationCloudwatchLoggingOptions", "BackupDelivery"),
             ),
             processing_configuration=processing,

@@ -34,6 +34,9 @@ UNKNOWN_VALUES = frozenset({
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 AWS_PROVIDER_TYPE = "pulumi:providers:aws"
+# The parts of a stack a plan's `accounts` names (blueprints.spec.ACCOUNT_ROLES, which policies
+# may not import): training, production inference and the log archive.
+ACCOUNT_ROLES = ("training", "inference", "logArchive")
 
 # A name segment that marks the training network and compute: the training blueprint names
 # its components `<stack name>-training...` (IsolatedVpc `<name>-training`, EKS cluster, node
@@ -155,6 +158,7 @@ class PolicyResource:
     region: str = ""
     dependencies: tuple[str, ...] = ()
     id: str = ""
+    account: str = ""  # the account its provider assumes a role in; "" the deploying account
 
     def get(self, *path: Any, default: Any = None) -> Any:
         """An input by path; falls back to the outputs (CrossGuard stack props are outputs)."""
@@ -191,6 +195,9 @@ class PolicyPlan:
     tier: str
     resources: list[PolicyResource]
     providers: dict[str, str] = field(default_factory=dict)  # provider ref "urn::id" -> region
+    # The stack's accounts by role (training, inference, logArchive), as the plan declares them;
+    # empty for a single-account stack.
+    accounts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_urn = {r.urn: r for r in self.resources}
@@ -283,9 +290,12 @@ class PolicyPlan:
         """From the plan JSON (`{"stack","tier","steps":[{"newState": {...}}]}`)."""
         states = [step.get("newState") or {} for step in doc.get("steps", [])]
         providers: dict[str, str] = {}
+        provider_accounts: dict[str, str] = {}
         for s in states:
             if str(s.get("type", "")).startswith(AWS_PROVIDER_TYPE):
-                providers[f"{s['urn']}::{s.get('id', '')}"] = str(dig(s, "inputs", "region", default="") or "")
+                ref = f"{s['urn']}::{s.get('id', '')}"
+                providers[ref] = str(dig(s, "inputs", "region", default="") or "")
+                provider_accounts[ref] = assumed_account(s.get("inputs") or {})
         parents = {s["urn"]: s.get("parent", "") for s in states}
         own = {s["urn"]: providers.get(s.get("provider", ""), "") for s in states}
 
@@ -305,11 +315,12 @@ class PolicyPlan:
                 protect=bool(s.get("protect")), retain_on_delete=bool(s.get("retainOnDelete")),
                 region=own_region(s.get("inputs") or {}) or region_of(s["urn"]),
                 dependencies=tuple(s.get("dependencies") or ()), id=str(s.get("id", "") or ""),
+                account=provider_accounts.get(s.get("provider", ""), ""),
             )
             for s in states if s.get("urn") and s.get("type")
         ]
         return cls(stack=str(doc.get("stack", "")), tier=str(doc.get("tier", "") or ""), resources=resources,
-                   providers=providers)
+                   providers=providers, accounts={str(k): str(v) for k, v in (doc.get("accounts") or {}).items()})
 
 
 def own_region(inputs: Mapping[str, Any]) -> str:
@@ -317,3 +328,28 @@ def own_region(inputs: Mapping[str, Any]) -> str:
     provider's region; a provider's region is its own too)."""
     region = inputs.get("region")
     return region if isinstance(region, str) and not is_unknown(region) else ""
+
+
+def arn_account(value: Any) -> Optional[str]:
+    """The account field of an ARN (`arn:<partition>:<service>:<region>:<account>:...`; "" for
+    ARNs without one, such as S3's); None for anything else and for values unknown until apply."""
+    if not isinstance(value, str) or is_unknown(value) or not value.startswith("arn:"):
+        return None
+    parts = value.split(":", 5)
+    return parts[4] if len(parts) == 6 else None
+
+
+def assumed_account(provider_inputs: Mapping[str, Any]) -> str:
+    """The account an AWS provider assumes a role in (`assumeRoles[0].roleArn`,
+    arn:<partition>:iam::<account>:role/<name>); "" when it assumes none (the deploying account)."""
+    roles = provider_inputs.get("assumeRoles") or []
+    if isinstance(roles, str) and not is_unknown(roles):
+        try:
+            roles = json.loads(roles)
+        except json.JSONDecodeError:
+            return ""
+    first = roles[0] if isinstance(roles, list) and roles else None
+    arn = first.get("roleArn") if isinstance(first, Mapping) else None
+    if not isinstance(arn, str) or is_unknown(arn) or arn.count(":") < 5:
+        return ""
+    return arn.split(":")[4]

@@ -29,9 +29,11 @@ BASE_CONFIG: dict[str, dict[str, Any]] = {
     "internal": {"name": "demo-internal", "tier": "internal", "owner": "ml@example.com", "costCenter": "CC-1",
                  "inference": {"modelImage": IMAGE}},
     "confidential": {"name": "demo-conf", "tier": "confidential", "owner": "ml@example.com", "costCenter": "CC-1",
-                     "residency": "eu", "inference": {"modelImage": IMAGE, "regions": ["eu-west-1", "eu-central-1"]}},
+                     "residency": "eu", "inference": {"modelImage": IMAGE, "regions": ["eu-west-1", "eu-central-1"]},
+                     "accounts": {"training": "444444444444", "inference": "555555555555"}},
     "restricted": {"name": "demo-restricted", "tier": "restricted", "owner": "ml@example.com", "costCenter": "CC-1",
-                   "residency": "eu", "inference": {"modelImage": IMAGE, "regions": ["eu-west-1", "eu-central-1"]}},
+                   "residency": "eu", "inference": {"modelImage": IMAGE, "regions": ["eu-west-1", "eu-central-1"]},
+                   "accounts": {"training": "111111111111", "inference": "222222222222", "logArchive": "333333333333"}},
 }
 
 

@@ -12,7 +12,7 @@ from tests.conftest import STACKS, spec_config, write_stack
 
 def test_plan_json_has_the_design_shape(example_plan):
     doc = example_plan("restricted").to_dict()
-    assert list(doc) == ["version", "project", "stack", "tier", "steps", "changeSummary"]
+    assert list(doc) == ["version", "project", "stack", "tier", "accounts", "steps", "changeSummary"]
     assert (doc["version"], doc["project"], doc["stack"], doc["tier"]) == (1, "ai-blueprints", "restricted-example", "restricted")
     assert doc["changeSummary"] == {"create": len(doc["steps"])}
     bucket = next(s for s in doc["steps"] if s["newState"]["type"] == "aws:s3/bucket:Bucket")
@@ -21,6 +21,7 @@ def test_plan_json_has_the_design_shape(example_plan):
     assert {"urn", "type", "custom", "id", "parent", "provider", "inputs", "outputs", "dependencies", "protect"} <= set(state)
     assert state["provider"] == bucket["provider"]
     assert state["outputs"]["arn"] == f"arn:aws:s3:::{state['id']}"
+    assert list(example_plan("public").to_dict()) == ["version", "project", "stack", "tier", "steps", "changeSummary"]
 
 
 @pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
@@ -48,7 +49,7 @@ def test_ids_and_arns_look_real(example_plan):
     (vpc, *_) = plan.of_type("aws:ec2/vpc:Vpc")
     assert vpc.id.startswith("vpc-") and len(vpc.id) == 21
     for key in plan.of_type("aws:kms/key:Key"):
-        assert key.outputs["arn"] == f"arn:aws:kms:{key.region}:123456789012:key/{key.id}"
+        assert key.outputs["arn"].startswith(f"arn:aws:kms:{key.region}:") and key.outputs["arn"].endswith(f":key/{key.id}")
     assert {key.region for key in plan.of_type("aws:kms/key:Key")} == {"eu-west-1", "eu-central-1"}
     assert len(key.id) == 36 and key.id.count("-") == 4
 
@@ -142,3 +143,46 @@ def test_unanswered_invoke_is_an_error_not_a_silent_empty_answer():
 
     with pytest.raises(engine.EngineError, match="no answer for invoke aws:ec2/getVpc:getVpc"):
         mocks.call(Args())
+
+
+def test_each_account_gets_providers_that_assume_its_deploy_role_and_arns_carry_it(example_plan):
+    """Multi-account: one provider per (account, region), assuming the deploy role with a session
+    name and the external id; what a provider creates carries its account in every ARN, and its
+    lookups (caller identity) answer as that account."""
+    plan = example_plan("restricted")
+    providers = plan.of_type("pulumi:providers:aws")
+    roles = {}
+    for p in providers:
+        (assume,) = json.loads(p.inputs["assumeRoles"]) if isinstance(p.inputs["assumeRoles"], str) else p.inputs["assumeRoles"]
+        account = assume["roleArn"].split(":")[4]
+        assert assume == {"roleArn": f"arn:aws:iam::{account}:role/ai-blueprints-deployer",
+                          "sessionName": "ai-blueprints-fraud-models", "externalId": "ai-blueprints-fraud-models"}
+        assert p.name == f"aws-{account}-{p.inputs['region']}"
+        roles[f"{p.urn}::{p.id}"] = account
+    assert set(roles.values()) >= {"111111111111", "222222222222"}
+    for key in plan.of_type("aws:kms/key:Key"):
+        assert key.outputs["arn"] == f"arn:aws:kms:{key.region}:{roles[key.provider]}:key/{key.id}"
+    doc = plan.to_dict()
+    assert doc["accounts"] == {"training": "111111111111", "inference": "222222222222", "logArchive": "333333333333"}
+    # the deploy role of each account administers that account's clusters (access entries)
+    for entry in plan.of_type("aws:eks/accessEntry:AccessEntry"):
+        if entry.inputs.get("principalArn", "").endswith(":role/ai-blueprints-deployer"):
+            assert entry.inputs["principalArn"] == f"arn:aws:iam::{roles[entry.provider]}:role/ai-blueprints-deployer"
+
+
+def test_a_single_account_plan_declares_no_accounts_and_assumes_no_role(example_plan):
+    doc = example_plan("public").to_dict()
+    assert "accounts" not in doc
+    assert all("assumeRoles" not in r.inputs for r in example_plan("public").of_type("pulumi:providers:aws"))
+
+
+
+def test_a_program_that_fails_with_an_unresolved_deferred_output_fails_instead_of_hanging():
+    import pulumi
+
+    def program():
+        _, resolve = pulumi.deferred_output()
+        raise ValueError("a defect in a component")
+
+    with pytest.raises(Exception, match="a defect in a component"):
+        engine.run_program(program, stack="t", config={"aws:region": "eu-west-1"}, secret_keys=[])

@@ -420,3 +420,46 @@ def test_alarm_topics_use_a_cmk_cloudwatch_can_publish_with(example_plan, tier):
         key = keys[topic.inputs["kmsMasterKeyId"]]
         services = [s["Principal"].get("Service") for s in json.loads(key.inputs["policy"])["Statement"]]
         assert "cloudwatch.amazonaws.com" in services
+
+
+# -- accounts ------------------------------------------------------------------------------
+def account_of(plan, resource):
+    """The account whose deploy role the resource's provider assumes ("" for the deploying account)."""
+    from policies.model import assumed_account
+
+    providers = {f"{p.urn}::{p.id}": p for p in plan.of_type("pulumi:providers:aws")}
+    provider = providers.get(resource.provider)
+    return assumed_account(provider.inputs) if provider is not None else ""
+
+
+def serving_resources(plan, blueprint):
+    """Every AWS resource under a top-level part the inference blueprint builds: the regional
+    stacks (`<name>-inf-<region>...`, their model buckets included), the user pool, and the
+    inference account's keys and access-log buckets (`-inf-`)."""
+    stack = next(r.urn for r in plan.resources if r.type == "pulumi:pulumi:Stack")
+    tops = [r for r in plan.resources if r.parent == stack
+            and (r.name.startswith((f"{blueprint}-inf-", f"{blueprint}-inference")) or "-inf-" in r.name)]
+    found = [d for top in tops for d in [top, *plan.descendants(top.urn)]]
+    return [r for r in found if r.custom and r.type.startswith("aws:")]
+
+
+@pytest.mark.parametrize("tier, blueprint", [("restricted", "demo-restricted"), ("confidential", "demo-conf")])
+def test_serving_lives_in_the_inference_account(render, tier, blueprint):
+    """Clusters, API, WAF, DNS records and health checks, certificates, alarms and the model
+    buckets: all registered with providers that assume the deploy role in accounts.inference
+    (the hosted zone must be that account's: see blueprints/inference.py)."""
+    plan = render(tier, DOMAIN)
+    resources = serving_resources(plan, blueprint)
+    kinds = {r.type for r in resources}
+    assert {"aws:eks/cluster:Cluster", "aws:apigateway/restApi:RestApi", "aws:wafv2/webAcl:WebAcl",
+            "aws:route53/record:Record", "aws:route53/healthCheck:HealthCheck", "aws:acm/certificate:Certificate",
+            "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:s3/bucket:Bucket", "aws:kms/key:Key"} <= kinds
+    assert {r.name: account_of(plan, r) for r in resources} == {r.name: plan.accounts["inference"] for r in resources}
+
+
+def test_each_serving_cluster_admits_the_inference_accounts_deploy_role(example_plan):
+    plan = example_plan("restricted")
+    entries = [e for e in plan.of_type("aws:eks/accessEntry:AccessEntry") if "-inf-" in e.name]
+    assert entries
+    assert {e.inputs["principalArn"] for e in entries} == {
+        f"arn:aws:iam::{plan.accounts['inference']}:role/ai-blueprints-deployer"}

@@ -91,19 +91,27 @@ def test_firehose_streams_and_their_direct_put_default_per_region():
 
 @pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
 def test_every_example_plan_lists_its_eips_vcpus_and_firehose_streams(example_plan, tier):
+    """Per account and region: quotas are an account's, in a region."""
+    from policies.model import assumed_account
+
     plan = example_plan(tier)
-    found = needs(plan)
-    regions = {r.region for r in plan.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
-    assert regions and all((region, "Firehose streams") in found for region in regions)
-    for region in {r.region for r in plan.of_type("aws:ec2/eip:Eip")}:
-        assert found[region, EIPS].needed == len([r for r in plan.of_type("aws:ec2/eip:Eip") if r.region == region])
+    accounts = {f"{p.urn}::{p.id}": assumed_account(p.inputs) for p in plan.of_type("pulumi:providers:aws")}
+
+    def at(r) -> tuple[str, str]:
+        return accounts.get(r.provider, ""), r.region
+
+    found = {(n.account, n.region, n.quota): n for n in quota_needs(plan)}
+    places = {at(r) for r in plan.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+    assert places and all((*place, "Firehose streams") in found for place in places)
+    for place in {at(r) for r in plan.of_type("aws:ec2/eip:Eip")}:
+        assert found[(*place, EIPS)].needed == len([r for r in plan.of_type("aws:ec2/eip:Eip") if at(r) == place])
     expected: dict = {}
     for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
         (instance_type,) = group.inputs["instanceTypes"]
         quota = instance_quota(instance_type)
         name = quota.spot if group.inputs["capacityType"] == "SPOT" else quota.on_demand
         vcpus = group.inputs["scalingConfig"]["maxSize"] * VCPUS_PER_INSTANCE[instance_type]
-        expected[group.region, name] = expected.get((group.region, name), 0) + vcpus
+        expected[(*at(group), name)] = expected.get((*at(group), name), 0) + vcpus
     assert expected and {key: found[key].needed for key in expected} == expected
 
 
@@ -178,3 +186,19 @@ def test_the_readme_lists_every_quota_the_plan_can_report():
         assert name in section, name
     assert "aws ec2 describe-instance-type-offerings --location-type availability-zone" in section
     assert "availabilityZone" in readme.split("## Stack config")[1]
+
+
+def test_quotas_are_counted_per_account_and_region(render):
+    """An internal stack with training and inference in two accounts needs 3 Elastic IPs in each
+    account's home region, not 6 in one: no warning, and the plan's count agrees."""
+    from blueprints.spec import parse_spec
+    from tests.conftest import spec_config
+
+    changes = {"accounts": {"training": "777777777777", "inference": "888888888888"}}
+    spec = parse_spec(spec_config("internal", changes), region="eu-west-1")
+    assert sorted((n.account, n.region, n.needed) for n in elastic_ips_from_spec(spec)) == [
+        ("777777777777", "eu-west-1", 3), ("888888888888", "eu-west-1", 3)]
+    assert elastic_ip_warnings(spec) == []
+    planned = [(n.account, n.region, n.needed) for n in quota_needs(render("internal", changes))
+               if n.quota == EIP_QUOTA[0]]
+    assert sorted(planned) == [("777777777777", "eu-west-1", 3), ("888888888888", "eu-west-1", 3)]

@@ -302,12 +302,40 @@ def test_compliance_recorder_defaults_to_create_and_names_its_key_when_wrong():
 
 
 def test_an_existing_recorder_is_declared_for_every_region_security_hub_runs_in():
+    # Per account and region: the provider of each (blueprints.spec.provider_name).
     spec = parse_spec(spec_config("confidential", {"compliance": {"recorder": "existing"}}), region="eu-west-1")
     assert spec.config_recorder is False
     assert [(s.rule, s.resource) for s in spec.implied_suppressions] == [
-        ("AIB-155", "aws-eu-west-1"), ("AIB-155", "aws-eu-central-1")]
+        ("AIB-155", "aws-444444444444-eu-west-1"), ("AIB-155", "aws-555555555555-eu-west-1"),
+        ("AIB-155", "aws-555555555555-eu-central-1")]
+    internal = parse_spec(spec_config("internal", {"compliance": {"recorder": "existing"},
+                                                   "inference": {"regions": ["eu-west-1", "eu-central-1"]}}),
+                          region="eu-west-1")
+    assert [s.resource for s in internal.implied_suppressions] == ["aws-eu-west-1", "aws-eu-central-1"]
     public = parse_spec(spec_config("public", {"compliance": {"recorder": "existing"}}), region="eu-west-1")
     assert public.implied_suppressions == []  # no Security Hub on public by default: nothing to declare
+
+
+def test_each_declared_account_is_watched_in_the_regions_it_works_in():
+    """Spec.regions_by_account: the one list of where trails, AWS Config, GuardDuty and Security
+    Hub run, per account (its home first)."""
+    restricted = parse_spec(spec_config("restricted"), region="eu-west-1")
+    assert restricted.regions_by_account() == {"training": ["eu-west-1"], "inference": ["eu-west-1", "eu-central-1"],
+                                               "logArchive": ["eu-west-1", "eu-central-1"]}
+    elsewhere = parse_spec(spec_config("restricted", {"inference": {"regions": ["eu-central-1", "eu-north-1"]}}),
+                           region="eu-west-1")
+    assert elsewhere.regions_by_account()["inference"] == ["eu-central-1", "eu-north-1"]  # its own home: the first
+    assert elsewhere.regions_by_account()["logArchive"] == ["eu-west-1", "eu-central-1", "eu-north-1"]
+    # A disabled part leaves its account unwatched; an omitted log archive is not listed.
+    no_training = parse_spec(spec_config("restricted", {"training": {"enabled": False}}), region="eu-west-1")
+    assert list(no_training.regions_by_account()) == ["inference", "logArchive"]
+    assert list(parse_spec(spec_config("confidential"), region="eu-west-1").regions_by_account()) == ["training", "inference"]
+    # One account named twice is watched once, in the regions of both.
+    shared = parse_spec(spec_config("internal", {"accounts": {"training": "111111111111", "inference": "111111111111"},
+                                                 "inference": {"regions": ["eu-central-1"]}}), region="eu-west-1")
+    assert shared.regions_by_account() == {"training": ["eu-west-1", "eu-central-1"]}
+    single = parse_spec(spec_config("internal", {"inference": {"regions": ["eu-west-1", "eu-central-1"]}}), region="eu-west-1")
+    assert single.regions_by_account() == {"training": ["eu-west-1", "eu-central-1"]}
 
 
 # -- inference.canary -----------------------------------------------------------------------
@@ -360,3 +388,58 @@ def test_restricted_keeps_every_waf_body_rule_blocking_so_prompt_is_a_tier_error
 def test_a_payload_that_is_neither_is_a_shape_error():
     assert only(problems_of("public", {"inference": {"payload": "chat"}})) == \
         "inference.payload: 'chat' is not allowed; use one of 'structured' or 'prompt'"
+
+
+# -- accounts ------------------------------------------------------------------------------------
+def test_restricted_needs_three_distinct_accounts():
+    line = only(problems_of("restricted", {"accounts": DELETE}))
+    assert line.startswith("accounts: training, inference and logArchive must be separate AWS accounts")
+    assert line.endswith("(tier restricted, rule: accounts)")
+    line = only(problems_of("restricted", {"accounts": {"logArchive": DELETE}}))
+    assert line.startswith("accounts.logArchive: required") and "(tier restricted, rule: accounts)" in line
+    line = only(problems_of("restricted", {"accounts": {"logArchive": "111111111111"}}))
+    assert line.startswith("accounts.logArchive: 111111111111 is also a workload account")
+    line = only(problems_of("restricted", {"accounts": {"inference": "111111111111"}}))
+    assert line.startswith("accounts.inference: 111111111111 is also accounts.training")
+
+
+def test_confidential_separates_training_from_inference_and_advises_a_log_archive():
+    assert problems_of("confidential") == []
+    line = only(problems_of("confidential", {"accounts": {"inference": "444444444444"}}))
+    assert line.startswith("accounts.inference:") and "(tier confidential, rule: accounts)" in line
+    spec = parse_spec(spec_config("confidential"), region="eu-west-1")
+    [warning] = spec.warnings
+    assert warning.startswith("accounts.logArchive: the confidential tier advises a log archive account")
+    with_archive = parse_spec(spec_config("confidential", {"accounts": {"logArchive": "666666666666"}}), region="eu-west-1")
+    assert with_archive.warnings == []
+
+
+@pytest.mark.parametrize("tier", ["public", "internal"])
+def test_shared_tiers_may_omit_accounts_or_share_one(tier):
+    assert problems_of(tier) == []
+    spec = parse_spec(spec_config(tier, {"accounts": {"training": "777777777777", "inference": "777777777777"}}),
+                      region="eu-west-1")
+    assert spec.account("training") == spec.account("inference") == "777777777777"
+    assert spec.account("logArchive") is None and spec.account_ids == ["777777777777"]
+    assert parse_spec(spec_config(tier), region="eu-west-1").accounts_by_role == {}
+
+
+@pytest.mark.parametrize("changes,key", [
+    ({"training": "12345"}, "accounts.training"),
+    ({"inference": "22222222222a"}, "accounts.inference"),
+    ({"logArchive": 333333333333}, "accounts.logArchive"),
+    ({"deployRole": "role/with/slash"}, "accounts.deployRole"),
+    ({"deployRole": "r" * 65}, "accounts.deployRole"),
+    ({"region": "eu-west-1"}, "accounts.region"),
+])
+def test_bad_accounts_name_their_key(changes, key):
+    problems = problems_of("restricted", {"accounts": changes})
+    assert any(p.startswith(f"{key}:") for p in problems), problems
+
+
+def test_the_external_id_is_sent_where_the_tier_separates_accounts():
+    restricted = parse_spec(spec_config("restricted"), region="eu-west-1")
+    assert restricted.external_id == "ai-blueprints-demo-restricted"
+    shared = parse_spec(spec_config("internal", {"accounts": {"training": "777777777777", "inference": "888888888888"}}),
+                        region="eu-west-1")
+    assert shared.external_id is None

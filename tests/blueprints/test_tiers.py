@@ -8,7 +8,7 @@ from blueprints.tiers import MATRIX_ROWS, TIER_NAMES, TIERS, matrix, matrix_json
 def test_every_design_row_is_in_the_matrix():
     labels = [label for label, _ in MATRIX_ROWS]
     assert labels == [
-        "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
+        "accounts", "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
         "WAF body rules, prompt payload", "API auth",
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
         "DLP (Macie) on training data", "stateful resources",
@@ -20,6 +20,9 @@ def test_matrix_cells_match_design():
     assert rows["log retention (days)"] == {"guardrail": "log retention (days)", "public": "30", "internal": "90",
                                             "confidential": "365", "restricted": "2557"}
     assert rows["API auth"]["restricted"] == "iam"
+    assert [rows["accounts"][t] for t in ("public", "confidential", "restricted")] == [
+        "one account allowed", "training and inference separate (log archive advised)",
+        "training, inference, log archive: three accounts"]
     assert rows["API auth"]["confidential"] == "iam, cognito"
     assert rows["spot capacity"] == {"guardrail": "spot capacity", "public": "yes", "internal": "yes",
                                      "confidential": "training only", "restricted": "no"}

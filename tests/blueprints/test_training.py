@@ -5,6 +5,8 @@ import json
 import pytest
 
 from blueprints.context import BlueprintContext, region_code
+from blueprints.engine import ACCOUNT_ID
+from policies.model import assumed_account
 from blueprints.spec import parse_spec
 from blueprints.tiers import TIERS
 from blueprints.platform import AIR_GAP_INTERFACE_ENDPOINTS as TRAINING_INTERFACE_ENDPOINTS
@@ -43,11 +45,18 @@ MACIE_SLR = "macie.amazonaws.com/AWSServiceRoleForAmazonMacie"
 MALWARE_SLR = "malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection"
 
 
+def training_account(plan):
+    """The account training lives in: `accounts.training`, else the deploying account."""
+    return plan.accounts.get("training", ACCOUNT_ID)
+
+
 def key(plan, tier, domain):
-    """The tier's CMK for a data domain (one shared "platform" key on a `cmk` tier)."""
+    """The tier's CMK for a data domain in the training account (one shared "platform" key on a
+    `cmk` tier; qualified `-trn` where the stack names accounts)."""
     name, region = EXAMPLES[tier][:2]
     domain = "platform" if TIERS[tier].keys == "cmk" else domain
-    return named(plan, "aws:kms/key:Key", f"{name}-{domain}-{region_code(region)}-key")
+    label = f"{domain}-trn" if plan.accounts else domain
+    return named(plan, "aws:kms/key:Key", f"{name}-{label}-{region_code(region)}-key")
 
 
 def key_arn(plan, tier, domain):
@@ -387,7 +396,7 @@ def test_people_reach_air_gapped_buckets_through_an_s3_interface_endpoint_from_t
     # Its endpoint policy: this account's principals, to these two buckets only.
     (statement,) = json.loads(people.inputs["policy"])["Statement"]
     assert sorted(statement["Resource"]) == sorted([*buckets, *(f"{b}/*" for b in buckets)])
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "123456789012"}}
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": training_account(plan)}}
 
 
 def test_without_people_networks_there_is_no_interface_endpoint_and_only_the_gateway_is_named(render):
@@ -457,7 +466,7 @@ def service_linked_roles(plan, tier, domain):
     for statement in statements:
         assert "aws-service-role" not in json.dumps(statement["Principal"])
         if statement["Principal"] == {"AWS": "*"}:
-            assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": "123456789012"}
+            assert statement["Condition"]["StringEquals"] == {"aws:PrincipalAccount": training_account(plan)}
             roles.add(statement["Condition"]["ArnLike"]["aws:PrincipalArn"].split(":role/aws-service-role/")[1])
     return roles
 
@@ -568,7 +577,7 @@ def test_macie_classifies_the_training_data_where_the_tier_says(example_plan, ti
         return
     (job,) = jobs
     bucket = named(plan, "aws:s3/bucket:Bucket", f"{name}-training-data").outputs["bucket"]
-    assert job.inputs["s3JobDefinition"]["bucketDefinitions"] == [{"accountId": "123456789012", "buckets": [bucket]}]
+    assert job.inputs["s3JobDefinition"]["bucketDefinitions"] == [{"accountId": training_account(plan), "buckets": [bucket]}]
     assert job.inputs["jobType"] == "SCHEDULED"
 
 
@@ -589,3 +598,231 @@ def test_workloads_on_freshly_created_mirrors_are_not_awaited(example_plan, tier
     assert workloads
     for w in workloads:
         assert w.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}, w.name
+
+
+# -- accounts and model promotion ------------------------------------------------------------
+SEPARATE_ACCOUNTS = [t for t in EXAMPLES if TIERS[t].separate_accounts]
+ONE_ACCOUNT = [t for t in EXAMPLES if not TIERS[t].separate_accounts]
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+
+
+def account_of(plan, resource):
+    """The account whose deploy role the resource's provider assumes ("" for the deploying account)."""
+    providers = {f"{p.urn}::{p.id}": p for p in plan.resources if p.type.startswith("pulumi:providers:aws")}
+    provider = providers.get(resource.provider)
+    return assumed_account(provider.inputs) if provider is not None else ""
+
+
+def top_level(plan):
+    """Each resource's top-level ancestor (a child of the stack), by URN."""
+    by_urn = plan.by_urn()
+    stack = next(r.urn for r in plan.resources if r.type == "pulumi:pulumi:Stack")
+    tops = {}
+    for r in plan.resources:
+        current = r
+        while current.parent and current.parent != stack and current.parent in by_urn:
+            current = by_urn[current.parent]
+        tops[r.urn] = current
+    return tops
+
+
+def is_training(name: str, blueprint: str) -> bool:
+    """A top-level part the training blueprint builds: the cluster, VPC, node groups, mirrors,
+    Lustre, roles, Kubernetes layer (`<name>-training*`), the model bucket, EBS defaults, and
+    the training account's keys and access-log buckets (`-trn-`)."""
+    return (name.startswith((f"{blueprint}-training", f"{blueprint}-ebs-")) or name == f"{blueprint}-models"
+            or "-trn-" in name)
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_training_lives_in_the_training_account(example_plan, tier):
+    """Every AWS resource of the training VPC, cluster, buckets, Lustre, ECR mirrors, keys and
+    roles is registered with a provider that assumes the deploy role in accounts.training."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    tops = top_level(plan)
+    training = [r for r in plan.resources if r.custom and r.type.startswith("aws:")
+                and is_training(tops[r.urn].name, name)]
+    kinds = {r.type for r in training}
+    assert {"aws:ec2/vpc:Vpc", "aws:eks/cluster:Cluster", "aws:s3/bucket:Bucket", "aws:fsx/lustreFileSystem:LustreFileSystem",
+            "aws:ecr/repository:Repository", "aws:kms/key:Key", "aws:iam/role:Role"} <= kinds
+    assert {r.name: account_of(plan, r) for r in training} == {r.name: plan.accounts["training"] for r in training}
+
+
+def promotion(plan, tier):
+    """(training model bucket, its replication config, {region: inference model bucket})."""
+    name = EXAMPLES[tier][0]
+    source = named(plan, "aws:s3/bucket:Bucket", f"{name}-models")
+    (config,) = [c for c in plan.of_type(REPLICATION) if c.inputs["bucket"] == source.id]
+    replicas = {region: named(plan, "aws:s3/bucket:Bucket", f"{name}-inf-{region_code(region)}-models")
+                for region in inference_regions(tier)}
+    return source, config, replicas
+
+
+def inference_regions(tier):
+    """`inference.regions` of the tier's example stack."""
+    import yaml
+
+    from tests.conftest import STACKS
+    doc = yaml.safe_load((STACKS / f"Pulumi.{tier}-example.yaml").read_text())
+    return doc["config"]["ai-blueprints:blueprint"]["inference"]["regions"]
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_approved_models_replicate_into_the_inference_accounts_model_bucket_in_every_region(example_plan, tier):
+    """Only `approved/` crosses, from the training account, one rule per inference region, into
+    a bucket of the inference account that owns the replicas (owner override) and encrypts them
+    under its own models key in that region."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    source, config, replicas = promotion(plan, tier)
+    assert account_of(plan, config) == plan.accounts["training"]
+    assert [r["destination"]["bucket"] for r in config.inputs["rules"]] == [b.outputs["arn"] for b in replicas.values()]
+    for rule, (region, replica) in zip(config.inputs["rules"], replicas.items()):
+        assert account_of(plan, replica) == plan.accounts["inference"] and plan.provider_region(replica) == region
+        assert rule["filter"] == {"prefix": "approved/"} and rule["status"] == "Enabled"
+        assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+        key = named(plan, "aws:kms/key:Key", f"{name}-models-inf-{region_code(region)}-key")
+        assert account_of(plan, key) == plan.accounts["inference"]
+        assert rule["destination"] == {"bucket": replica.outputs["arn"], "account": plan.accounts["inference"],
+                                       "accessControlTranslation": {"owner": "Destination"},
+                                       "encryptionConfiguration": {"replicaKmsKeyId": key.outputs["arn"]}}
+        ownership = [o for o in plan.of_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+                     if o.inputs["bucket"] == replica.id]
+        assert [o.inputs["rule"] for o in ownership] == [{"objectOwnership": "BucketOwnerEnforced"}]
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_inference_model_buckets_and_keys_admit_exactly_the_training_account(example_plan, tier):
+    """The destination bucket's policy admits the training bucket's replication role and nobody
+    else; the destination key admits the training account (whose role policy names that key
+    alone among the inference account's)."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    source, config, replicas = promotion(plan, tier)
+    role_arn = config.inputs["role"]
+    assert role_arn.startswith(f"arn:aws:iam::{plan.accounts['training']}:role/")
+    for region, replica in replicas.items():
+        (policy,) = [p for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if p.inputs["bucket"] == replica.id]
+        allowed = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"]
+        assert allowed and all(s["Principal"] == {"AWS": role_arn} for s in allowed)
+        assert {a for s in allowed for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} == {
+            "s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner", "s3:GetBucketVersioning"}
+        key = named(plan, "aws:kms/key:Key", f"{name}-models-inf-{region_code(region)}-key")
+        foreign = [s for s in json.loads(key.inputs["policy"])["Statement"]
+                   if "AWS" in s["Principal"] and f":{plan.accounts['inference']}:" not in json.dumps(s["Principal"])]
+        assert [s["Principal"] for s in foreign] == [{"AWS": [f"arn:aws:iam::{plan.accounts['training']}:root"]}]
+    role_policy = next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == f"{name}-models-repl-policy")
+    statements = {s["Sid"]: s for s in json.loads(role_policy.inputs["policy"])["Statement"]}
+    inference_keys = [named(plan, "aws:kms/key:Key", f"{name}-models-inf-{region_code(r)}-key").outputs["arn"]
+                      for r in replicas]
+    assert statements["EncryptReplicas"]["Resource"] == (inference_keys if len(inference_keys) > 1 else inference_keys[0])
+    assert statements["DecryptSource"]["Resource"] == key_arn(plan, tier, "models")
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_replicas_are_locked_where_the_training_model_bucket_is(example_plan, tier):
+    plan = example_plan(tier)
+    source, _, replicas = promotion(plan, tier)
+    locks = {c.inputs["bucket"]: c.inputs["rule"] for c in
+             plan.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")}
+    expected = {"defaultRetention": {"days": TIERS[tier].log_retention_days, "mode": "COMPLIANCE"}} \
+        if TIERS[tier].s3_object_lock else None
+    assert locks.get(source.id) == expected
+    for replica in replicas.values():
+        assert locks.get(replica.id) == expected
+        assert bool(replica.inputs.get("objectLockEnabled")) is TIERS[tier].s3_object_lock
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_only_the_approver_writes_approved_models_where_they_reach_production(example_plan, tier):
+    """approved/ replicates into production: the bucket denies writes there to every principal but
+    the approver's role (the ml-engineer, and Lustre's export of /models, included)."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    source, _, _ = promotion(plan, tier)
+    approver = named(plan, "aws:iam/role:Role", f"{name}-training-approver")
+    (policy,) = [p for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if p.inputs["bucket"] == source.id]
+    (deny,) = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s.get("Sid") == "OnlyTheApproverPromotes"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:PutObject"
+    assert deny["Resource"] == source.outputs["arn"] + "/approved/*"
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": approver.outputs["arn"]}}
+
+
+@pytest.mark.parametrize("tier", ONE_ACCOUNT)
+def test_one_account_stacks_promote_nothing(example_plan, tier):
+    """Training and production inference share the account: the model bucket is already where
+    production reads; no second copy, no replication, no extra deny."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    assert not plan.accounts
+    assert not [b for b in plan.of_type("aws:s3/bucket:Bucket") if b.name.startswith(f"{name}-inf-")]
+    source = named(plan, "aws:s3/bucket:Bucket", f"{name}-models")
+    assert not [c for c in plan.of_type(REPLICATION) if c.inputs["bucket"] == source.id]
+    assert "OnlyTheApproverPromotes" not in json.dumps([p.inputs for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")])
+
+
+def test_a_tier_on_aws_managed_keys_promotes_under_customer_managed_keys(render):
+    """The aws/s3 key cannot be shared with another account: where a public stack names separate
+    accounts, the training model bucket and its replicas get CMKs."""
+    plan = render("public", {"accounts": {"training": "111111111111", "inference": "222222222222"}})
+    source = named(plan, "aws:s3/bucket:Bucket", "demo-public-models")
+    (config,) = [c for c in plan.of_type(REPLICATION) if c.inputs["bucket"] == source.id]
+    (rule,) = config.inputs["rules"]
+    sse = {c.inputs["bucket"]: c.inputs["rules"][0]["applyServerSideEncryptionByDefault"] for c in
+           plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")}
+    source_key = named(plan, "aws:kms/key:Key", "demo-public-models-trn-euw1-key")
+    replica_key = named(plan, "aws:kms/key:Key", "demo-public-models-inf-euw1-key")
+    assert sse[source.id] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": source_key.outputs["arn"]}
+    assert rule["destination"]["encryptionConfiguration"] == {"replicaKmsKeyId": replica_key.outputs["arn"]}
+    assert account_of(plan, replica_key) == "222222222222" and account_of(plan, source_key) == "111111111111"
+    # The training data keeps the tier's AWS managed key: only what crosses accounts needs a CMK.
+    data = named(plan, "aws:s3/bucket:Bucket", "demo-public-training-data")
+    assert sse[data.id] == {"sseAlgorithm": "aws:kms"}
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_people_act_in_the_training_account(example_plan, tier):
+    """The ml-engineer, fine-tune-operator, approver and auditor live where they act: their
+    roles, trust (people of the training account, with MFA) and the cluster's access entries for
+    them are the training account's; the approver promotes by writing approved/ there."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    training = plan.accounts["training"]
+    roles = {r.name.removeprefix(f"{name}-training-"): r for r in plan.of_type("aws:iam/role:Role")
+             if r.name.startswith(f"{name}-training-") and r.name.rsplit("-", 1)[-1] in
+             ("engineer", "operator", "approver", "auditor")}
+    assert set(roles) == {"ml-engineer", "fine-tune-operator", "approver", "auditor"}
+    for key, role in roles.items():
+        assert account_of(plan, role) == training and role.outputs["arn"].startswith(f"arn:aws:iam::{training}:")
+        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        if key != "fine-tune-operator":
+            assert trust["Principal"] == {"AWS": f"arn:aws:iam::{training}:root"}
+    source = named(plan, "aws:s3/bucket:Bucket", f"{name}-models")
+    policy = next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == f"{name}-training-approver-policy")
+    (promote,) = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "PromoteModels"]
+    assert promote == {"Sid": "PromoteModels", "Effect": "Allow", "Action": "s3:PutObject",
+                       "Resource": source.outputs["arn"] + "/approved/*"}
+    entries = [e for e in plan.of_type("aws:eks/accessEntry:AccessEntry") if e.name.startswith(f"{name}-training-")]
+    assert entries and all(e.inputs["principalArn"].startswith(f"arn:aws:iam::{training}:role/") for e in entries)
+
+
+@pytest.mark.parametrize("tier,expected", [("restricted", True), ("public", False)])
+def test_clusters_authenticate_through_their_account_provider_where_accounts_are_named(monkeypatch, tmp_path,
+                                                                                      tier, expected):
+    """In a multi-account stack the ambient credentials cannot assume the deploy role (its trust
+    requires the external id): Kubernetes gets its token through the account's AWS provider."""
+    from blueprints import platform
+    from blueprints.engine import load_stack_file, render_stack
+    from tests.conftest import spec_config, write_stack
+
+    seen = []
+    real = platform.EksCluster
+
+    def recording(name, args, opts=None):
+        seen.append(args.provider_token)
+        return real(name, args, opts)
+
+    monkeypatch.setattr(platform, "EksCluster", recording)
+    render_stack(load_stack_file(write_stack(tmp_path, spec_config(tier, {"inference": {"enabled": False}}))))
+    assert seen == [expected]

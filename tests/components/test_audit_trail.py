@@ -109,3 +109,75 @@ def test_invalid_arguments_are_rejected(name, args, message):
     with pytest.raises(Exception, match=message):
         run_program(lambda: AuditTrail(name, AuditTrailArgs(**args)), stack="t",
                     config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+# -- delivering into another account's audit bucket (a log archive) ---------------------------------------
+ARCHIVE, WORKLOAD = "333333333333", "111111111111"
+WORKLOAD_TRAIL_ARN = f"arn:aws:cloudtrail:eu-west-1:{WORKLOAD}:trail/audit-trn"
+
+
+def provider(account: str):
+    import pulumi
+    import pulumi_aws as aws
+
+    role = aws.ProviderAssumeRoleArgs(role_arn=f"arn:aws:iam::{account}:role/deployer")
+    return pulumi.ResourceOptions(provider=aws.Provider(f"aws-{account}", region="eu-west-1", assume_roles=[role]))
+
+
+@pytest.fixture(scope="module")
+def cross_account():
+    import pulumi
+
+    from components.audit_trail import DeliveringTrail, cloudtrail_delivery_statements
+
+    def program():
+        in_archive, in_workload = provider(ARCHIVE), provider(WORKLOAD)
+        archive_key = KmsKey("archive-key", KmsKeyArgs(description="archive", service_principals=["cloudtrail", "s3"],
+                                                       trusted_accounts=[WORKLOAD]), opts=in_archive)
+        own_key = KmsKey("own-key", KmsKeyArgs(description="own", service_principals=["logs"]), opts=in_workload)
+        arn = pulumi.Output.concat("arn:aws:s3:::", "archive-audit")
+        bucket = EncryptedBucket("archive-audit", EncryptedBucketArgs(
+            bucket_name="archive-audit", kms_key=archive_key,
+            policy_statements=cloudtrail_delivery_statements(arn, [DeliveringTrail(account_id=WORKLOAD,
+                                                                                   trail_arn=WORKLOAD_TRAIL_ARN)])),
+            opts=in_archive)
+        AuditTrail("audit-trn", AuditTrailArgs(delivery_bucket=bucket, kms_key=own_key, log_files_kms_key=archive_key),
+                   opts=in_workload)
+
+    return run_program(program, stack="trail-cross-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def test_a_trail_delivers_into_another_accounts_bucket_under_that_accounts_key(cross_account):
+    plan = cross_account
+    trail = one(plan, TRAIL)
+    keys = {k.name: k for k in plan.of_type("aws:kms/key:Key")}
+    assert trail.outputs["arn"] == WORKLOAD_TRAIL_ARN
+    assert [b.name for b in plan.of_type("aws:s3/bucket:Bucket")] == ["archive-audit"]  # no bucket of its own
+    assert trail.inputs["s3BucketName"] == "archive-audit"
+    assert trail.inputs["kmsKeyId"] == keys["archive-key-key"].outputs["arn"]  # the log files: the archive's key
+    assert keys["archive-key-key"].outputs["arn"].split(":")[4] == ARCHIVE
+    # The log group stays in the trail's account, under that account's key.
+    group = one(plan, "aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["kmsKeyId"] == keys["own-key-key"].outputs["arn"]
+    assert group.outputs["arn"].split(":")[4] == WORKLOAD
+    policy = one(plan, "aws:s3/bucketPolicy:BucketPolicy")
+    assert policy.urn in trail.dependencies  # CreateTrail checks the bucket policy admits it
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements[f"AWSCloudTrailWrite{WORKLOAD}"]["Resource"] == f"arn:aws:s3:::archive-audit/AWSLogs/{WORKLOAD}/*"
+    assert statements["AWSCloudTrailAclCheck"]["Condition"] == {"StringEquals": {"aws:SourceArn": WORKLOAD_TRAIL_ARN}}
+
+
+def test_delivery_statements_admit_each_trail_under_its_own_accounts_prefix_only():
+    from components.audit_trail import DeliveringTrail, cloudtrail_delivery_statements
+
+    other = "arn:aws:cloudtrail:eu-west-1:222222222222:trail/audit-inf"
+    statements = cloudtrail_delivery_statements("arn:aws:s3:::b", [
+        DeliveringTrail(account_id=WORKLOAD, trail_arn=WORKLOAD_TRAIL_ARN),
+        DeliveringTrail(account_id="222222222222", trail_arn=other)])
+    check, *writes = statements
+    assert check["Action"] == "s3:GetBucketAcl"
+    assert check["Condition"] == {"StringEquals": {"aws:SourceArn": [WORKLOAD_TRAIL_ARN, other]}}
+    assert [(w["Sid"], w["Condition"]["StringEquals"]["aws:SourceArn"]) for w in writes] == [
+        (f"AWSCloudTrailWrite{WORKLOAD}", WORKLOAD_TRAIL_ARN), ("AWSCloudTrailWrite222222222222", other)]
+    assert all(w["Principal"] == {"Service": "cloudtrail.amazonaws.com"} and w["Action"] == "s3:PutObject"
+               and w["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control" for w in writes)

@@ -55,3 +55,39 @@ def test_recording_starts_after_the_channel_exists(plan):
     (recorder,) = plan.of_type(RECORDER)
     assert status.inputs == {"isEnabled": True, "name": recorder.outputs["name"]}
     assert channel.urn in status.dependencies
+
+
+def test_delivering_into_another_accounts_bucket_waits_for_its_policy(render_component):
+    import pulumi
+    import pulumi_aws as aws
+
+    def in_account(account):
+        role = aws.ProviderAssumeRoleArgs(role_arn=f"arn:aws:iam::{account}:role/deployer")
+        return pulumi.ResourceOptions(provider=aws.Provider(f"aws-{account}", region="eu-west-1", assume_roles=[role]))
+
+    def program():
+        archive = in_account("333333333333")
+        key = KmsKey("logs", KmsKeyArgs(description="logs", trusted_accounts=["111111111111"]), opts=archive)
+        bucket = EncryptedBucket("config-bucket", EncryptedBucketArgs(kms_key=key), opts=archive)
+        ConfigRecorder("config", ConfigRecorderArgs(bucket=bucket, bucket_other_account=True, kms_key=key),
+                       opts=in_account("111111111111"))
+
+    plan = render_component(program)
+    (channel,) = plan.of_type(CHANNEL)
+    (bucket_policy,) = plan.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    assert bucket_policy.urn in channel.dependencies  # Config checks it can write when the channel is created
+    policy = json.loads(next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")).inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    bucket = next(b for b in plan.of_type("aws:s3/bucket:Bucket"))
+    assert statements["DeliverToOwnPrefix"]["Resource"] == bucket.outputs["arn"] + "/AWSLogs/111111111111/Config/*"
+    assert statements["CheckBucketExists"] == {"Sid": "CheckBucketExists", "Effect": "Allow",
+                                               "Action": "s3:ListBucket", "Resource": bucket.outputs["arn"]}
+    (recorder,) = plan.of_type(RECORDER)
+    assert recorder.inputs["roleArn"].split(":")[4] == "111111111111"
+
+
+def test_in_its_own_account_the_channel_does_not_wait_for_the_bucket_policy(plan):
+    (channel,) = plan.of_type(CHANNEL)
+    assert not {p.urn for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")} & set(channel.dependencies)
+    policy = json.loads(next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")).inputs["policy"])
+    assert "CheckBucketExists" not in {s["Sid"] for s in policy["Statement"]}

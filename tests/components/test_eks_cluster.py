@@ -188,3 +188,22 @@ def test_every_child_uses_the_region_of_the_parent_provider():
 def test_invalid_arguments_are_rejected(args, message):
     with pytest.raises(Exception, match=message):
         _run(lambda: EksCluster("bad", EksClusterArgs(vpc=IsolatedVpc("v", IsolatedVpcArgs()), **args)))
+
+
+def _kubeconfig_of(provider_token: bool) -> dict:
+    seen: list[str] = []
+
+    def program():
+        cluster = EksCluster("ml", EksClusterArgs(vpc=IsolatedVpc("v", IsolatedVpcArgs()), provider_token=provider_token))
+        cluster.kubeconfig.apply(seen.append)
+    _run(program)
+    return json.loads(seen[0])
+
+
+def test_kubernetes_authenticates_as_the_providers_role_where_asked():
+    """provider_token: a token fetched through the component's AWS provider (the role it assumes,
+    with its external id) instead of `aws eks get-token` with the ambient credentials."""
+    (user,) = _kubeconfig_of(provider_token=True)["users"]
+    assert list(user["user"]) == ["token"] and user["user"]["token"].startswith("k8s-aws-v1.")
+    (user,) = _kubeconfig_of(provider_token=False)["users"]
+    assert user["user"]["exec"]["args"][:2] == ["eks", "get-token"]

@@ -2,10 +2,12 @@
 
 import json
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
 from blueprints.engine import run_program
-from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock
+from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock, Replica
 from components.kms_key import KmsKey, KmsKeyArgs
 
 
@@ -113,6 +115,7 @@ def test_replicate_to_copies_every_object_into_the_destination_with_its_key(rend
     assert config.inputs["bucket"] == buckets["staging"].id
     (rule,) = config.inputs["rules"]
     assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}
+    assert rule["id"] == "every-object" and "priority" not in rule
     assert rule["deleteMarkerReplication"] == {"status": "Disabled"}  # deletes never reach the evidence
     assert rule["destination"] == {"bucket": buckets["archive"].outputs["arn"],
                                    "encryptionConfiguration": {"replicaKmsKeyId": key.outputs["arn"]}}
@@ -128,15 +131,137 @@ def test_replicate_to_copies_every_object_into_the_destination_with_its_key(rend
     actions = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
     assert actions["WriteReplicas"] == (["s3:ReplicateObject", "s3:ReplicateTags"], buckets["archive"].outputs["arn"] + "/*")
     assert actions["DecryptSource"] == ("kms:Decrypt", key.outputs["arn"])
+    # The destination uses an S3 Bucket Key, which S3 verifies with kms:Decrypt.
+    assert actions["EncryptReplicas"] == (["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], key.outputs["arn"])
     assert "s3:ReplicateDelete" not in json.dumps(policy)
+    assert "ObjectOwnerOverrideToBucketOwner" not in json.dumps(policy)  # same account: nothing to hand over
+    # S3 refuses a destination that keeps no versions: the destination's versioning comes first.
+    versioning = {v.inputs["bucket"]: v.urn for v in plan.of_type("aws:s3/bucketVersioning:BucketVersioning")}
+    assert versioning[buckets["archive"].id] in config.dependencies
 
 
-@pytest.mark.parametrize("source,message", [
-    ({"object_lock": ObjectLock(days=10)}, "needs a token from AWS Support"),
-])
-def test_replicate_to_refuses_what_s3_cannot_do(render_component, source, message):
-    with pytest.raises(Exception, match=message):
-        _replicated(render_component, **source)
+def test_a_locked_bucket_replicates_its_objects_and_their_retention_into_a_locked_one(render_component):
+    plan = _replicated(render_component, object_lock=ObjectLock(days=10))
+    policy = json.loads(next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")
+                             if p.name == "staging-repl-policy").inputs["policy"])
+    (read,) = [s for s in policy["Statement"] if s["Sid"] == "ReadSourceVersions"]
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(read["Action"])
+
+
+def test_replicate_to_refuses_what_s3_cannot_do(render_component):
+    def program():
+        key = KmsKey("k", KmsKeyArgs(description="models"))
+        unlocked = EncryptedBucket("replica", EncryptedBucketArgs(kms_key=key))
+        EncryptedBucket("models", EncryptedBucketArgs(kms_key=key, object_lock=ObjectLock(days=10), replicate_to=unlocked))
+    with pytest.raises(Exception, match="needs Object Lock on every destination"):
+        render_component(program)
+
+
+def test_a_replica_prefix_is_a_key_prefix(render_component):
+    def program():
+        key = KmsKey("k", KmsKeyArgs(description="models"))
+        replica = EncryptedBucket("replica", EncryptedBucketArgs(kms_key=key))
+        EncryptedBucket("models", EncryptedBucketArgs(kms_key=key, replicate_to=Replica(bucket=replica, prefix="/approved/")))
+    with pytest.raises(Exception, match="without a leading '/'"):
+        render_component(program)
+
+
+# -- into another account ------------------------------------------------------------------
+SOURCE_ACCOUNT, DESTINATION_ACCOUNT = "111111111111", "222222222222"
+
+
+def _provider(name: str, account: str, region: str) -> aws.Provider:
+    return aws.Provider(name, region=region, assume_roles=[aws.ProviderAssumeRoleArgs(
+        role_arn=f"arn:aws:iam::{account}:role/deployer")])
+
+
+@pytest.fixture(scope="module")
+def cross_account_plan():
+    """A model bucket in one account whose `approved/` replicates into a bucket of another account
+    in each of two regions, each under that account's key, which trusts the source account."""
+    def program():
+        source = _provider("source", SOURCE_ACCOUNT, "eu-west-1")
+        role_arn, resolve = pulumi.deferred_output()
+        replicas = []
+        for region in ("eu-west-1", "eu-central-1"):
+            provider = _provider(f"destination-{region}", DESTINATION_ACCOUNT, region)
+            opts = pulumi.ResourceOptions(provider=provider)
+            key = KmsKey(f"replica-key-{region}", KmsKeyArgs(description="models", trusted_accounts=[SOURCE_ACCOUNT]),
+                         opts=opts)
+            replicas.append(EncryptedBucket(f"replica-{region}", EncryptedBucketArgs(
+                kms_key=key, versioning=False, accepts_replicas_from=[role_arn], object_lock=ObjectLock(days=30)),
+                opts=opts))
+        key = KmsKey("models-key", KmsKeyArgs(description="models"), opts=pulumi.ResourceOptions(provider=source))
+        models = EncryptedBucket("models", EncryptedBucketArgs(
+            kms_key=key, object_lock=ObjectLock(days=30),
+            replicate_to=[Replica(bucket=b, prefix="approved/", other_account=True) for b in replicas]),
+            opts=pulumi.ResourceOptions(provider=source))
+        resolve(models.replication_role_arn)
+
+    return run_program(program, stack="component-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
+def _by_name(plan, type_):
+    return {r.name: r for r in plan.of_type(type_)}
+
+
+def test_a_prefix_replicates_into_each_bucket_of_another_account_which_owns_the_replicas(cross_account_plan):
+    plan = cross_account_plan
+    buckets = _by_name(plan, "aws:s3/bucket:Bucket")
+    keys = _by_name(plan, "aws:kms/key:Key")
+    (config,) = plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert config.inputs["bucket"] == buckets["models"].id
+    rules = config.inputs["rules"]
+    assert [r["destination"]["bucket"] for r in rules] == [buckets["replica-eu-west-1"].outputs["arn"],
+                                                           buckets["replica-eu-central-1"].outputs["arn"]]
+    assert sorted(r["priority"] for r in rules) == [1, 2] and len({r["id"] for r in rules}) == 2
+    for rule, region in zip(rules, ("eu-west-1", "eu-central-1")):
+        assert rule["filter"] == {"prefix": "approved/"} and rule["status"] == "Enabled"
+        assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+        assert rule["destination"]["account"] == DESTINATION_ACCOUNT
+        assert rule["destination"]["accessControlTranslation"] == {"owner": "Destination"}
+        assert rule["destination"]["encryptionConfiguration"] == {
+            "replicaKmsKeyId": keys[f"replica-key-{region}-key"].outputs["arn"]}
+    # Not before each destination keeps versions and admits the role.
+    policies = _by_name(plan, "aws:s3/bucketPolicy:BucketPolicy")
+    assert {policies["replica-eu-west-1-policy"].urn, policies["replica-eu-central-1-policy"].urn} <= set(config.dependencies)
+
+
+def test_the_replication_role_reads_only_the_prefix_and_writes_only_the_replicas(cross_account_plan):
+    plan = cross_account_plan
+    buckets = _by_name(plan, "aws:s3/bucket:Bucket")
+    keys = _by_name(plan, "aws:kms/key:Key")
+    role = _by_name(plan, "aws:iam/role:Role")["models-repl-role"]
+    assert role.outputs["arn"].startswith(f"arn:aws:iam::{SOURCE_ACCOUNT}:role/")
+    policy = json.loads(_by_name(plan, "aws:iam/rolePolicy:RolePolicy")["models-repl-policy"].inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["ReadSourceVersions"]["Resource"] == buckets["models"].outputs["arn"] + "/approved/*"
+    assert {"s3:GetObjectRetention", "s3:GetObjectLegalHold"} <= set(statements["ReadSourceVersions"]["Action"])
+    write = statements["WriteReplicasForOtherAccounts"]
+    assert write["Action"] == ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"]
+    assert write["Resource"] == [buckets[f"replica-{r}"].outputs["arn"] + "/approved/*" for r in ("eu-west-1", "eu-central-1")]
+    assert "WriteReplicas" not in statements
+    assert statements["EncryptReplicas"]["Resource"] == [keys[f"replica-key-{r}-key"].outputs["arn"]
+                                                         for r in ("eu-west-1", "eu-central-1")]
+
+
+def test_the_destination_admits_exactly_the_source_role(cross_account_plan):
+    plan = cross_account_plan
+    buckets = _by_name(plan, "aws:s3/bucket:Bucket")
+    role_arn = _by_name(plan, "aws:iam/role:Role")["models-repl-role"].outputs["arn"]
+    for region in ("eu-west-1", "eu-central-1"):
+        arn = buckets[f"replica-{region}"].outputs["arn"]
+        policy = json.loads(_by_name(plan, "aws:s3/bucketPolicy:BucketPolicy")[f"replica-{region}-policy"].inputs["policy"])
+        allowed = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+        assert {json.dumps(s["Principal"]) for s in allowed} == {json.dumps({"AWS": role_arn})}
+        assert {(json.dumps(s["Action"]), json.dumps(s["Resource"])) for s in allowed} == {
+            (json.dumps(["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"]),
+             json.dumps(arn + "/*")),
+            (json.dumps("s3:GetBucketVersioning"), json.dumps(arn)),
+        }
+        # A replication destination keeps versions whatever `versioning` says.
+        assert buckets[f"replica-{region}"].id in [v.inputs["bucket"] for v in
+                                                   plan.of_type("aws:s3/bucketVersioning:BucketVersioning")]
 
 
 def test_replicating_sse_kms_objects_needs_named_keys(render_component):

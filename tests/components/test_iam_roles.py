@@ -72,3 +72,22 @@ def test_mfa_can_be_waived_explicitly():
 def test_invalid_role_sets_are_rejected(roles, message):
     with pytest.raises(Exception, match=message):
         _run(roles)
+
+
+def test_people_and_the_chain_stay_in_the_account_of_the_provider():
+    """Under a provider that deploys into another account (an assumed deploy role), the roles
+    trust that account's people and chain within that account, not the deploying one."""
+    import pulumi
+    import pulumi_aws as aws
+
+    def program():
+        provider = aws.Provider("training", region="eu-west-1", assume_roles=[aws.ProviderAssumeRoleArgs(
+            role_arn="arn:aws:iam::111111111111:role/deployer")])
+        IamRoles("team", IamRolesArgs(roles=[RoleDefinition(key="engineer", description="starts jobs", statements=[READ])],
+                                      boundary_statements=BOUNDARY), opts=pulumi.ResourceOptions(provider=provider))
+
+    p = run_program(program, stack="iam-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+    (trust,) = json.loads(roles_by_key(p)["engineer"].inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    chain = json.loads(p.of_type("aws:iam/policy:Policy")[0].inputs["policy"])["Statement"][-1]
+    assert chain["Sid"] == "ChainWithinTheSet" and chain["Resource"].startswith("arn:aws:iam::111111111111:role/team/")

@@ -228,3 +228,68 @@ def test_the_longest_name_keeps_every_aws_name_within_limits(render_component):
     named = plan.of_type("aws:iam/role:Role") + plan.of_type(STREAM) + plan.of_type("aws:lambda/function:Function")
     assert len(named) == 6
     assert all(len(r.outputs["name"]) <= 64 for r in named), [r.outputs["name"] for r in named]
+
+
+# -- archiving into another account's bucket (a log archive) ---------------------------------------------
+ARCHIVE_ACCOUNT, WORKLOAD = "333333333333", "111111111111"
+
+
+def test_a_shipper_archives_into_another_accounts_bucket_under_its_prefix_and_key(render_component):
+    import pulumi
+
+    def in_account(account):
+        role = aws.ProviderAssumeRoleArgs(role_arn=f"arn:aws:iam::{account}:role/deployer")
+        return pulumi.ResourceOptions(provider=aws.Provider(f"aws-{account}", region="eu-west-1", assume_roles=[role]))
+
+    def program():
+        archive_opts, own_opts = in_account(ARCHIVE_ACCOUNT), in_account(WORKLOAD)
+        archive_key = KmsKey("archive-key", KmsKeyArgs(description="archive", service_principals=["s3"],
+                                                       trusted_accounts=[WORKLOAD]), opts=archive_opts)
+        own_key = KmsKey("own-key", KmsKeyArgs(description="own", service_principals=["logs", "firehose"]),
+                         opts=own_opts)
+        archive = EncryptedBucket("archive", EncryptedBucketArgs(kms_key=archive_key), opts=archive_opts)
+        SiemShipper("siem", SiemShipperArgs(archive_bucket=archive, archive_other_account=True,
+                                            archive_prefix=f"AWSLogs/{WORKLOAD}/", archive_kms_key=archive_key,
+                                            destination="splunk", endpoint="https://splunk.example.com:8088",
+                                            token="t", kms_key=own_key), opts=own_opts)
+
+    plan = render_component(program)
+    keys = {k.name: k.outputs["arn"] for k in plan.of_type("aws:kms/key:Key")}
+    archive = next(r for r in plan.of_type("aws:s3/bucket:Bucket") if r.name == "archive")
+    (stream,) = plan.of_type(STREAM)
+    backup = stream.inputs["splunkConfiguration"]["s3Configuration"]
+    assert backup["bucketArn"] == archive.outputs["arn"]
+    assert backup["prefix"] == f"AWSLogs/{WORKLOAD}/siem/logs/"
+    assert backup["errorOutputPrefix"] == f"AWSLogs/{WORKLOAD}/siem-errors/logs/"
+    assert backup["kmsKeyArn"] == keys["archive-key-key"]  # the archive's key ...
+    assert stream.inputs["serverSideEncryption"]["keyArn"] == keys["own-key-key"]  # ... the stream's own
+    policy = next(r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "siem-fh-policy")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["ArchiveToS3"]["Resource"] == [archive.outputs["arn"], archive.outputs["arn"] + f"/AWSLogs/{WORKLOAD}/*"]
+    assert "s3:PutObjectAcl" in statements["ArchiveToS3"]["Action"]  # the owner's ACL, across accounts
+    assert statements["EncryptArchive"]["Resource"] == keys["archive-key-key"]
+    # Firehose checks it can write when the stream is created: the archive's policy comes first.
+    bucket_policy = next(r for r in plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if r.name == "archive-policy")
+    assert bucket_policy.urn in stream.dependencies
+    role = next(r for r in plan.of_type("aws:iam/role:Role") if r.name == "siem-fh-role")
+    assert role.outputs["arn"] == backup["roleArn"] and role.outputs["arn"].split(":")[4] == WORKLOAD
+
+
+def test_in_its_own_account_the_archive_takes_no_acl_and_no_prefix(plans):
+    plan = plans("splunk")
+    policy = next(r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "siem-fh-policy")
+    (archive,) = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "ArchiveToS3"]
+    assert "s3:PutObjectAcl" not in archive["Action"]
+    assert streams(plan)["siem"].inputs["splunkConfiguration"]["s3Configuration"]["prefix"] == "siem/logs/"
+    bucket_policies = {p.urn for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    assert not bucket_policies & set(streams(plan)["siem"].dependencies)
+
+
+@pytest.mark.parametrize("prefix", ["AWSLogs/111111111111", "/AWSLogs/111111111111/"])
+def test_an_archive_prefix_is_a_key_prefix_ending_with_a_slash(prefix):
+    def program():
+        SiemShipper("bad", SiemShipperArgs(archive_bucket=EncryptedBucket("b", EncryptedBucketArgs()),
+                                           archive_prefix=prefix))
+
+    with pytest.raises(Exception, match="archive_prefix"):
+        run_program(program, stack="t", config={"aws:region": "eu-west-1"}, secret_keys=[])

@@ -48,7 +48,7 @@ def example_model(example_plan) -> Callable[[str], PolicyPlan]:
 
 def without(model: PolicyPlan, type_: str) -> PolicyPlan:
     """The plan with every resource of `type_` deleted."""
-    return PolicyPlan(stack=model.stack, tier=model.tier, providers=model.providers,
+    return PolicyPlan(stack=model.stack, tier=model.tier, providers=model.providers, accounts=model.accounts,
                       resources=[r for r in model.resources if r.type != type_])
 
 
@@ -98,7 +98,8 @@ def test_crossguard_fails_the_same_deletion(example_plan, example_model, restric
         return
     plan = example_plan("restricted").to_dict()
     plan = {**plan, "steps": [s for s in plan["steps"] if s["newState"]["type"] != type_]}
-    found = crossguard_violations(plan, {"tier": "restricted", "residency": "eu"}, restricted_policies, only={rule_id})
+    config = {"tier": "restricted", "residency": "eu", "accounts": plan["accounts"]}
+    found = crossguard_violations(plan, config, restricted_policies, only={rule_id})
     assert found, f"CrossGuard lets a plan without any {type_} pass {rule_id}"
 
 

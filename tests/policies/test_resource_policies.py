@@ -100,7 +100,7 @@ def test_a_bucket_policy_opened_with_a_condition_that_limits_nothing_fails(examp
 
 def test_a_trust_policy_for_every_account_fails(example_plan) -> None:
     plan = copy.deepcopy(example_plan("restricted").to_dict())
-    role = _states(plan, "aws:iam/role:Role", "audit-logs-role")[0]
+    role = _states(plan, "aws:iam/role:Role", "audit-trn-logs-role")[0]
     _add_statement(role, "assumeRolePolicy", {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
                                               "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}})
     assert ("AIB-062", urn_name(role["urn"])) in _mandatory_violations(plan)
