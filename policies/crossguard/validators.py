@@ -16,6 +16,11 @@ Which tier and residency? In order:
    resource's provider region in resource policies, the first AWS provider's in stack policies;
    else `any`).
 
+The stack's accounts (role -> id: training, inference, logArchive), which the account rules
+place each part in, come the same way: the policy config property `accounts`, else the stack's
+own `ai-blueprints:blueprint` `accounts`. A resource's account is the one its AWS provider
+assumes a role in (the provider's `assumeRoles`), as in the plan JSON.
+
 The enforcement level of each policy is the rule's level on that tier (mandatory, advisory,
 disabled), set when the pack is built and in the generated policy config. A policy config can
 also carry `suppressions` (the stack spec's shape); a suppressed finding is not reported.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -38,7 +44,9 @@ from pulumi_policy import (
 
 from blueprints.tiers import RESIDENCY_REGIONS, TIER_NAMES, TIERS, Tier
 from policies.evaluate import Suppression, find_suppression, parse_suppressions, resolve_residency, resolve_tier
-from policies.model import AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, own_region, plain
+from policies.model import (
+    ACCOUNT_ROLES, AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, assumed_account, own_region, plain,
+)
 from policies.rule import Rule, RuleContext, all_rules
 
 STACK_CONFIG_KEY = "ai-blueprints:blueprint"
@@ -55,6 +63,7 @@ class Defaults:
 
     tier: str = DEFAULT_TIER
     residency: Optional[str] = None
+    accounts: tuple[tuple[str, str], ...] = ()  # (role, account id) from the stack config
 
 
 def stack_config() -> dict[str, Any]:
@@ -71,11 +80,30 @@ def stack_config() -> dict[str, Any]:
 
 
 def defaults_from_environment() -> Defaults:
-    """The stack's tier/residency, else BLUEPRINT_TIER / BLUEPRINT_RESIDENCY, else restricted."""
+    """The stack's tier/residency, else BLUEPRINT_TIER / BLUEPRINT_RESIDENCY, else restricted;
+    the stack's accounts (its `accounts` without `deployRole`)."""
     spec = stack_config()
     tier = resolve_tier({}, spec.get("tier") or os.environ.get("BLUEPRINT_TIER") or DEFAULT_TIER)
     residency = spec.get("residency") or os.environ.get("BLUEPRINT_RESIDENCY") or None
-    return Defaults(tier=tier.name, residency=residency)
+    declared = spec.get("accounts") if isinstance(spec.get("accounts"), Mapping) else {}
+    accounts = tuple((role, str(declared[role])) for role in ACCOUNT_ROLES if declared.get(role))
+    return Defaults(tier=tier.name, residency=residency, accounts=accounts)
+
+
+def parse_accounts(value: Any) -> dict[str, str]:
+    """A policy config's `accounts`: {role: 12-digit account id} for roles among ACCOUNT_ROLES."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("accounts must be an object: {training, inference, logArchive} -> 12-digit account id")
+    out = {}
+    for role, account in value.items():
+        if role not in ACCOUNT_ROLES:
+            raise ValueError(f"accounts: unknown role {role!r}; use {', '.join(ACCOUNT_ROLES)}")
+        if not isinstance(account, str) or not re.fullmatch(r"[0-9]{12}", account):
+            raise ValueError(f"accounts.{role}: {account!r} is not a quoted 12-digit account id")
+        out[str(role)] = account
+    return out
 
 
 @dataclass(frozen=True)
@@ -83,6 +111,7 @@ class _Context:
     tier: Tier
     residency: str
     suppressions: list[Suppression]
+    accounts: dict[str, str]
 
     @property
     def rule_context(self) -> RuleContext:
@@ -96,6 +125,7 @@ def _context(config: Mapping[str, Any], defaults: Defaults, home_region: str) ->
         tier=resolve_tier({}, config.get("tier") or defaults.tier),
         residency=resolve_residency(config.get("residency") or defaults.residency, home_region),
         suppressions=parse_suppressions(config.get("suppressions") or ()),
+        accounts=parse_accounts(config.get("accounts")) or dict(defaults.accounts),
     )
 
 
@@ -114,6 +144,13 @@ def _provider_region(provider: Any) -> str:
     return own_region(plain(provider.props))
 
 
+def _provider_account(provider: Any) -> str:
+    """The account an AWS provider assumes a role in ("" none: the deploying account)."""
+    if provider is None or not str(provider.resource_type).startswith(AWS_PROVIDER_TYPE):
+        return ""
+    return assumed_account(plain(provider.props))
+
+
 def resource_from_policy(args: ResourceValidationArgs) -> PolicyResource:
     """One resource as the rules see it; retainOnDelete is not passed to policies (None)."""
     props = plain(args.props)
@@ -121,12 +158,15 @@ def resource_from_policy(args: ResourceValidationArgs) -> PolicyResource:
         urn=args.urn, type=args.resource_type, name=args.name, inputs=props, outputs={},
         parent=args.opts.parent or "", provider=_provider_ref(args.provider), protect=bool(args.opts.protect),
         retain_on_delete=None, region=own_region(props) or _provider_region(args.provider),
+        account=_provider_account(args.provider),
     )
 
 
-def plan_from_policy(args: StackValidationArgs, stack: str = "") -> PolicyPlan:
+def plan_from_policy(args: StackValidationArgs, stack: str = "",
+                     accounts: Optional[Mapping[str, str]] = None) -> PolicyPlan:
     """The whole stack as the rules see it. Stack policies get outputs (inputs plus computed
-    values), so they serve as both."""
+    values), so they serve as both. `accounts`: the stack's accounts by role (the plan JSON's
+    `accounts`), which CrossGuard learns from the config."""
     resources, providers = [], {}
     for r in args.resources:
         props = plain(r.props)
@@ -142,9 +182,9 @@ def plan_from_policy(args: StackValidationArgs, stack: str = "") -> PolicyPlan:
             parent=r.parent.urn if r.parent is not None else (r.opts.parent or ""),
             provider=_provider_ref(r.provider), protect=bool(r.opts.protect), retain_on_delete=None,
             region=own_region(props) or _provider_region(r.provider), dependencies=tuple(dependencies),
-            id=str(props.get("id", "") or ""),
+            id=str(props.get("id", "") or ""), account=_provider_account(r.provider),
         ))
-    return PolicyPlan(stack=stack, tier="", resources=resources, providers=providers)
+    return PolicyPlan(stack=stack, tier="", resources=resources, providers=providers, accounts=dict(accounts or {}))
 
 
 # -- validators ----------------------------------------------------------------------------------
@@ -170,6 +210,7 @@ def stack_validator(rule: Rule, defaults: Defaults, *, presence_only: bool = Fal
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         plan = plan_from_policy(args)
         ctx = _context(args.get_config(), defaults, plan.home_region)
+        plan.accounts = dict(ctx.accounts)
         if rule.level_for(ctx.tier) == "disabled":
             args.not_applicable(f"{rule.id} is not in the {ctx.tier.name} pack")
         if presence_only:
@@ -196,6 +237,10 @@ def _config_schema(defaults: Defaults) -> PolicyConfigSchema:
                       "description": "Where data may live (eu, us, any); restricts every region used."},
         "suppressions": {"type": "array", "items": {"type": "object"},
                          "description": "[{rule, resource, reason}]: findings not to report; reason required."},
+        "accounts": {"type": "object", "additionalProperties": False,
+                     "properties": {role: {"type": "string", "pattern": "^[0-9]{12}$"} for role in ACCOUNT_ROLES},
+                     "description": "The stack's accounts by role (training, inference, logArchive), as the stack "
+                                    "config's `accounts` names them; default: the stack config's."},
     })
 
 
@@ -229,18 +274,22 @@ def build_policies(defaults: Defaults) -> list:
     return policies
 
 
-def policy_config(tier: str, residency: Optional[str] = None, suppressions: Optional[list] = None) -> dict[str, Any]:
+def policy_config(tier: str, residency: Optional[str] = None, suppressions: Optional[list] = None,
+                  accounts: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
     """A `--policy-pack-config` document: per policy, the tier's enforcement level and the
-    tier/residency the validators read."""
+    tier/residency (and the stack's accounts, when given) the validators read."""
     resolve_tier({}, tier)
     if residency is not None:
         resolve_residency(residency, "")
     parse_suppressions(suppressions or ())
+    accounts = parse_accounts(accounts)
     out: dict[str, Any] = {}
     for rule in all_rules():
         entry: dict[str, Any] = {"enforcementLevel": rule.level_for(TIERS[tier]), "tier": tier}
         if residency:
             entry["residency"] = residency
+        if accounts:
+            entry["accounts"] = dict(accounts)
         mine = [s for s in suppressions or () if s.get("rule") == rule.id]
         if mine:
             entry["suppressions"] = mine

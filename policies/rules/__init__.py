@@ -1,6 +1,6 @@
 """The guardrail rules, one module per area. Importing this package registers every rule."""
 
 from policies.rules import (  # noqa: F401  (registration)
-    data_protection, edge, encryption, identity, logging, network, resilience, resource_policies, threat_detection,
-    transport, workloads,
+    accounts, data_protection, edge, encryption, identity, logging, network, resilience, resource_policies,
+    threat_detection, transport, workloads,
 )

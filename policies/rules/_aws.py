@@ -138,6 +138,7 @@ def is_access_log_target(plan: PolicyPlan, bucket: PolicyResource) -> bool:
 
 AUDIT_BUCKET_REFS: dict[str, tuple[tuple[str, ...], ...]] = {
     TRAIL: (("s3BucketName",),),
+    CONFIG_DELIVERY_CHANNEL: (("s3BucketName",),),
     FIREHOSE: (("extendedS3Configuration", "bucketArn"), ("extendedS3Configuration", "s3BackupConfiguration", "bucketArn"),
                ("splunkConfiguration", "s3Configuration", "bucketArn"),
                ("httpEndpointConfiguration", "s3Configuration", "bucketArn")),
@@ -145,8 +146,8 @@ AUDIT_BUCKET_REFS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def audit_buckets(plan: PolicyPlan) -> list[PolicyResource]:
-    """Buckets that hold audit evidence: CloudTrail's destination and every S3 destination or
-    backup of a Firehose stream (the SIEM archive)."""
+    """Buckets that hold audit evidence: CloudTrail's destination, every S3 destination or
+    backup of a Firehose stream (the SIEM archive) and AWS Config's delivery bucket."""
     found: dict[str, PolicyResource] = {}
     for type_, paths in AUDIT_BUCKET_REFS.items():
         for owner in plan.of_type(type_):
@@ -155,6 +156,21 @@ def audit_buckets(plan: PolicyPlan) -> list[PolicyResource]:
                 if b:
                     found[b.urn] = b
     return list(found.values())
+
+
+def replica_buckets(plan: PolicyPlan, bucket: PolicyResource) -> list[PolicyResource]:
+    """The buckets of this plan that an enabled replication rule of `bucket` copies objects to
+    (whatever the rule's filter)."""
+    found: list[PolicyResource] = []
+    for config in bucket_parts(plan, bucket, BUCKET_REPLICATION):
+        for rule in as_list(config.get("rules")):
+            if not isinstance(rule, dict) or rule.get("status") != "Enabled":
+                continue
+            destination = rule.get("destination")
+            target = plan.lookup(destination.get("bucket"), [BUCKET]) if isinstance(destination, dict) else None
+            if target is not None and target not in found:
+                found.append(target)
+    return found
 
 
 def is_model_bucket(bucket: PolicyResource) -> bool:

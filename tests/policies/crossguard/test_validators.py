@@ -264,3 +264,72 @@ def test_the_sdk_analyzer_dispatches_to_the_validators() -> None:
     igw = resource("aws:ec2/internetGateway:InternetGateway", "stray-igw", {"vpcId": "vpc-1"}, deps=(vpc_.urn,))
     response = servicer.AnalyzeStack(proto.AnalyzeStackRequest(resources=[component, vpc_, igw]), None)
     assert {(d.policyName, d.urn) for d in response.diagnostics if d.policyName == "AIB-001"} == {("AIB-001", igw.urn)}
+
+
+# -- accounts ---------------------------------------------------------------------------------------
+def _two_account_plan() -> dict[str, Any]:
+    """A training bucket in the training account, and one the deployer's provider creates."""
+    from tests.policies.scenarios_accounts import INF, TRN, declare, in_account, small_bucket
+
+    b = PlanBuilder()
+    declare(b, training=TRN, inference=INF)
+    comp = b.component("aiblueprints:network:IsolatedVpc", "demo-training")
+    with in_account(b, TRN):
+        small_bucket(b, "demo-training-data", f"arn:aws:kms:eu-west-1:{TRN}:key/1", parent=comp)
+    small_bucket(b, "demo-training-scratch", f"arn:aws:kms:eu-west-1:{TRN}:key/1", parent=comp)
+    return b.to_dict()
+
+
+def test_resources_get_their_providers_account_and_the_plan_its_accounts_from_the_config() -> None:
+    from policies.crossguard.validators import plan_from_policy
+    from tests.policies.scenarios_accounts import INF, TRN
+
+    plan = _two_account_plan()
+    model = plan_from_policy(stack_args(plan), accounts={"training": TRN, "inference": INF})
+    assert {r.name: r.account for r in model.resources if r.type == "aws:s3/bucket:Bucket"} == {
+        "demo-training-data": TRN, "demo-training-scratch": ""}
+    assert model.accounts == {"training": TRN, "inference": INF}
+    bucket = next(s for s in stack_args(plan).resources if s.name == "demo-training-data")
+    args = resource_args(bucket.resource_type, bucket.name, {}, None)
+    args.provider = bucket.provider
+    from policies.crossguard.validators import resource_from_policy
+    assert resource_from_policy(args).account == TRN
+
+    found = crossguard_violations(plan, {"tier": "confidential", "accounts": plan["accounts"]}, only={"AIB-161"})
+    assert {urn.rsplit("::", 1)[-1] for _, urn in found} == {"demo-training-scratch", "demo-training-scratch-encryption"}
+    # Without accounts in either config the pack cannot place anything: the stack fails.
+    assert {urn for _, urn in crossguard_violations(plan, {"tier": "confidential"}, only={"AIB-161"})} == {
+        plan["steps"][0]["urn"]}
+
+
+def test_accounts_come_from_the_stack_config_when_the_policy_config_has_none(monkeypatch) -> None:
+    from tests.policies.scenarios_accounts import INF, TRN
+
+    spec = {"name": "x", "tier": "confidential", "residency": "eu",
+            "accounts": {"training": TRN, "inference": INF, "deployRole": "deployer"}}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"ai-blueprints:blueprint": json.dumps(spec)}))
+    defaults = defaults_from_environment()
+    assert defaults == Defaults(tier="confidential", residency="eu", accounts=(("training", TRN), ("inference", INF)))
+    plan = _two_account_plan()
+    found = crossguard_violations(plan, {}, build_policies(defaults), only={"AIB-161"})
+    assert {urn.rsplit("::", 1)[-1] for _, urn in found} == {"demo-training-scratch", "demo-training-scratch-encryption"}
+
+
+def test_policy_config_carries_the_accounts_and_refuses_bad_ones(capsys) -> None:
+    from policies.crossguard.config import main
+
+    accounts = {"training": "111111111111", "inference": "222222222222", "logArchive": "333333333333"}
+    doc = policy_config("restricted", "eu", accounts=accounts)
+    assert doc["AIB-161"]["accounts"] == accounts and doc["AIB-001"]["accounts"] == accounts
+    assert "accounts" not in policy_config("restricted")["AIB-161"]
+    with pytest.raises(ValueError, match="unknown role 'prod'"):
+        policy_config("restricted", accounts={"prod": "111111111111"})
+    with pytest.raises(ValueError, match="accounts.training: '1111' is not a quoted 12-digit account id"):
+        policy_config("restricted", accounts={"training": "1111"})
+
+    assert main(["restricted", "eu", "--accounts", "training=111111111111,inference=222222222222"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["AIB-160"]["accounts"] == {"training": "111111111111", "inference": "222222222222"}
+    assert main(["restricted", "--accounts", "training:111111111111"]) == 2
+    assert "is not ROLE=ACCOUNT_ID" in capsys.readouterr().err
+    assert main(["restricted", "--accounts"]) == 2
