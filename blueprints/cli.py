@@ -127,10 +127,18 @@ def new(
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: from --region)"),
     siem: SiemChoice = typer.Option("s3", "--siem", help="SIEM destination: splunk, http or s3"),
     siem_endpoint: Optional[str] = typer.Option(None, "--siem-endpoint", help="https URL of the Splunk HEC or HTTP endpoint"),
+    training_account: Optional[str] = typer.Option(
+        None, "--training-account", help="12-digit account of training (required on confidential and restricted)"),
+    inference_account: Optional[str] = typer.Option(
+        None, "--inference-account", help="12-digit account of production inference (required on confidential and restricted)"),
+    log_archive_account: Optional[str] = typer.Option(
+        None, "--log-archive-account", help="12-digit account of the log archive (required on restricted, advised on confidential)"),
+    deploy_role: Optional[str] = typer.Option(
+        None, "--deploy-role", help="Role `pulumi up` assumes in each account (default ai-blueprints-deployer)"),
     directory: Path = typer.Option(Path("stacks"), "--dir", help="Where to write Pulumi.NAME.yaml"),
 ) -> None:
     """Write a commented, valid stack file for a new blueprint. Never overwrites."""
-    from blueprints.scaffold import ScaffoldError, render_stack_file
+    from blueprints.scaffold import ScaffoldError, parse_scaffold, render_stack_file
 
     target = directory / f"Pulumi.{name}.yaml"
     if target.exists():
@@ -139,7 +147,8 @@ def new(
         text = render_stack_file(
             name=name, tier=tier.value, region=region, inference_regions=list(inference_region or []),
             training=not no_training, inference=not no_inference, owner=owner, cost_center=cost_center,
-            residency=residency, siem=siem.value, siem_endpoint=siem_endpoint,
+            residency=residency, siem=siem.value, siem_endpoint=siem_endpoint, training_account=training_account,
+            inference_account=inference_account, log_archive_account=log_archive_account, deploy_role=deploy_role,
         )
     except ScaffoldError as exc:
         _fail(exc.problems)
@@ -147,6 +156,13 @@ def new(
     with open(target, "x", encoding="utf-8") as fh:  # "x": never overwrite, even in a race
         fh.write(text)
     typer.echo(f"wrote {target}")
+    spec = parse_scaffold(text)
+    if spec.model.accounts is not None:
+        external_id = f" with the condition sts:ExternalId = {spec.external_id}" if spec.external_id else ""
+        typer.echo(
+            f"first: create the role {spec.model.accounts.deploy_role} in account(s) {', '.join(spec.account_ids)}, "
+            f"trusting the principal that runs `pulumi up`{external_id} (README, 'Multi-account')"
+        )
     if siem.value in ("splunk", "http"):
         typer.echo(
             "next: set the SIEM token as a secret (validate fails until you do):\n"
@@ -168,7 +184,7 @@ def validate(stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml"
     # Valid, but would stall the first `pulumi up`: warn (exit 0), on stderr.
     from blueprints.quotas import elastic_ip_warnings
 
-    for line in elastic_ip_warnings(spec):
+    for line in [*spec.warnings, *elastic_ip_warnings(spec)]:
         typer.echo(f"warning: {stack}: {line}", err=True)
 
 
@@ -208,11 +224,14 @@ def quota_table(plan: Plan) -> Table:
 
     table = Table(title="AWS quotas this stack needs (AWS defaults; compare your account's applied values "
                         "in Service Quotas)", title_justify="left")
-    for column in ("region", "quota", "needs", "AWS default", "counted from"):
+    needs = quota_needs(plan)
+    by_account = any(n.account for n in needs)  # quotas are per account: say which where there are several
+    for column in ("account",) * by_account + ("region", "quota", "needs", "AWS default", "counted from"):
         table.add_column(column, justify="right" if column in ("needs", "AWS default") else "left")
-    for need in quota_needs(plan):
+    for need in needs:
         needed = "?" if need.needed is None else str(need.needed)
-        table.add_row(need.region, need.quota, needed + (" (above default)" if need.above_default else ""),
+        table.add_row(*(need.account or "deploying",) * by_account, need.region, need.quota,
+                      needed + (" (above default)" if need.above_default else ""),
                       "-" if need.default is None else str(need.default), need.basis)
     return table
 
@@ -297,7 +316,7 @@ def cost(
     source: Path = typer.Argument(..., help="A stack file or a plan JSON"),
     fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="table, json or markdown"),
 ) -> None:
-    """Monthly cost estimate by component (list prices; assumptions printed)."""
+    """Monthly cost estimate by account (multi-account stacks) and component (list prices; assumptions printed)."""
     rendered, _ = _load_plan(source)
     text = cost_mod.format_cost(cost_mod.estimate(rendered), fmt.value)
     typer.echo(text, nl=not text.endswith("\n"))

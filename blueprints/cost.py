@@ -1,4 +1,4 @@
-"""A monthly cost estimate of a plan, by component (`blueprint cost`).
+"""A monthly cost estimate of a plan, by account and component (`blueprint cost`).
 
 THIS IS AN ESTIMATE, for choosing a tier and sizing; it is not a quote. It prices the
 resources that dominate the bill of this project from a dated table of AWS public on-demand
@@ -15,6 +15,15 @@ child of the stack, e.g. `fraud-models-training` or `fraud-models-logs-eu-west-1
 created directly under the stack is its own component. Those are the units the blueprints
 compose, so the grouping needs no naming convention and follows new components as they land.
 
+Accounts: in a multi-account plan (one that declares `accounts` at the top level) each line also
+belongs to the account its resource is created in: the account whose deploy role its provider
+assumes (`assumeRoles[0].roleArn`), or the deploying account where the provider assumes none.
+Lines are grouped by account first, each account named by its roles in the plan's `accounts`
+(training, inference, logArchive), then by component; a component that spans accounts appears
+under each with its share. Account-wide prices (the free first copy of CloudTrail management
+events, GuardDuty, Security Hub, Macie, AWS Config) apply per account. A single-account plan
+prints exactly as it did before accounts existed.
+
 Capacity: node groups cost their scalingConfig.desiredSize (minSize when absent) nodes for
 every hour of the month; the line's assumption gives the per-node-hour price and the cost at
 maxSize, so a training group that idles at 0 GPUs costs 0 but still shows what a burst costs.
@@ -23,7 +32,7 @@ maxSize, so a training group that idles at 0 GPUs costs 0 but still shows what a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from blueprints.engine import Plan, Resource
@@ -145,6 +154,7 @@ class CostLine:
     unit_usd: float = 0.0  # price per unit after the regional multiplier and any discount
     region: str = ""  # the resource's region ("" for global services)
     urn: str = ""
+    account: str = ""  # the account its provider assumes a role in; "" the deploying account
 
 
 @dataclass
@@ -154,21 +164,57 @@ class CostEstimate:
     assumptions: list[str]
     stack: str = ""
     tier: str = ""
+    # The plan's `accounts` (role -> account id); empty for a single-account plan.
+    accounts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def multi_account(self) -> bool:
+        return bool(self.accounts)
 
     def by_component(self) -> dict[str, float]:
         """Monthly subtotal per component, largest first (ties by name)."""
         return _subtotals(self.lines)
 
+    def by_account(self) -> dict[str, float]:
+        """Monthly subtotal per account id ("" the deploying account): the plan's accounts in
+        the order it declares them, then any other account, the deploying account last."""
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            totals[line.account] = totals.get(line.account, 0.0) + line.monthly_usd
+        declared = list(dict.fromkeys(self.accounts.values()))
+        order = sorted(totals, key=lambda a: (a == "", declared.index(a) if a in declared else len(declared), a))
+        return {a: round(totals[a], 2) for a in order}
+
+    def roles_of(self, account: str) -> list[str]:
+        """The roles (training, inference, logArchive) the plan gives `account`."""
+        return [role for role, a in self.accounts.items() if a == account]
+
+    def account_label(self, account: str) -> str:
+        """"training account 111111111111", "deploying account" (no role assumed)."""
+        if not account:
+            return "deploying account"
+        roles = self.roles_of(account)
+        return f"{' + '.join(roles)} account {account}" if roles else f"account {account}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        multi = self.multi_account
+        doc: dict[str, Any] = {
             "stack": self.stack, "tier": self.tier, "currency": "USD", "priceDate": PRICE_DATE,
             "estimate": True, "totalMonthlyUsd": self.total_monthly_usd, "byComponent": self.by_component(),
-            "lines": [{"component": line.component, "item": line.item, "region": line.region,
-                       "quantity": line.quantity, "unit": line.unit, "unitUsd": line.unit_usd,
-                       "monthlyUsd": line.monthly_usd, "assumption": line.assumption, "urn": line.urn}
-                      for line in self.lines],
-            "assumptions": list(self.assumptions),
         }
+        if multi:
+            doc["accounts"] = dict(self.accounts)
+            doc["byAccount"] = [
+                {"account": account, "roles": self.roles_of(account), "monthlyUsd": subtotal,
+                 "byComponent": _subtotals([line for line in self.lines if line.account == account])}
+                for account, subtotal in self.by_account().items()
+            ]
+        doc["lines"] = [{**({"account": line.account} if multi else {}), "component": line.component, "item": line.item,
+                         "region": line.region, "quantity": line.quantity, "unit": line.unit, "unitUsd": line.unit_usd,
+                         "monthlyUsd": line.monthly_usd, "assumption": line.assumption, "urn": line.urn}
+                        for line in self.lines]
+        doc["assumptions"] = list(self.assumptions)
+        return doc
 
 
 # -----------------------------------------------------------------------------------------
@@ -177,7 +223,7 @@ class CostEstimate:
 
 
 class _Pricer:
-    """Prices one plan: knows each resource's component and region multiplier."""
+    """Prices one plan: knows each resource's component, account and region multiplier."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
@@ -185,6 +231,15 @@ class _Pricer:
         self.lines: list[CostLine] = []
         self.unknown_regions: set[str] = set()
         self._components: dict[str, str] = {}
+        self._first_trails: dict[str, str] = {}  # account -> urn of its first trail
+
+    def account(self, r: Resource) -> str:
+        """The account `r` is created in ("" the deploying account)."""
+        return self.plan.provider_account(r)
+
+    def first_trail(self, r: Resource) -> bool:
+        """Whether `r` is its account's first trail (whose copy of management events is free)."""
+        return self._first_trails.setdefault(self.account(r), r.urn) == r.urn
 
     def component(self, r: Resource) -> str:
         if r.urn not in self._components:
@@ -207,7 +262,7 @@ class _Pricer:
         self.lines.append(CostLine(
             component=self.component(r), item=f"{kind} {label or r.name}", kind=kind, quantity=quantity, unit=unit,
             monthly_usd=round(quantity * price, 2), assumption=assumption, unit_usd=round(price, 6),
-            region=self.plan.provider_region(r) if regional else "", urn=r.urn,
+            region=self.plan.provider_region(r) if regional else "", urn=r.urn, account=self.account(r),
         ))
 
 
@@ -332,7 +387,9 @@ def _stage(p: _Pricer, r: Resource) -> None:
 
 
 def _trail(p: _Pricer, r: Resource) -> None:
-    if r is not p.plan.of_type("aws:cloudtrail/trail:Trail")[0]:  # the first trail's copy of management events is free
+    # The first copy of management events is free in each account ("Your AWS account is configured to
+    # deliver management events to two trails...", https://aws.amazon.com/cloudtrail/pricing/).
+    if not p.first_trail(r):
         p.add(r, "CloudTrail management events (extra copy)", CLOUDTRAIL_MANAGEMENT_EVENTS / 100_000,
               "100k events", CLOUDTRAIL_MANAGEMENT_100K,
               f"only the first trail's copy is free; assumed {CLOUDTRAIL_MANAGEMENT_EVENTS:,} events/month")
@@ -486,8 +543,14 @@ def estimate(plan: Plan) -> CostEstimate:
     unknown = sorted({line.item for line in lines if "price unknown" in line.assumption})
     if unknown:
         assumptions.append("Priced at $0 because the price is unknown: " + "; ".join(unknown) + ".")
+    if plan.accounts:
+        assumptions.append(
+            "Accounts: each line is in the account whose deploy role its provider assumes; account-wide services "
+            "(GuardDuty, Security Hub, Macie, AWS Config) are priced per account and region, and each account's "
+            "first CloudTrail copy of management events is free.")
     total = round(sum(line.monthly_usd for line in lines), 2)
-    return CostEstimate(lines=lines, total_monthly_usd=total, assumptions=assumptions, stack=plan.stack, tier=plan.tier)
+    return CostEstimate(lines=lines, total_monthly_usd=total, assumptions=assumptions, stack=plan.stack, tier=plan.tier,
+                        accounts=dict(plan.accounts))
 
 
 def _subtotals(lines: list[CostLine]) -> dict[str, float]:
@@ -557,13 +620,13 @@ class _Row:
     assumption: str
 
 
-def _rows(e: CostEstimate) -> list[tuple[str, float, list[_Row]]]:
+def _rows(lines: list[CostLine]) -> list[tuple[str, float, list[_Row]]]:
     """Per component (largest first): its subtotal and its lines for display, where lines of one
     kind with the same price and assumption are summed into one row ("interface endpoint ×14")."""
     out = []
-    for component, subtotal in e.by_component().items():
+    for component, subtotal in _subtotals(lines).items():
         groups: dict[tuple[Any, ...], list[CostLine]] = {}
-        for line in e.lines:
+        for line in lines:
             if line.component == component:
                 groups.setdefault((line.kind, line.region, line.unit, line.unit_usd, line.assumption), []).append(line)
         rows = [_Row(item=ls[0].item if len(ls) == 1 else f"{ls[0].kind} ×{len(ls)}", region=ls[0].region or "global",
@@ -574,18 +637,33 @@ def _rows(e: CostEstimate) -> list[tuple[str, float, list[_Row]]]:
     return out
 
 
+def _by_account(e: CostEstimate) -> list[tuple[str, float, list[tuple[str, float, list[_Row]]]]]:
+    """Per account (CostEstimate.by_account order): its label, subtotal and component groups; a
+    single-account plan is one group without a label."""
+    if not e.multi_account:
+        return [("", e.total_monthly_usd, _rows(e.lines))]
+    return [(e.account_label(account), subtotal, _rows([line for line in e.lines if line.account == account]))
+            for account, subtotal in e.by_account().items()]
+
+
 def _table(e: CostEstimate) -> str:
-    grouped = _rows(e)
+    accounts = _by_account(e)
     notes: dict[str, int] = {}
-    for _, _, rows in grouped:
-        for row in rows:
-            notes.setdefault(row.assumption, len(notes) + 1)
-    header = ("component / item", "region", "quantity", "unit", "monthly")
+    for _, _, grouped in accounts:
+        for _, _, rows in grouped:
+            for row in rows:
+                notes.setdefault(row.assumption, len(notes) + 1)
+    header = ("account / component / item" if e.multi_account else "component / item", "region", "quantity", "unit",
+              "monthly")
+    indent = "  " if e.multi_account else ""
     cells: list[tuple[str, ...]] = []
-    for component, subtotal, rows in grouped:
-        cells.append((component, "", "", "", _usd(subtotal)))
-        cells += [(f"  {row.item} [{notes[row.assumption]}]", row.region, _qty(row.quantity), row.unit,
-                   _usd(row.monthly_usd)) for row in rows]
+    for label, account_total, grouped in accounts:
+        if e.multi_account:
+            cells.append((label, "", "", "", _usd(account_total)))
+        for component, subtotal, rows in grouped:
+            cells.append((f"{indent}{component}", "", "", "", _usd(subtotal)))
+            cells += [(f"{indent}  {row.item} [{notes[row.assumption]}]", row.region, _qty(row.quantity), row.unit,
+                       _usd(row.monthly_usd)) for row in rows]
     total = ("TOTAL", "", "", "", _usd(e.total_monthly_usd))
     widths = [max(len(c[i]) for c in [header, total, *cells]) for i in range(len(header))]
     rule = "  ".join("-" * w for w in widths)
@@ -601,12 +679,24 @@ def _table(e: CostEstimate) -> str:
 
 
 def _markdown(e: CostEstimate) -> str:
-    grouped = _rows(e)
-    out = [f"### {_title(e)}", "", f"**Total: {_usd(e.total_monthly_usd)} / month** (estimate)", "",
-           "| component | monthly |", "|---|---:|"]
-    out += [f"| {c} | {_usd(v)} |" for c, v, _ in grouped]
-    out += ["", "| component | item | region | quantity | unit | monthly | assumption |", "|---|---|---|---:|---|---:|---|"]
-    out += [f"| {c} | {row.item} | {row.region} | {_qty(row.quantity)} | {row.unit} | {_usd(row.monthly_usd)} | "
-            f"{row.assumption.replace('|', '/')} |" for c, _, rows in grouped for row in rows]
+    out = [f"### {_title(e)}", "", f"**Total: {_usd(e.total_monthly_usd)} / month** (estimate)", ""]
+    if not e.multi_account:
+        grouped = _rows(e.lines)
+        out += ["| component | monthly |", "|---|---:|"]
+        out += [f"| {c} | {_usd(v)} |" for c, v, _ in grouped]
+        out += ["", "| component | item | region | quantity | unit | monthly | assumption |", "|---|---|---|---:|---|---:|---|"]
+        out += [f"| {c} | {row.item} | {row.region} | {_qty(row.quantity)} | {row.unit} | {_usd(row.monthly_usd)} | "
+                f"{row.assumption.replace('|', '/')} |" for c, _, rows in grouped for row in rows]
+    else:
+        accounts = _by_account(e)
+        out += ["| account | monthly |", "|---|---:|"]
+        out += [f"| {label} | {_usd(v)} |" for label, v, _ in accounts]
+        out += ["", "| account | component | monthly |", "|---|---|---:|"]
+        out += [f"| {label} | {c} | {_usd(v)} |" for label, _, grouped in accounts for c, v, _ in grouped]
+        out += ["", "| account | component | item | region | quantity | unit | monthly | assumption |",
+                "|---|---|---|---|---:|---|---:|---|"]
+        out += [f"| {label} | {c} | {row.item} | {row.region} | {_qty(row.quantity)} | {row.unit} | "
+                f"{_usd(row.monthly_usd)} | {row.assumption.replace('|', '/')} |"
+                for label, _, grouped in accounts for c, _, rows in grouped for row in rows]
     out += ["", "**Assumptions**", ""] + [f"- {a}" for a in e.assumptions]
     return "\n".join(out) + "\n"

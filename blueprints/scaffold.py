@@ -3,6 +3,10 @@
 The text is produced here, then parsed back through the same spec validation the engine uses,
 so a scaffold can never hand a user a file the program would reject (the one exception is a
 splunk/http SIEM destination, whose token must be set with `pulumi config set --secret`).
+
+Accounts: where the tier separates accounts (confidential: training and inference; restricted:
+also the log archive) the ids are required options, not placeholders: a placeholder id would not
+validate, and the deploy role must exist in each real account before the first `pulumi up`.
 """
 
 from __future__ import annotations
@@ -13,11 +17,18 @@ from typing import Optional
 
 import yaml
 
-from blueprints.spec import CONFIG_KEY, SpecError, parse_spec
-from blueprints.tiers import RESIDENCY_REGIONS, get_tier, regions_for_residency
+from blueprints.spec import ACCOUNT_ID_PATTERN, CONFIG_KEY, ROLE_NAME_PATTERN, AccountsSpec, Spec, SpecError, parse_spec
+from blueprints.tiers import RESIDENCY_REGIONS, Tier, get_tier, regions_for_residency
 
 DEFAULT_IMAGE = "111122223333.dkr.ecr.{region}.amazonaws.com/llm-server:1.0.0"
 DEFAULT_TRAINING_GPU = {"public": "g6e.12xlarge", "internal": "p4d.24xlarge"}
+DEFAULT_DEPLOY_ROLE: str = AccountsSpec.model_fields["deploy_role"].default
+# The `blueprint new` option that sets each `accounts` key: problems the spec reports against a
+# key are reported against the option the user typed.
+ACCOUNT_OPTIONS = {
+    "training": "--training-account", "inference": "--inference-account",
+    "logArchive": "--log-archive-account", "deployRole": "--deploy-role",
+}
 
 
 class ScaffoldError(Exception):
@@ -42,24 +53,92 @@ def _align_comments(lines: list[str], column: int = 44) -> list[str]:
     return out
 
 
+def _account_problems(t: Tier, accounts: dict[str, Optional[str]], deploy_role: Optional[str]) -> list[str]:
+    """What `blueprint new` must be told about accounts before it can write a valid file: the
+    options the tier requires (all at once, so one run names every missing one) and their format.
+    Whether they are distinct is the spec's tier rule, reported through the options too."""
+    problems = []
+    given = {role for role, account in accounts.items() if account}
+    if t.accounts == "three":
+        needed, why = ("training", "inference", "logArchive"), "training, production inference and the log archive " \
+            "live in three separate AWS accounts"
+    elif t.accounts == "training-inference":
+        needed, why = ("training", "inference"), "training and production inference live in separate AWS accounts"
+    elif given or deploy_role:
+        options = [ACCOUNT_OPTIONS[role] for role in accounts if role in given] + (["--deploy-role"] if deploy_role else [])
+        needed, why = ("training", "inference"), f"with {', '.join(options)}: an `accounts` block names at least " \
+            "the training and the inference account"
+    else:
+        needed, why = (), ""
+    missing = [ACCOUNT_OPTIONS[role] for role in needed if role not in given]
+    if missing:
+        where = why if t.accounts == "shared" else f"on tier {t.name} ({why})"
+        problems.append(f"{', '.join(missing)}: required {where}; give each as a 12-digit AWS account id, "
+                        "e.g. --training-account 111122223333 (README, 'Multi-account')")
+    for role, account in accounts.items():
+        if account and not re.fullmatch(ACCOUNT_ID_PATTERN, account):
+            problems.append(f"{ACCOUNT_OPTIONS[role]}: must be a 12-digit AWS account id (got {account!r})")
+    if deploy_role is not None and not re.fullmatch(ROLE_NAME_PATTERN, deploy_role):
+        problems.append(f"--deploy-role: must be an IAM role name: 1-64 letters, digits and + = , . @ _ - "
+                        f"(no path, no ARN) (got {deploy_role!r})")
+    return problems
+
+
+def _accounts_lines(name: str, t: Tier, accounts: dict[str, Optional[str]], deploy_role: Optional[str]) -> list[str]:
+    """The `accounts` block: written where the tier requires it or the options name accounts,
+    offered commented out where the tier leaves it optional."""
+    q = json.dumps
+    role = deploy_role or DEFAULT_DEPLOY_ROLE
+    if not any(accounts.values()):
+        return [
+            "    # accounts:                             # optional on this tier: each part in an AWS account of its own",
+            '    #   training: "<12 digits>"             # training VPC, cluster, data and model buckets, Lustre, ECR',
+            '    #   inference: "<12 digits>"            # serving, API, WAF, DNS records, alarms',
+            '    #   logArchive: "<12 digits>"           # the audit trail and SIEM archives and their keys',
+            f"    #   deployRole: {role:<24}# create it first in each account (README, 'Multi-account')",
+        ]
+    lines = [
+        "    accounts:                          # each part in its own AWS account (README, 'Multi-account')",
+        f"      training: {q(accounts['training'])}       # training VPC, cluster, data and model buckets, Lustre, ECR",
+        f"      inference: {q(accounts['inference'])}      # serving, API, WAF, DNS records, alarms",
+    ]
+    if accounts.get("logArchive"):
+        lines.append(f"      logArchive: {q(accounts['logArchive'])}     # the audit trail and SIEM archives and their keys")
+    else:
+        advised = "advised: " if t.accounts == "training-inference" else ""
+        lines.append(f'      # logArchive: "<12 digits>"           # {advised}the archives in an account of their own '
+                     "(else in the account `pulumi up` runs with)")
+    lines.append(f"      deployRole: {role}     # the role `pulumi up` assumes in each account: create it there first,")
+    if t.separate_accounts:  # the providers send this external id (Spec.external_id); the trust policy requires it
+        lines.append(f"{'':<44}# trusting your deployer with the condition sts:ExternalId = ai-blueprints-{name}")
+    return lines
+
+
 def render_stack_file(
     *, name: str, tier: str, region: str, inference_regions: list[str], training: bool = True,
     inference: bool = True, owner: str = "ml-platform@example.com", cost_center: str = "CC-0000",
     residency: Optional[str] = None, siem: str = "s3", siem_endpoint: Optional[str] = None,
+    training_account: Optional[str] = None, inference_account: Optional[str] = None,
+    log_archive_account: Optional[str] = None, deploy_role: Optional[str] = None,
 ) -> str:
     t = get_tier(tier)
     if residency is None:
         residency = (_residency_of(region) or "any") if t.residency_required else "any"
     regions = inference_regions or [region]
+    problems = []
     if inference and len(regions) < t.min_inference_regions:
         allowed = [r for r in regions_for_residency(residency) if r not in regions]
-        raise ScaffoldError([
+        problems.append(
             f"--inference-region: tier {tier} needs at least {t.min_inference_regions} inference regions; "
             f"add --inference-region {regions[0] if inference_regions else region} --inference-region "
             f"{allowed[0] if allowed else '<region>'}"
-        ])
+        )
     if siem in ("splunk", "http") and not siem_endpoint:
-        raise ScaffoldError([f"--siem-endpoint: required with --siem {siem} (an https URL)"])
+        problems.append(f"--siem-endpoint: required with --siem {siem} (an https URL)")
+    accounts = {"training": training_account, "inference": inference_account, "logArchive": log_archive_account}
+    problems += _account_problems(t, accounts, deploy_role)
+    if problems:
+        raise ScaffoldError(problems)
 
     q = json.dumps  # YAML accepts JSON scalars: safe quoting for any value
     spot_ok = t.spot_training
@@ -76,6 +155,7 @@ def render_stack_file(
         f"    owner: {q(owner)}                # Owner tag on every taggable resource: set your team's address",
         f"    costCenter: {q(cost_center)}     # CostCenter tag: set your cost center",
         f"    residency: {residency}           # eu | us | any; every region used must be inside it",
+        *_accounts_lines(name, t, accounts, deploy_role),
         "    # deployerCidrs: [10.100.0.0/16]        # private networks `pulumi up` runs from (CI runner VPC / VPN via Transit Gateway): EKS admits HTTPS from them",
         *([] if t.guardduty else ["    # threatDetection: true                 # opt in to GuardDuty + Security Hub (always on above public)"]),
         "    training:",
@@ -113,12 +193,26 @@ def render_stack_file(
         ]
     text = "\n".join(_align_comments(lines)) + "\n"
 
-    # Parse it back exactly as the engine will.
-    doc = yaml.safe_load(text)["config"]
     try:
-        parse_spec(doc[CONFIG_KEY], region=str(doc["aws:region"]), token_is_secret=False)
+        parse_scaffold(text)
     except SpecError as exc:
-        problems = [p for p in exc.problems if not p.startswith("siem.token:")]
-        if problems:
-            raise ScaffoldError(problems) from None
+        raise ScaffoldError([_as_options(p) for p in exc.problems]) from None
     return text
+
+
+def parse_scaffold(text: str) -> Spec:
+    """A written stack file parsed back exactly as the engine will, except that a splunk/http
+    SIEM token, which the user sets afterwards as a secret, is taken as set."""
+    doc = yaml.safe_load(text)["config"]
+    raw = dict(doc[CONFIG_KEY])
+    if raw["siem"]["destination"] in ("splunk", "http"):
+        raw["siem"] = {**raw["siem"], "token": "<set with pulumi config set --secret>"}
+    return parse_spec(raw, region=str(doc["aws:region"]), token_is_secret=True)
+
+
+def _as_options(problem: str) -> str:
+    """A spec problem about an `accounts` key, told in the `blueprint new` options that set it
+    ("--inference-account: 111111111111 is also --training-account; ...")."""
+    for key, option in ACCOUNT_OPTIONS.items():
+        problem = re.sub(rf"\baccounts\.{key}\b", option, problem)
+    return problem

@@ -19,6 +19,32 @@ def run(*args):
     return result
 
 
+_RENDERS: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _share_renders(monkeypatch):
+    """The verbs render through blueprints.cli.render_stack; here one render serves every verb
+    that reads the same stack (the example stacks' renders are the session's). The plans are
+    read-only to the CLI; that rendering is deterministic is tested in test_engine.py."""
+    from blueprints import cli
+    from tests.conftest import _example
+
+    real = cli.render_stack
+
+    def shared(stack, program=None):
+        if program is not None:
+            return real(stack, program)
+        if stack.path.resolve().parent == STACKS.resolve() and stack.stack.endswith("-example"):
+            return _example(stack.stack.removesuffix("-example"))
+        key = json.dumps([stack.stack, stack.runtime_config()], sort_keys=True)
+        if key not in _RENDERS:
+            _RENDERS[key] = real(stack)
+        return _RENDERS[key]
+
+    monkeypatch.setattr(cli, "render_stack", shared)
+
+
 # -- tiers ------------------------------------------------------------------------------
 
 def test_tiers_table_lists_every_tier_and_guardrail():
@@ -42,9 +68,13 @@ def test_tiers_rejects_an_unknown_format():
 
 # -- new / validate ------------------------------------------------------------------------
 
+THREE_ACCOUNTS = ("--training-account", "111111111111", "--inference-account", "222222222222",
+                  "--log-archive-account", "333333333333")
+
+
 def test_new_writes_a_valid_commented_stack_and_never_overwrites(tmp_path):
     result = run("new", "ledger-ai", "--tier", "restricted", "--region", "eu-west-1",
-                 "--inference-region", "eu-west-1", "--inference-region", "eu-central-1", "--dir", tmp_path)
+                 "--inference-region", "eu-west-1", "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--dir", tmp_path)
     assert result.exit_code == 0, result.output
     path = tmp_path / "Pulumi.ledger-ai.yaml"
     text = path.read_text()
@@ -80,6 +110,92 @@ def test_new_refuses_too_few_regions_for_the_tier(tmp_path):
     result = run("new", "ledger-ai", "--tier", "confidential", "--region", "eu-west-1", "--dir", tmp_path)
     assert result.exit_code == 2
     assert "--inference-region" in result.output and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+def test_new_with_accounts_writes_an_accounts_block_that_validates_on_every_tier(tier, tmp_path):
+    result = run("new", f"{tier[:4]}-accts", "--tier", tier, "--region", "eu-west-1", "--inference-region", "eu-west-1",
+                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--deploy-role", "OrgDeployer", "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    path = tmp_path / f"Pulumi.{tier[:4]}-accts.yaml"
+    validated = run("validate", path)
+    assert validated.exit_code == 0 and "accounts." not in validated.output, validated.output
+    text = path.read_text()
+    assert yaml.safe_load(text)["config"]["ai-blueprints:blueprint"]["accounts"] == {
+        "training": "111111111111", "inference": "222222222222", "logArchive": "333333333333", "deployRole": "OrgDeployer"}
+    assert "      training: \"111111111111\"              # training VPC, cluster" in text  # quoted, commented
+    assert "first: create the role OrgDeployer in account(s) 111111111111, 222222222222, 333333333333" in result.output
+
+
+@pytest.mark.parametrize("tier", ["confidential", "restricted"])
+def test_the_external_id_the_scaffold_and_cli_name_is_the_one_the_providers_send(tier, tmp_path):
+    from blueprints.scaffold import parse_scaffold
+
+    result = run("new", "ext-id", "--tier", tier, "--region", "eu-west-1", "--inference-region", "eu-west-1",
+                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--dir", tmp_path)
+    text = (tmp_path / "Pulumi.ext-id.yaml").read_text()
+    external_id = parse_scaffold(text).external_id
+    assert external_id == "ai-blueprints-ext-id"
+    assert f"# trusting your deployer with the condition sts:ExternalId = {external_id}" in text
+    assert f"with the condition sts:ExternalId = {external_id}" in result.output
+
+
+@pytest.mark.parametrize("tier, given, missing", [
+    ("restricted", (), ["--training-account", "--inference-account", "--log-archive-account"]),
+    ("restricted", ("--training-account", "111111111111"), ["--inference-account", "--log-archive-account"]),
+    ("confidential", ("--training-account", "111111111111"), ["--inference-account"]),
+    ("public", ("--log-archive-account", "333333333333"), ["--training-account", "--inference-account"]),
+])
+def test_new_without_the_accounts_the_tier_separates_exits_2_naming_the_options_and_writes_nothing(
+        tier, given, missing, tmp_path):
+    result = run("new", "no-accts", "--tier", tier, "--region", "eu-west-1", "--inference-region", "eu-west-1",
+                 "--inference-region", "eu-central-1", *given, "--dir", tmp_path)
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: {', '.join(missing)}: required ")
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("tier, accounts, message", [
+    ("restricted", ("--training-account", "111111111111", "--inference-account", "222222222222",
+                    "--log-archive-account", "222222222222"),
+     "error: --log-archive-account: 222222222222 is also a workload account"),
+    ("confidential", ("--training-account", "111111111111", "--inference-account", "111111111111"),
+     "error: --inference-account: 111111111111 is also --training-account"),
+    ("confidential", ("--training-account", "1111", "--inference-account", "222222222222"),
+     "error: --training-account: must be a 12-digit AWS account id (got '1111')"),
+    ("restricted", (*THREE_ACCOUNTS, "--deploy-role", "arn:aws:iam::111111111111:role/x"),
+     "error: --deploy-role: must be an IAM role name"),
+])
+def test_new_reports_bad_accounts_against_the_options_that_set_them(tier, accounts, message, tmp_path):
+    result = run("new", "bad-accts", "--tier", tier, "--region", "eu-west-1", "--inference-region", "eu-west-1",
+                 "--inference-region", "eu-central-1", *accounts, "--dir", tmp_path)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "accounts." not in result.output  # the options the user typed, not the keys they set
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_new_on_confidential_without_a_log_archive_writes_it_as_advised(tmp_path):
+    result = run("new", "conf-two", "--tier", "confidential", "--region", "eu-west-1", "--inference-region", "eu-west-1",
+                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS[:4], "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "Pulumi.conf-two.yaml"
+    assert '# logArchive: "<12 digits>"           # advised:' in path.read_text()
+    assert "logArchive" not in yaml.safe_load(path.read_text())["config"]["ai-blueprints:blueprint"]["accounts"]
+    validated = run("validate", path)
+    assert validated.exit_code == 0 and "warning: " in validated.output and "accounts.logArchive" in validated.output
+
+
+def test_new_offers_accounts_commented_out_where_the_tier_leaves_them_optional(tmp_path):
+    run("new", "pub-one", "--tier", "public", "--region", "us-east-1", "--dir", tmp_path)
+    text = (tmp_path / "Pulumi.pub-one.yaml").read_text()
+    assert "    # accounts:" in text and '    #   training: "<12 digits>"' in text
+    assert "accounts" not in yaml.safe_load(text)["config"]["ai-blueprints:blueprint"]
+    result = run("new", "int-two", "--tier", "internal", "--region", "us-east-2", *THREE_ACCOUNTS[:4], "--dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "Pulumi.int-two.yaml").read_text()
+    assert yaml.safe_load(text)["config"]["ai-blueprints:blueprint"]["accounts"]["inference"] == "222222222222"
+    assert "ExternalId" not in text and "ExternalId" not in result.output  # no external id below confidential
 
 
 @pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
@@ -229,3 +345,15 @@ def test_new_offers_threat_detection_where_the_tier_leaves_it_optional(tmp_path)
     run("new", "int-demo", "--tier", "internal", "--region", "us-east-2", "--dir", tmp_path)
     assert "# threatDetection: true" in (tmp_path / "Pulumi.pub-demo.yaml").read_text()
     assert "threatDetection" not in (tmp_path / "Pulumi.int-demo.yaml").read_text()
+
+
+def test_validate_names_the_accounts_key_and_exits_2(tmp_path):
+    path = write_stack(tmp_path, spec_config("restricted", {"accounts": {"logArchive": "111111111111",
+                                                                          "deployRole": "ops/deployer"}}))
+    result = run("validate", path)
+    assert result.exit_code == 2
+    assert "accounts.deployRole: must be an IAM role name" in result.output
+    assert "accounts.logArchive: 111111111111 is also a workload account" not in result.output  # shape first
+    fixed = write_stack(tmp_path, spec_config("restricted", {"accounts": {"logArchive": "111111111111"}}), stack="two")
+    result = run("validate", fixed)
+    assert result.exit_code == 2 and "accounts.logArchive: 111111111111 is also a workload account" in result.output

@@ -158,3 +158,117 @@ def test_inputs_the_engine_could_not_resolve_never_crash_the_estimate():
     e = estimate(plan(*[(typ, f"demo-{i}", garbage) for i, typ in enumerate(ESTIMATORS)]))
     assert e.lines and e.total_monthly_usd >= 0
     format_cost(e, "table")
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+ACCOUNTS = {"training": "111111111111", "inference": "222222222222", "logArchive": "333333333333"}
+
+
+def accounts_plan(placed: dict[str, list], *, accounts=ACCOUNTS, region: str = "us-east-1", options=None) -> Plan:
+    """A multi-account plan document: one provider per account in `placed` (account id, or "" for
+    the deploying account), each assuming the deploy role there, as the context registers them."""
+    doc = plan_doc("cost-test", [r for resources in placed.values() for r in resources], region=region, options=options)
+    doc["accounts"] = dict(accounts)
+    stack_urn, deploying = doc["steps"][0]["urn"], doc["steps"][1]["newState"]
+    refs = {"": f"{deploying['urn']}::{deploying['id']}"}
+    for i, account in enumerate(a for a in placed if a):
+        urn = f"{deploying['urn'].rsplit('::', 1)[0]}::aws-{account}-{region}"
+        roles = json.dumps([{"roleArn": f"arn:aws:iam::{account}:role/ai-blueprints-deployer",
+                             "externalId": "ai-blueprints-cost-test", "sessionName": "ai-blueprints-cost-test"}])
+        doc["steps"].insert(2 + i, {"op": "create", "urn": urn, "newState": {
+            "urn": urn, "type": "pulumi:providers:aws", "custom": True, "id": f"p{i}", "parent": stack_urn,
+            "inputs": {"region": region, "assumeRoles": roles}, "outputs": {}, "dependencies": [], "protect": False}})
+        refs[account] = f"{urn}::p{i}"
+    owner = {name: account for account, resources in placed.items() for _, name, _ in resources}
+    for step in doc["steps"]:
+        state = step["newState"]
+        if state.get("provider"):
+            state["provider"] = step["provider"] = refs[owner[state["urn"].rsplit("::", 1)[-1]]]
+    return Plan.from_dict(doc)
+
+
+def test_a_multi_account_plan_is_grouped_by_account_then_component():
+    e = estimate(accounts_plan({
+        "111111111111": [CLUSTER, node_group("demo-system", "m7i.large", 2)],
+        "222222222222": [("aws:eks/cluster:Cluster", "demo-inf-cluster", {"name": "inf"}), NAT],
+        "333333333333": [("aws:kms/key:Key", "demo-logs-key", {})],
+    }))
+    assert e.by_account() == {"111111111111": 220.17, "222222222222": 110.35, "333333333333": 1.00}
+    assert {line.item: line.account for line in e.lines}["EKS cluster demo-inf-cluster"] == "222222222222"
+    table = format_cost(e, "table")
+    heads = [line.split("  ")[0] for line in table.splitlines() if line and not line.startswith((" ", "-", "[", "Monthly"))]
+    assert heads[:5] == ["account / component / item", "training account 111111111111", "inference account 222222222222",
+                         "logArchive account 333333333333", "TOTAL"]
+    # each component sits, indented, under the account that holds it
+    assert table.index("  demo-system") < table.index("inference account") < table.index("  demo-nat-0")
+    assert table.index("logArchive account") < table.index("    KMS key demo-logs-key")
+    doc = json.loads(format_cost(e, "json"))
+    assert doc["accounts"] == ACCOUNTS
+    assert [(a["account"], a["roles"], a["monthlyUsd"]) for a in doc["byAccount"]] == [
+        ("111111111111", ["training"], 220.17), ("222222222222", ["inference"], 110.35),
+        ("333333333333", ["logArchive"], 1.00)]
+    assert list(doc["byAccount"][1]["byComponent"].items()) == [("demo-inf-cluster", 73.00), ("demo-nat-0", 37.35)]
+    assert {line["account"] for line in doc["lines"]} == set(ACCOUNTS.values())
+    markdown = format_cost(e, "markdown")
+    assert "| inference account 222222222222 | $110.35 |" in markdown
+    assert "| inference account 222222222222 | demo-nat-0 | $37.35 |" in markdown
+    assert "priced per account and region" in " ".join(e.assumptions)
+
+
+def test_a_component_spanning_accounts_shows_its_share_under_each_and_the_deploying_account_last():
+    e = estimate(accounts_plan(
+        {"": [("aiblueprints:kms:Keys", "demo-keys", {}), ("aws:kms/key:Key", "demo-archive-key", {})],
+         "111111111111": [("aws:kms/key:Key", "demo-training-key", {}), node_group("demo-system", "m7i.large", 1)],
+         "222222222222": [("aws:kms/key:Key", "demo-models-key", {})]},
+        accounts={"training": "111111111111", "inference": "222222222222"},
+        options={name: {"parent": "demo-keys"} for name in ("demo-archive-key", "demo-training-key", "demo-models-key")},
+    ))
+    assert e.by_component() == {"demo-system": 73.58, "demo-keys": 3.00}
+    assert list(e.by_account()) == ["111111111111", "222222222222", ""]  # declared order, the deploying account last
+    assert e.account_label("") == "deploying account"
+    doc = json.loads(format_cost(e, "json"))
+    assert [a["byComponent"] for a in doc["byAccount"]] == [
+        {"demo-system": 73.58, "demo-keys": 1.00}, {"demo-keys": 1.00}, {"demo-keys": 1.00}]
+    table = format_cost(e, "table")
+    assert table.count("  demo-keys") == 3
+    assert table.index("inference account 222222222222") < table.index("deploying account")
+
+
+def test_two_roles_in_one_account_are_named_together():
+    e = estimate(accounts_plan({"111111111111": [CLUSTER]},
+                               accounts={"training": "111111111111", "inference": "111111111111"}))
+    assert e.account_label("111111111111") == "training + inference account 111111111111"
+
+
+def test_each_account_gets_its_own_free_copy_of_management_events():
+    trail = ("aws:cloudtrail/trail:Trail", "demo-trail", {})
+    e = estimate(accounts_plan({"111111111111": [trail], "222222222222": [("aws:cloudtrail/trail:Trail", "demo-trail-inf", {})],
+                                "333333333333": [("aws:cloudtrail/trail:Trail", "demo-trail-arc", {}),
+                                                 ("aws:cloudtrail/trail:Trail", "demo-trail-arc-2", {})]}))
+    assert monthly(e, "CloudTrail management events") == [0.0, 0.0, 0.0]
+    (extra,) = [line for line in e.lines if line.kind == "CloudTrail management events (extra copy)"]
+    assert extra.account == "333333333333" and extra.monthly_usd == 20.00
+
+
+def test_a_single_account_plan_has_no_account_grouping(example_plan):
+    e = estimate(example_plan("public"))
+    assert not e.multi_account and {line.account for line in e.lines} == {""}
+    assert "account" not in format_cost(e, "table").split("\n")[2]
+    doc = json.loads(format_cost(e, "json"))
+    assert list(doc) == ["stack", "tier", "currency", "priceDate", "estimate", "totalMonthlyUsd", "byComponent", "lines",
+                         "assumptions"]
+    assert "account" not in doc["lines"][0]
+    assert "| account |" not in format_cost(e, "markdown")
+
+
+def test_the_restricted_example_prices_training_and_serving_in_their_own_accounts(example_plan):
+    e = estimate(example_plan("restricted"))
+    accounts = example_plan("restricted").accounts
+    clusters = {line.item: line.account for line in e.lines if line.kind == "EKS cluster"}
+    assert clusters == {"EKS cluster fraud-models-training-cluster": accounts["training"],
+                        "EKS cluster fraud-models-inf-euw1-cluster": accounts["inference"],
+                        "EKS cluster fraud-models-inf-euc1-cluster": accounts["inference"]}
+    assert sum(e.by_account().values()) == pytest.approx(e.total_monthly_usd)
+    table = format_cost(e, "table")
+    assert f"training account {accounts['training']}" in table and f"inference account {accounts['inference']}" in table
