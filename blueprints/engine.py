@@ -157,6 +157,7 @@ class Plan:
     tier: str
     resources: list[Resource]  # in step order
     accounts: dict[str, str] = field(default_factory=dict)  # spec `accounts`: role -> account id (multi-account)
+    organization: str = ""  # spec `accounts.organization`: the organisation policies may admit
 
     # -- queries used by the CLI, rules and tests ------------------------------------
     def of_type(self, type_: str) -> list[Resource]:
@@ -228,6 +229,7 @@ class Plan:
             "stack": self.stack,
             "tier": self.tier,
             **({"accounts": self.accounts} if self.accounts else {}),
+            **({"organization": self.organization} if self.organization else {}),
             "steps": steps,
             "changeSummary": {"create": len(steps)},
         }
@@ -252,7 +254,7 @@ class Plan:
                 )
             )
         plan = cls(stack=doc["stack"], tier=doc.get("tier", ""), resources=resources,
-                   accounts=dict(doc.get("accounts") or {}))
+                   accounts=dict(doc.get("accounts") or {}), organization=str(doc.get("organization") or ""))
         _assign_regions(plan, default_region=None)
         return plan
 
@@ -672,12 +674,14 @@ def run_program(
     secret_keys: list[str],
     tier: str = "",
     accounts: Optional[dict[str, str]] = None,
+    organization: Optional[str] = None,
 ) -> Plan:
     """Run `program` under the recording mocks and return what it registered."""
     with _RUN_LOCK:
         ctx = contextvars.Context()
         plan = ctx.run(_run, program, stack, config, secret_keys, tier)
     plan.accounts = dict(accounts or {})
+    plan.organization = organization or ""
     return plan
 
 
@@ -868,4 +872,5 @@ def render_stack(stack_file: StackFile, program: Optional[Callable[[], None]] = 
     config, secret_keys = stack_file.runtime_config()
     spec = load_spec(config, secret_keys)  # raises SpecError: nothing registered yet
     return run_program(program or main, stack=stack_file.stack, config=config, secret_keys=secret_keys,
-                       tier=spec.model.tier, accounts=spec.accounts_by_role)
+                       tier=spec.model.tier, accounts=spec.accounts_by_role,
+                       organization=spec.organization)

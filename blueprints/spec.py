@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from blueprints.tiers import ALL_REGIONS, Tier, get_tier, regions_for_residency
+from blueprints.tiers import ALL_REGIONS, PII_ACTIONS, PROMPT_ATTACK_STRENGTHS, Tier, get_tier, regions_for_residency
 
 CONFIG_NAMESPACE = "ai-blueprints"
 CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
@@ -166,7 +166,86 @@ class SiemSpec(_Strict):
     token: Optional[str] = None
 
 
+# Amazon Bedrock model providers whose models an id may name (the part before the first dot of a
+# base model id: anthropic.claude-..., amazon.titan-..., meta.llama3-...). Bedrock model ids and
+# inference-profile ids (Bedrock User Guide, "Supported foundation models" and "Supported Regions
+# and models for inference profiles"): `<provider>.<model>[:<version>]`, a profile prefixed by its
+# geography.
+BEDROCK_PROVIDERS: tuple[str, ...] = (
+    "ai21", "amazon", "anthropic", "cohere", "deepseek", "google", "luma", "meta", "minimax", "mistral", "moonshot",
+    "nvidia", "openai", "qwen", "stability", "twelvelabs", "writer",
+)
+# Inference-profile geographies: `global.` routes to any commercial region worldwide, the others
+# keep requests within their geography.
+BEDROCK_GEOGRAPHIES: tuple[str, ...] = ("global", "us", "eu", "apac", "jp", "au", "ca", "us-gov")
+BEDROCK_MODEL_ID_PATTERN = (r"^(?:(?P<geo>" + "|".join(re.escape(g) for g in BEDROCK_GEOGRAPHIES) + r")\.)?"
+                            r"(?P<provider>[a-z0-9]+)\.(?P<model>[a-z0-9][a-z0-9._-]{0,98}[a-z0-9])(?::(?P<version>[0-9]+))?$")
+# A Bedrock guardrail's denied topic: name 1-100 of letters, digits and - _ ! ? . and spaces;
+# definition up to 200 characters; up to 5 example phrases of up to 100 (CreateGuardrail).
+TOPIC_NAME_PATTERN = r"^[0-9a-zA-Z_!?. -]{1,100}$"
+
+
+def model_id_parts(model_id: str) -> Optional[tuple[Optional[str], str]]:
+    """(geography or None for a base model, provider) of a Bedrock model or profile id; None when
+    the text is not one."""
+    m = re.fullmatch(BEDROCK_MODEL_ID_PATTERN, model_id)
+    if m is None or m.group("provider") not in BEDROCK_PROVIDERS:
+        return None
+    return m.group("geo"), m.group("provider")
+
+
+class DeniedTopic(_Strict):
+    name: str = Field(pattern=TOPIC_NAME_PATTERN)
+    definition: str = Field(min_length=1, max_length=200)
+    examples: list[str] = Field(default_factory=list, max_length=5)
+
+    @field_validator("examples")
+    @classmethod
+    def _short_examples(cls, values: list[str]) -> list[str]:
+        for i, v in enumerate(values):
+            if not 1 <= len(v) <= 100:
+                raise ValueError(f"examples[{i}]: 1-100 characters, got {len(v)}")
+        return values
+
+
+class GuardrailSpec(_Strict):
+    # None: the tier's default (tiers.py fm_pii_actions[0]).
+    pii_action: Optional[Literal[PII_ACTIONS]] = Field(None, alias="piiAction")  # type: ignore[valid-type]
+    prompt_attack: Literal[PROMPT_ATTACK_STRENGTHS] = Field("high", alias="promptAttack")  # type: ignore[valid-type]
+    denied_topics: list[DeniedTopic] = Field(default_factory=list, alias="deniedTopics", max_length=30)
+
+    @field_validator("denied_topics")
+    @classmethod
+    def _distinct_topics(cls, values: list[DeniedTopic]) -> list[DeniedTopic]:
+        names = [t.name.lower() for t in values]
+        if len(set(names)) != len(names):
+            raise ValueError("a topic name is listed twice; name each topic once")
+        return values
+
+
+class FoundationModelsSpec(_Strict):
+    enabled: bool = False
+    models: list[str] = Field(default_factory=list, max_length=20)
+    guardrail: GuardrailSpec = Field(default_factory=GuardrailSpec)
+
+    @field_validator("models")
+    @classmethod
+    def _model_ids(cls, values: list[str]) -> list[str]:
+        for i, v in enumerate(values):
+            if model_id_parts(v) is None:
+                raise ValueError(
+                    f"[{i}] {v!r} is not a Bedrock model id (<provider>.<model>[:<version>], provider one of "
+                    f"{', '.join(BEDROCK_PROVIDERS)}) or inference-profile id (<geography>.<model id>, geography "
+                    f"one of {', '.join(BEDROCK_GEOGRAPHIES)}); copy it from `aws bedrock list-foundation-models` "
+                    "or `aws bedrock list-inference-profiles`")
+        if len(set(values)) != len(values):
+            raise ValueError("a model id is listed twice; list each model once")
+        return values
+
+
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+# An AWS Organizations organisation id (Organizations API reference, Organization.Id).
+ORGANIZATION_ID_PATTERN = r"^o-[a-z0-9]{10,32}$"
 # IAM role names: 1-64 of letters, digits and + = , . @ _ - (IAM User Guide, "IAM object names").
 ROLE_NAME_PATTERN = r"^[A-Za-z0-9+=,.@_-]{1,64}$"
 # What each part of a stack is called in `accounts`, and where it goes: training (its VPC,
@@ -182,6 +261,17 @@ class AccountsSpec(_Strict):
     log_archive: Optional[str] = Field(None, alias="logArchive", pattern=ACCOUNT_ID_PATTERN)
     # The role `pulumi up` assumes in each account: arn:<partition>:iam::<account>:role/<deployRole>.
     deploy_role: str = Field("ai-blueprints-deployer", alias="deployRole")
+    # The AWS Organizations organisation the accounts belong to, when policies may admit it as a
+    # whole (aws:PrincipalOrgID and the like); the guardrails then accept it beside the accounts.
+    organization: Optional[str] = None
+
+    @field_validator("organization")
+    @classmethod
+    def _organization_id(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(ORGANIZATION_ID_PATTERN, value):
+            raise ValueError("must be an AWS Organizations id: o- followed by 10-32 lowercase letters or digits "
+                             "(aws organizations describe-organization --query Organization.Id)")
+        return value
 
     @field_validator("deploy_role")
     @classmethod
@@ -232,6 +322,7 @@ class BlueprintSpec(_Strict):
     siem: SiemSpec = Field(default_factory=SiemSpec)
     threat_detection: Optional[bool] = Field(None, alias="threatDetection")
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
+    foundation_models: FoundationModelsSpec = Field(default_factory=FoundationModelsSpec, alias="foundationModels")
     accounts: Optional[AccountsSpec] = None
     suppressions: list[Suppression] = Field(default_factory=list)
 
@@ -284,6 +375,17 @@ class Spec:
         return self.model.siem
 
     @property
+    def foundation_models(self) -> Optional[FoundationModelsSpec]:
+        """The foundation-model gateway's spec where it is on (it needs inference), else None."""
+        fm = self.model.foundation_models
+        return fm if fm.enabled and self.model.inference.enabled else None
+
+    @property
+    def pii_action(self) -> str:
+        """The guardrail's PII action: the spec's, else the tier's default."""
+        return self.model.foundation_models.guardrail.pii_action or self.tier.fm_pii_actions[0]
+
+    @property
     def auth(self) -> str:
         return self.model.inference.auth or self.tier.api_auth[0]
 
@@ -306,6 +408,11 @@ class Spec:
             return None
         return {"training": accounts.training, "inference": accounts.inference,
                 "logArchive": accounts.log_archive}[role]
+
+    @property
+    def organization(self) -> Optional[str]:
+        """The organisation `accounts.organization` names, if any."""
+        return self.model.accounts.organization if self.model.accounts is not None else None
 
     @property
     def accounts_by_role(self) -> dict[str, str]:
@@ -547,6 +654,8 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             rule("accounts.logArchive", f"{accounts.log_archive} is also a workload account; the log archive must "
                  "be an account of its own", "accounts")
 
+    problems += _foundation_model_problems(model, tier, residency, rule)
+
     if model.threat_detection is False and tier.guardduty:
         rule("threatDetection", "GuardDuty and Security Hub cannot be turned off; remove the key",
              "threat detection")
@@ -570,6 +679,46 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             problems.append("siem.endpoint: only used with destination splunk or http; remove it")
         if siem.token is not None:
             problems.append("siem.token: only used with destination splunk or http; remove it")
+    return problems
+
+
+def _foundation_model_problems(model: BlueprintSpec, tier: Tier, residency: str, rule: Any) -> list[str]:
+    """`foundationModels`: needs inference; model ids within the tier's and the residency's
+    inference profiles; the guardrail at least the tier's minimums. Tier rules go through `rule`."""
+    fm = model.foundation_models
+    problems: list[str] = []
+    if not fm.enabled:
+        return problems
+    if not model.inference.enabled:
+        problems.append("foundationModels.enabled: needs inference.enabled (the models are served behind the inference "
+                        "API, WAF and audit in the inference regions); enable inference or set enabled: false")
+    if not fm.models:
+        problems.append("foundationModels.models: list 1-20 Bedrock model or inference-profile ids to allow")
+    for i, model_id in enumerate(fm.models):
+        parts = model_id_parts(model_id)
+        geo = parts[0] if parts else None
+        if geo is None:
+            continue
+        if geo == "global":
+            if tier.fm_profiles != "global":
+                rule(f"foundationModels.models[{i}]", f"{model_id!r} is a global inference profile, which may route "
+                     f"requests to any region worldwide; use the base model or the {residency}. profile",
+                     "foundation models")
+        elif residency != "any" and geo != residency:
+            rule(f"foundationModels.models[{i}]", f"{model_id!r} is a {geo}. inference profile, which routes requests "
+                 f"to regions outside residency {residency!r}; use the {residency}. profile or the base model",
+                 "foundation models")
+        elif residency == "any" and tier.fm_profiles != "global":
+            rule(f"foundationModels.models[{i}]", f"{model_id!r} is a cross-region inference profile; without a "
+                 "residency use the base model", "foundation models")
+    guard = fm.guardrail
+    if guard.pii_action is not None and guard.pii_action not in tier.fm_pii_actions:
+        rule("foundationModels.guardrail.piiAction", f"{guard.pii_action!r} is below the tier minimum; use "
+             f"{' or '.join(tier.fm_pii_actions)}", "foundation models")
+    if not tier.fm_prompt_attack_allowed(guard.prompt_attack):
+        rule("foundationModels.guardrail.promptAttack", f"{guard.prompt_attack!r} is below the tier minimum "
+             f"{tier.fm_prompt_attack_min!r}; use " + " or ".join(
+                 s for s in PROMPT_ATTACK_STRENGTHS if tier.fm_prompt_attack_allowed(s)), "foundation models")
     return problems
 
 

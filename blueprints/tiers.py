@@ -17,6 +17,13 @@ TIER_NAMES: tuple[str, ...] = ("public", "internal", "confidential", "restricted
 
 # Every data source the SIEM shipping can carry, in the order the matrix lists them.
 SIEM_SOURCES: tuple[str, ...] = ("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit")
+API_ACCESS_SOURCE = "api-access"
+# Bedrock model invocation logs (spec `foundationModels`): shipped wherever `api-access` is.
+FM_SIEM_SOURCE = "bedrock-invocations"
+
+# Foundation-model guardrail settings, weakest first.
+PII_ACTIONS: tuple[str, ...] = ("none", "anonymize", "block")
+PROMPT_ATTACK_STRENGTHS: tuple[str, ...] = ("none", "low", "medium", "high")
 
 WAF_COMMON = "AWSManagedRulesCommonRuleSet"
 WAF_KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"
@@ -118,6 +125,17 @@ class Tier:
     guardduty_eks_runtime: bool
     guardduty_s3_malware: bool
     macie: bool
+    # Foundation models (spec `foundationModels`, Amazon Bedrock): which inference profiles a
+    # model id may be. `global` admits `global.` (any commercial region worldwide), the
+    # residency's geographic profile (`eu.`, `us.`) and base models; `geographic` admits only base
+    # models (invoked in the inference regions) and the residency's geographic profile. A profile
+    # of another geography is an error wherever the stack has a residency.
+    fm_profiles: Literal["global", "geographic"]
+    # Guardrail PII actions the tier allows (spec foundationModels.guardrail.piiAction); the first
+    # is the default.
+    fm_pii_actions: tuple[str, ...]
+    # The weakest prompt-attack filter strength allowed (none < low < medium < high).
+    fm_prompt_attack_min: Literal["none", "low", "medium", "high"]
     # Stateful resources (buckets, keys, file systems, log groups)
     protect_stateful: bool
     retain_on_delete: bool
@@ -136,7 +154,14 @@ class Tier:
         return self.training_egress == "endpoints"
 
     def ships(self, source: str) -> bool:
+        """Whether the SIEM shipping carries `source`. Bedrock invocation logs travel with the
+        API access logs: a tier that ships one ships the other (where foundation models are on)."""
+        if source == FM_SIEM_SOURCE:
+            return API_ACCESS_SOURCE in self.siem_sources
         return source in self.siem_sources
+
+    def fm_prompt_attack_allowed(self, strength: str) -> bool:
+        return PROMPT_ATTACK_STRENGTHS.index(strength) >= PROMPT_ATTACK_STRENGTHS.index(self.fm_prompt_attack_min)
 
 
 TIERS: dict[str, Tier] = {
@@ -153,6 +178,7 @@ TIERS: dict[str, Tier] = {
         min_inference_regions=1, dns_routing="latency", residency_required=False,
         siem_sources=("cloudtrail",), siem_archive_object_lock=False, cloudtrail_data_events=False,
         guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
+        fm_profiles="global", fm_pii_actions=("anonymize", "block", "none"), fm_prompt_attack_min="none",
         macie=False, protect_stateful=False, retain_on_delete=False,
     ),
     "internal": Tier(
@@ -169,6 +195,7 @@ TIERS: dict[str, Tier] = {
         min_inference_regions=1, dns_routing="latency", residency_required=False,
         siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False, cloudtrail_data_events=False,
         guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
+        fm_profiles="global", fm_pii_actions=("anonymize", "block"), fm_prompt_attack_min="medium",
         macie=False, protect_stateful=False, retain_on_delete=False,
     ),
     "confidential": Tier(
@@ -188,6 +215,7 @@ TIERS: dict[str, Tier] = {
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
         siem_archive_object_lock=False, cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
+        fm_profiles="geographic", fm_pii_actions=("block", "anonymize"), fm_prompt_attack_min="medium",
         macie=True, protect_stateful=True, retain_on_delete=False,
     ),
     "restricted": Tier(
@@ -208,6 +236,7 @@ TIERS: dict[str, Tier] = {
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
         siem_archive_object_lock=True, cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
+        fm_profiles="geographic", fm_pii_actions=("block",), fm_prompt_attack_min="high",
         macie=True, protect_stateful=True, retain_on_delete=True,
     ),
 }
@@ -321,6 +350,13 @@ def _accounts(t: Tier) -> str:
     }[t.accounts]
 
 
+def _foundation_models(t: Tier) -> str:
+    profiles = ("global., residency's geographic profile or base model" if t.fm_profiles == "global"
+                else "base model or the residency's geographic profile (eu., us.)")
+    pii = "/".join(t.fm_pii_actions)
+    return f"{profiles}; PII {pii}; prompt attack >= {t.fm_prompt_attack_min}; invocation logging"
+
+
 MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("accounts", _accounts),
     ("training VPC egress", _egress),
@@ -338,6 +374,7 @@ MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("SIEM sources", _siem),
     ("threat detection", _threats),
     ("DLP (Macie) on training data", lambda t: _yes_no(t.macie)),
+    ("foundation models", _foundation_models),
     ("stateful resources", _stateful),
 )
 

@@ -37,6 +37,8 @@ AWS_PROVIDER_TYPE = "pulumi:providers:aws"
 # The parts of a stack a plan's `accounts` names (blueprints.spec.ACCOUNT_ROLES, which policies
 # may not import): training, production inference and the log archive.
 ACCOUNT_ROLES = ("training", "inference", "logArchive")
+# An AWS Organizations id (blueprints.spec.ORGANIZATION_ID_PATTERN): a plan's `organization`.
+ORGANIZATION_ID_PATTERN = r"^o-[a-z0-9]{10,32}$"
 
 # A name segment that marks the training network and compute: the training blueprint names
 # its components `<stack name>-training...` (IsolatedVpc `<name>-training`, EKS cluster, node
@@ -198,6 +200,9 @@ class PolicyPlan:
     # The stack's accounts by role (training, inference, logArchive), as the plan declares them;
     # empty for a single-account stack.
     accounts: dict[str, str] = field(default_factory=dict)
+    # The AWS Organizations organisation the stack's accounts belong to (the plan JSON's
+    # `organization`, from spec `accounts.organization`); "" when none is declared.
+    organization: str = ""
 
     def __post_init__(self) -> None:
         self._by_urn = {r.urn: r for r in self.resources}
@@ -320,7 +325,8 @@ class PolicyPlan:
             for s in states if s.get("urn") and s.get("type")
         ]
         return cls(stack=str(doc.get("stack", "")), tier=str(doc.get("tier", "") or ""), resources=resources,
-                   providers=providers, accounts={str(k): str(v) for k, v in (doc.get("accounts") or {}).items()})
+                   providers=providers, accounts={str(k): str(v) for k, v in (doc.get("accounts") or {}).items()},
+                   organization=str(doc.get("organization") or ""))
 
 
 def own_region(inputs: Mapping[str, Any]) -> str:

@@ -5,8 +5,9 @@
         --accounts training=111111111111,inference=222222222222,logArchive=333333333333 > policy-config.json
     pulumi preview --policy-pack policies/crossguard --policy-pack-config policy-config.json
 
-Each policy gets the tier's enforcement level and the `tier`/`residency` (and `accounts`) its
-validator reads. Without `--accounts`, the validators read the stack config's `accounts`.
+Each policy gets the tier's enforcement level and the `tier`/`residency` (and `accounts`,
+`organization`) its validator reads. Without `--accounts` (`--organization`), the validators read
+the stack config's `accounts` (`accounts.organization`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Optional
 from policies.crossguard.validators import policy_config
 
 USAGE = ("usage: python -m policies.crossguard.config TIER [RESIDENCY] "
-         "[--accounts training=ID,inference=ID[,logArchive=ID]]\n")
+         "[--accounts training=ID,inference=ID[,logArchive=ID]] [--organization o-...]\n")
 
 
 def parse_accounts_option(value: str) -> dict[str, str]:
@@ -32,20 +33,30 @@ def parse_accounts_option(value: str) -> dict[str, str]:
     return accounts
 
 
+def _take_option(args: list[str], option: str, needs: str) -> Optional[str]:
+    """Remove `option VALUE` from `args` and return VALUE (None when the option is absent)."""
+    if option not in args:
+        return None
+    at = args.index(option)
+    if at + 1 >= len(args):
+        raise ValueError(f"{option} needs {needs}")
+    value = args[at + 1]
+    del args[at:at + 2]
+    return value
+
+
 def main(argv: list[str]) -> int:
     args = list(argv)
     accounts: Optional[dict[str, str]] = None
     try:
-        if "--accounts" in args:
-            at = args.index("--accounts")
-            if at + 1 >= len(args):
-                raise ValueError("--accounts needs ROLE=ACCOUNT_ID[,ROLE=ACCOUNT_ID...]")
-            accounts = parse_accounts_option(args[at + 1])
-            del args[at:at + 2]
+        organization = _take_option(args, "--organization", "an AWS Organizations id (o-...)")
+        accounts_option = _take_option(args, "--accounts", "ROLE=ACCOUNT_ID[,ROLE=ACCOUNT_ID...]")
+        if accounts_option is not None:
+            accounts = parse_accounts_option(accounts_option)
         if not 1 <= len(args) <= 2:
             sys.stderr.write(USAGE)
             return 2
-        doc = policy_config(args[0], args[1] if len(args) == 2 else None, accounts=accounts)
+        doc = policy_config(args[0], args[1] if len(args) == 2 else None, accounts=accounts, organization=organization)
     except ValueError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2

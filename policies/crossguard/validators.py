@@ -45,7 +45,7 @@ from pulumi_policy import (
 from blueprints.tiers import RESIDENCY_REGIONS, TIER_NAMES, TIERS, Tier
 from policies.evaluate import Suppression, find_suppression, parse_suppressions, resolve_residency, resolve_tier
 from policies.model import (
-    ACCOUNT_ROLES, AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, assumed_account, own_region, plain,
+    ACCOUNT_ROLES, AWS_PROVIDER_TYPE, ORGANIZATION_ID_PATTERN, PolicyPlan, PolicyResource, assumed_account, own_region, plain,
 )
 from policies.rule import Rule, RuleContext, all_rules
 
@@ -64,6 +64,7 @@ class Defaults:
     tier: str = DEFAULT_TIER
     residency: Optional[str] = None
     accounts: tuple[tuple[str, str], ...] = ()  # (role, account id) from the stack config
+    organization: str = ""  # the stack config's accounts.organization
 
 
 def stack_config() -> dict[str, Any]:
@@ -87,7 +88,8 @@ def defaults_from_environment() -> Defaults:
     residency = spec.get("residency") or os.environ.get("BLUEPRINT_RESIDENCY") or None
     declared = spec.get("accounts") if isinstance(spec.get("accounts"), Mapping) else {}
     accounts = tuple((role, str(declared[role])) for role in ACCOUNT_ROLES if declared.get(role))
-    return Defaults(tier=tier.name, residency=residency, accounts=accounts)
+    return Defaults(tier=tier.name, residency=residency, accounts=accounts,
+                    organization=str(declared.get("organization") or ""))
 
 
 def parse_accounts(value: Any) -> dict[str, str]:
@@ -106,12 +108,23 @@ def parse_accounts(value: Any) -> dict[str, str]:
     return out
 
 
+def parse_organization(value: Any) -> str:
+    """A policy config's `organization`: an AWS Organizations id (o-...), or "" for none."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(ORGANIZATION_ID_PATTERN, value):
+        raise ValueError(f"organization: {value!r} is not an AWS Organizations id (o- and 10-32 lowercase letters or "
+                         "digits)")
+    return value
+
+
 @dataclass(frozen=True)
 class _Context:
     tier: Tier
     residency: str
     suppressions: list[Suppression]
     accounts: dict[str, str]
+    organization: str
 
     @property
     def rule_context(self) -> RuleContext:
@@ -126,6 +139,7 @@ def _context(config: Mapping[str, Any], defaults: Defaults, home_region: str) ->
         residency=resolve_residency(config.get("residency") or defaults.residency, home_region),
         suppressions=parse_suppressions(config.get("suppressions") or ()),
         accounts=parse_accounts(config.get("accounts")) or dict(defaults.accounts),
+        organization=parse_organization(config.get("organization")) or defaults.organization,
     )
 
 
@@ -211,6 +225,7 @@ def stack_validator(rule: Rule, defaults: Defaults, *, presence_only: bool = Fal
         plan = plan_from_policy(args)
         ctx = _context(args.get_config(), defaults, plan.home_region)
         plan.accounts = dict(ctx.accounts)
+        plan.organization = ctx.organization
         if rule.level_for(ctx.tier) == "disabled":
             args.not_applicable(f"{rule.id} is not in the {ctx.tier.name} pack")
         if presence_only:
@@ -241,6 +256,9 @@ def _config_schema(defaults: Defaults) -> PolicyConfigSchema:
                      "properties": {role: {"type": "string", "pattern": "^[0-9]{12}$"} for role in ACCOUNT_ROLES},
                      "description": "The stack's accounts by role (training, inference, logArchive), as the stack "
                                     "config's `accounts` names them; default: the stack config's."},
+        "organization": {"type": "string", "pattern": ORGANIZATION_ID_PATTERN,
+                         "description": "The AWS Organizations id policies may admit as a whole (aws:PrincipalOrgID); "
+                                        "default: the stack config's accounts.organization."},
     })
 
 
@@ -275,7 +293,7 @@ def build_policies(defaults: Defaults) -> list:
 
 
 def policy_config(tier: str, residency: Optional[str] = None, suppressions: Optional[list] = None,
-                  accounts: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+                  accounts: Optional[Mapping[str, str]] = None, organization: Optional[str] = None) -> dict[str, Any]:
     """A `--policy-pack-config` document: per policy, the tier's enforcement level and the
     tier/residency (and the stack's accounts, when given) the validators read."""
     resolve_tier({}, tier)
@@ -283,6 +301,7 @@ def policy_config(tier: str, residency: Optional[str] = None, suppressions: Opti
         resolve_residency(residency, "")
     parse_suppressions(suppressions or ())
     accounts = parse_accounts(accounts)
+    organization = parse_organization(organization)
     out: dict[str, Any] = {}
     for rule in all_rules():
         entry: dict[str, Any] = {"enforcementLevel": rule.level_for(TIERS[tier]), "tier": tier}
@@ -290,6 +309,8 @@ def policy_config(tier: str, residency: Optional[str] = None, suppressions: Opti
             entry["residency"] = residency
         if accounts:
             entry["accounts"] = dict(accounts)
+        if organization:
+            entry["organization"] = organization
         mine = [s for s in suppressions or () if s.get("rule") == rule.id]
         if mine:
             entry["suppressions"] = mine

@@ -28,9 +28,9 @@ Which part is which, from data:
 - audit evidence: the buckets CloudTrail, Firehose (SIEM backups) and AWS Config deliver to
   (`audit_buckets`), the buckets those replicate into (the locked archives), and their keys.
 
-The stack declares no AWS Organizations organisation today (`accounts` has no such key), so a
-policy that admits a whole organisation (aws:PrincipalOrgID and the like) admits accounts
-outside the stack's and fails AIB-165.
+A policy that admits a whole AWS Organizations organisation (aws:PrincipalOrgID and the like)
+admits accounts outside the stack's: it fails AIB-165 unless it is the organisation the stack
+declares (spec `accounts.organization`, the plan's `organization`).
 """
 
 from __future__ import annotations
@@ -641,8 +641,10 @@ def no_foreign_accounts(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     own ARNs show. A policy that names another account lets that account's principals in, or lets
     an AWS service write that account's data here: a copy of the training data or the model
     leaves the stack's control. An organisation (aws:PrincipalOrgID, aws:SourceOrgID, ...) admits
-    every account in it; the stack declares none, so one fails. Accounts AWS itself uses are
-    declared exemptions (`ACCOUNT_EXEMPTIONS`, none today)."""
+    every account in it: only the one the stack declares (`accounts.organization`) passes. An
+    account the stack does not name fails even when it belongs to that organisation: offline
+    nothing can tell, and a policy should name the organisation rather than one of its accounts.
+    Accounts AWS itself uses are declared exemptions (`ACCOUNT_EXEMPTIONS`, none today)."""
     accounts = stack_accounts(plan)
     for r in plan.of_type(*SERVICE_DOCUMENTS, *PERMISSIONS, KMS_GRANT):
         if r.type in SERVICE_DOCUMENTS:
@@ -661,14 +663,15 @@ def no_foreign_accounts(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
         if not accounts:
             yield na("the stack's accounts are unknown until apply (no declared accounts, no role assumed, no known ARN)", r)
             continue
-        # An organisation is never one of the stack's: the stack declares none.
+        # An organisation is the stack's only where the plan declares it.
         foreign = sorted({(what, ident, where) for what, ident, where in named
-                          if what == "organisation" or ident not in accounts})
+                          if (ident != plan.organization if what == "organisation" else ident not in accounts)})
         failing = [(what, ident, where) for what, ident, where in foreign
                    if what == "organisation" or not account_exemption(kind, ident)]
         if failing:
             listed = "; ".join(f"{what} {ident} ({where})" for what, ident, where in failing)
-            yield fail(f"{kind} admits what is outside the stack's accounts ({', '.join(sorted(accounts))}): {listed}", r)
+            own = ", ".join(sorted(accounts)) + (f"; organisation {plan.organization}" if plan.organization else "")
+            yield fail(f"{kind} admits what is outside the stack's accounts ({own}): {listed}", r)
         elif foreign:
             reasons = sorted({f"account {ident}: {account_exemption(kind, ident).reason}" for _, ident, _ in foreign})
             yield exempt("; ".join(reasons), r)

@@ -12,7 +12,9 @@ from tests.conftest import STACKS, spec_config, write_stack
 
 def test_plan_json_has_the_design_shape(example_plan):
     doc = example_plan("restricted").to_dict()
-    assert list(doc) == ["version", "project", "stack", "tier", "accounts", "steps", "changeSummary"]
+    assert list(doc) == ["version", "project", "stack", "tier", "accounts", "organization", "steps", "changeSummary"]
+    assert doc["organization"] == "o-a1b2c3d4e5"
+    assert engine.Plan.from_dict(doc).organization == "o-a1b2c3d4e5"
     assert (doc["version"], doc["project"], doc["stack"], doc["tier"]) == (1, "ai-blueprints", "restricted-example", "restricted")
     assert doc["changeSummary"] == {"create": len(doc["steps"])}
     bucket = next(s for s in doc["steps"] if s["newState"]["type"] == "aws:s3/bucket:Bucket")
@@ -172,7 +174,7 @@ def test_each_account_gets_providers_that_assume_its_deploy_role_and_arns_carry_
 
 def test_a_single_account_plan_declares_no_accounts_and_assumes_no_role(example_plan):
     doc = example_plan("public").to_dict()
-    assert "accounts" not in doc
+    assert "accounts" not in doc and "organization" not in doc
     assert all("assumeRoles" not in r.inputs for r in example_plan("public").of_type("pulumi:providers:aws"))
 
 

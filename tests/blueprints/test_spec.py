@@ -431,10 +431,18 @@ def test_shared_tiers_may_omit_accounts_or_share_one(tier):
     ({"deployRole": "role/with/slash"}, "accounts.deployRole"),
     ({"deployRole": "r" * 65}, "accounts.deployRole"),
     ({"region": "eu-west-1"}, "accounts.region"),
+    ({"organization": "o-short"}, "accounts.organization"),
+    ({"organization": "O-ABCDEFGHIJ"}, "accounts.organization"),
 ])
 def test_bad_accounts_name_their_key(changes, key):
     problems = problems_of("restricted", {"accounts": changes})
     assert any(p.startswith(f"{key}:") for p in problems), problems
+
+
+def test_the_organisation_is_optional():
+    spec = parse_spec(spec_config("restricted", {"accounts": {"organization": "o-a1b2c3d4e5"}}), region="eu-west-1")
+    assert spec.organization == "o-a1b2c3d4e5"
+    assert parse_spec(spec_config("restricted"), region="eu-west-1").organization is None
 
 
 def test_the_external_id_is_sent_where_the_tier_separates_accounts():
@@ -443,3 +451,84 @@ def test_the_external_id_is_sent_where_the_tier_separates_accounts():
     shared = parse_spec(spec_config("internal", {"accounts": {"training": "777777777777", "inference": "888888888888"}}),
                         region="eu-west-1")
     assert shared.external_id is None
+
+
+# -- foundationModels ---------------------------------------------------------------------------
+CLAUDE = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def fm(models=(f"eu.{CLAUDE}", "amazon.titan-embed-text-v2:0"), **guardrail):
+    return {"foundationModels": {"enabled": True, "models": list(models), **({"guardrail": guardrail} if guardrail else {})}}
+
+
+def test_foundation_models_are_off_by_default_and_on_with_the_tier_defaults():
+    assert parse_spec(spec_config("restricted"), region="eu-west-1").foundation_models is None
+    spec = parse_spec(spec_config("restricted", fm()), region="eu-west-1")
+    assert spec.foundation_models.models == [f"eu.{CLAUDE}", "amazon.titan-embed-text-v2:0"]
+    assert (spec.pii_action, spec.foundation_models.guardrail.prompt_attack) == ("block", "high")
+    assert parse_spec(spec_config("public", fm([f"global.{CLAUDE}"])), region="eu-west-1").pii_action == "anonymize"
+
+
+@pytest.mark.parametrize("tier,model,allowed", [
+    ("public", f"global.{CLAUDE}", True),
+    ("internal", f"global.{CLAUDE}", True),
+    ("confidential", f"global.{CLAUDE}", False),
+    ("restricted", f"global.{CLAUDE}", False),
+    ("confidential", f"eu.{CLAUDE}", True),
+    ("restricted", f"eu.{CLAUDE}", True),
+    ("restricted", CLAUDE, True),
+    ("restricted", f"us.{CLAUDE}", False),
+    ("confidential", f"apac.{CLAUDE}", False),
+])
+def test_inference_profiles_follow_the_tier_and_the_residency(tier, model, allowed):
+    problems = problems_of(tier, fm([model]))
+    assert (problems == []) == allowed, problems
+    if not allowed:
+        assert only(problems).startswith("foundationModels.models[0]: ") and "rule: foundation models" in only(problems)
+
+
+def test_a_profile_of_another_geography_is_an_error_wherever_the_stack_has_a_residency():
+    assert only(problems_of("internal", {"residency": "us", **fm([f"eu.{CLAUDE}"])}, region="us-east-1")).startswith(
+        "foundationModels.models[0]: 'eu.")
+    assert problems_of("internal", {"residency": "any", **fm([f"eu.{CLAUDE}"])}) == []
+
+
+@pytest.mark.parametrize("tier,guardrail,key", [
+    ("internal", {"piiAction": "none"}, "piiAction"),
+    ("confidential", {"piiAction": "none"}, "piiAction"),
+    ("restricted", {"piiAction": "anonymize"}, "piiAction"),
+    ("internal", {"promptAttack": "low"}, "promptAttack"),
+    ("confidential", {"promptAttack": "none"}, "promptAttack"),
+    ("restricted", {"promptAttack": "medium"}, "promptAttack"),
+])
+def test_a_guardrail_below_the_tier_minimum_is_an_error(tier, guardrail, key):
+    models = [f"eu.{CLAUDE}"] if tier != "internal" else [f"global.{CLAUDE}"]
+    assert only(problems_of(tier, fm(models, **guardrail))).startswith(f"foundationModels.guardrail.{key}: ")
+
+
+@pytest.mark.parametrize("tier,guardrail", [
+    ("public", {"piiAction": "none", "promptAttack": "none"}),
+    ("internal", {"piiAction": "anonymize", "promptAttack": "medium"}),
+    ("confidential", {"piiAction": "anonymize", "promptAttack": "medium"}),
+    ("restricted", {"piiAction": "block", "promptAttack": "high"}),
+])
+def test_the_tier_minimum_itself_is_allowed(tier, guardrail):
+    models = [f"eu.{CLAUDE}"] if tier in ("confidential", "restricted") else [f"global.{CLAUDE}"]
+    assert problems_of(tier, fm(models, **guardrail)) == []
+
+
+@pytest.mark.parametrize("changes,key", [
+    (fm(["claude-sonnet"]), "foundationModels.models"),
+    (fm(["antropic.claude-v2"]), "foundationModels.models"),
+    (fm([CLAUDE, CLAUDE]), "foundationModels.models"),
+    (fm([f"amazon.model-{i}" for i in range(21)]), "foundationModels.models"),
+    (fm([]), "foundationModels.models"),
+    (fm(deniedTopics=[{"name": "advice"}]), "foundationModels.guardrail.deniedTopics[0].definition"),
+    (fm(deniedTopics=[{"name": "advice", "definition": "x" * 201}]), "foundationModels.guardrail.deniedTopics[0].definition"),
+    (fm(deniedTopics=[{"name": f"t{i}", "definition": "d"} for i in range(31)]), "foundationModels.guardrail.deniedTopics"),
+    (fm(piiAction="redact"), "foundationModels.guardrail.piiAction"),
+    ({**fm(), "inference": {"enabled": False}}, "foundationModels.enabled"),
+])
+def test_bad_foundation_model_input_names_its_key(changes, key):
+    problems = problems_of("restricted", changes)
+    assert any(p.startswith(f"{key}:") or p.startswith(f"{key} ") for p in problems), problems

@@ -28,10 +28,12 @@ FOREIGN = "999999999999"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
-def declare(b: PlanBuilder, **accounts: str) -> None:
-    """The plan's top-level `accounts` (role -> id), as a multi-account plan carries them."""
+def declare(b: PlanBuilder, organization: str = "", **accounts: str) -> None:
+    """The plan's top-level `accounts` (role -> id), as a multi-account plan carries them, and
+    its `organization` when given."""
     to_dict = b.to_dict
-    b.to_dict = lambda: {**to_dict(), "accounts": dict(accounts)}  # type: ignore[method-assign]
+    extra = {"organization": organization} if organization else {}
+    b.to_dict = lambda: {**to_dict(), "accounts": dict(accounts), **extra}  # type: ignore[method-assign]
 
 
 def account_provider(b: PlanBuilder, account: str, region: str = "eu-west-1") -> str:
@@ -399,6 +401,23 @@ def _(b):
     b.add("aws:iam/role:Role", "trust", {"assumeRolePolicy": policy(
         {"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole",
          "Condition": {"StringEquals": {"aws:SourceAccount": FOREIGN}}})})
+
+
+ORG = "o-a1b2c3d4e5"
+
+
+@scenario("AIB-165", "the-declared-organisation-is-the-stacks", {"org-topic": PASS, "other-org": FAIL, "org-member": FAIL})
+def _(b):
+    declare(b, organization=ORG, training=TRN, inference=INF, logArchive=ARC)
+    b.add(SNS_TOPIC, "org-topic", {"policy": policy(
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}}})})
+    b.add(SNS_TOPIC, "other-org", {"policy": policy(
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-zzzzzzzzzz"}}})})
+    # An account of the organisation the stack does not name: offline nothing can tell it is one.
+    b.add(SNS_TOPIC, "org-member", {"policy": policy(
+        {"Effect": "Allow", "Principal": {"AWS": ROOT_OF.format(FOREIGN)}, "Action": "sns:Publish", "Resource": "*"})})
 
 
 @scenario("AIB-165", "single-account-stack-names-another", {"k": FAIL}, tier="public")

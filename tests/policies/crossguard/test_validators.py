@@ -333,3 +333,34 @@ def test_policy_config_carries_the_accounts_and_refuses_bad_ones(capsys) -> None
     assert main(["restricted", "--accounts", "training:111111111111"]) == 2
     assert "is not ROLE=ACCOUNT_ID" in capsys.readouterr().err
     assert main(["restricted", "--accounts"]) == 2
+
+
+def test_the_organisation_comes_from_the_policy_config_or_the_stack_config(monkeypatch, capsys) -> None:
+    """A topic policy admitting the stack's organisation passes AIB-165 only where CrossGuard
+    knows that organisation: from the policy config, else the stack config."""
+    from policies.crossguard.config import main
+    from tests.policies.scenarios_accounts import ARC, INF, ORG, TRN, declare
+
+    b = PlanBuilder()
+    declare(b, training=TRN, inference=INF, logArchive=ARC)
+    b.add("aws:sns/topic:Topic", "org-topic", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}}}]})})
+    plan = b.to_dict()
+    config = {"tier": "restricted", "accounts": plan["accounts"]}
+    assert crossguard_violations(plan, config, only={"AIB-165"})
+    assert not crossguard_violations(plan, {**config, "organization": ORG}, only={"AIB-165"})
+
+    spec = {"name": "x", "tier": "restricted", "residency": "eu", "accounts": {**plan["accounts"], "organization": ORG}}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"ai-blueprints:blueprint": json.dumps(spec)}))
+    defaults = defaults_from_environment()
+    assert defaults.organization == ORG
+    assert not crossguard_violations(plan, {}, build_policies(defaults), only={"AIB-165"})
+
+    assert policy_config("restricted", "eu", organization=ORG)["AIB-165"]["organization"] == ORG
+    with pytest.raises(ValueError, match="organization: 'o-1' is not an AWS Organizations id"):
+        policy_config("restricted", organization="o-1")
+    assert main(["restricted", "eu", "--organization", ORG]) == 0
+    assert json.loads(capsys.readouterr().out)["AIB-001"]["organization"] == ORG
+    assert main(["restricted", "--organization"]) == 2
+    assert "--organization needs an AWS Organizations id" in capsys.readouterr().err
