@@ -2,7 +2,7 @@
 
 import json
 
-from blueprints.tiers import MATRIX_ROWS, TIER_NAMES, TIERS, matrix, matrix_json, matrix_markdown
+from blueprints.tiers import MATRIX_ROWS, PROMPT_ATTACK_STRENGTHS, TIER_NAMES, TIERS, matrix, matrix_json, matrix_markdown
 
 
 def test_every_design_row_is_in_the_matrix():
@@ -11,7 +11,7 @@ def test_every_design_row_is_in_the_matrix():
         "accounts", "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
         "WAF body rules, prompt payload", "API auth",
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
-        "DLP (Macie) on training data", "stateful resources",
+        "DLP (Macie) on training data", "foundation models", "stateful resources",
     ]
 
 
@@ -45,6 +45,10 @@ def test_stricter_tiers_never_loosen_a_guardrail():
             assert getattr(stricter, flag) >= getattr(looser, flag), flag
         assert stricter.spot_training <= looser.spot_training
         assert stricter.waf_prompt_payload <= looser.waf_prompt_payload
+        assert set(stricter.fm_pii_actions) <= set(looser.fm_pii_actions)
+        assert PROMPT_ATTACK_STRENGTHS.index(stricter.fm_prompt_attack_min) >= \
+            PROMPT_ATTACK_STRENGTHS.index(looser.fm_prompt_attack_min)
+        assert (stricter.fm_profiles == "global") <= (looser.fm_profiles == "global")
 
 
 def test_markdown_and_json_render_the_same_matrix():
@@ -65,3 +69,15 @@ def test_only_restricted_keeps_waf_body_rules_blocking_for_prompts():
     assert [TIERS[n].waf_prompt_payload for n in TIER_NAMES] == [True, True, True, False]
     row = {r["guardrail"]: r for r in matrix()}["WAF body rules, prompt payload"]
     assert row["restricted"] == "block (no prompt payload)" and row["confidential"] == "count, labelled + alarmed"
+
+
+def test_foundation_model_minimums_tighten_with_the_tier():
+    assert [TIERS[n].fm_profiles for n in TIER_NAMES] == ["global", "global", "geographic", "geographic"]
+    assert ["none" in TIERS[n].fm_pii_actions for n in TIER_NAMES] == [True, False, False, False]
+    assert TIERS["restricted"].fm_pii_actions == ("block",)
+    assert [TIERS[n].fm_prompt_attack_min for n in TIER_NAMES] == ["none", "medium", "medium", "high"]
+    assert not TIERS["restricted"].fm_prompt_attack_allowed("medium") and TIERS["internal"].fm_prompt_attack_allowed("medium")
+    # invocation logs travel with the API access logs
+    assert [TIERS[n].ships("bedrock-invocations") for n in TIER_NAMES] == [TIERS[n].ships("api-access") for n in TIER_NAMES]
+    row = {r["guardrail"]: r for r in matrix()}["foundation models"]
+    assert "PII block;" in row["restricted"] and "global." not in row["restricted"] and "global." in row["internal"]
