@@ -582,6 +582,12 @@ class RecordingMocks:
                        regionalZoneId="Z" + _h(region, "apigw", n=13).upper())
         elif typ == "aws:route53/record:Record":
             out["fqdn"] = str(outputs.get("name", "")).rstrip(".")
+        elif typ == "aws:bedrock/guardrail:Guardrail":
+            guardrail_id = _h(self.stack, typ, name, region, n=12)
+            out.update(guardrailId=guardrail_id, guardrailArn=f"arn:aws:bedrock:{region}:{account}:guardrail/{guardrail_id}",
+                       version="DRAFT", status="READY")
+        elif typ == "aws:bedrock/guardrailVersion:GuardrailVersion":
+            out["version"] = "1"  # the first published version of a new guardrail
         return out
 
     # -- invokes ---------------------------------------------------------------------
