@@ -40,6 +40,17 @@ class StatefulOptions:
     """Leave them in the account when Pulumi deletes them. Default off."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class LambdaVpcConfig:
+    """Where a Lambda function's network interfaces go (`Component.lambda_function`)."""
+
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets, one per Availability Zone the function may run in. Required, at least one."""
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """Security groups of the interfaces (their egress rules are all the function may reach).
+    Required, 1-5 (Lambda's limit)."""
+
+
 class Component(pulumi.ComponentResource):
     """A ComponentResource typed `aiblueprints:<module>:<Type>`.
 
@@ -187,6 +198,8 @@ class Component(pulumi.ComponentResource):
         runtime: str = "python3.12",
         memory_size: int = 256,
         tracing: bool = False,
+        vpc_config: Optional[LambdaVpcConfig] = None,
+        reserved_concurrency: Optional[int] = None,
     ) -> aws.lambda_.Function:
         """An arm64 Lambda function `<name>-<suffix>` (named `function_name`, default the same)
         running the single file `source` as handler.py (entry point `handler.handler`; only that
@@ -200,9 +213,19 @@ class Component(pulumi.ComponentResource):
           encrypts `variables`; None: Lambda's AWS managed key), and X-Ray writes when `tracing`
           (active tracing).
 
-        `memory_size` in MB. Created after its policy; tagged Name=<name>-<suffix>, then `tags`."""
+        `memory_size` in MB. `vpc_config`: run in those subnets with those security groups, the
+        policy then also lets Lambda manage the function's network interfaces there
+        (`vpc_network_interface_statements`); default None: not in a VPC. `reserved_concurrency`:
+        the most instances that may run at once (also reserved from the account's pool); default
+        None: unreserved. Created after its policy; tagged Name=<name>-<suffix>, then `tags`."""
         logical = f"{self._name}-{suffix}"
         name = function_name or logical
+        if vpc_config is not None:
+            # Lambda's VpcConfig: at most 16 subnets and 5 security groups (Lambda API reference, VpcConfig).
+            check_range(logical, "vpc_config.subnet_ids (count)", len(vpc_config.subnet_ids), 1, 16)
+            check_range(logical, "vpc_config.security_group_ids (count)", len(vpc_config.security_group_ids), 1, 5)
+        if reserved_concurrency is not None and reserved_concurrency < 0:
+            raise ValueError(f"{logical}: reserved_concurrency must be 0 or more, got {reserved_concurrency}")
         log_group = self.log_group(f"{suffix}-logs", f"/aws/lambda/{name}", retention_days=retention_days,
                                    kms_key=kms_key, stateful=stateful, tags=tags)
         role = self.service_role(f"{suffix}-role", "lambda.amazonaws.com", tags=tags,
@@ -219,6 +242,8 @@ class Component(pulumi.ComponentResource):
         if tracing:
             allowed.append({"Sid": "WriteTraces", "Effect": "Allow",
                             "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"})
+        if vpc_config is not None:
+            allowed.extend(self.vpc_network_interface_statements(vpc_config))
         policy = self.role_policy(f"{suffix}-policy", role, allowed)
         return aws.lambda_.Function(
             logical,
@@ -235,9 +260,35 @@ class Component(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(variables)),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if tracing else None,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=list(vpc_config.subnet_ids), security_group_ids=list(vpc_config.security_group_ids),
+            ) if vpc_config is not None else None,
+            reserved_concurrent_executions=reserved_concurrency,
             tags=merge_tags(logical, tags),
             opts=self.child(depends_on=[policy]),
         )
+
+    def vpc_network_interface_statements(self, vpc_config: LambdaVpcConfig) -> list[Any]:
+        """What AWSLambdaVPCAccessExecutionRole grants for network interfaces, scoped to this
+        account and region, and creation to the function's subnets and security groups
+        (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html, "Required IAM
+        permissions"). The Describe actions support no resource-level permissions: Lambda's
+        guide requires `"Resource": "*"` for DescribeNetworkInterfaces. Lambda uses them to create
+        the function's interfaces when it creates or updates the function, not to invoke it."""
+        ec2 = pulumi.Output.concat("arn:", self.aws_partition, ":ec2:", self.aws_region, ":", self.aws_account_id, ":")
+        interfaces = pulumi.Output.concat(ec2, "network-interface/*")
+        return [
+            {"Sid": "DescribeNetworkInterfaces", "Effect": "Allow",
+             "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], "Resource": "*"},
+            {"Sid": "CreateNetworkInterfaces", "Effect": "Allow", "Action": "ec2:CreateNetworkInterface",
+             "Resource": [interfaces,
+                          *[pulumi.Output.concat(ec2, "subnet/", s) for s in vpc_config.subnet_ids],
+                          *[pulumi.Output.concat(ec2, "security-group/", g) for g in vpc_config.security_group_ids]]},
+            {"Sid": "ManageNetworkInterfaces", "Effect": "Allow",
+             "Action": ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses"],
+             "Resource": interfaces},
+        ]
 
 
 def merge_tags(name: str, common: Optional[Mapping[str, str]], extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:

@@ -9,6 +9,12 @@ record (`_define`), and the deployment's `triggers` hold a hash of each record: 
 replaces the deployment (the provider's `triggers` is ForceNew), Pulumi creates the new one
 before deleting the old and moves the stage (and its canary) onto it; no change, no redeploy.
 
+Lambda routes: `lambda_routes` adds Lambda-proxy routes (e.g. POST
+/foundation-models/{modelId}/converse) with the same authorization, API-key requirement and
+request validator as /predict, each with its own body model; they are defined through the same
+record, so adding or changing one redeploys. The canary does not apply to them (a stage variable
+names the VPC Link backend, not a function).
+
 Canary: the integrations reach the backend named by the stage variable `backend`
 (`<host>:<listener port>` of the private ingress). The stage's canary settings override it with
 the ingress's canary listener, so `percent` of requests reach the canary model server, and
@@ -19,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Optional, TypeVar
+from typing import Any, Literal, Mapping, Optional, Sequence, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -159,6 +166,52 @@ class StageCanary:
     """Percent of requests (0-100) the canary serves. Required."""
 
 
+# A path segment: a literal, or a `{parameter}` (API Gateway resource path parts; greedy `{x+}`
+# and other forms are not offered).
+_LITERAL_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_PARAMETER_PART = re.compile(r"^\{([A-Za-z0-9_]+)\}$")
+# API Gateway model names are alphanumeric (CreateModel: "The name of the model. Must be alphanumeric.").
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaRoute:
+    """A Lambda-proxy (AWS_PROXY) route on the API, authorized, keyed and validated like /predict."""
+
+    path: str
+    """Resource path under the stage, no leading or trailing slash, segments literal or
+    `{parameter}`, e.g. "foundation-models/{modelId}/converse". Every `{parameter}` is a required
+    path parameter. Required; may not be (or start with) predict or health."""
+    function_name: pulumi.Input[str]
+    """The function's name, for its invoke permission. Required."""
+    invoke_arn: pulumi.Input[str]
+    """The function's API Gateway invoke ARN (`aws.lambda_.Function.invoke_arn`). Required."""
+    request_schema: Mapping[str, Any]
+    """JSON Schema (draft 4) the body must match, checked by the API's request validator (400
+    otherwise, before the function runs). Required."""
+    http_method: Literal["POST", "PUT", "PATCH"] = "POST"
+    """The method. Default POST."""
+    model_name: Optional[str] = None
+    """The body model's name (alphanumeric). Default: from the path, e.g.
+    FoundationModelsModelIdConverseRequest."""
+    timeout_ms: Optional[int] = None
+    """Integration timeout, 50 ms to the API's `integration_timeout_ms`. Default: the API's."""
+
+    def parameters(self) -> list[str]:
+        return [m.group(1) for m in map(_PARAMETER_PART.match, self.path.split("/")) if m]
+
+    def body_model_name(self) -> str:
+        if self.model_name is not None:
+            return self.model_name
+        words = re.split(r"[^A-Za-z0-9]+", self.path)
+        return "".join(w[:1].upper() + w[1:] for w in words if w) + "Request"
+
+
+def _path_logical(path: str) -> str:
+    """The logical-name part for a resource path: `{modelId}` becomes `by-modelId`."""
+    return "-".join(f"by-{m.group(1)}" if (m := _PARAMETER_PART.match(part)) else part for part in path.split("/"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class RestApiArgs:
     ingress: PrivateIngress
@@ -179,6 +232,10 @@ class RestApiArgs:
     request_schema: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_REQUEST_SCHEMA))
     """JSON Schema (draft 4) the /predict body must match; API Gateway rejects others with 400.
     Default: an object with `inputs` (and optional `parameters`)."""
+    lambda_routes: Sequence[LambdaRoute] = ()
+    """Lambda-proxy routes besides /predict, with its authorization, API key requirement and
+    validator, each with an invoke permission scoped to this API, its method and path. Default
+    none."""
     health_route: bool = True
     """An unauthenticated GET /health proxied to the backend, for Route 53 HTTPS health checks.
     Default on. Turn off when health comes from alarms and nothing anonymous may reach the API."""
@@ -239,6 +296,8 @@ class RestApi(Component):
         # What a deployment snapshots: each defining resource's inputs, by logical name.
         self._definition: dict[str, dict[str, Any]] = {}
         self._defining: list[pulumi.CustomResource] = []
+        # API resources by path ("predict", "foundation-models/{modelId}"): routes share parents.
+        self._resources: dict[str, gw.Resource] = {}
 
         self.api = gw.RestApi(
             f"{name}-api",
@@ -262,6 +321,8 @@ class RestApi(Component):
         self._route(name, "predict", "POST", authorizer=authorizer, validator=validator, model=model)
         if args.health_route:
             self._route(name, "health", "GET")
+        for route in args.lambda_routes:
+            self._lambda_route(name, route, authorizer=authorizer, validator=validator)
 
         # Canary requests are logged to the stage's groups suffixed `/Canary`, which API Gateway
         # would otherwise create itself, unencrypted and kept forever
@@ -375,8 +436,43 @@ class RestApi(Component):
                 raise ValueError(f"{name}: canary needs an ingress with a canary backend "
                                  "(PrivateIngressArgs.canary_node_port)")
         check_range(name, "integration_timeout_ms", args.integration_timeout_ms, 50, 29000)
+        RestApi._validate_lambda_routes(name, args)
         if args.token_authorizer and not 0 <= args.token_authorizer.ttl_seconds <= 3600:
             raise ValueError(f"{name}: token_authorizer.ttl_seconds must be 0-3600")
+
+    @staticmethod
+    def _validate_lambda_routes(name: str, args: RestApiArgs) -> None:
+        seen: set[tuple[str, str]] = set()
+        parameter_at: dict[str, str] = {}  # parent path -> its one {parameter} child
+        models: set[str] = {"PredictRequest"}
+        for i, route in enumerate(args.lambda_routes):
+            arg = f"lambda_routes[{i}]"
+            parts = route.path.split("/")
+            if not route.path or any(not (_LITERAL_PART.match(p) or _PARAMETER_PART.match(p)) for p in parts):
+                raise ValueError(f"{name}: {arg}.path must be segments of letters, digits, '.', '_', '-' or "
+                                 f"'{{parameter}}' without leading or trailing '/', got {route.path!r}")
+            if parts[0] in ("predict", "health"):
+                raise ValueError(f"{name}: {arg}.path may not be under /{parts[0]}, got {route.path!r}")
+            if route.http_method not in ("POST", "PUT", "PATCH"):
+                raise ValueError(f"{name}: {arg}.http_method must be POST, PUT or PATCH, got {route.http_method!r}")
+            if (route.path, route.http_method) in seen:
+                raise ValueError(f"{name}: {arg} repeats {route.http_method} {route.path}")
+            seen.add((route.path, route.http_method))
+            if len(set(route.parameters())) != len(route.parameters()):
+                raise ValueError(f"{name}: {arg}.path repeats a path parameter: {route.path!r}")
+            # API Gateway allows one variable path part among a resource's children.
+            for depth, part in enumerate(parts):
+                if _PARAMETER_PART.match(part):
+                    parent = "/".join(parts[:depth])
+                    if parameter_at.setdefault(parent, part) != part:
+                        raise ValueError(f"{name}: {arg}.path puts {part} beside {parameter_at[parent]} "
+                                         f"under /{parent}; a resource has at most one variable child")
+            model = route.body_model_name()
+            if not _MODEL_NAME.match(model) or model in models:
+                raise ValueError(f"{name}: {arg}.model_name must be alphanumeric and unique, got {model!r}")
+            models.add(model)
+            if route.timeout_ms is not None:
+                check_range(name, f"{arg}.timeout_ms", route.timeout_ms, 50, args.integration_timeout_ms)
 
     def _create_authorizer(self, name: str, args: RestApiArgs) -> Optional[gw.Authorizer]:
         if args.cognito is not None:
@@ -404,8 +500,7 @@ class RestApi(Component):
     def _route(self, name: str, path: str, http_method: str, *, authorizer: Optional[gw.Authorizer] = None,
                validator: Optional[gw.RequestValidator] = None, model: Optional[gw.Model] = None) -> gw.Integration:
         args = self._args
-        resource = self._define(gw.Resource, f"{name}-{path}", rest_api=self.api.id,
-                                parent_id=self.api.root_resource_id, path_part=path)
+        resource = self._resource(name, path)
         protected = validator is not None
         method = self._define(
             gw.Method,
@@ -442,6 +537,64 @@ class RestApi(Component):
             tls_config=tls_config,
             request_parameters={"integration.request.header.X-Model-Version": "stageVariables.modelVersion"},
             timeout_milliseconds=args.integration_timeout_ms,
+        )
+
+    def _resource(self, name: str, path: str) -> gw.Resource:
+        """The API resource for `path`, its parents first, each created once (`/predict` keeps its
+        logical name `<name>-predict`)."""
+        if path not in self._resources:
+            parent, _, part = path.rpartition("/")
+            parent_id = self._resource(name, parent).id if parent else self.api.root_resource_id
+            self._resources[path] = self._define(gw.Resource, f"{name}-{_path_logical(path)}", rest_api=self.api.id,
+                                                 parent_id=parent_id, path_part=part)
+        return self._resources[path]
+
+    def _lambda_route(self, name: str, route: LambdaRoute, *, authorizer: Optional[gw.Authorizer],
+                      validator: gw.RequestValidator) -> gw.Integration:
+        args = self._args
+        base = f"{name}-{_path_logical(route.path)}"
+        resource = self._resource(name, route.path)
+        model = self._define(
+            gw.Model, f"{base}-model", rest_api=self.api.id, name=route.body_model_name(),
+            content_type="application/json", description=f"Body of {route.http_method} /{route.path}",
+            schema=json.dumps(dict(route.request_schema), sort_keys=True))
+        method = self._define(
+            gw.Method,
+            f"{base}-{route.http_method.lower()}",
+            rest_api=self.api.id,
+            resource_id=resource.id,
+            http_method=route.http_method,
+            authorization=args.authorization,
+            authorizer_id=authorizer.id if authorizer else None,
+            authorization_scopes=list(args.cognito.scopes) or None if args.cognito else None,
+            api_key_required=args.api_key_required,
+            request_validator_id=validator.id,
+            request_models={"application/json": model.name},
+            request_parameters={f"method.request.path.{p}": True for p in route.parameters()} or None,
+        )
+        # Stage-agnostic, but only this API, this method and this path (parameters as wildcards):
+        # `<execution ARN>/<stage>/<method>/<path>` (API Gateway Developer Guide, "Control access
+        # for invoking an API": execute-api ARN format).
+        wildcard_path = "/".join("*" if _PARAMETER_PART.match(p) else p for p in route.path.split("/"))
+        aws.lambda_.Permission(
+            f"{base}-invoke",
+            action="lambda:InvokeFunction",
+            function=route.function_name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(self.api.execution_arn, f"/*/{route.http_method}/{wildcard_path}"),
+            opts=self.child(),
+        )
+        return self._define(
+            gw.Integration,
+            f"{base}-integration",
+            rest_api=self.api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            # Lambda's Invoke API is a POST whatever the method the caller used.
+            integration_http_method="POST",
+            uri=route.invoke_arn,
+            timeout_milliseconds=route.timeout_ms if route.timeout_ms is not None else args.integration_timeout_ms,
         )
 
     def _define(self, resource_type: type[_Defining], logical: str, **inputs: Any) -> _Defining:

@@ -311,3 +311,142 @@ def test_the_stage_and_its_canary_serve_the_one_deployment_that_the_trigger_repl
     assert stage.inputs["deployment"] == deployment.id
     assert stage.inputs["canarySettings"]["deploymentId"] == deployment.id
     assert deployment.urn in stage.dependencies
+
+
+# -- Lambda-proxy routes -------------------------------------------------------------------
+FM_PATH = "foundation-models/{modelId}/converse"
+FM_SCHEMA = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "required": ["messages"],
+             "properties": {"messages": {"type": "array", "minItems": 1}}}
+FM_FUNCTION = "fm-proxy"
+FM_INVOKE_ARN = ("arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+                 "arn:aws:lambda:eu-west-1:123456789012:function:fm-proxy/invocations")
+
+
+def fm_route(**overrides):
+    return rest_api.LambdaRoute(**{"path": FM_PATH, "function_name": FM_FUNCTION, "invoke_arn": FM_INVOKE_ARN,
+                                   "request_schema": FM_SCHEMA, **overrides})
+
+
+def render_routes(*routes, **options):
+    """The serving chain with `routes` on the API (LambdaRoute objects do not fit render()'s cache key)."""
+    options = {**options, "api": {**options.get("api", {}), "lambda_routes": list(routes)}}
+    return serving_stack.run_program(lambda: serving_stack.build(options), stack="serving-test",
+                                     config={"aws:region": serving_stack.REGION}, secret_keys=[])
+
+
+def test_a_lambda_route_is_authorized_keyed_and_validated_like_predict_and_proxied_to_its_function():
+    for auth in ({}, COGNITO, CUSTOM):
+        plan = render_routes(fm_route(), api={**auth.get("api", {}), "api_key_required": True})
+        predict = method(plan, "predict", "post")
+        converse = one(plan, "aws:apigateway/method:Method", "svc-api-foundation-models-by-modelId-converse-post")
+        for key in ("authorization", "authorizerId", "authorizationScopes", "apiKeyRequired", "requestValidatorId"):
+            assert converse.inputs.get(key) == predict.inputs.get(key), key
+        assert converse.inputs["apiKeyRequired"] is True
+        assert converse.inputs["requestParameters"] == {"method.request.path.modelId": True}
+        model = one(plan, "aws:apigateway/model:Model", "svc-api-foundation-models-by-modelId-converse-model")
+        assert converse.inputs["requestModels"] == {"application/json": "FoundationModelsModelIdConverseRequest"}
+        assert model.inputs["name"] == "FoundationModelsModelIdConverseRequest"
+        assert json.loads(model.inputs["schema"]) == FM_SCHEMA
+        integration = one(plan, "aws:apigateway/integration:Integration",
+                          "svc-api-foundation-models-by-modelId-converse-integration")
+        assert (integration.inputs["type"], integration.inputs["integrationHttpMethod"]) == ("AWS_PROXY", "POST")
+        assert integration.inputs["uri"] == FM_INVOKE_ARN and "connectionType" not in integration.inputs
+        assert integration.inputs["timeoutMilliseconds"] == 29000
+        assert integration.inputs["resourceId"] == converse.inputs["resourceId"]
+    assert converse.inputs["authorization"] == "CUSTOM"
+
+
+def test_the_route_path_is_built_parents_first_with_a_model_id_parameter_resource():
+    plan = render_routes(fm_route())
+    api = one(plan, "aws:apigateway/restApi:RestApi")
+    top = one(plan, "aws:apigateway/resource:Resource", "svc-api-foundation-models")
+    model_id = one(plan, "aws:apigateway/resource:Resource", "svc-api-foundation-models-by-modelId")
+    converse = one(plan, "aws:apigateway/resource:Resource", "svc-api-foundation-models-by-modelId-converse")
+    assert (top.inputs["pathPart"], top.inputs["parentId"]) == ("foundation-models", api.outputs["rootResourceId"])
+    assert (model_id.inputs["pathPart"], model_id.inputs["parentId"]) == ("{modelId}", top.id)
+    assert (converse.inputs["pathPart"], converse.inputs["parentId"]) == ("converse", model_id.id)
+    order = [r.name for r in plan.resources]
+    assert order.index(top.name) < order.index(model_id.name) < order.index(converse.name)
+    method_ = one(plan, "aws:apigateway/method:Method", "svc-api-foundation-models-by-modelId-converse-post")
+    assert method_.inputs["resourceId"] == converse.id
+
+
+def test_routes_share_their_parent_resources():
+    plan = render_routes(fm_route(), fm_route(path="foundation-models/{modelId}/count-tokens"))
+    resources = [r.name for r in plan.of_type("aws:apigateway/resource:Resource")]
+    assert resources.count("svc-api-foundation-models-by-modelId") == 1
+    assert len(resources) == 2 + 4  # predict, health + foundation-models, {modelId}, converse, count-tokens
+
+
+def test_only_this_api_may_invoke_the_function_on_this_method_and_path_in_any_stage():
+    plan = render_routes(fm_route())
+    api = one(plan, "aws:apigateway/restApi:RestApi")
+    permission = one(plan, "aws:lambda/permission:Permission", "svc-api-foundation-models-by-modelId-converse-invoke")
+    assert permission.inputs["action"] == "lambda:InvokeFunction"
+    assert permission.inputs["function"] == FM_FUNCTION
+    assert permission.inputs["principal"] == "apigateway.amazonaws.com"
+    assert permission.inputs["sourceArn"] == api.outputs["executionArn"] + "/*/POST/foundation-models/*/converse"
+
+
+def test_lambda_routes_are_in_the_deployment_trigger_and_the_deployment_waits_for_them():
+    plan = render_routes(fm_route())
+    (deployment,) = plan.of_type("aws:apigateway/deployment:Deployment")
+    defining = [r for type_ in SNAPSHOTTED for r in plan.of_type(type_)]
+    api = one(plan, "aws:apigateway/restApi:RestApi")
+    assert set(triggers(plan)) == {r.name for r in defining} | {api.name}
+    assert {r.urn for r in defining} <= set(deployment.dependencies)
+    assert {"svc-api-foundation-models-by-modelId-converse-post", "svc-api-foundation-models-by-modelId-converse-model",
+            "svc-api-foundation-models-by-modelId-converse-integration",
+            "svc-api-foundation-models-by-modelId"} <= set(triggers(plan))
+
+
+@pytest.mark.parametrize("change, changed", [
+    (dict(request_schema={**FM_SCHEMA, "required": ["messages", "system"]}),
+     {"svc-api-foundation-models-by-modelId-converse-model"}),
+    (dict(timeout_ms=10000), {"svc-api-foundation-models-by-modelId-converse-integration"}),
+    (dict(invoke_arn=FM_INVOKE_ARN.replace("fm-proxy", "fm-proxy-2")),
+     {"svc-api-foundation-models-by-modelId-converse-integration"}),
+])
+def test_changing_a_route_changes_the_trigger_of_what_changed(change, changed):
+    base, after = triggers(render_routes(fm_route())), triggers(render_routes(fm_route(**change)))
+    assert {k for k in base if base[k] != after.get(k)} == changed
+
+
+def test_adding_a_route_changes_the_trigger_and_no_routes_leave_the_api_exactly_as_before():
+    assert triggers(render_routes(fm_route())) != triggers(render())
+    plain, empty = render(), render_routes()
+    assert triggers(empty) == triggers(plain)
+    assert {r.name: r.inputs for r in empty.resources} == {r.name: r.inputs for r in plain.resources}
+    # What the serving chain registered before lambda routes existed.
+    assert len(plain.resources) == 94
+    counts = plain.count_by_type()
+    assert [counts.get(t, 0) for t in SNAPSHOTTED] == [2, 2, 2, 0, 1, 1]
+    assert not plain.of_type("aws:lambda/permission:Permission")
+
+
+def test_the_route_timeout_defaults_to_the_apis_and_cannot_exceed_it():
+    plan = render_routes(fm_route(), api={"integration_timeout_ms": 20000})
+    integration = one(plan, "aws:apigateway/integration:Integration",
+                      "svc-api-foundation-models-by-modelId-converse-integration")
+    assert integration.inputs["timeoutMilliseconds"] == 20000
+    with pytest.raises(ValueError, match=r"lambda_routes\[0\].timeout_ms must be 50-20000"):
+        RestApi._validate("x", RestApiArgs(  # type: ignore[arg-type]
+            ingress=None, model_version="1", integration_timeout_ms=20000, lambda_routes=[fm_route(timeout_ms=25000)]))
+
+
+@pytest.mark.parametrize("routes, message", [
+    ([fm_route(path="/foundation-models/{modelId}/converse")], r"lambda_routes\[0\].path must be"),
+    ([fm_route(path="foundation-models//converse")], r"lambda_routes\[0\].path must be"),
+    ([fm_route(path="foundation-models/{model id}/converse")], r"lambda_routes\[0\].path must be"),
+    ([fm_route(path="predict/{modelId}")], r"lambda_routes\[0\].path may not be under /predict"),
+    ([fm_route(), fm_route()], r"lambda_routes\[1\] repeats POST"),
+    ([fm_route(), fm_route(path="foundation-models/{id}/invoke")], r"lambda_routes\[1\].path puts \{id\} beside"),
+    ([fm_route(path="a/{x}/b/{x}")], "repeats a path parameter"),
+    ([fm_route(http_method="GET")], r"lambda_routes\[0\].http_method"),
+    ([fm_route(model_name="Predict-Request")], r"lambda_routes\[0\].model_name"),
+    ([fm_route(model_name="PredictRequest")], r"lambda_routes\[0\].model_name"),
+])
+def test_bad_lambda_routes_are_rejected_naming_the_argument(routes, message):
+    with pytest.raises(ValueError, match=message):
+        RestApi._validate("x", RestApiArgs(ingress=None, model_version="1",  # type: ignore[arg-type]
+                                           lambda_routes=routes))
