@@ -209,6 +209,8 @@ class PolicyPlan:
         self._by_type: dict[str, list[PolicyResource]] = {}
         for r in self.resources:
             self._by_type.setdefault(r.type, []).append(r)
+        # types -> reference value -> the first resource of those types it names (lookup)
+        self._references: dict[tuple[str, ...], dict[str, PolicyResource]] = {}
 
     # -- queries ---------------------------------------------------------------------
     def of_type(self, *types: str) -> list[PolicyResource]:
@@ -257,11 +259,14 @@ class PolicyPlan:
         name = log_group_name(value) if value.startswith("arn:aws:logs:") else None
         if value.startswith("arn:aws:s3:::"):
             name = value[len("arn:aws:s3:::"):]
-        for r in self.of_type(*types):
-            refs = r.references()
-            if value in refs or (name is not None and name in refs):
-                return r
-        return None
+        index = self._references.get(tuple(types))
+        if index is None:
+            index = self._references[tuple(types)] = {}
+            for r in self.of_type(*types):
+                for ref in r.references():
+                    index.setdefault(ref, r)
+        found = index.get(value)
+        return found if found is not None or name is None else index.get(name)
 
     def linked(self, target: PolicyResource, types: Sequence[str], key: str) -> list[PolicyResource]:
         """Resources of `types` whose `key` input points at `target`."""

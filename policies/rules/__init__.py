@@ -4,3 +4,4 @@ from policies.rules import (  # noqa: F401  (registration)
     accounts, data_protection, edge, encryption, identity, logging, network, resilience, resource_policies,
     threat_detection, transport, workloads,
 )
+from policies.rules import foundation_models  # noqa: F401  (registration)

@@ -6,7 +6,8 @@ import re
 from typing import Any, Iterable, Optional
 
 from policies.model import (
-    PolicyPlan, PolicyResource, as_list, is_unknown, log_group_name, policy_document, statements, urn_name,
+    AWS_PROVIDER_TYPE, PolicyPlan, PolicyResource, as_list, assumed_account, is_unknown, log_group_name,
+    policy_document, statements, urn_name,
 )
 from policies.rule import Scope
 
@@ -82,6 +83,10 @@ SECURITY_HUB_STANDARD = "aws:securityhub/standardsSubscription:StandardsSubscrip
 CONFIG_RECORDER = "aws:cfg/recorder:Recorder"
 CONFIG_DELIVERY_CHANNEL = "aws:cfg/deliveryChannel:DeliveryChannel"
 CONFIG_RECORDER_STATUS = "aws:cfg/recorderStatus:RecorderStatus"
+
+GUARDRAIL = "aws:bedrock/guardrail:Guardrail"
+GUARDRAIL_VERSION = "aws:bedrock/guardrailVersion:GuardrailVersion"
+INVOCATION_LOGGING = "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration"
 
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 S3_LOG_DELIVERY = "logging.s3.amazonaws.com"
@@ -303,9 +308,15 @@ def stage_web_acls(plan: PolicyPlan, stage: PolicyResource) -> list[PolicyResour
     return found
 
 
-def region_anchor(plan: PolicyPlan, region: str) -> str:
-    """Where a finding about something missing from a whole region is reported: the region's
-    AWS provider (so a suppression can name it), else the stack."""
+def region_anchor(plan: PolicyPlan, region: str, account: Optional[str] = None) -> str:
+    """Where a finding about something missing from a whole region (of one account, where
+    `account` is given and a provider assumes a role there) is reported: that region's AWS
+    provider (so a suppression can name it), else the stack."""
+    if account:
+        own = next((p.urn for p in plan.of_type(AWS_PROVIDER_TYPE)
+                    if plan.providers.get(f"{p.urn}::{p.id}") == region and assumed_account(p.inputs) == account), None)
+        if own is not None:
+            return own
     return next((ref.rsplit("::", 1)[0] for ref, r in plan.providers.items() if r == region), plan.stack_urn)
 
 

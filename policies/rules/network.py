@@ -84,6 +84,21 @@ def training_no_default_route(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Re
     return _no_training_resources(plan, (ROUTE, ROUTE_TABLE), "default route", _default_routes)
 
 
+# The AWS APIs an air-gapped EKS node group cannot work without (Amazon EKS User Guide, "Deploy
+# private clusters with limited internet access": ECR for images, EC2 for joining, STS for pod
+# credentials, CloudWatch Logs for the control plane's and nodes' logs).
+REQUIRED_INTERFACE_SERVICES = ("ecr.api", "ecr.dkr", "ec2", "sts", "logs")
+
+
+def _service_name(endpoint: PolicyResource) -> str:
+    """`com.amazonaws.<region>.ecr.api` -> `ecr.api` ("" when unknown)."""
+    name = endpoint.get("serviceName")
+    if not isinstance(name, str) or not known(name):
+        return ""
+    parts = name.split(".")
+    return ".".join(parts[3:]) if len(parts) > 3 else ""
+
+
 def _service(endpoint: PolicyResource) -> str:
     name = endpoint.get("serviceName")
     return name.rsplit(".", 1)[-1] if isinstance(name, str) and known(name) else ""
@@ -95,14 +110,20 @@ def _service(endpoint: PolicyResource) -> str:
     level=_air_gapped,
 )
 def training_vpc_endpoints(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
-    """Without egress, images, logs and keys are only reachable through VPC endpoints."""
+    """Without egress, images, logs and keys are only reachable through VPC endpoints: the S3
+    gateway endpoint (image layers, data) and a private-DNS interface endpoint for each AWS API
+    the nodes cannot work without (REQUIRED_INTERFACE_SERVICES: pulling images from ECR, joining
+    the cluster through EC2, assuming pod roles through STS, shipping logs). Any interface endpoint
+    is not enough: one for another service (Bedrock, say) pulls no image."""
     for vpc in _training_vpcs(plan):
         endpoints = resources_for_vpc(plan, vpc, VPC_ENDPOINT)
         s3 = [e for e in endpoints if _service(e) == "s3" and e.get("vpcEndpointType", default="Gateway") == "Gateway"]
-        interface = [e for e in endpoints if e.get("vpcEndpointType") == "Interface" and truthy(e.get("privateDnsEnabled"))]
-        missing = [what for what, found in (("an S3 gateway endpoint", s3), ("private-DNS interface endpoints", interface)) if not found]
-        yield check(not missing, f"{len(endpoints)} VPC endpoints incl. S3 gateway and {len(interface)} interface endpoints",
-                    "training VPC lacks " + " and ".join(missing), vpc)
+        interface = {_service_name(e) for e in endpoints
+                     if e.get("vpcEndpointType") == "Interface" and truthy(e.get("privateDnsEnabled"))}
+        missing = ([] if s3 else ["an S3 gateway endpoint"]) + [
+            f"a private-DNS {service} interface endpoint" for service in REQUIRED_INTERFACE_SERVICES if service not in interface]
+        yield check(not missing, f"{len(endpoints)} VPC endpoints incl. S3 gateway and private-DNS "
+                    + ", ".join(REQUIRED_INTERFACE_SERVICES), "training VPC lacks " + ", ".join(missing), vpc)
 
 
 def _open_cidrs(values: Iterable) -> list[str]:

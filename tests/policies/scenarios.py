@@ -171,24 +171,37 @@ def _(b):
                                            "natGatewayId": "nat-1"}, parent=comp, deps=[rt])
 
 
-def _endpoints(b: PlanBuilder, interface: bool) -> None:
+def _endpoints(b: PlanBuilder, services: tuple[str, ...]) -> None:
     comp, v = training(b)
     b.add(ENDPOINT, "demo-training-s3", {"vpcId": v.id, "serviceName": "com.amazonaws.eu-west-1.s3",
                                          "vpcEndpointType": "Gateway"}, parent=comp, deps=[v])
-    if interface:
-        b.add(ENDPOINT, "demo-training-ecr-api", {"vpcId": v.id, "serviceName": "com.amazonaws.eu-west-1.ecr.api",
-                                                  "vpcEndpointType": "Interface", "privateDnsEnabled": True},
-              parent=comp, deps=[v])
+    for service in services:
+        b.add(ENDPOINT, f"demo-training-{service.replace('.', '-')}",
+              {"vpcId": v.id, "serviceName": f"com.amazonaws.eu-west-1.{service}", "vpcEndpointType": "Interface",
+               "privateDnsEnabled": True}, parent=comp, deps=[v])
+
+
+NODE_SERVICES = ("ecr.api", "ecr.dkr", "ec2", "sts", "logs")
 
 
 @scenario("AIB-004", "s3-gateway-and-interface-endpoints", {"demo-training-vpc": PASS})
 def _(b):
-    _endpoints(b, interface=True)
+    _endpoints(b, NODE_SERVICES)
 
 
 @scenario("AIB-004", "no-interface-endpoints", {"demo-training-vpc": FAIL})
 def _(b):
-    _endpoints(b, interface=False)
+    _endpoints(b, ())
+
+
+@scenario("AIB-004", "only-a-bedrock-endpoint", {"demo-training-vpc": FAIL})
+def _(b):
+    _endpoints(b, ("bedrock-runtime",))
+
+
+@scenario("AIB-004", "no-ecr-dkr-endpoint", {"demo-training-vpc": FAIL})
+def _(b):
+    _endpoints(b, tuple(s for s in NODE_SERVICES if s != "ecr.dkr"))
 
 
 @scenario("AIB-005", "ingress-from-the-vpc-only", {"app-sg": PASS, "app-in": PASS, "app-egress": NA})
