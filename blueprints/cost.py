@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from blueprints.engine import Plan, Resource
+from blueprints.spec import BEDROCK_GEOGRAPHIES as BEDROCK_PROFILE_GEOGRAPHIES
 
 FORMATS: tuple[str, ...] = ("table", "json", "markdown")
 PRICE_DATE = "2026-11"  # when this table was compiled (offline, from AWS's published list prices)
@@ -119,6 +120,24 @@ LUSTRE_GB_MONTH: dict[tuple[str, Optional[int]], float] = {
     ("SCRATCH_1", None): 0.140, ("SCRATCH_2", None): 0.140,
 }
 
+# Amazon Bedrock on-demand list prices per million tokens (input, output), USD, us-east-1, by base
+# model id without its version (an inference profile `eu.x` is priced as `x`: AWS bills a
+# cross-region profile at the source region's price). Longest matching prefix wins.
+BEDROCK_MILLION_TOKENS: dict[str, tuple[float, float]] = {
+    "anthropic.claude-opus-4-5": (5.00, 25.00), "anthropic.claude-opus-4-1": (15.00, 75.00),
+    "anthropic.claude-opus-4": (15.00, 75.00), "anthropic.claude-sonnet-4-5": (3.00, 15.00),
+    "anthropic.claude-sonnet-4": (3.00, 15.00), "anthropic.claude-3-7-sonnet": (3.00, 15.00),
+    "anthropic.claude-3-5-sonnet": (3.00, 15.00), "anthropic.claude-haiku-4-5": (1.00, 5.00),
+    "anthropic.claude-3-5-haiku": (0.80, 4.00), "anthropic.claude-3-haiku": (0.25, 1.25),
+    "amazon.nova-premier": (2.50, 12.50), "amazon.nova-pro": (0.80, 3.20), "amazon.nova-lite": (0.06, 0.24),
+    "amazon.nova-micro": (0.035, 0.14),
+    "amazon.titan-text-express": (0.20, 0.60),
+    "meta.llama3-3-70b-instruct": (0.72, 0.72), "meta.llama3-1-70b-instruct": (0.72, 0.72),
+    "meta.llama3-1-8b-instruct": (0.22, 0.22), "meta.llama4-maverick-17b-instruct": (0.24, 0.97),
+    "mistral.mistral-large-2407": (2.00, 6.00), "mistral.mistral-small-2402": (1.00, 3.00),
+    "cohere.command-r-plus": (3.00, 15.00), "cohere.command-r": (0.50, 1.50),
+}
+
 # Usage assumptions: what a plan cannot know. Each is printed on the lines it prices.
 NAT_GB_PER_MONTH = 100
 ENDPOINT_GB_PER_MONTH = 20
@@ -132,6 +151,13 @@ LOG_GB_PER_MONTH = 5  # per log group
 S3_GB_PER_BUCKET = 100
 ECR_GB_PER_REPOSITORY = 20
 MACIE_GB_PER_JOB = 100
+# Foundation-model tokens per allowed model and inference region (each regional API carries its
+# own traffic), in millions per month.
+FM_MILLION_INPUT_TOKENS_PER_MONTH = 50
+FM_MILLION_OUTPUT_TOKENS_PER_MONTH = 10
+# The foundation-model gateway function's variable listing the models it may call
+# (components/fm_gateway.py; not imported: the CLI starts without the provider SDKs).
+ALLOWED_MODELS_ENV = "ALLOWED_MODELS"
 # Flat monthly assumptions for usage-priced security services, per account and region.
 GUARDDUTY_DETECTOR_MONTH = 50.00  # CloudTrail, VPC flow and DNS log analysis of a modest account
 GUARDDUTY_FEATURE_MONTH = 20.00  # each enabled protection plan (EKS audit/runtime, S3, malware ...)
@@ -455,6 +481,36 @@ def _ecr(p: _Pricer, r: Resource) -> None:
           f"assumed {ECR_GB_PER_REPOSITORY} GB of images")
 
 
+def bedrock_price(model_id: str) -> Optional[tuple[float, float]]:
+    """(input, output) USD per million tokens of a Bedrock model or inference-profile id, from
+    BEDROCK_MILLION_TOKENS; None when the table does not know the model."""
+    first, _, rest = model_id.partition(".")
+    base = rest if first in BEDROCK_PROFILE_GEOGRAPHIES and "." in rest else model_id
+    known = [k for k in BEDROCK_MILLION_TOKENS if base.startswith(k)]
+    return BEDROCK_MILLION_TOKENS[max(known, key=len)] if known else None
+
+
+def _foundation_models(p: _Pricer, r: Resource) -> None:
+    """Tokens of each model the foundation-model proxy of a region may call (its ALLOWED_MODELS)."""
+    variables = _at(r.inputs, "environment", "variables")
+    allowed = variables.get(ALLOWED_MODELS_ENV) if isinstance(variables, dict) else None
+    if not isinstance(allowed, str) or not allowed:
+        return
+    for model_id in allowed.split(","):
+        price = bedrock_price(model_id)
+        note = (f"list price {PRICE_DATE}, us-east-1 (regional prices differ); assumed "
+                f"{FM_MILLION_INPUT_TOKENS_PER_MONTH} M input and {FM_MILLION_OUTPUT_TOKENS_PER_MONTH} M output tokens "
+                "per model and region each month")
+        if price is None:
+            p.add(r, "Bedrock model tokens", 0, "month", 0.0, f"price unknown for {model_id}", label=model_id,
+                  regional=False)
+            continue
+        p.add(r, "Bedrock input tokens", FM_MILLION_INPUT_TOKENS_PER_MONTH, "million tokens", price[0],
+              f"${price[0]}/M input tokens, " + note, label=model_id, regional=False)
+        p.add(r, "Bedrock output tokens", FM_MILLION_OUTPUT_TOKENS_PER_MONTH, "million tokens", price[1],
+              f"${price[1]}/M output tokens, " + note, label=model_id, regional=False)
+
+
 def _flat(item: str, price: float, note: str, unit: str = "month") -> Callable[[_Pricer, Resource], None]:
     def price_it(p: _Pricer, r: Resource) -> None:
         p.add(r, item, 1, unit, price, note)
@@ -512,6 +568,7 @@ ESTIMATORS: dict[str, Callable[[_Pricer, Resource], None]] = {
         f"assumed {CONFIG_ITEMS_PER_MONTH:,} configuration items/month at ${CONFIG_ITEM}/item (rule evaluations not included)"),
     "aws:secretsmanager/secret:Secret": _flat("Secrets Manager secret", SECRET_MONTH, "per secret; API calls not included"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _flat("CloudWatch alarm", ALARM_MONTH, "standard-resolution alarm", "alarm-month"),
+    "aws:lambda/function:Function": _foundation_models,
 }
 
 
@@ -536,7 +593,7 @@ def estimate(plan: Plan) -> CostEstimate:
         "Usage (requests, GB processed, logs, stored data) is assumed per line; change the assumptions at the top of "
         "blueprints/cost.py to match your workload.",
         "Not included: taxes, support, savings plans, inter-region and internet data transfer, node EBS volumes, "
-        "IAM/Lambda/SNS/SQS/Cognito usage.",
+        "IAM/Lambda/SNS/SQS/Cognito usage, Bedrock guardrail text units.",
     ]
     if pricer.unknown_regions:
         assumptions.append("No multiplier for region(s) " + ", ".join(sorted(pricer.unknown_regions)) + ": priced as us-east-1.")

@@ -43,7 +43,7 @@ from typing import Optional
 
 import pulumi
 
-from blueprints import platform
+from blueprints import foundation_models, platform
 from blueprints.context import BlueprintContext, LogSource, WebAclSource
 from blueprints.spec import CanarySpec, InferenceSpec
 from blueprints.tiers import API_AUTHORIZATION_TYPES, RESIDENCY_COUNTRIES
@@ -57,7 +57,7 @@ from components.jwt_authorizer import JwtAuthorizer, JwtAuthorizerArgs
 from components.node_group import NodeGroup, NodeGroupArgs
 from components.private_ingress import PrivateIngress, PrivateIngressArgs
 from components.regional_dns import RegionalDns, RegionalDnsArgs
-from components.rest_api import CognitoAuthorizer, RestApi, RestApiArgs, StageCanary
+from components.rest_api import CognitoAuthorizer, LambdaRoute, RestApi, RestApiArgs, StageCanary
 from components.serving_alarms import ServingAlarms, ServingAlarmsArgs
 from components.serving_workload import ServingWorkload, ServingWorkloadArgs
 from components.user_pool import UserPool, UserPoolArgs
@@ -137,6 +137,7 @@ class InferenceRegion:
     web_acl: WebAcl
     alarms: ServingAlarms
     dns: RegionalDns
+    foundation_models: Optional[foundation_models.FoundationModelRegion] = None
 
 
 @dataclass
@@ -175,6 +176,8 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
     images = _images(ctx, region, base)
 
     vpc = platform.network(ctx, f"{base}-net", region, _cidr(index))
+    fm_spec = ctx.spec.foundation_models
+    fm = foundation_models.build_region(ctx, region, base, vpc, _cidr(index), fm_spec) if fm_spec else None
     cluster, gpu_nodes = _serving_cluster(ctx, region, base, vpc, images)
     workload = ServingWorkload(
         f"{base}-serving",
@@ -202,7 +205,8 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
     # several continents) would be blocked: health then comes from an alarm and the API keeps
     # no anonymous route at all.
     alarm_health = tier.waf_geo_allowlist
-    api = _rest_api(ctx, region, base, ingress, user_pool, model_version, health_route=not alarm_health)
+    api = _rest_api(ctx, region, base, ingress, user_pool, model_version, health_route=not alarm_health,
+                    lambda_routes=[fm.proxy.route] if fm else [])
     web_acl = _web_acl(ctx, region, base, api)
 
     # Alarms come before DNS: the alarm-based health check refers to one.
@@ -214,6 +218,8 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
                           kms_key=ctx.key("logs", region, required=True), tags=ctx.tags),
         opts=opts,
     )
+    if fm is not None and fm_spec is not None:
+        foundation_models.alarms(ctx, region, base, fm_spec, fm, alarms.topic_arn)
     dns = RegionalDns(
         f"{base}-dns",
         RegionalDnsArgs(
@@ -229,7 +235,8 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
         opts=opts,
     )
     return InferenceRegion(region=region, vpc=vpc, cluster=cluster, gpu_nodes=gpu_nodes, workload=workload,
-                           canary=canary, ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns)
+                           canary=canary, ingress=ingress, api=api, web_acl=web_acl, alarms=alarms, dns=dns,
+                           foundation_models=fm)
 
 
 def model_bucket(ctx: BlueprintContext, region: str, *, replicated_from: pulumi.Input[str],
@@ -300,7 +307,7 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
 
 
 def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIngress, user_pool: Optional[UserPool],
-              model_version: str, *, health_route: bool) -> RestApi:
+              model_version: str, *, health_route: bool, lambda_routes: list[LambdaRoute]) -> RestApi:
     """The REST API with the spec's authentication (allowed by the tier), its access logs handed
     to the security blueprint."""
     tier, spec, inference, opts = ctx.tier, ctx.spec, ctx.spec.inference, ctx.opts(region)
@@ -326,6 +333,7 @@ def _rest_api(ctx: BlueprintContext, region: str, base: str, ingress: PrivateIng
             token_authorizer=token_authorizer,
             api_key_required=inference.api_key_required,
             health_route=health_route,
+            lambda_routes=tuple(lambda_routes),
             canary=canary,
             log_retention_days=tier.log_retention_days,
             log_kms_key=logs_key,

@@ -180,6 +180,13 @@ BEDROCK_PROVIDERS: tuple[str, ...] = (
 BEDROCK_GEOGRAPHIES: tuple[str, ...] = ("global", "us", "eu", "apac", "jp", "au", "ca", "us-gov")
 BEDROCK_MODEL_ID_PATTERN = (r"^(?:(?P<geo>" + "|".join(re.escape(g) for g in BEDROCK_GEOGRAPHIES) + r")\.)?"
                             r"(?P<provider>[a-z0-9]+)\.(?P<model>[a-z0-9][a-z0-9._-]{0,98}[a-z0-9])(?::(?P<version>[0-9]+))?$")
+# Models Bedrock Guardrails does not apply to (Bedrock User Guide, "Supported Regions and models for
+# Amazon Bedrock Guardrails": embeddings, rerank, speech), by base-id prefix. Every call through the
+# gateway carries the guardrail and IAM denies invoking without it, so these could never be called.
+GUARDRAIL_UNSUPPORTED_MODELS: tuple[str, ...] = (
+    "amazon.titan-embed-", "amazon.nova-2-multimodal-embeddings-", "amazon.rerank-", "amazon.nova-2-sonic-",
+    "amazon.nova-2-5-sonic", "amazon.nova-sonic-", "cohere.embed-", "cohere.rerank-",
+)
 # A Bedrock guardrail's denied topic: name 1-100 of letters, digits and - _ ! ? . and spaces;
 # definition up to 200 characters; up to 5 example phrases of up to 100 (CreateGuardrail).
 TOPIC_NAME_PATTERN = r"^[0-9a-zA-Z_!?. -]{1,100}$"
@@ -697,6 +704,11 @@ def _foundation_model_problems(model: BlueprintSpec, tier: Tier, residency: str,
     for i, model_id in enumerate(fm.models):
         parts = model_id_parts(model_id)
         geo = parts[0] if parts else None
+        base = model_id.split(".", 1)[1] if geo else model_id
+        if base.startswith(GUARDRAIL_UNSUPPORTED_MODELS):
+            problems.append(f"foundationModels.models[{i}]: {model_id!r} cannot carry a Bedrock guardrail (embedding, "
+                            "rerank and speech models do not support guardrails), and every call through the gateway "
+                            "must; remove it and call it outside the gateway")
         if geo is None:
             continue
         if geo == "global":

@@ -23,7 +23,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from blueprints import inference, platform
+from blueprints import foundation_models, inference, platform
 from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG
 from blueprints.context import BlueprintContext
 from components.ecr_repository import EcrRepository
@@ -39,6 +39,7 @@ from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
+TRAINING_CIDR = "10.20.0.0/16"
 # Object actions an air-gapped bucket serves only through the training VPC's S3 endpoints: the
 # gateway (the cluster) and, where people have a path, the interface endpoint (people).
 VPCE_ONLY_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
@@ -88,8 +89,11 @@ def build(ctx: BlueprintContext) -> Training:
     #    only the VPC itself: people (loading data, promoting models) come through an S3 interface
     #    endpoint that their networks reach over the Transit Gateway / VPN (_people_endpoint).
     people_endpoint, resolve_bucket_arns = _people_endpoint(ctx)
-    vpc = platform.network(ctx, f"{name}-training", region, "10.20.0.0/16", first_zone=spec.availability_zone,
+    vpc = platform.network(ctx, f"{name}-training", region, TRAINING_CIDR, first_zone=spec.availability_zone,
                            s3_interface_endpoint=people_endpoint)
+    if ctx.spec.foundation_models is not None:
+        # Fine-tuning and evaluation jobs reach the listed foundation models privately.
+        foundation_models.training_endpoint(ctx, vpc, TRAINING_CIDR, ctx.spec.foundation_models)
 
     # 2. Storage: the buckets, EBS encryption by default. Where production inference runs in
     #    another account, what the approver promotes (approved/) replicates into that account's

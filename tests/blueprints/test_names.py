@@ -36,15 +36,20 @@ LIMITS = {
     "aws:kms/alias:Alias": ("name", 256, r"^alias/(?!aws/)[a-zA-Z0-9/_-]+$"),
     "aws:iam/instanceProfile:InstanceProfile": ("name", 128, r"^[\w+=,.@-]+$"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("name", 128, r"^[a-zA-Z0-9().\-/_]+$"),
+    # Bedrock CreateGuardrail: name 1-50 of [0-9a-zA-Z-_]
+    "aws:bedrock/guardrail:Guardrail": ("name", 50, r"^[0-9a-zA-Z-_]+$"),
 }
 # Security-group and rule descriptions: the characters EC2 accepts.
 DESCRIPTION = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=;{}!$*]{0,255}$")
 DESCRIBED = ("aws:ec2/securityGroup:SecurityGroup", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
              "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
 
+FOUNDATION_MODELS = {"enabled": True, "models": ["anthropic.claude-haiku-4-5-20251001-v1:0"]}
 WORST_CASES = {
-    "public": ({"name": LONGEST_NAME, "inference": {"regions": ["ap-southeast-4", "ap-northeast-3"]}}, "ap-southeast-3"),
-    "restricted": ({"name": LONGEST_NAME, "inference": {"regions": ["eu-central-2", "eu-south-2"]}}, "eu-central-2"),
+    "public": ({"name": LONGEST_NAME, "inference": {"regions": ["ap-southeast-4", "ap-northeast-3"]},
+                "foundationModels": FOUNDATION_MODELS}, "ap-southeast-3"),
+    "restricted": ({"name": LONGEST_NAME, "inference": {"regions": ["eu-central-2", "eu-south-2"]},
+                    "foundationModels": FOUNDATION_MODELS}, "eu-central-2"),
     "internal": ({"name": LONGEST_NAME, "inference": {"regions": ["us-west-2"], "domainName": "api.example.com",
                                                       "hostedZoneId": "Z0123456789ABCDEFGHIJ"}}, "us-east-2"),
 }

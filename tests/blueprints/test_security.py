@@ -34,6 +34,7 @@ SOURCE_OF_GROUP = (
     (re.compile(r"^/aws/vpc/flow-logs/"), "vpc-flow"),
     (re.compile(r"^/aws/eks/[^/]+/cluster$"), "eks-audit"),
     (re.compile(r"^/aws/apigateway/.+/access(/Canary)?$"), "api-access"),  # the stage's, its canary's
+    (re.compile(r"^/aws/bedrock/.+/model-invocations$"), "bedrock-invocations"),  # foundationModels
 )
 
 
@@ -168,7 +169,8 @@ def test_a_subscription_filter_per_shipped_source_and_none_for_the_rest(example_
         assert account(plan, f) == account(plan, stream) == owner
         assert f.inputs["filterPattern"] == ""
     kinds = {groups[g][0] for g in shipped}
-    assert kinds == set(get_tier(tier).siem_sources) - {"waf"}, "every non-WAF source the tier lists is shipped"
+    fm = {"bedrock-invocations"} if get_tier(tier).ships("bedrock-invocations") else set()
+    assert kinds == set(get_tier(tier).siem_sources) - {"waf"} | fm, "every non-WAF source the tier lists is shipped"
 
 
 @pytest.mark.parametrize("tier", EXAMPLES)

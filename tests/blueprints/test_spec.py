@@ -457,14 +457,14 @@ def test_the_external_id_is_sent_where_the_tier_separates_accounts():
 CLAUDE = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
-def fm(models=(f"eu.{CLAUDE}", "amazon.titan-embed-text-v2:0"), **guardrail):
+def fm(models=(f"eu.{CLAUDE}", "amazon.nova-pro-v1:0"), **guardrail):
     return {"foundationModels": {"enabled": True, "models": list(models), **({"guardrail": guardrail} if guardrail else {})}}
 
 
 def test_foundation_models_are_off_by_default_and_on_with_the_tier_defaults():
     assert parse_spec(spec_config("restricted"), region="eu-west-1").foundation_models is None
     spec = parse_spec(spec_config("restricted", fm()), region="eu-west-1")
-    assert spec.foundation_models.models == [f"eu.{CLAUDE}", "amazon.titan-embed-text-v2:0"]
+    assert spec.foundation_models.models == [f"eu.{CLAUDE}", "amazon.nova-pro-v1:0"]
     assert (spec.pii_action, spec.foundation_models.guardrail.prompt_attack) == ("block", "high")
     assert parse_spec(spec_config("public", fm([f"global.{CLAUDE}"])), region="eu-west-1").pii_action == "anonymize"
 
@@ -523,6 +523,8 @@ def test_the_tier_minimum_itself_is_allowed(tier, guardrail):
     (fm([CLAUDE, CLAUDE]), "foundationModels.models"),
     (fm([f"amazon.model-{i}" for i in range(21)]), "foundationModels.models"),
     (fm([]), "foundationModels.models"),
+    (fm(["amazon.titan-embed-text-v2:0"]), "foundationModels.models[0]"),
+    (fm([f"eu.{CLAUDE}", "cohere.embed-english-v3"]), "foundationModels.models[1]"),
     (fm(deniedTopics=[{"name": "advice"}]), "foundationModels.guardrail.deniedTopics[0].definition"),
     (fm(deniedTopics=[{"name": "advice", "definition": "x" * 201}]), "foundationModels.guardrail.deniedTopics[0].definition"),
     (fm(deniedTopics=[{"name": f"t{i}", "definition": "d"} for i in range(31)]), "foundationModels.guardrail.deniedTopics"),

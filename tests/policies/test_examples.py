@@ -171,6 +171,32 @@ def remove_security_hub(plan: dict) -> str:
     return "aws-111111111111-eu-west-1"  # reported against each account's provider in each region
 
 
+def remove_invocation_logging(plan: dict) -> str:
+    """The inference account's invocation logging in eu-west-1 (issue 10)."""
+    inference = plan["accounts"]["inference"]
+    (step,) = [s for s in _steps(plan, "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration",
+                                 "inf-euw1") if inference in s["provider"]]
+    plan["steps"].remove(step)
+    return f"aws-{inference}-eu-west-1"
+
+
+def remove_the_guardrail_condition(plan: dict) -> str:
+    step = _steps(plan, "aws:iam/policy:Policy", "inf-euw1-fm-invoke")[0]
+    doc = json.loads(step["newState"]["inputs"]["policy"])
+    for stmt in doc["Statement"]:
+        for operator in list(stmt.get("Condition", {})):
+            stmt["Condition"][operator].pop("bedrock:GuardrailIdentifier", None)
+    step["newState"]["inputs"]["policy"] = step["newState"]["outputs"]["policy"] = json.dumps(doc)
+    return urn_name(step["urn"])
+
+
+def remove_the_pii_filter(plan: dict) -> str:
+    step = _steps(plan, "aws:bedrock/guardrail:Guardrail", "inf-euw1")[0]
+    for state in (step["newState"]["inputs"], step["newState"]["outputs"]):
+        state.pop("sensitiveInformationPolicyConfig", None)
+    return urn_name(step["urn"])
+
+
 MUTATIONS: list[tuple[Callable[[dict], str], str]] = [
     (remove_the_trail, "AIB-041"),
     (remove_every_network_policy, "AIB-110"),
@@ -187,6 +213,9 @@ MUTATIONS: list[tuple[Callable[[dict], str], str]] = [
     (add_internet_gateway_to_training_vpc, "AIB-001"),
     (unprotect_bucket, "AIB-091"),
     (disable_key_rotation, "AIB-022"),
+    (remove_invocation_logging, "AIB-170"),
+    (remove_the_guardrail_condition, "AIB-176"),
+    (remove_the_pii_filter, "AIB-171"),
 ]
 
 

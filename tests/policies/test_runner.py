@@ -59,8 +59,9 @@ def test_residency_argument_and_inference(clean_plan) -> None:
     assert run(plan).residency == "eu"  # inferred from the home region, eu-west-1
     text, code = check(plan, residency="us", fmt="json")
     assert code == 1
-    # every eu region is outside us, and so is the WAF's EU country allowlist
-    assert {f["rule"] for f in json.loads(text)["findings"] if f["outcome"] == "violation"} == {"AIB-089", "AIB-093"}
+    # every eu region is outside us, and so are the WAF's EU country allowlist and the eu. model profile
+    assert {f["rule"] for f in json.loads(text)["findings"] if f["outcome"] == "violation"} == {
+        "AIB-089", "AIB-093", "AIB-175"}
 
 
 def test_suppression_turns_a_violation_into_a_reported_suppression(plan_with_open_sg) -> None:

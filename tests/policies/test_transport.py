@@ -100,9 +100,11 @@ def _http_jwt_issuer(plan):
 
 
 def _plaintext_internet_integration(plan):
+    """The /predict integrations (VPC link) sent over the internet in plain HTTP."""
     for s in _states(plan, "aws:apigateway/integration:Integration"):
-        s["inputs"].update(connectionType="INTERNET", uri="http://backend.example.com/predict")
-        s["inputs"].pop("connectionId")
+        if "connectionId" in s["inputs"]:
+            s["inputs"].update(connectionType="INTERNET", uri="http://backend.example.com/predict")
+            s["inputs"].pop("connectionId")
 
 
 MUTATIONS: list[tuple[str, str, str, Callable[[dict], None]]] = [
