@@ -19,7 +19,7 @@ demo: $(STAMP)
 # Two workers (the build machines have two cores); --dist loadfile keeps a file's tests, and
 # the renders they share, on one worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # Render time and peak memory of every example against the targets in bench/render.py.
 bench: $(STAMP)

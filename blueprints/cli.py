@@ -21,6 +21,7 @@ from blueprints import tiers as tiers_mod
 from blueprints.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
 from blueprints.spec import SiemSpec, SpecError
 from policies import runner as runner_mod
+from policies.evaluate import parse_suppressions, resolve_residency
 
 app = typer.Typer(
     name="blueprint",
@@ -277,7 +278,17 @@ def check(
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
-    rendered, spec = _load_plan(source)
+    if source.suffix == ".json":
+        rendered, spec = _load_plan(source)
+    else:
+        stack, spec = _spec_of(source)
+        # A bad suppression or residency is the user's to fix before anything is rendered.
+        try:
+            parse_suppressions([s.model_dump() for s in spec.model.suppressions])
+            resolve_residency(residency, spec.region)
+        except ValueError as exc:
+            _fail(f"{source}: {exc}")
+        rendered = render_stack(stack)
     suppressions = [s.model_dump() for s in [*spec.model.suppressions, *spec.implied_suppressions]] \
         if spec is not None else []
     if residency is None and spec is not None:

@@ -70,7 +70,7 @@ def write_stack(tmp_path: Path, blueprint: Any, *, region: str = "eu-west-1", st
 @functools.lru_cache(maxsize=None)
 def _render_cached(key: str) -> Plan:
     tier, changes, region = json.loads(key)
-    return _render(tier, changes, region)
+    return _shared(f"render:{key}", lambda: _render(tier, changes, region))
 
 
 def _render(tier: str, changes: dict[str, Any], region: str) -> Plan:
@@ -92,14 +92,52 @@ def render() -> Callable[..., Plan]:
     return _go
 
 
+# Where the pytest-xdist workers of one run share the plans they render (set by the session
+# fixture below; None: render in this process). A plan costs seconds to render and both workers
+# need the examples and the common configs: the first worker to ask renders it, the other loads
+# its pickle.
+_SHARED_PLANS: Optional[Path] = None
+
+
+def _shared(key: str, build: Callable[[], Plan]) -> Plan:
+    """The plan `build` renders, rendered once per test run across workers (keyed by `key`)."""
+    if _SHARED_PLANS is None:
+        return build()
+    import fcntl
+    import hashlib
+    import pickle
+
+    _SHARED_PLANS.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    cached = _SHARED_PLANS / f"{digest}.pickle"
+    with open(_SHARED_PLANS / f"{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one render per run; the other worker waits for it
+        if cached.exists():
+            return pickle.loads(cached.read_bytes())
+        plan = build()
+        partial = cached.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(plan))
+        partial.replace(cached)
+        return plan
+
+
 @functools.lru_cache(maxsize=None)
 def _example(tier: str) -> Plan:
-    return render_stack(load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml"))
+    return _shared(f"example:{tier}", lambda: render_stack(load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _share_example_plans(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """Under pytest-xdist, the workers of this run share a directory next to their base temps."""
+    global _SHARED_PLANS
+    if worker_id != "master":
+        _SHARED_PLANS = tmp_path_factory.getbasetemp().parent / "example-plans"
 
 
 @pytest.fixture(scope="session")
 def example_plan() -> Callable[[str], Plan]:
-    """example_plan("restricted") -> the plan of stacks/Pulumi.restricted-example.yaml (cached)."""
+    """example_plan("restricted") -> the plan of stacks/Pulumi.restricted-example.yaml (cached,
+    rendered once per test run)."""
     return _example
 
 
@@ -112,3 +150,28 @@ def render_component() -> Callable[..., Plan]:
         return run_program(fn, stack=stack, config={"aws:region": region}, secret_keys=[])
 
     return _go
+
+
+_CLI_RENDERS: dict[str, Plan] = {}
+
+
+@pytest.fixture
+def cli_renders(monkeypatch):
+    """The verbs render through blueprints.cli.render_stack; here one render serves every verb
+    that reads the same stack (the example stacks' renders are the session's). The plans are
+    read-only to the CLI; that rendering is deterministic is tested in test_engine.py."""
+    from blueprints import cli
+
+    real = cli.render_stack
+
+    def shared(stack, program=None):
+        if program is not None:
+            return real(stack, program)
+        if stack.path.resolve().parent == STACKS.resolve() and stack.stack.endswith("-example"):
+            return _example(stack.stack.removesuffix("-example"))
+        key = json.dumps([stack.stack, stack.runtime_config()], sort_keys=True)
+        if key not in _CLI_RENDERS:
+            _CLI_RENDERS[key] = _shared(f"cli:{key}", lambda: real(stack))
+        return _CLI_RENDERS[key]
+
+    monkeypatch.setattr(cli, "render_stack", shared)

@@ -19,30 +19,8 @@ def run(*args):
     return result
 
 
-_RENDERS: dict[str, object] = {}
-
-
-@pytest.fixture(autouse=True)
-def _share_renders(monkeypatch):
-    """The verbs render through blueprints.cli.render_stack; here one render serves every verb
-    that reads the same stack (the example stacks' renders are the session's). The plans are
-    read-only to the CLI; that rendering is deterministic is tested in test_engine.py."""
-    from blueprints import cli
-    from tests.conftest import _example
-
-    real = cli.render_stack
-
-    def shared(stack, program=None):
-        if program is not None:
-            return real(stack, program)
-        if stack.path.resolve().parent == STACKS.resolve() and stack.stack.endswith("-example"):
-            return _example(stack.stack.removesuffix("-example"))
-        key = json.dumps([stack.stack, stack.runtime_config()], sort_keys=True)
-        if key not in _RENDERS:
-            _RENDERS[key] = real(stack)
-        return _RENDERS[key]
-
-    monkeypatch.setattr(cli, "render_stack", shared)
+# One render serves every verb that reads the same stack (tests/conftest.py `cli_renders`).
+pytestmark = pytest.mark.usefixtures("cli_renders")
 
 
 # -- tiers ------------------------------------------------------------------------------

@@ -26,7 +26,10 @@ def test_plan_json_has_the_design_shape(example_plan):
     assert list(example_plan("public").to_dict()) == ["version", "project", "stack", "tier", "steps", "changeSummary"]
 
 
-@pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
+# The simplest example and the one with every feature (three accounts, two regions, canary-ready
+# API, foundation models): a second render in this process must match the first byte for byte
+# (under xdist the first may even come from the other worker's process).
+@pytest.mark.parametrize("tier", ["public", "restricted"])
 def test_same_input_gives_byte_identical_output(example_plan, tier):
     again = render_stack(load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml")).to_json()
     assert again == example_plan(tier).to_json()
@@ -62,14 +65,14 @@ def test_invokes_are_answered_per_region(example_plan):
     assert subnets and {s.inputs["availabilityZone"][:-1] for s in subnets} == {"eu-central-1"}
 
 
-def test_secure_values_never_reach_the_plan():
+def test_secure_values_never_reach_the_plan(example_plan):
     text = (STACKS / "Pulumi.restricted-example.yaml").read_text()
     ciphertext = text.split("secure:")[1].split()[0]
     stack = load_stack_file(STACKS / "Pulumi.restricted-example.yaml")
     config, secret_keys = stack.runtime_config()
     assert secret_keys == ["ai-blueprints:blueprint"]
     assert json.loads(config["ai-blueprints:blueprint"])["siem"]["token"] == "[secret]"
-    assert ciphertext not in render_stack(stack).to_json()
+    assert ciphertext not in example_plan("restricted").to_json()  # rendered from that same file
 
 
 def test_every_registered_resource_is_recorded_with_its_parent(example_plan):

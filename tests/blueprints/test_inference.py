@@ -13,7 +13,6 @@ from blueprints.program import load_spec
 from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
 from tests.conftest import EXAMPLES, STACKS
 
-DOMAIN = {"inference": {"domainName": "api.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}}
 MULTI_REGION = {"confidential": ("eu-central-1", "eu-west-1"), "restricted": ("eu-west-1", "eu-central-1")}
 # The serving resources the issue requires in every region, by type.
 PER_REGION_TYPES = (
@@ -273,8 +272,8 @@ def test_on_air_gapped_tiers_the_canary_comes_from_the_model_servers_mirror(exam
         assert container["image"] == f"{mirror.outputs['repositoryUrl']}:1.5.0"
 
 
-def test_restricted_domain_fails_over_from_the_first_region(render):
-    plan = render("restricted", DOMAIN)
+def test_restricted_domain_fails_over_from_the_first_region(example_plan):
+    plan = example_plan("restricted")  # the example names a domain and its hosted zone
     records = {r.region: r for r in plan.of_type("aws:route53/record:Record") if r.name.endswith("-dns-record")}
     assert records["eu-west-1"].inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
     assert records["eu-central-1"].inputs["failoverRoutingPolicies"] == [{"type": "SECONDARY"}]
@@ -283,8 +282,8 @@ def test_restricted_domain_fails_over_from_the_first_region(render):
     assert sorted(c.region for c in certs) == ["eu-central-1", "eu-west-1"]
 
 
-def test_confidential_domain_routes_by_latency(render):
-    plan = render("confidential", DOMAIN)
+def test_confidential_domain_routes_by_latency(example_plan):
+    plan = example_plan("confidential")  # the example names a domain and its hosted zone
     records = [r for r in plan.of_type("aws:route53/record:Record") if r.name.endswith("-dns-record")]
     assert sorted(r.inputs["latencyRoutingPolicies"][0]["region"] for r in records) == ["eu-central-1", "eu-west-1"]
     assert all(r.inputs["healthCheckId"] for r in records)
@@ -317,9 +316,10 @@ def _build(spec):
 def test_log_sources_and_web_acls_are_handed_to_security_per_region():
     ctx = _context("restricted")
     kinds = sorted((s.region, s.kind) for s in ctx.log_sources)
-    # Two API access log groups per region: the stage's and its canary's (`/Canary`).
+    # Two API access log groups per region: the stage's and its canary's (`/Canary`); the
+    # example's foundation-model invocation logs.
     assert kinds == sorted((r, k) for r in MULTI_REGION["restricted"]
-                           for k in ("api-access", "api-access", "eks-audit", "vpc-flow"))
+                           for k in ("api-access", "api-access", "bedrock-invocations", "eks-audit", "vpc-flow"))
     assert sorted(a.region for a in ctx.web_acls) == sorted(MULTI_REGION["restricted"])
 
 
@@ -399,8 +399,8 @@ def test_deletion_protection_of_the_nlb_and_user_pool_follows_the_tier(example_p
     assert pool.inputs["deletionProtection"] == ("ACTIVE" if protect else "INACTIVE")
 
 
-def test_one_region_owns_the_certificate_validation_record_every_region_uses(render):
-    plan = render("restricted", DOMAIN)
+def test_one_region_owns_the_certificate_validation_record_every_region_uses(example_plan):
+    plan = example_plan("restricted")
     (record,) = [r for r in plan.of_type("aws:route53/record:Record") if r.name.endswith("-cert-validation")]
     assert record.region == MULTI_REGION["restricted"][0]
     validations = plan.of_type("aws:acm/certificateValidation:CertificateValidation")
@@ -443,12 +443,12 @@ def serving_resources(plan, blueprint):
     return [r for r in found if r.custom and r.type.startswith("aws:")]
 
 
-@pytest.mark.parametrize("tier, blueprint", [("restricted", "demo-restricted"), ("confidential", "demo-conf")])
-def test_serving_lives_in_the_inference_account(render, tier, blueprint):
+@pytest.mark.parametrize("tier, blueprint", [("restricted", "fraud-models"), ("confidential", "claims-triage")])
+def test_serving_lives_in_the_inference_account(example_plan, tier, blueprint):
     """Clusters, API, WAF, DNS records and health checks, certificates, alarms and the model
     buckets: all registered with providers that assume the deploy role in accounts.inference
-    (the hosted zone must be that account's: see blueprints/inference.py)."""
-    plan = render(tier, DOMAIN)
+    (the hosted zone must be that account's: see blueprints/inference.py). The examples name a domain."""
+    plan = example_plan(tier)
     resources = serving_resources(plan, blueprint)
     kinds = {r.type for r in resources}
     assert {"aws:eks/cluster:Cluster", "aws:apigateway/restApi:RestApi", "aws:wafv2/webAcl:WebAcl",

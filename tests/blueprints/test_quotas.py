@@ -166,7 +166,7 @@ def test_internal_with_a_single_nat_gateway_per_vpc_needs_no_warning():
     assert elastic_ip_warnings(spec) == []
 
 
-def test_plan_prints_the_quotas_beside_the_defaults():
+def test_plan_prints_the_quotas_beside_the_defaults(cli_renders):
     result = CliRunner().invoke(app, ["plan", str(STACKS / "Pulumi.restricted-example.yaml")])
     assert result.exit_code == 0, result.output
     text = result.output
