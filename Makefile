@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/blueprint plan stacks/Pulumi.restricted-example.yaml
 
-# Two workers (the build machines have two cores); --dist loadfile keeps a file's tests, and
-# the renders they share, on one worker.
+# Two workers (the build machines have two cores); worksteal balances them to the end, and the
+# workers share the plans they render (tests/conftest.py _shared).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
