@@ -175,7 +175,7 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
     model_version = _model_version(inference.model_image or "")
     images = _images(ctx, region, base)
 
-    vpc = platform.network(ctx, f"{base}-net", region, _cidr(index))
+    vpc = platform.network(ctx, f"{base}-net", region, _cidr(index), part="inference")
     fm_spec = ctx.spec.foundation_models
     fm = foundation_models.build_region(ctx, region, base, vpc, _cidr(index), fm_spec) if fm_spec else None
     cluster, gpu_nodes = _serving_cluster(ctx, region, base, vpc, images)

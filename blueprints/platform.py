@@ -28,15 +28,18 @@ SYSTEM_INSTANCE_TYPES = ("m7i.large",)
 # Cluster add-on images, mirrored into private ECR where nodes cannot reach their registries
 # (`crane copy <upstream> <repository_url>:<tag>`).
 NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
+NEURON_DEVICE_PLUGIN_TAG = "2.28.27.0"  # public.ecr.aws/neuron/neuron-device-plugin (the Neuron Helm chart's)
 EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
 CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 
 
-def egress(spec: Spec) -> dict[str, Any]:
-    """The IsolatedVpcArgs that decide every VPC's way out, and so its NAT gateways and Elastic
-    IPs: NAT where the tier allows it, laid out as `natGateways` (or the tier) says. The VPCs
-    below and the quota report (blueprints/quotas.py) both read it."""
-    return {"nat_egress": not spec.tier.air_gapped, "nat_gateways": spec.nat_gateways or "per-az"}
+def egress(spec: Spec, part: str = "training") -> dict[str, Any]:
+    """The IsolatedVpcArgs that decide a VPC's way out, and so its NAT gateways and Elastic IPs:
+    NAT where the tier allows it for that `part` (training_egress, inference_egress), laid out as
+    `natGateways` (or the tier) says. The VPCs below and the quota report (blueprints/quotas.py)
+    both read it."""
+    air_gapped = spec.tier.inference_air_gapped if part == "inference" else spec.tier.air_gapped
+    return {"nat_egress": not air_gapped, "nat_gateways": spec.nat_gateways or "per-az"}
 
 
 def network_regions(spec: Spec) -> list[tuple[Optional[str], str]]:
@@ -49,18 +52,19 @@ def network_regions(spec: Spec) -> list[tuple[Optional[str], str]]:
 
 def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,
             first_zone: Optional[str] = None,
-            s3_interface_endpoint: Optional[S3InterfaceEndpoint] = None) -> IsolatedVpc:
+            s3_interface_endpoint: Optional[S3InterfaceEndpoint] = None, part: str = "training") -> IsolatedVpc:
     """A VPC with NAT egress where the tier allows it and VPC endpoints only where it does not;
     `first_zone`: an AZ it must span, first (IsolatedVpcArgs.first_zone); `s3_interface_endpoint`:
     S3 for networks outside the VPC (IsolatedVpcArgs.s3_interface_endpoint)."""
     tier = ctx.tier
+    air_gapped = tier.inference_air_gapped if part == "inference" else tier.air_gapped
     vpc = IsolatedVpc(
         name,
         IsolatedVpcArgs(
             cidr_block=cidr_block,
             first_zone=first_zone,
-            **egress(ctx.spec),
-            interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if tier.air_gapped else (),
+            **egress(ctx.spec, part),
+            interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if air_gapped else (),
             s3_interface_endpoint=s3_interface_endpoint,
             flow_log_retention_days=tier.log_retention_days,
             flow_log_kms_key=ctx.key("logs", region),

@@ -78,6 +78,10 @@ class Tier:
     summary: str
     # Network
     training_egress: Literal["nat", "endpoints"]  # endpoints: no IGW, no NAT, VPC endpoints only
+    # The inference VPCs' way out, the same choice for the serving network: with `endpoints` no
+    # internet gateway, NAT gateway or default route there either (the model server and the
+    # gateway function reach AWS through VPC endpoints; clients come in through API Gateway).
+    inference_egress: Literal["nat", "endpoints"]
     eks_public_endpoint: Literal["open", "allowlisted", "none"]  # private endpoint is always on
     # NAT gateways per VPC where VPCs have NAT (the training VPC on `nat`, and the inference VPCs):
     # the default of spec `natGateways`, which may choose either; None where there is no NAT.
@@ -153,6 +157,10 @@ class Tier:
     def air_gapped(self) -> bool:
         return self.training_egress == "endpoints"
 
+    @property
+    def inference_air_gapped(self) -> bool:
+        return self.inference_egress == "endpoints"
+
     def ships(self, source: str) -> bool:
         """Whether the SIEM shipping carries `source`. Bedrock invocation logs travel with the
         API access logs: a tier that ships one ships the other (where foundation models are on)."""
@@ -168,7 +176,7 @@ TIERS: dict[str, Tier] = {
     "public": Tier(
         name="public", rank=0,
         summary="Public or synthetic data: defended edge, NAT egress, AWS-managed keys.",
-        training_egress="nat", eks_public_endpoint="open", nat_gateways="single",
+        training_egress="nat", inference_egress="nat", eks_public_endpoint="open", nat_gateways="single",
         keys="aws-managed", key_rotation=False,
         s3_tls_only=False, s3_versioning=False, s3_access_logging=False, s3_object_lock=False,
         log_retention_days=30,
@@ -184,7 +192,7 @@ TIERS: dict[str, Tier] = {
     "internal": Tier(
         name="internal", rank=1,
         summary="Internal business data: CMKs with rotation, TLS-only buckets, GuardDuty.",
-        training_egress="nat", eks_public_endpoint="allowlisted", nat_gateways="per-az",
+        training_egress="nat", inference_egress="nat", eks_public_endpoint="allowlisted", nat_gateways="per-az",
         keys="cmk", key_rotation=True,
         s3_tls_only=True, s3_versioning=True, s3_access_logging=False, s3_object_lock=False,
         log_retention_days=90,
@@ -201,7 +209,7 @@ TIERS: dict[str, Tier] = {
     "confidential": Tier(
         name="confidential", rank=2,
         summary="Customer or proprietary data: air-gapped training, CMK per data domain, DLP.",
-        training_egress="endpoints", eks_public_endpoint="none", nat_gateways=None,
+        training_egress="endpoints", inference_egress="endpoints", eks_public_endpoint="none", nat_gateways=None,
         keys="cmk-per-domain", key_rotation=True,
         s3_tls_only=True, s3_versioning=True, s3_access_logging=True, s3_object_lock=False,
         log_retention_days=365,
@@ -222,7 +230,7 @@ TIERS: dict[str, Tier] = {
         name="restricted", rank=3,
         summary="Regulated data (PHI, PCI, trading): all of confidential, immutable audit, "
         "IAM-only API, geo allowlist, no spot.",
-        training_egress="endpoints", eks_public_endpoint="none", nat_gateways=None,
+        training_egress="endpoints", inference_egress="endpoints", eks_public_endpoint="none", nat_gateways=None,
         keys="cmk-per-domain", key_rotation=True,
         s3_tls_only=True, s3_versioning=True, s3_access_logging=True, s3_object_lock=True,
         log_retention_days=2557,
@@ -264,6 +272,10 @@ _WAF_SHORT = {
 
 def _egress(t: Tier) -> str:
     return "NAT" if t.training_egress == "nat" else "none: VPC endpoints only"
+
+
+def _inference_egress(t: Tier) -> str:
+    return "NAT" if t.inference_egress == "nat" else "none: VPC endpoints only"
 
 
 def _eks(t: Tier) -> str:
@@ -360,6 +372,7 @@ def _foundation_models(t: Tier) -> str:
 MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("accounts", _accounts),
     ("training VPC egress", _egress),
+    ("inference VPC egress", _inference_egress),
     ("EKS API endpoint", _eks),
     ("keys", _keys),
     ("S3", _s3),

@@ -1,4 +1,4 @@
-"""Network isolation: no path to the internet from training where the tier forbids egress,
+"""Network isolation: no path to the internet from training or inference where the tier forbids egress,
 no open ingress, closed default security groups, flow logs, private EKS endpoints.
 
 The training network is identified by the component tree: a resource is training when its
@@ -30,17 +30,39 @@ def _training_vpcs(plan: PolicyPlan) -> list[PolicyResource]:
     return [v for v in plan.of_type(VPC) if plan.in_training(v)]
 
 
+def _in_inference_network(plan: PolicyPlan, r: PolicyResource) -> bool:
+    """Attached to a VPC outside the training network (the inference VPCs)."""
+    if plan.in_training(r):
+        return False
+    vpc = r if r.type == VPC else vpc_of(plan, r)
+    return vpc is not None and not plan.in_training(vpc)
+
+
+# The two networks whose egress the tier decides: training (`training_egress`) and inference
+# (`inference_egress`), each with its VPCs and its membership test.
+_NETWORKS: dict[str, tuple[Callable[[PolicyPlan, PolicyResource], bool], str]] = {
+    "training": (in_training_network, "training"),
+    "inference": (_in_inference_network, "inference"),
+}
+
+
+def _no_egress_resources(plan: PolicyPlan, network: str, types: tuple[str, ...], what: str,
+                         offends: Callable[[PolicyResource], bool] = lambda r: True) -> Iterable[Result]:
+    """Fails each resource of `types` in `network` (training or inference) for which `offends`
+    holds; passes each of that network's VPCs that has none."""
+    member, word = _NETWORKS[network]
+    offenders = [r for r in plan.of_type(*types) if member(plan, r) and offends(r)]
+    for r in offenders:
+        yield fail(f"{what} in the {word} network: the tier allows no route to the internet from {word}", r)
+    bad_vpcs = {vpc_of(plan, r).urn for r in offenders if vpc_of(plan, r) is not None}
+    for vpc in plan.of_type(VPC):
+        if member(plan, vpc) and vpc.urn not in bad_vpcs:
+            yield ok(f"{word} VPC has no {what}", vpc)
+
+
 def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str,
                            offends: Callable[[PolicyResource], bool] = lambda r: True) -> Iterable[Result]:
-    """Fails each resource of `types` in the training network for which `offends` holds; passes
-    each training VPC that has none."""
-    offenders = [r for r in plan.of_type(*types) if in_training_network(plan, r) and offends(r)]
-    for r in offenders:
-        yield fail(f"{what} in the training network: the tier allows no route to the internet from training", r)
-    bad_vpcs = {vpc_of(plan, r).urn for r in offenders if vpc_of(plan, r) is not None}
-    for vpc in _training_vpcs(plan):
-        if vpc.urn not in bad_vpcs:
-            yield ok(f"training VPC has no {what}", vpc)
+    return _no_egress_resources(plan, "training", types, what, offends)
 
 
 @plan_rule(
@@ -82,6 +104,45 @@ def training_no_default_route(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Re
     """A default route is how egress is wired (to a gateway, a NAT, a peering or a transit
     gateway); air-gapped training route tables only know the VPC and its endpoints."""
     return _no_training_resources(plan, (ROUTE, ROUTE_TABLE), "default route", _default_routes)
+
+
+_inference_air_gapped = mandatory_if("inference_air_gapped", otherwise="disabled",
+                                     where="`inference_egress` is `endpoints`")
+
+
+@plan_rule(
+    id="AIB-012", scope=PROHIBITION, title="No inference VPC has an internet gateway where the tier forbids egress",
+    severity="critical", area=AREA, types=(VPC, IGW, IGW_ATTACHMENT, EGRESS_ONLY_IGW),
+    controls=merge(BOUNDARY, NO_EGRESS), level=_inference_air_gapped,
+)
+def inference_no_internet_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """The serving network holds the production model and sees every prompt: an internet
+    gateway there is a path out for both. Clients reach it through API Gateway and the VPC link;
+    the nodes reach AWS through VPC endpoints."""
+    return _no_egress_resources(plan, "inference", (IGW, IGW_ATTACHMENT, EGRESS_ONLY_IGW), "internet gateway")
+
+
+@plan_rule(
+    id="AIB-013", scope=PROHIBITION, title="No inference VPC has a NAT gateway where the tier forbids egress",
+    severity="critical", area=AREA, types=(VPC, NAT), controls=merge(BOUNDARY, NO_EGRESS),
+    level=_inference_air_gapped,
+)
+def inference_no_nat_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """A NAT gateway lets the model server (or anything that runs beside it) send prompts and
+    answers anywhere."""
+    return _no_egress_resources(plan, "inference", (NAT,), "NAT gateway")
+
+
+@plan_rule(
+    id="AIB-014", scope=PROHIBITION,
+    title="No inference route table has a default route (0.0.0.0/0 or ::/0) where the tier forbids egress",
+    severity="critical", area=AREA, types=(VPC, ROUTE, ROUTE_TABLE), controls=merge(BOUNDARY, NO_EGRESS),
+    level=_inference_air_gapped,
+)
+def inference_no_default_route(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
+    """A default route wires egress to a gateway, NAT, peering or transit gateway; air-gapped
+    inference route tables only know the VPC and its endpoints."""
+    return _no_egress_resources(plan, "inference", (ROUTE, ROUTE_TABLE), "default route", _default_routes)
 
 
 # The AWS APIs an air-gapped EKS node group cannot work without (Amazon EKS User Guide, "Deploy

@@ -463,3 +463,18 @@ def test_each_serving_cluster_admits_the_inference_accounts_deploy_role(example_
     assert entries
     assert {e.inputs["principalArn"] for e in entries} == {
         f"arn:aws:iam::{plan.accounts['inference']}:role/ai-blueprints-deployer"}
+
+
+def test_inference_vpcs_follow_the_tiers_inference_egress_not_trainings():
+    """platform.egress reads `inference_egress` for the serving network: a tier that kept NAT
+    for training but not for inference would build inference VPCs without NAT."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from blueprints import platform
+    from blueprints.tiers import TIERS
+
+    tier = dataclasses.replace(TIERS["internal"], inference_egress="endpoints")
+    spec = SimpleNamespace(tier=tier, nat_gateways="per-az")
+    assert platform.egress(spec, "training")["nat_egress"] is True
+    assert platform.egress(spec, "inference")["nat_egress"] is False

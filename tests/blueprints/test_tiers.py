@@ -8,7 +8,7 @@ from blueprints.tiers import MATRIX_ROWS, PROMPT_ATTACK_STRENGTHS, TIER_NAMES, T
 def test_every_design_row_is_in_the_matrix():
     labels = [label for label, _ in MATRIX_ROWS]
     assert labels == [
-        "accounts", "training VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
+        "accounts", "training VPC egress", "inference VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
         "WAF body rules, prompt payload", "API auth",
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
         "DLP (Macie) on training data", "foundation models", "stateful resources",
@@ -27,6 +27,8 @@ def test_matrix_cells_match_design():
     assert rows["spot capacity"] == {"guardrail": "spot capacity", "public": "yes", "internal": "yes",
                                      "confidential": "training only", "restricted": "no"}
     assert rows["training VPC egress"]["confidential"] == "none: VPC endpoints only"
+    assert [rows["inference VPC egress"][t] for t in ("public", "internal", "confidential", "restricted")] == [
+        "NAT", "NAT", "none: VPC endpoints only", "none: VPC endpoints only"]
     assert rows["stateful resources"]["restricted"] == "protect + retainOnDelete"
     assert "geo allowlist" in rows["WAF"]["restricted"] and "geo allowlist" not in rows["WAF"]["confidential"]
 

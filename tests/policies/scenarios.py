@@ -171,6 +171,39 @@ def _(b):
                                            "natGatewayId": "nat-1"}, parent=comp, deps=[rt])
 
 
+def inference_net(b: PlanBuilder, name: str = "demo-inf-euw1-net") -> tuple[Ref, Ref]:
+    comp = b.component(TRAINING_VPC, name)
+    return comp, vpc(b, name, parent=comp)
+
+
+@scenario("AIB-012", "inference-vpc-without-gateway", {"demo-inf-euw1-net-vpc": PASS})
+def _(b):
+    inference_net(b)
+    training(b)
+    b.add(IGW, "demo-training-igw", {"vpcId": "demo-training-vpc"})  # AIB-001's, not this rule's
+
+
+@scenario("AIB-012", "internet-gateway-in-an-inference-vpc", {"demo-inf-eu-west-1-net-igw": FAIL})
+def _(b):
+    inference_vpc_with_igw(b)
+
+
+@scenario("AIB-013", "nat-in-an-inference-subnet", {"nat-0": FAIL})
+def _(b):
+    comp, v = inference_net(b)
+    b.add(SUBNET, "demo-inf-euw1-net-public-0", {"vpcId": v.id}, parent=comp, deps=[v])
+    b.add(NAT, "nat-0", {"subnetId": "demo-inf-euw1-net-public-0", "allocationId": "eipalloc-1"})
+
+
+@scenario("AIB-014", "default-route-in-inference", {"demo-inf-euw1-net-default": FAIL})
+def _(b):
+    comp, v = inference_net(b)
+    rt = b.add(ROUTE_TABLE, "demo-inf-euw1-net-rt", {"vpcId": v.id}, parent=comp, deps=[v])
+    b.add(ROUTE, "demo-inf-euw1-net-default", {"routeTableId": rt.id, "destinationCidrBlock": "0.0.0.0/0",
+                                               "transitGatewayId": "tgw-1"}, parent=comp, deps=[rt])
+    training(b)
+
+
 def _endpoints(b: PlanBuilder, services: tuple[str, ...]) -> None:
     comp, v = training(b)
     b.add(ENDPOINT, "demo-training-s3", {"vpcId": v.id, "serviceName": "com.amazonaws.eu-west-1.s3",

@@ -12,7 +12,7 @@ import pytest
 from blueprints.engine import load_stack_file
 from blueprints.program import load_spec
 from policies.model import urn_name
-from policies.rules._aws import IGW
+from policies.rules._aws import IGW, NAT
 from policies.runner import check, run
 from tests.conftest import EXAMPLES, STACKS
 
@@ -105,15 +105,31 @@ def shorten_log_retention(plan: dict) -> str:
     return urn_name(step["urn"])
 
 
+def _add_beside(plan: dict, anchor: dict, type_: str, name: str, inputs: dict) -> str:
+    """A resource `name` of `type_` added next to `anchor` (same parent and provider)."""
+    state = anchor["newState"]
+    urn = state["urn"].rsplit("::", 1)[0].rsplit("$", 1)[0] + "$" + type_ + "::" + name
+    plan["steps"].append({"op": "create", "urn": urn, "provider": anchor["provider"], "newState": {
+        "urn": urn, "type": type_, "custom": True, "id": f"{name}-0123456789", "parent": state["parent"],
+        "provider": state["provider"], "inputs": inputs, "outputs": dict(inputs),
+        "dependencies": [state["urn"]], "protect": False}})
+    return name
+
+
 def add_internet_gateway_to_training_vpc(plan: dict) -> str:
     vpc = _steps(plan, "aws:ec2/vpc:Vpc", "training")[0]
-    state = vpc["newState"]
-    urn = state["urn"].rsplit("::", 1)[0].rsplit("$", 1)[0] + "$" + IGW + "::sneaky-igw"
-    plan["steps"].append({"op": "create", "urn": urn, "provider": vpc["provider"], "newState": {
-        "urn": urn, "type": IGW, "custom": True, "id": "igw-0123456789abcdef0", "parent": state["parent"],
-        "provider": state["provider"], "inputs": {"vpcId": state["id"]}, "outputs": {"vpcId": state["id"]},
-        "dependencies": [state["urn"]], "protect": False}})
-    return "sneaky-igw"
+    return _add_beside(plan, vpc, IGW, "sneaky-igw", {"vpcId": vpc["newState"]["id"]})
+
+
+def add_internet_gateway_to_an_inference_vpc(plan: dict) -> str:
+    vpc = _steps(plan, "aws:ec2/vpc:Vpc", "inf-euc1-net")[0]
+    return _add_beside(plan, vpc, IGW, "serving-igw", {"vpcId": vpc["newState"]["id"]})
+
+
+def add_nat_gateway_to_an_inference_vpc(plan: dict) -> str:
+    subnet = _steps(plan, "aws:ec2/subnet:Subnet", "inf-euw1-net-private-0")[0]
+    return _add_beside(plan, subnet, NAT, "serving-nat", {"subnetId": subnet["newState"]["id"],
+                                                          "connectivityType": "public"})
 
 
 def unprotect_bucket(plan: dict) -> str:
@@ -211,6 +227,8 @@ MUTATIONS: list[tuple[Callable[[dict], str], str]] = [
     (remove_waf_association, "AIB-085"),
     (shorten_log_retention, "AIB-040"),
     (add_internet_gateway_to_training_vpc, "AIB-001"),
+    (add_internet_gateway_to_an_inference_vpc, "AIB-012"),
+    (add_nat_gateway_to_an_inference_vpc, "AIB-013"),
     (unprotect_bucket, "AIB-091"),
     (disable_key_rotation, "AIB-022"),
     (remove_invocation_logging, "AIB-170"),
