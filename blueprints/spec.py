@@ -123,7 +123,7 @@ def image_version(image: str) -> str:
 
 class InferenceSpec(_Strict):
     enabled: bool = True
-    regions: Optional[list[str]] = Field(None, min_length=1, max_length=6)
+    regions: Optional[list[str]] = Field(None, min_length=1)  # any number of distinct regions in the residency
     gpu_instance_type: str = Field("g6.xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
     min_replicas: int = Field(2, alias="minReplicas", ge=1, le=500)
     max_replicas: int = Field(10, alias="maxReplicas", ge=1, le=500)

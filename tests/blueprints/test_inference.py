@@ -11,6 +11,7 @@ from blueprints.context import BlueprintContext, region_code
 from blueprints.engine import load_stack_file, run_program
 from blueprints.program import load_spec
 from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
+from blueprints.tiers import RESIDENCY_REGIONS
 from tests.conftest import EXAMPLES, STACKS
 
 MULTI_REGION = {"confidential": ("eu-central-1", "eu-west-1"), "restricted": ("eu-west-1", "eu-central-1")}
@@ -289,13 +290,18 @@ def test_confidential_domain_routes_by_latency(example_plan):
     assert all(r.inputs["healthCheckId"] for r in records)
 
 
-def _count(render, regions):
-    return len(render("public", {"inference": {"regions": list(regions)}}, region="us-east-1").resources)
+def test_any_number_of_regions_in_the_residency_renders_and_each_costs_the_same(render):
+    """No cap on inference regions: every eu region at once renders, and each added region adds
+    the same resources (render time per region belongs in bench/)."""
+    eu = list(RESIDENCY_REGIONS["eu"])
+    assert len(eu) == 8
 
+    def count(n: int) -> int:
+        changes = {"residency": "eu", "training": {"enabled": False}, "inference": {"regions": eu[:n]}}
+        return len(render("public", changes, region=eu[0]).resources)
 
-def test_resource_count_grows_linearly_with_regions(render):
-    one, two, three = (_count(render, ["us-east-1", "us-west-2", "us-east-2"][:n]) for n in (1, 2, 3))
-    assert three - two == two - one > 0
+    two, four, eight = count(2), count(4), count(8)
+    assert eight - four == 2 * (four - two) > 0
 
 
 @functools.lru_cache(maxsize=None)
