@@ -37,6 +37,7 @@ from typing import Any, Callable, Optional
 
 from blueprints.engine import Plan, Resource
 from blueprints.spec import BEDROCK_GEOGRAPHIES as BEDROCK_PROFILE_GEOGRAPHIES
+from components.accelerators import accelerator
 
 FORMATS: tuple[str, ...] = ("table", "json", "markdown")
 PRICE_DATE = "2026-11"  # when this table was compiled (offline, from AWS's published list prices)
@@ -312,9 +313,21 @@ def _node_group(p: _Pricer, r: Resource) -> None:
     node_hour = hourly * (1 - SPOT_DISCOUNT if spot else 1.0) * p.multiplier(r)
     basis = f"spot at an assumed {SPOT_DISCOUNT:.0%} off ${hourly}/h on-demand" if spot else "on-demand"
     also = f", priced as {types[0]} (also allows {', '.join(types[1:])})" if len(types) > 1 else ""
+    also += _accelerators(instance)
     p.add(r, "EKS node group", nodes * HOURS_PER_MONTH, "node-hour", hourly * (1 - SPOT_DISCOUNT if spot else 1.0),
           f"{nodes} node(s) all month at ${node_hour:,.4f} per node-hour ({basis}{also}); scaling {low}-{high}: "
           f"at {high} nodes ${node_hour * HOURS_PER_MONTH * high:,.0f}/month", label=label)
+
+
+def _accelerators(instance_type: str) -> str:
+    """What a node's price buys in accelerators, from the accelerator catalog ("" for a type it
+    does not know: such a type is priced from INSTANCE_HOURLY alone, as before the catalog)."""
+    entry = accelerator(instance_type)
+    if entry is None:
+        return ""
+    kind = "GPU" if entry.vendor == "nvidia" else "Neuron device"
+    return (f"; {entry.count} x {entry.model} {kind}{'s' if entry.count > 1 else ''} "
+            f"({entry.memory_gib} GiB accelerator memory) per node")
 
 
 def _launch_template(p: _Pricer, r: Resource) -> Optional[Resource]:

@@ -6,9 +6,10 @@ instance families start at zero vCPUs. Everything here is computed from the plan
 whatever the stack renders (NAT gateways per VPC, node group sizes, the regions used):
 
 - Elastic IPs: the plan's `aws:ec2/eip:Eip` resources, per region;
-- EC2 vCPUs: every managed node group's maxSize x the vCPUs of its largest instance type, summed
-  per region and per quota (G and VT, P, Trn, Inf, Standard; On-Demand and Spot are separate
-  quotas);
+- EC2 vCPUs: every managed node group's maxSize x the vCPUs of its largest instance type (from
+  the accelerator catalog, components/accelerators.py), summed per region and per quota (G and VT,
+  P, Trn, Inf, Standard; On-Demand and Spot are separate quotas): Trainium nodes count against
+  the Trn quotas, Inferentia ones against Inf;
 - Firehose: the streams per region, and the Direct PUT throughput one stream gets by default.
 
 AWS's defaults are the values `aws service-quotas get-aws-default-service-quota` returns; an
@@ -32,7 +33,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from blueprints import platform
 from components.isolated_vpc import IsolatedVpcArgs
-from components.node_group import vcpus_per_node
+from components.accelerators import vcpus as vcpus_per_node
 
 EIP = "aws:ec2/eip:Eip"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

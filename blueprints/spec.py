@@ -18,6 +18,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from blueprints.tiers import ALL_REGIONS, PII_ACTIONS, PROMPT_ATTACK_STRENGTHS, Tier, get_tier, regions_for_residency
+from components import accelerators
 
 CONFIG_NAMESPACE = "ai-blueprints"
 CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
@@ -70,9 +71,19 @@ def _private_networks(values: list[str]) -> list[str]:
     return values
 
 
+def _accelerated(instance_type: str, use: Literal["training", "inference"]) -> str:
+    """The type if the accelerator catalog (components/accelerators.py) supports it for `use`;
+    else the error names the nearest supported types."""
+    if not accelerators.supported(instance_type, use):
+        raise ValueError(f"{instance_type!r} is not a supported accelerated instance type for {use}; use one of "
+                         f"{', '.join(accelerators.nearest(instance_type, use))}")
+    return instance_type
+
+
 class TrainingSpec(_Strict):
     enabled: bool = True
     gpu_instance_type: str = Field("p5.48xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
+
     min_nodes: int = Field(0, alias="minNodes", ge=0, le=1000)
     max_nodes: int = Field(2, alias="maxNodes", ge=1, le=1000)
     capacity: Literal["on-demand", "spot"] = "on-demand"
@@ -84,6 +95,11 @@ class TrainingSpec(_Strict):
     # only through VPC endpoints (air-gapped tiers): the training VPC's S3 interface endpoint admits
     # HTTPS from them. None: deployerCidrs; []: no people path (no interface endpoint).
     data_access_cidrs: Optional[list[str]] = Field(None, alias="dataAccessCidrs", max_length=20)
+
+    @field_validator("gpu_instance_type")
+    @classmethod
+    def _training_accelerator(cls, value: str) -> str:
+        return _accelerated(value, "training")
 
     @field_validator("data_access_cidrs")
     @classmethod
@@ -125,6 +141,7 @@ class InferenceSpec(_Strict):
     enabled: bool = True
     regions: Optional[list[str]] = Field(None, min_length=1)  # any number of distinct regions in the residency
     gpu_instance_type: str = Field("g6.xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
+
     min_replicas: int = Field(2, alias="minReplicas", ge=1, le=500)
     max_replicas: int = Field(10, alias="maxReplicas", ge=1, le=500)
     model_image: Optional[str] = Field(None, alias="modelImage", pattern=IMAGE_PATTERN)
@@ -145,6 +162,11 @@ class InferenceSpec(_Strict):
     )
     hosted_zone_id: Optional[str] = Field(None, alias="hostedZoneId", pattern=r"^Z[A-Z0-9]{1,31}$")
     jwt_issuer: Optional[str] = Field(None, alias="jwtIssuer", pattern=r"^https://\S+$")
+
+    @field_validator("gpu_instance_type")
+    @classmethod
+    def _inference_accelerator(cls, value: str) -> str:
+        return _accelerated(value, "inference")
 
     @field_validator("replaced_canary_percent")
     @classmethod

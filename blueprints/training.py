@@ -24,7 +24,9 @@ import pulumi
 import pulumi_aws as aws
 
 from blueprints import foundation_models, inference, platform
-from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG
+from blueprints.platform import (
+    CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NEURON_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG,
+)
 from blueprints.context import BlueprintContext
 from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
@@ -35,7 +37,9 @@ from components.k8s_training import TrainingNamespace, TrainingNamespaceArgs
 from components.kms_key import KmsKey
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
 from components.macie_job import MacieJob, MacieJobArgs
-from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node
+from components._base import SKIP_AWAIT
+from components.device_plugin import neuron_device_plugin
+from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node, neuron
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
@@ -134,7 +138,10 @@ def build(ctx: BlueprintContext) -> Training:
     )
 
     # 4. Private images: nothing is pulled from the internet.
+    neuron_nodes = neuron(spec.gpu_instance_type)
     images = ["trainer", "nvidia-device-plugin", "cluster-autoscaler"]
+    if neuron_nodes:
+        images.append("neuron-device-plugin")
     if gpu_nodes.efa_interfaces:
         images.append("efa-device-plugin")
     repositories = {image: platform.mirror(ctx, f"{name}-training-{image}", region, f"training/{image}")
@@ -201,6 +208,14 @@ def build(ctx: BlueprintContext) -> Training:
         ),
         opts=opts,
     )
+
+    if neuron_nodes:
+        # Trainium nodes: the Neuron plugin advertises aws.amazon.com/neuron(core) on them (the
+        # NVIDIA plugin above selects NVIDIA-labelled nodes only, and so never lands there).
+        neuron_device_plugin(f"{name}-training-k8s-neuron-device-plugin",
+                             image_ref("neuron-device-plugin", NEURON_DEVICE_PLUGIN_TAG),
+                             pulumi.ResourceOptions(parent=namespace, provider=cluster.k8s_provider),
+                             annotations=SKIP_AWAIT)
 
     # 8. DLP on the training data.
     macie = None

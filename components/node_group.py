@@ -13,59 +13,21 @@ import pulumi
 import pulumi_aws as aws
 
 from components._base import Component, merge_tags
+from components.accelerators import accelerator, vcpus
 from components.eks_cluster import EksCluster, eks_addon
 from components.kms_key import KmsKey
 
-# EFA interfaces (one per network card) of the EFA-capable training instance types.
-EFA_INTERFACES: dict[str, int] = {
-    "p4d.24xlarge": 4,
-    "p4de.24xlarge": 4,
-    "p5.48xlarge": 32,
-    "p5e.48xlarge": 32,
-    "p5en.48xlarge": 16,
-    "trn1.32xlarge": 8,
-    "trn1n.32xlarge": 16,
-    "trn2.48xlarge": 16,
-}
-# NVIDIA GPUs per instance, for quotas and scheduling. g5/g6/g6e share one size ladder.
-GPUS_PER_INSTANCE: dict[str, int] = {
-    "p5.48xlarge": 8, "p5e.48xlarge": 8, "p5en.48xlarge": 8, "p5.4xlarge": 1,
-    "p4d.24xlarge": 8, "p4de.24xlarge": 8, "p6-b200.48xlarge": 8,
-    "p3.2xlarge": 1, "p3.8xlarge": 4, "p3.16xlarge": 8, "p3dn.24xlarge": 8,
-    **{f"{family}.{size}": gpus for family in ("g5", "g6", "g6e")
-       for size, gpus in (("xlarge", 1), ("2xlarge", 1), ("4xlarge", 1), ("8xlarge", 1), ("16xlarge", 1),
-                          ("12xlarge", 4), ("24xlarge", 4), ("48xlarge", 8))},
-}
-# Neuron devices (Trainium / Inferentia 2 chips) and NeuronCores per instance, as the Neuron device
-# plugin advertises them (`aws.amazon.com/neuron`, `aws.amazon.com/neuroncore`). Trainium and
-# Inferentia 2 chips have 2 NeuronCore-v2 each; a Trainium2 chip has 8 NeuronCore-v3, which the
-# default logical NeuronCore configuration (LNC=2) exposes as 4 (AWS Neuron docs, "Logical
-# NeuronCore configuration").
-NEURON_DEVICES: dict[str, tuple[int, int]] = {
-    "trn1.2xlarge": (1, 2), "trn1.32xlarge": (16, 32), "trn1n.32xlarge": (16, 32),
-    "trn2.48xlarge": (16, 64), "trn2u.48xlarge": (16, 64),
-    "inf2.xlarge": (1, 2), "inf2.8xlarge": (1, 2), "inf2.24xlarge": (6, 12), "inf2.48xlarge": (12, 24),
-}
-# vCPUs per instance: EC2 counts its On-Demand and Spot instance quotas in vCPUs.
-VCPUS_PER_INSTANCE: dict[str, int] = {
-    "p5.48xlarge": 192, "p5e.48xlarge": 192, "p5en.48xlarge": 192, "p5.4xlarge": 16, "p6-b200.48xlarge": 192,
-    "p4d.24xlarge": 96, "p4de.24xlarge": 96,
-    "p3.2xlarge": 8, "p3.8xlarge": 32, "p3.16xlarge": 64, "p3dn.24xlarge": 96,
-    **{f"{family}.{size}": vcpus for family in ("g5", "g6", "g6e")
-       for size, vcpus in (("xlarge", 4), ("2xlarge", 8), ("4xlarge", 16), ("8xlarge", 32), ("12xlarge", 48),
-                           ("16xlarge", 64), ("24xlarge", 96), ("48xlarge", 192))},
-    "trn1.2xlarge": 8, "trn1.32xlarge": 128, "trn1n.32xlarge": 128, "trn2.48xlarge": 192, "trn2u.48xlarge": 192,
-    "inf2.xlarge": 4, "inf2.8xlarge": 32, "inf2.24xlarge": 96, "inf2.48xlarge": 192,
-    "m7i.large": 2, "m7i.xlarge": 4, "m7i.2xlarge": 8,
-}
-# Instance families whose accelerators are AWS Neuron devices (Trainium, Inferentia 2): their
-# drivers come with the Neuron AMI, not the NVIDIA one.
-NEURON_FAMILIES = frozenset({"trn1", "trn1n", "trn2", "trn2u", "inf2"})
+# Instance facts (accelerators, counts, EFA interfaces, vCPUs) live in components/accelerators.py.
 # The extended resource the NVIDIA device plugin advertises (what pods request) and the key of
 # the NoSchedule taint on accelerated nodes.
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT_KEY = GPU_RESOURCE
 GPU_LABEL = "nvidia.com/gpu.present"
+# Neuron nodes carry their own label and taint instead, never the NVIDIA ones: the taint key is
+# the one the Neuron device plugin's upstream manifests tolerate (aws-neuron/neuron-helm-charts
+# values.yaml, devicePlugin.tolerations), the label is the Neuron plugin's node selector.
+NEURON_TAINT_KEY = "aws.amazon.com/neuron"
+NEURON_LABEL = "aws.amazon.com/neuron.present"
 EFA_LABEL = "vpc.amazonaws.com/efa.present"
 # Extended resources the EFA and Neuron device plugins advertise.
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
@@ -86,13 +48,21 @@ NODE_MANAGED_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "A
 SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 
+def _efa_interfaces(instance_type: str) -> int:
+    """EFA interfaces of the type (1 for a type the catalog gives none, when EFA is forced on)."""
+    entry = accelerator(instance_type)
+    return entry.efa_interfaces if entry is not None and entry.efa_interfaces else 1
+
+
 def efa_capable(instance_type: str) -> bool:
-    return instance_type in EFA_INTERFACES
+    entry = accelerator(instance_type)
+    return entry is not None and entry.efa_interfaces > 0
 
 
 def neuron(instance_type: str) -> bool:
     """Whether the type's accelerators are AWS Neuron devices (trn1, trn1n, trn2, inf2)."""
-    return instance_type.split(".", 1)[0] in NEURON_FAMILIES
+    entry = accelerator(instance_type)
+    return entry is not None and entry.neuron
 
 
 def ami_type(instance_type: str, gpu: bool) -> str:
@@ -103,14 +73,32 @@ def ami_type(instance_type: str, gpu: bool) -> str:
     return "AL2023_x86_64_NEURON" if neuron(instance_type) else "AL2023_x86_64_NVIDIA"
 
 
+def accelerator_label_and_taint(instance_types: Sequence[str]) -> tuple[str, str]:
+    """The node label and NoSchedule taint key of an accelerated node group: the Neuron ones on
+    Neuron types, the NVIDIA ones otherwise."""
+    if instance_types and all(neuron(t) for t in instance_types):
+        return NEURON_LABEL, NEURON_TAINT_KEY
+    return GPU_LABEL, GPU_TAINT_KEY
+
+
 def gpus_per_node(instance_type: str) -> int:
-    """NVIDIA GPUs on one instance of the type; 1 for a type not in GPUS_PER_INSTANCE."""
-    return GPUS_PER_INSTANCE.get(instance_type, 1)
+    """NVIDIA GPUs on one instance of the type: 0 on Neuron types, 1 for a type the catalog does
+    not know."""
+    entry = accelerator(instance_type)
+    if entry is None:
+        return 1
+    return 0 if entry.neuron else entry.count
+
+
+def neuron_devices_per_node(instance_type: str) -> int:
+    """Neuron devices (`aws.amazon.com/neuron`) on one instance of the type; 0 on other types."""
+    entry = accelerator(instance_type)
+    return entry.count if entry is not None and entry.neuron else 0
 
 
 def vcpus_per_node(instance_type: str) -> Optional[int]:
-    """vCPUs of one instance of the type; None for a type not in VCPUS_PER_INSTANCE."""
-    return VCPUS_PER_INSTANCE.get(instance_type)
+    """vCPUs of one instance of the type; None for a type components.accelerators does not know."""
+    return vcpus(instance_type)
 
 
 def node_template_resources(instance_types: Sequence[str], gpu: bool, efa_interfaces: int) -> dict[str, int]:
@@ -120,12 +108,14 @@ def node_template_resources(instance_types: Sequence[str], gpu: bool, efa_interf
     with EFA. Counts are the smallest across `instance_types`; a resource whose count is unknown for
     one of the types is left out (the autoscaler then relies on its own instance-type data)."""
     resources: dict[str, int] = {}
-    if gpu and all(neuron(t) for t in instance_types):
-        if all(t in NEURON_DEVICES for t in instance_types):
-            resources[NEURON_RESOURCE] = min(NEURON_DEVICES[t][0] for t in instance_types)
-            resources[NEURONCORE_RESOURCE] = min(NEURON_DEVICES[t][1] for t in instance_types)
-    elif gpu and all(t in GPUS_PER_INSTANCE for t in instance_types):
-        resources[GPU_RESOURCE] = min(GPUS_PER_INSTANCE[t] for t in instance_types)
+    entries = [accelerator(t) for t in instance_types]
+    known = [e for e in entries if e is not None]
+    if gpu and entries and len(known) == len(entries):
+        if all(e.neuron for e in known):
+            resources[NEURON_RESOURCE] = min(e.count for e in known)
+            resources[NEURONCORE_RESOURCE] = min(e.neuron_cores for e in known)
+        elif not any(e.neuron for e in known):
+            resources[GPU_RESOURCE] = min(e.count for e in known)
     if efa_interfaces:
         resources[EFA_RESOURCE] = efa_interfaces
     return resources
@@ -145,9 +135,11 @@ class NodeGroupArgs:
     instance_types: Sequence[str]
     """EC2 instance types, e.g. ["p5.48xlarge"]. Required."""
     gpu: bool = True
-    """Accelerated nodes: AMI AL2023_x86_64_NVIDIA (AL2023_x86_64_NEURON for Trainium and
-    Inferentia 2 types, which cannot be mixed with NVIDIA types), taint nvidia.com/gpu=true:NoSchedule,
-    label nvidia.com/gpu.present=true. Default on. False: AL2023_x86_64_STANDARD system nodes."""
+    """Accelerated nodes: AMI AL2023_x86_64_NVIDIA, taint nvidia.com/gpu=true:NoSchedule, label
+    nvidia.com/gpu.present=true; on Trainium and Inferentia 2 types (which cannot be mixed with NVIDIA
+    types) AMI AL2023_x86_64_NEURON, taint aws.amazon.com/neuron=true:NoSchedule, label
+    aws.amazon.com/neuron.present=true and no NVIDIA label or taint. Default on. False:
+    AL2023_x86_64_STANDARD system nodes."""
     min_size: int = 0
     """Minimum nodes. Default 0."""
     max_size: int = 2
@@ -212,7 +204,7 @@ class NodeGroup(Component):
         if args.imds_hop_limit not in (1, 2):
             raise ValueError(f"{name}: imds_hop_limit must be 1 or 2")
         efa = all(efa_capable(t) for t in args.instance_types) if args.efa is None else args.efa
-        self.efa_interfaces = min(EFA_INTERFACES.get(t, 1) for t in args.instance_types) if efa else 0
+        self.efa_interfaces = min(_efa_interfaces(t) for t in args.instance_types) if efa else 0
         cluster = args.cluster
 
         role, attachments = self._create_role(args)
@@ -277,8 +269,10 @@ class NodeGroup(Component):
             opts=self.child(),
         )
 
-        labels = {**({GPU_LABEL: "true"} if args.gpu else {}), **({EFA_LABEL: "true"} if efa else {}), **args.labels}
-        taints = ([aws.eks.NodeGroupTaintArgs(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")] if args.gpu else [])
+        accelerator_label, taint_key = accelerator_label_and_taint(args.instance_types)
+        labels = {**({accelerator_label: "true"} if args.gpu else {}), **({EFA_LABEL: "true"} if efa else {}),
+                  **args.labels}
+        taints = ([aws.eks.NodeGroupTaintArgs(key=taint_key, value="true", effect="NO_SCHEDULE")] if args.gpu else [])
         self.node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
             cluster_name=cluster.cluster_name,

@@ -101,6 +101,7 @@ class WorkloadExemption(Exemption):
 
 NVIDIA_PLUGIN = ("DaemonSet", "kube-system", "nvidia-device-plugin")
 EFA_PLUGIN = ("DaemonSet", "kube-system", "aws-efa-k8s-device-plugin")
+NEURON_PLUGIN = ("DaemonSet", "kube-system", "neuron-device-plugin")
 _PLUGIN_SOCKETS = ("it registers with the kubelet over /var/lib/kubelet/device-plugins/kubelet.sock and serves its "
                    "own socket in that root-owned directory")
 
@@ -128,6 +129,18 @@ EXEMPTIONS: tuple[WorkloadExemption, ...] = declare_exemptions(
         "CNI's network policy controller leaves host-network pods out: aws/amazon-network-policy-controller-k8s"
         "#206); the plugin serves the kubelet over a Unix socket and listens on no port",
         allows=("hostNetwork",)),
+    WorkloadExemption("AIB-102", *NEURON_PLUGIN,
+        reason=f"the Neuron device plugin runs as root with every capability dropped: {_PLUGIN_SOCKETS}, as AWS's "
+        "manifest runs it (aws-neuron/neuron-helm-charts, k8-neuron-device-plugin.yml)"),
+    WorkloadExemption("AIB-106", *NEURON_PLUGIN,
+        reason="the kubelet's device-plugin directory (kubelet.sock and the plugin's socket), and /run, where the "
+        "Neuron driver publishes the device map the plugin reads to tell NeuronCores apart, as AWS's manifest mounts "
+        "it (aws-neuron/neuron-helm-charts)",
+        allows=(DEVICE_PLUGIN_DIR, "/run")),
+    WorkloadExemption("AIB-109", *NEURON_PLUGIN,
+        reason="the Neuron device plugin patches its node's status and annotates the pods it allocates NeuronCores "
+        "to, through the Kubernetes API with its service-account token (its ClusterRole in "
+        "components/device_plugin.py; egress to the API server only)"),
     WorkloadExemption("AIB-109", "Deployment", "kube-system", "cluster-autoscaler",
         reason="the Cluster Autoscaler watches pods and nodes, evicts pods and writes its status ConfigMap and leader "
         "lease through the Kubernetes API with its service-account token (its RBAC in "

@@ -11,7 +11,7 @@ from blueprints.quotas import (
     EIP_QUOTA, FIREHOSE_DIRECT_PUT, INSTANCE_QUOTAS, elastic_ip_warnings, elastic_ips_from_spec, instance_quota, quota_needs,
 )
 from blueprints.spec import parse_spec
-from components.node_group import VCPUS_PER_INSTANCE
+from components.accelerators import CATALOG, vcpus
 from tests.conftest import ROOT, STACKS, spec_config
 
 EIPS = EIP_QUOTA[0]
@@ -63,8 +63,19 @@ def test_vcpus_add_up_per_region_and_quota_from_max_sizes():
     assert found["eu-west-1", P_ON_DEMAND].default == 0 and found["eu-west-1", P_ON_DEMAND].above_default
 
 
+def test_trainium_and_inferentia_nodes_count_their_catalog_vcpus_against_the_trn_and_inf_quotas():
+    plan = Plan("s", "public", [node_group("train", "us-east-1", "trn1.32xlarge", 2),
+                                node_group("train-spot", "us-east-1", "trn2.48xlarge", 1, capacity="SPOT"),
+                                node_group("serve", "us-east-1", "inf2.24xlarge", 3)])
+    found = needs(plan)
+    assert found["us-east-1", "Running On-Demand Trn instances"].needed == 2 * CATALOG["trn1.32xlarge"].vcpus == 256
+    assert found["us-east-1", "All Trn Spot Instance Requests"].needed == 192
+    assert found["us-east-1", "Running On-Demand Inf instances"].needed == 3 * 96
+    assert not any("G and VT" in quota or " P " in quota for _, quota in found)
+
+
 def test_a_type_of_unknown_size_is_reported_as_unknown_not_as_zero():
-    assert "g4dn.xlarge" not in VCPUS_PER_INSTANCE
+    assert "g4dn.xlarge" not in CATALOG and vcpus("g4dn.xlarge") is None
     plan = Plan("s", "public", [node_group("a", "us-east-1", "g4dn.xlarge", 2), node_group("b", "us-east-1", "g6.xlarge", 2)])
     need = needs(plan)["us-east-1", G_ON_DEMAND]
     assert need.needed is None and "g4dn.xlarge (vCPUs unknown)" in need.basis
@@ -110,8 +121,8 @@ def test_every_example_plan_lists_its_eips_vcpus_and_firehose_streams(example_pl
         (instance_type,) = group.inputs["instanceTypes"]
         quota = instance_quota(instance_type)
         name = quota.spot if group.inputs["capacityType"] == "SPOT" else quota.on_demand
-        vcpus = group.inputs["scalingConfig"]["maxSize"] * VCPUS_PER_INSTANCE[instance_type]
-        expected[(*at(group), name)] = expected.get((*at(group), name), 0) + vcpus
+        needed = group.inputs["scalingConfig"]["maxSize"] * vcpus(instance_type)
+        expected[(*at(group), name)] = expected.get((*at(group), name), 0) + needed
     assert expected and {key: found[key].needed for key in expected} == expected
 
 

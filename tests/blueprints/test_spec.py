@@ -534,3 +534,27 @@ def test_the_tier_minimum_itself_is_allowed(tier, guardrail):
 def test_bad_foundation_model_input_names_its_key(changes, key):
     problems = problems_of("restricted", changes)
     assert any(p.startswith(f"{key}:") or p.startswith(f"{key} ") for p in problems), problems
+
+
+# -- gpuInstanceType against the accelerator catalog (components/accelerators.py) ---------------
+
+@pytest.mark.parametrize("section, default", [("training", "p5.48xlarge"), ("inference", "g6.xlarge")])
+def test_a_type_with_no_accelerator_is_refused_naming_the_key_and_the_nearest_supported_types(section, default):
+    problem = only(problems_of("public", {section: {"gpuInstanceType": "t3.micro"}}))
+    assert problem.startswith(f"{section}.gpuInstanceType: 't3.micro' is not a supported accelerated instance type "
+                              f"for {section}; use one of {default}, ")
+
+
+def test_a_type_unfit_for_its_use_is_refused_with_same_family_suggestions_first():
+    # Inferentia 2 serves models but does not train them.
+    problem = only(problems_of("public", {"training": {"gpuInstanceType": "inf2.48xlarge"}}))
+    assert "training.gpuInstanceType: 'inf2.48xlarge' is not a supported" in problem
+    # An unknown size of a catalogued family: the family's own sizes come first.
+    problem = only(problems_of("public", {"inference": {"gpuInstanceType": "g6.3xlarge"}}))
+    assert "use one of g6." in problem and "p5" not in problem
+
+
+def test_neuron_types_train_and_catalogued_gpus_serve():
+    spec = parse_spec(spec_config("public", {"training": {"gpuInstanceType": "trn1.32xlarge"},
+                                             "inference": {"gpuInstanceType": "g6e.12xlarge"}}), region="eu-west-1")
+    assert (spec.training.gpu_instance_type, spec.inference.gpu_instance_type) == ("trn1.32xlarge", "g6e.12xlarge")

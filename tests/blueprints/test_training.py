@@ -828,3 +828,49 @@ def test_clusters_authenticate_through_their_account_provider_where_accounts_are
     monkeypatch.setattr(platform, "EksCluster", recording)
     render_stack(load_stack_file(write_stack(tmp_path, spec_config(tier, {"inference": {"enabled": False}}))))
     assert seen == [expected]
+
+
+def test_trainium_training_gets_a_neuron_node_group_and_the_neuron_device_plugin(render):
+    """Issue 11: trn1.32xlarge renders a Neuron node group (Neuron AMI, label and taint, never the
+    NVIDIA ones) with the Neuron device plugin from the stack's private mirror, which tolerates the
+    Neuron taint and calls the Kubernetes API as its own least-privilege service account."""
+    plan = render("restricted", {"training": {"gpuInstanceType": "trn1.32xlarge"}, "inference": {"enabled": False}})
+    nodes = [r for r in plan.of_type("aws:eks/nodeGroup:NodeGroup") if r.name.endswith("-training-gpu-nodes")]
+    (nodes,) = nodes
+    assert nodes.inputs["amiType"] == "AL2023_x86_64_NEURON"
+    assert [t["key"] for t in nodes.inputs["taints"]] == ["aws.amazon.com/neuron"]
+    assert nodes.inputs["labels"]["aws.amazon.com/neuron.present"] == "true"
+    assert not [k for k in nodes.inputs["labels"] if k.startswith("nvidia.com")]
+
+    daemonsets = {r.inputs["metadata"]["name"]: r for r in plan.of_type("kubernetes:apps/v1:DaemonSet")}
+    pod = daemonsets["neuron-device-plugin"].inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"aws.amazon.com/neuron.present": "true"}
+    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert pod["serviceAccountName"] == "neuron-device-plugin" and pod["automountServiceAccountToken"] is True
+    (container,) = pod["containers"]
+    repositories = {r.inputs.get("name") for r in plan.of_type("aws:ecr/repository:Repository")}
+    assert any(str(n).endswith("training/neuron-device-plugin") for n in repositories), repositories
+    assert container["image"].endswith("training/neuron-device-plugin:2.28.27.0")
+    # The EFA plugin (trn1.32xlarge has 8 EFA interfaces) must reach the Neuron-tainted nodes too.
+    efa = daemonsets["aws-efa-k8s-device-plugin"].inputs["spec"]["template"]["spec"]
+    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in efa["tolerations"]
+    (role,) = [r for r in plan.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+               if r.inputs["metadata"]["name"] == "neuron-device-plugin"]
+    assert {"nodes", "nodes/status", "pods", "events"} == {res for rule in role.inputs["rules"] for res in rule["resources"]}
+    assert not [rule for rule in role.inputs["rules"] if "*" in rule["verbs"] or "secrets" in rule["resources"]]
+    # Training Jobs get no NVIDIA GPUs to request on Trainium nodes.
+    (quota,) = [r for r in plan.of_type("kubernetes:core/v1:ResourceQuota") if r.inputs["metadata"]["name"] == "gpu-quota"]
+    assert quota.inputs["spec"]["hard"] == {"requests.nvidia.com/gpu": "0"}
+
+
+def test_a_trainium_stack_passes_its_tier_with_the_neuron_plugin_exempt_for_its_reasons(render):
+    """The Neuron device plugin needs what the NVIDIA one does (root, the kubelet's socket
+    directory) plus the API token and /run: declared exemptions with reasons, not violations."""
+    from policies.runner import check
+
+    plan = render("restricted", {"training": {"gpuInstanceType": "trn1.32xlarge"}, "inference": {"enabled": False}})
+    text, code = check(plan.to_dict(), fmt="json")
+    assert code == 0
+    exempt = {f["rule"] for f in json.loads(text)["findings"]
+              if f["outcome"] == "exempt" and f["resourceName"].endswith("neuron-device-plugin")}
+    assert exempt == {"AIB-102", "AIB-106", "AIB-109"}

@@ -146,13 +146,30 @@ def test_a_group_at_zero_tells_the_autoscaler_its_labels_taints_and_resources(in
     offer GPUs, and never scales it up from zero."""
     plan = plan_for(instance_type)
     efa = "vpc.amazonaws.com/efa" in resources
+    vendor = "aws.amazon.com/neuron" if "aws.amazon.com/neuron" in resources else "nvidia.com/gpu"
     expected = {
-        f"{CA}label/nvidia.com/gpu.present": "true",
-        f"{CA}taint/nvidia.com/gpu": "true:NoSchedule",
+        f"{CA}label/{vendor}.present": "true",
+        f"{CA}taint/{vendor}": "true:NoSchedule",
         **({f"{CA}label/vpc.amazonaws.com/efa.present": "true"} if efa else {}),
         **{f"{CA}resources/{name}": count for name, count in resources.items()},
     }
     assert autoscaler_tags(plan) == expected
+
+
+@pytest.mark.parametrize("instance_type", ["trn1.32xlarge", "trn2.48xlarge", "inf2.xlarge"])
+def test_neuron_nodes_carry_the_neuron_label_and_taint_and_nothing_of_nvidia(instance_type):
+    nodes = one(plan_for(instance_type), "aws:eks/nodeGroup:NodeGroup")
+    assert nodes.inputs["labels"]["aws.amazon.com/neuron.present"] == "true"
+    assert not [k for k in nodes.inputs["labels"] if k.startswith("nvidia.com")]
+    assert [(t["key"], t["value"], t["effect"]) for t in nodes.inputs["taints"]] == [
+        ("aws.amazon.com/neuron", "true", "NO_SCHEDULE")]
+
+
+def test_nvidia_nodes_carry_no_neuron_label_or_taint():
+    nodes = one(plan_for("p5.48xlarge"), "aws:eks/nodeGroup:NodeGroup")
+    assert nodes.inputs["labels"]["nvidia.com/gpu.present"] == "true"
+    assert not [k for k in nodes.inputs["labels"] if k.startswith("aws.amazon.com/neuron")]
+    assert [t["key"] for t in nodes.inputs["taints"]] == ["nvidia.com/gpu"]
 
 
 def test_extra_labels_and_taints_reach_the_node_template():
