@@ -188,11 +188,22 @@ def _(b):
     inference_vpc_with_igw(b)
 
 
+@scenario("AIB-013", "inference-vpc-without-nat", {"demo-inf-euw1-net-vpc": PASS})
+def _(b):
+    inference_net(b)
+
+
 @scenario("AIB-013", "nat-in-an-inference-subnet", {"nat-0": FAIL})
 def _(b):
     comp, v = inference_net(b)
     b.add(SUBNET, "demo-inf-euw1-net-public-0", {"vpcId": v.id}, parent=comp, deps=[v])
     b.add(NAT, "nat-0", {"subnetId": "demo-inf-euw1-net-public-0", "allocationId": "eipalloc-1"})
+
+
+@scenario("AIB-014", "only-local-routes-in-inference", {"demo-inf-euw1-net-vpc": PASS})
+def _(b):
+    comp, v = inference_net(b)
+    b.add(ROUTE_TABLE, "demo-inf-euw1-net-rt", {"vpcId": v.id}, parent=comp, deps=[v])
 
 
 @scenario("AIB-014", "default-route-in-inference", {"demo-inf-euw1-net-default": FAIL})

@@ -123,19 +123,31 @@ def test_an_exemption_covers_only_what_it_names(example_plan) -> None:
     assert "AIB-102" not in blocking  # root stays exempt
 
 
-def test_the_restricted_example_reports_each_exemption_with_its_reason(example_plan) -> None:
-    text, code = check(example_plan("restricted").to_dict())
-    assert code == 0
+# The examples train on NVIDIA GPUs; the Neuron device plugin's exemptions are needed where
+# training runs on Trainium (the same render as tests/blueprints/test_training.py's, shared).
+TRAINIUM = ("restricted", {"training": {"gpuInstanceType": "trn1.32xlarge"}, "inference": {"enabled": False}})
+
+
+def _plans(example_plan, render) -> list[dict]:
+    return [*(example_plan(tier).to_dict() for tier in EXAMPLES), render(*TRAINIUM).to_dict()]
+
+
+def test_the_restricted_plans_report_each_exemption_with_its_reason(example_plan, render) -> None:
+    texts = []
+    for plan in (example_plan("restricted").to_dict(), render(*TRAINIUM).to_dict()):
+        text, code = check(plan)
+        assert code == 0
+        texts.append(text)
     for e in EXEMPTIONS:
-        assert e.reason in text, e
+        assert any(e.reason in text for text in texts), e
 
 
-def test_every_exemption_is_needed_by_an_example(example_plan) -> None:
-    """No stale exemption: each record exempts a finding on some example, and every exempt
-    finding of these rules carries its record's reason."""
+def test_every_exemption_is_needed_by_an_example(example_plan, render) -> None:
+    """No stale exemption: each record exempts a finding on some example (or the Trainium
+    variant), and every exempt finding of these rules carries its record's reason."""
     used = set()
-    for tier in EXAMPLES:
-        result = run(example_plan(tier).to_dict())
+    for plan in _plans(example_plan, render):
+        result = run(plan)
         for f in result.of("exempt"):
             if f.rule.area == "workload security":
                 record = next(e for e in EXEMPTIONS if e.rule == f.rule.id and e.reason in f.message)
