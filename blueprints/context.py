@@ -78,6 +78,17 @@ class LogSource:
 
 
 @dataclass(frozen=True)
+class ImagePush:
+    """An image someone must copy into a repository of the stack before its workload can run
+    (the stack output `images_to_push`)."""
+
+    image: str  # the upstream image (or the spec's), with its tag or digest
+    push_to: pulumi.Output[str]  # `<repository URL>:<tag>` or `@<digest>`
+    region: str
+    account: str  # the role (ACCOUNT_ROLES) of the account the repository lives in
+
+
+@dataclass(frozen=True)
 class WebAclSource:
     """A regional WAF web ACL whose logs the security blueprint ships."""
 
@@ -94,6 +105,7 @@ class _Shared:
     def __init__(self) -> None:
         self.log_sources: list[LogSource] = []
         self.web_acls: list[WebAclSource] = []
+        self.image_pushes: list[ImagePush] = []
         # Buckets whose object-level access CloudTrail records (data events), by role.
         self.data_buckets: dict[str, EncryptedBucket] = {}
         self.providers: dict[tuple[Optional[str], str], aws.Provider] = {}
@@ -116,6 +128,7 @@ class BlueprintContext:
         self._shared = shared or _Shared()
         self.log_sources = self._shared.log_sources
         self.web_acls = self._shared.web_acls
+        self.image_pushes = self._shared.image_pushes
         self.data_buckets = self._shared.data_buckets
 
     # -- accounts ------------------------------------------------------------------

@@ -42,9 +42,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
+import pulumi_aws as aws
 
 from blueprints import foundation_models, platform
-from blueprints.context import BlueprintContext, LogSource, WebAclSource
+from blueprints.context import BlueprintContext, ImagePush, LogSource, WebAclSource
 from blueprints.spec import CanarySpec, InferenceSpec
 from blueprints.tiers import API_AUTHORIZATION_TYPES, RESIDENCY_COUNTRIES
 from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
@@ -108,13 +109,44 @@ def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.I
     if not ctx.tier.air_gapped:
         return {**upstream, **({CANARY: canary.image} if canary else {})}
     images: dict[str, pulumi.Input[str]] = {}
+    # Pushed to the first inference region only: ECR replicates the others (_replicate_mirrors).
+    first = region == ctx.spec.inference_regions[0]
     for image, source in upstream.items():
         mirror = platform.mirror(ctx, f"{base}-{image}-mirror", region, f"inference/{image}")
         images[image] = pulumi.Output.concat(mirror.repository_url, _image_reference(source))
+        if first:
+            ctx.image_pushes.append(ImagePush(image=source, push_to=images[image], region=region, account=ctx.role))
         if image == MODEL_SERVER and canary:
             # The second model version sits in the same repository under its own tag or digest.
             images[CANARY] = pulumi.Output.concat(mirror.repository_url, _image_reference(canary.image))
+            if first:
+                ctx.image_pushes.append(ImagePush(image=canary.image, push_to=images[CANARY], region=region,
+                                                  account=ctx.role))
     return images
+
+
+def _replicate_mirrors(ctx: BlueprintContext, regions: list[str]) -> Optional[aws.ecr.ReplicationConfiguration]:
+    """Where the regions pull from mirrors: the first region's registry replicates every
+    `<name>/inference/...` repository into the same-named repository of each other inference
+    region (ECR private registry replication, same account; images pushed from then on), so an
+    image is pushed once. A registry has one replication configuration per region: a stack that
+    shares its inference account's first region with another replicating stack must merge them."""
+    if not ctx.tier.air_gapped or len(regions) < 2:
+        return None
+    first = regions[0]
+    ecr = aws.ecr
+    return ecr.ReplicationConfiguration(
+        f"{ctx.regional('inf', first)}-mirror-replication",
+        replication_configuration=ecr.ReplicationConfigurationReplicationConfigurationArgs(rules=[
+            ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                destinations=[ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                    region=region, registry_id=ctx.account_id(first)) for region in regions[1:]],
+                repository_filters=[ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                    filter=f"{ctx.name}/inference/", filter_type="PREFIX_MATCH")],
+            ),
+        ]),
+        opts=ctx.opts(first),
+    )
 
 
 def canary_replicas(inference: InferenceSpec) -> tuple[int, int]:
@@ -164,6 +196,7 @@ def build(ctx: BlueprintContext) -> Inference:
         # certificate for the domain asks for.
         first = built[regions[0]].dns if index else None
         built[region] = _build_region(ctx, region, index, user_pool, first)
+    _replicate_mirrors(ctx, regions)
     return Inference(regions=built, user_pool=user_pool)
 
 

@@ -30,6 +30,13 @@ SYSTEM_INSTANCE_TYPES = ("m7i.large",)
 NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
 NEURON_DEVICE_PLUGIN_TAG = "2.28.27.0"  # public.ecr.aws/neuron/neuron-device-plugin (the Neuron Helm chart's)
 EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
+# Where each add-on image comes from (without its tag), for the `images_to_push` stack output.
+UPSTREAM_IMAGES = {
+    "nvidia-device-plugin": "nvcr.io/nvidia/k8s-device-plugin",
+    "efa-device-plugin": "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin",
+    "neuron-device-plugin": "public.ecr.aws/neuron/neuron-device-plugin",
+    "cluster-autoscaler": "registry.k8s.io/autoscaling/cluster-autoscaler",
+}
 CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 
 

@@ -46,4 +46,7 @@ def main() -> None:
     except SpecError as exc:
         # RunError prints the message without a traceback; nothing has been registered.
         raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(exc.problems)) from None
-    build(spec)
+    ctx = build(spec)
+    # What `pulumi up` cannot do: copy these images into the stack's private repositories.
+    pulumi.export("images_to_push", [{"image": p.image, "push_to": p.push_to, "region": p.region, "account": p.account}
+                                     for p in ctx.image_pushes])

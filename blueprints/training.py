@@ -27,7 +27,7 @@ from blueprints import foundation_models, inference, platform
 from blueprints.platform import (
     CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NEURON_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG,
 )
-from blueprints.context import BlueprintContext
+from blueprints.context import BlueprintContext, ImagePush
 from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock, Replica
@@ -148,7 +148,13 @@ def build(ctx: BlueprintContext) -> Training:
                     for image in images}
 
     def image_ref(image: str, tag: str) -> pulumi.Output[str]:
-        return pulumi.Output.concat(repositories[image].repository_url, ":", tag)
+        ref = pulumi.Output.concat(repositories[image].repository_url, ":", tag)
+        ctx.image_pushes.append(ImagePush(image=f"{platform.UPSTREAM_IMAGES[image]}:{tag}", push_to=ref, region=region,
+                                          account=ctx.role))
+        return ref
+
+    ctx.image_pushes.append(ImagePush(image="(your fine-tuning image)", push_to=pulumi.Output.concat(
+        repositories["trainer"].repository_url, ":<tag>"), region=region, account=ctx.role))
 
     platform.autoscaler(ctx, f"{name}-training-autoscaler", region, cluster,
                         image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION), skip_await=True)

@@ -11,6 +11,7 @@ from blueprints.context import BlueprintContext, region_code
 from blueprints.engine import load_stack_file, run_program
 from blueprints.program import load_spec
 from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
+from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
 from blueprints.tiers import RESIDENCY_REGIONS
 from tests.conftest import EXAMPLES, STACKS
 
@@ -484,3 +485,24 @@ def test_inference_vpcs_follow_the_tiers_inference_egress_not_trainings():
     spec = SimpleNamespace(tier=tier, nat_gateways="per-az")
     assert platform.egress(spec, "training")["nat_egress"] is True
     assert platform.egress(spec, "inference")["nat_egress"] is False
+
+
+def test_mirrors_fill_themselves_from_the_first_region_and_the_stack_lists_what_to_push(example_plan):
+    """Air-gapped regions pull from their own mirrors: the images are pushed once, to the first
+    inference region (the `images_to_push` output lists exactly those), and ECR replicates the
+    stack's `<name>/inference/` repositories into the other regions."""
+    plan = example_plan("restricted")
+    (replication,) = plan.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    assert replication.region == "eu-west-1" and replication.provider == next(
+        r.provider for r in plan.of_type("aws:apigateway/restApi:RestApi") if r.region == "eu-west-1")
+    (rule,) = replication.inputs["replicationConfiguration"]["rules"]
+    assert rule["destinations"] == [{"region": "eu-central-1", "registryId": plan.accounts["inference"]}]
+    assert rule["repositoryFilters"] == [{"filter": "fraud-models/inference/", "filterType": "PREFIX_MATCH"}]
+
+    ctx = _context("restricted")
+    assert {(p.image.rsplit("/", 1)[-1], p.region) for p in ctx.image_pushes} == {
+        ("llm-server:1.4.2", "eu-west-1"), (f"cluster-autoscaler:{CLUSTER_AUTOSCALER_VERSION}", "eu-west-1"),
+        (f"k8s-device-plugin:{NVIDIA_DEVICE_PLUGIN_TAG}", "eu-west-1")}
+    assert {p.account for p in ctx.image_pushes} == {ctx.role}  # the account of the view that built them
+    # One region, or images pulled from upstream (tiers with egress): nothing to replicate.
+    assert not example_plan("internal").of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")

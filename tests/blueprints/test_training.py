@@ -10,7 +10,7 @@ from policies.model import assumed_account
 from blueprints.spec import parse_spec
 from blueprints.tiers import TIERS
 from blueprints.platform import AIR_GAP_INTERFACE_ENDPOINTS as TRAINING_INTERFACE_ENDPOINTS
-from tests.conftest import spec_config
+from tests.conftest import STACKS, spec_config
 
 # Example stack: (blueprint name, home region, GPU type, maxNodes, GPUs per node, EFA interfaces).
 EXAMPLES = {
@@ -874,3 +874,29 @@ def test_a_trainium_stack_passes_its_tier_with_the_neuron_plugin_exempt_for_its_
     exempt = {f["rule"] for f in json.loads(text)["findings"]
               if f["outcome"] == "exempt" and f["resourceName"].endswith("neuron-device-plugin")}
     assert exempt == {"AIB-102", "AIB-106", "AIB-109"}
+
+
+def test_the_stack_lists_each_training_image_to_push_into_its_repository():
+    """Training never pulls from the internet: the `images_to_push` output names each image the
+    cluster runs and the repository URL and tag it must be copied to (and the trainer's repository)."""
+    from blueprints import platform, training
+    from blueprints.engine import load_stack_file, run_program
+    from blueprints.program import load_spec
+
+    config, secrets = load_stack_file(STACKS / "Pulumi.restricted-example.yaml").runtime_config()
+    spec = load_spec(config, secrets)
+    contexts = []
+
+    def program() -> None:
+        ctx = BlueprintContext(spec)
+        training.build(ctx.account("training"))
+        contexts.append(ctx)
+
+    run_program(program, stack="pushes-test", config=config, secret_keys=secrets)
+    pushes = {p.image: p for p in contexts[0].image_pushes}
+    assert set(pushes) == {
+        f"{platform.UPSTREAM_IMAGES['nvidia-device-plugin']}:{platform.NVIDIA_DEVICE_PLUGIN_TAG}",
+        f"{platform.UPSTREAM_IMAGES['efa-device-plugin']}:{platform.EFA_DEVICE_PLUGIN_TAG}",
+        f"{platform.UPSTREAM_IMAGES['cluster-autoscaler']}:{platform.CLUSTER_AUTOSCALER_VERSION}",
+        "(your fine-tuning image)"}
+    assert {(p.region, p.account) for p in pushes.values()} == {("eu-west-1", "training")}
