@@ -626,6 +626,12 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
             problems.append("inference.regions: a region is listed twice; list each region once")
         if len(set(regions)) < tier.min_inference_regions:
             rule("inference.regions", f"at least {tier.min_inference_regions} regions are required, got {len(set(regions))}", "inference regions (min)")
+        if tier.dns_routing == "failover" and inference.domain_name is not None and len(set(regions)) > 2:
+            # Route 53 failover routing answers with one PRIMARY and one SECONDARY record per name
+            # (Route 53 Developer Guide, "Values specific for failover records").
+            rule("inference.regions", f"{len(set(regions))} regions with domainName: failover DNS routes between one "
+                 "primary and one secondary region; list two regions, or drop domainName and route clients to the "
+                 "regional endpoints yourself", "DNS between regions")
         if inference.min_replicas > inference.max_replicas:
             problems.append(f"inference.minReplicas: {inference.min_replicas} is above inference.maxReplicas ({inference.max_replicas})")
         if inference.model_image is None:

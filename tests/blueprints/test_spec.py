@@ -558,3 +558,12 @@ def test_neuron_types_train_and_catalogued_gpus_serve():
     spec = parse_spec(spec_config("public", {"training": {"gpuInstanceType": "trn1.32xlarge"},
                                              "inference": {"gpuInstanceType": "g6e.12xlarge"}}), region="eu-west-1")
     assert (spec.training.gpu_instance_type, spec.inference.gpu_instance_type) == ("trn1.32xlarge", "g6e.12xlarge")
+
+
+def test_failover_dns_has_one_primary_and_one_secondary_region():
+    domain = {"domainName": "api.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+    three = ["eu-west-1", "eu-central-1", "eu-north-1"]
+    problem = only(problems_of("restricted", {"inference": {**domain, "regions": three}}))
+    assert problem.startswith("inference.regions: 3 regions with domainName") and "rule: DNS between regions" in problem
+    assert problems_of("restricted", {"inference": {"regions": three}}) == []  # no domain, no failover records
+    assert problems_of("confidential", {"inference": {**domain, "regions": three}}) == []  # latency routing
