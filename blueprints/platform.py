@@ -49,12 +49,12 @@ def egress(spec: Spec, part: str = "training") -> dict[str, Any]:
     return {"nat_egress": not air_gapped, "nat_gateways": spec.nat_gateways or "per-az"}
 
 
-def network_regions(spec: Spec) -> list[tuple[Optional[str], str]]:
-    """(account, region) of every VPC the stack builds, one entry per VPC: the training VPC in the
-    home region of the training account, an inference VPC in each inference region of the
+def network_regions(spec: Spec) -> list[tuple[Optional[str], str, str]]:
+    """(account, region, part) of every VPC the stack builds, one entry per VPC: the training VPC
+    in the home region of the training account, an inference VPC in each inference region of the
     inference account (training.build, inference.build); None: the deploying account."""
-    return ([(spec.account("training"), spec.region)] if spec.training.enabled else []) + (
-        [(spec.account("inference"), r) for r in spec.inference_regions] if spec.inference.enabled else [])
+    return ([(spec.account("training"), spec.region, "training")] if spec.training.enabled else []) + (
+        [(spec.account("inference"), r, "inference") for r in spec.inference_regions] if spec.inference.enabled else [])
 
 
 def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,

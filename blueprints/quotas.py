@@ -137,16 +137,19 @@ def _elastic_ips(plan: Any) -> Iterable[QuotaNeed]:
 
 def elastic_ips_from_spec(spec: Any) -> list[QuotaNeed]:
     """The Elastic IPs a stack needs per region, from its spec alone (no render): its VPCs with
-    NAT in each region x the NAT gateways each has. Regions that need none are left out."""
-    per_vpc = IsolatedVpcArgs(**platform.egress(spec)).nat_gateway_count
-    vpcs: dict[tuple[str, str], int] = {}
-    for account, region in platform.network_regions(spec):
-        vpcs[(account or "", region)] = vpcs.get((account or "", region), 0) + 1
+    NAT in each region (training and inference each by their own egress) x the NAT gateways each
+    has. Regions that need none are left out."""
+    vpcs: dict[tuple[str, str], tuple[int, int]] = {}  # (account, region) -> (VPCs with NAT, gateways each)
+    for account, region, part in platform.network_regions(spec):
+        gateways = IsolatedVpcArgs(**platform.egress(spec, part)).nat_gateway_count
+        if gateways:
+            count, _ = vpcs.get((account or "", region), (0, 0))
+            vpcs[(account or "", region)] = (count + 1, gateways)
     name, default = EIP_QUOTA
     return [QuotaNeed(region, name, count * per_vpc, default,
                       f"{count} VPC{'s' if count > 1 else ''} with NAT x {per_vpc} NAT gateway{'s' if per_vpc > 1 else ''}"
                       f" each, natGateways: {spec.nat_gateways}", account)
-            for (account, region), count in vpcs.items() if per_vpc]
+            for (account, region), (count, per_vpc) in vpcs.items()]
 
 
 def elastic_ip_warnings(spec: Any) -> list[str]:

@@ -213,3 +213,20 @@ def test_quotas_are_counted_per_account_and_region(render):
     planned = [(n.account, n.region, n.needed) for n in quota_needs(render("internal", changes))
                if n.quota == EIP_QUOTA[0]]
     assert sorted(planned) == [("777777777777", "eu-west-1", 3), ("888888888888", "eu-west-1", 3)]
+
+
+def test_the_prediction_counts_each_network_by_its_own_egress():
+    """A tier whose inference VPCs have no NAT (inference_egress: endpoints) while training keeps
+    it needs Elastic IPs for the training VPC only."""
+    import dataclasses
+    from unittest import mock
+
+    from blueprints.spec import Spec
+    from blueprints.tiers import TIERS
+
+    spec = parse_spec(spec_config("internal"), region="eu-west-1")
+    assert [n.needed for n in elastic_ips_from_spec(spec)] == [6]  # training + inference, 3 NAT each
+    closed = dataclasses.replace(TIERS["internal"], inference_egress="endpoints")
+    with mock.patch.object(Spec, "tier", new_callable=mock.PropertyMock, return_value=closed):
+        assert [(n.needed, n.basis) for n in elastic_ips_from_spec(spec)] == [
+            (3, "1 VPC with NAT x 3 NAT gateways each, natGateways: per-az")]
