@@ -68,6 +68,7 @@ class Security:
     trail: Optional[AuditTrail]  # the training account's trail (the stack's only one in a single account)
     trails: dict[str, AuditTrail] = field(default_factory=dict)  # by account role
     audit_bucket: Optional[EncryptedBucket] = None
+    audit_replica: Optional[EncryptedBucket] = None  # its copy in a second region (tier audit_replica)
     archives: dict[str, EncryptedBucket] = field(default_factory=dict)  # by region, in the log archive
     deliveries: dict[str, EncryptedBucket] = field(default_factory=dict)  # where services write: archive or staging
     shippers: dict[tuple[str, str], SiemShipper] = field(default_factory=dict)  # by (account role, region)
@@ -185,13 +186,24 @@ def _trails(ctx: BlueprintContext, archive: BlueprintContext,
                                                     _trail_name(ctx, view)))
                 for view, regions in watched.items() if view.aws_account is not None]
     # `<blueprint>-audit-<account>-<region>`, like a single account's: the policy names the bucket.
-    bucket_name = pulumi.Output.concat(ctx.name, "-audit-", archive.account_id(home), "-", home)
-    bucket_arn = pulumi.Output.concat("arn:", archive.partition(home), ":s3:::", bucket_name)
+    bucket_name, bucket_arn = _audit_bucket_name(ctx, archive, home)
+    replica = None
+    if tier.audit_replica:
+        # A locked copy in a second region of the residency: losing the home region loses no evidence.
+        second = ctx.spec.audit_replica_region or ""
+        replica_name, replica_arn = _audit_bucket_name(ctx, archive, second)
+        replica = security.audit_replica = EncryptedBucket(
+            f"{ctx.name}-audit-replica",
+            replace(_log_bucket_args(archive, second, object_lock=tier.s3_object_lock), bucket_name=replica_name,
+                    policy_statements=_immutable(archive, second, replica_arn)),
+            opts=archive.opts(second, stateful=True),
+        )
     security.audit_bucket = EncryptedBucket(
         f"{ctx.name}-audit-bucket",
         replace(_log_bucket_args(archive, home, object_lock=tier.s3_object_lock), bucket_name=bucket_name,
                 policy_statements=[*cloudtrail_delivery_statements(bucket_arn, admitted),
-                                   *_immutable(archive, home, bucket_arn)]),
+                                   *_immutable(archive, home, bucket_arn)],
+                replicate_to=replica),
         opts=archive.opts(home, stateful=True),
     )
     for view, regions in watched.items():
@@ -338,6 +350,14 @@ def _config_statements(bucket_arn: pulumi.Output[str],
     return statements
 
 
+def _audit_bucket_name(ctx: BlueprintContext, archive: BlueprintContext,
+                       region: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """`<blueprint>-audit-<account>-<region>` and its ARN: named before it exists, so that its own
+    policy can name it."""
+    name = pulumi.Output.concat(ctx.name, "-audit-", archive.account_id(region), "-", region)
+    return name, pulumi.Output.concat("arn:", archive.partition(region), ":s3:::", name)
+
+
 def _immutable(archive: BlueprintContext, region: str, bucket_arn: pulumi.Output[str]) -> list[Any]:
     """What a regulator expects of a log archive: nothing deletes evidence, and nobody but the
     deployment pipeline reconfigures where it is kept.
@@ -452,9 +472,11 @@ def _auditor(ctx: BlueprintContext, archive: BlueprintContext, security: Securit
     so an administrator of a workload account, who controls that account's roles, can neither read
     nor touch the evidence about it."""
     home = ctx.home
-    places = list(dict.fromkeys([home, *regions]))
+    replica_region = [ctx.spec.audit_replica_region] if security.audit_replica is not None else []
+    places = list(dict.fromkeys([home, *regions, *replica_region]))
     logs = [archive.access_log_bucket(r) for r in places]
-    buckets = [b for b in [security.audit_bucket, *security.archives.values(), *logs] if b is not None]
+    buckets = [b for b in [security.audit_bucket, security.audit_replica, *security.archives.values(), *logs]
+               if b is not None]
     buckets = list({id(b): b for b in buckets}.values())
     keys = {r: k for r in places if (k := _archive_key(archive, r)) is not None}
     key_arns = list({id(k): k.arn for k in keys.values()}.values())

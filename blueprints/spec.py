@@ -493,9 +493,10 @@ class Spec:
         `accounts`: {"training": every region of the stack}, the one account."""
         if self.model.accounts is None:
             return {"training": self.regions}
+        replica = [self.audit_replica_region] if self.audit_replica_region else []
         works_in = {"training": [self.region] if self.training.enabled else [],
                     "inference": self.inference_regions if self.inference.enabled else [],
-                    "logArchive": self.regions}
+                    "logArchive": list(dict.fromkeys([*self.regions, *replica]))}
         first_role: dict[str, str] = {}
         out: dict[str, list[str]] = {}
         for role in ACCOUNT_ROLES:
@@ -505,6 +506,17 @@ class Spec:
             regions = out.setdefault(first_role.setdefault(account, role), [])
             regions += [r for r in works_in[role] if r not in regions]
         return out
+
+    @property
+    def audit_replica_region(self) -> Optional[str]:
+        """Where the audit bucket keeps its copy, where the tier asks for one (`audit_replica`):
+        the first inference region that is not the home region, else the residency's first other
+        region. The log archive is watched there like in its other regions."""
+        if not self.tier.audit_replica:
+            return None
+        candidates = [*(self.inference_regions if self.inference.enabled else []),
+                      *regions_for_residency(self.residency)]
+        return next(r for r in candidates if r != self.region)
 
     @property
     def nat_gateways(self) -> Optional[str]:

@@ -124,6 +124,9 @@ class Tier:
     # Security monitoring
     siem_sources: tuple[str, ...]
     siem_archive_object_lock: bool
+    # The audit bucket (every trail's) replicates into a locked copy in a second region of the
+    # residency: losing the home region loses no evidence.
+    audit_replica: bool
     cloudtrail_data_events: bool  # S3 object-level events on the training-data and model buckets
     guardduty: bool
     guardduty_eks_runtime: bool
@@ -184,7 +187,7 @@ TIERS: dict[str, Tier] = {
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
-        siem_sources=("cloudtrail",), siem_archive_object_lock=False, cloudtrail_data_events=False,
+        siem_sources=("cloudtrail",), siem_archive_object_lock=False, audit_replica=False, cloudtrail_data_events=False,
         guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block", "none"), fm_prompt_attack_min="none",
         macie=False, protect_stateful=False, retain_on_delete=False,
@@ -201,7 +204,7 @@ TIERS: dict[str, Tier] = {
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
-        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False, cloudtrail_data_events=False,
+        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False, audit_replica=False, cloudtrail_data_events=False,
         guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block"), fm_prompt_attack_min="medium",
         macie=False, protect_stateful=False, retain_on_delete=False,
@@ -221,7 +224,7 @@ TIERS: dict[str, Tier] = {
         spot_training=True, spot_inference=False,
         min_inference_regions=2, dns_routing="latency", residency_required=True,
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
-        siem_archive_object_lock=False, cloudtrail_data_events=True,
+        siem_archive_object_lock=False, audit_replica=False, cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
         fm_profiles="geographic", fm_pii_actions=("block", "anonymize"), fm_prompt_attack_min="medium",
         macie=True, protect_stateful=True, retain_on_delete=False,
@@ -242,7 +245,7 @@ TIERS: dict[str, Tier] = {
         spot_training=False, spot_inference=False,
         min_inference_regions=2, dns_routing="failover", residency_required=True,
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
-        siem_archive_object_lock=True, cloudtrail_data_events=True,
+        siem_archive_object_lock=True, audit_replica=True, cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
         fm_profiles="geographic", fm_pii_actions=("block",), fm_prompt_attack_min="high",
         macie=True, protect_stateful=True, retain_on_delete=True,
@@ -330,7 +333,8 @@ def _siem(t: Tier) -> str:
     text = ", ".join(t.siem_sources)
     if t.cloudtrail_data_events:
         text += ", S3 data events"
-    return text + (", Object Lock archive" if t.siem_archive_object_lock else "")
+    text += ", Object Lock archive" if t.siem_archive_object_lock else ""
+    return text + (", audit copy in a second region" if t.audit_replica else "")
 
 
 def _threats(t: Tier) -> str:

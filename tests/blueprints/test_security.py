@@ -404,12 +404,14 @@ def test_security_monitoring_stands_alone_without_training_or_inference(render):
     (trail,) = plan.of_type(TRAIL)
     assert account(plan, trail) == plan.accounts["logArchive"]
     assert "advancedEventSelectors" not in trail.inputs  # no data buckets to record
-    (stream,) = plan.of_type(STREAM)
+    # The home region and the audit copy's region (restricted keeps one in a second region).
+    (stream,) = [s for s in plan.of_type(STREAM) if s.region == "eu-west-1"]
     (subscription,) = plan.of_type(FILTER)
     assert subscription.inputs["logGroup"].startswith("/aws/cloudtrail/")
     assert subscription.inputs["destinationArn"] == stream.outputs["arn"]
-    (detector,) = plan.of_type("aws:guardduty/detector:Detector")
-    assert account(plan, detector) == plan.accounts["logArchive"]
+    detectors = plan.of_type("aws:guardduty/detector:Detector")
+    assert sorted(d.region for d in detectors) == ["eu-central-1", "eu-west-1"]
+    assert {account(plan, d) for d in detectors} == {plan.accounts["logArchive"]}
     assert plan.of_type("aws:guardduty/malwareProtectionPlan:MalwareProtectionPlan") == []
 
 
@@ -447,7 +449,8 @@ def test_public_tier_can_opt_in_to_threat_detection(render, example_plan):
 def evidence_buckets(plan) -> list:
     """The audit bucket, the SIEM archives and the staging buckets that replicate into them."""
     return [b for b in plan.of_type(BUCKET)
-            if b.name.endswith("-audit-bucket") or "-siem-archive-" in b.name or "-audit-staging-" in b.name]
+            if b.name.endswith(("-audit-bucket", "-audit-replica")) or "-siem-archive-" in b.name
+            or "-audit-staging-" in b.name]
 
 
 def key_of(plan, bucket) -> str:
@@ -473,7 +476,8 @@ def test_the_evidence_and_its_keys_live_in_the_log_archive_only(example_plan):
     log_archive = plan.accounts["logArchive"]
     evidence = evidence_buckets(plan)
     assert sorted(b.name.split("-", 2)[-1] for b in evidence) == [
-        "audit-bucket", "audit-staging-euc1", "audit-staging-euw1", "siem-archive-euc1", "siem-archive-euw1"]
+        "audit-bucket", "audit-replica", "audit-staging-euc1", "audit-staging-euw1", "siem-archive-euc1",
+        "siem-archive-euw1"]
     access_logs = {l.inputs["targetBucket"] for l in plan.of_type("aws:s3/bucketLogging:BucketLogging")
                    if l.inputs["bucket"] in {b.id for b in evidence}}
     for bucket in evidence:
@@ -636,3 +640,22 @@ def test_an_omitted_log_archive_keeps_the_evidence_in_the_deploying_account(rend
     audit = audit_bucket(plan)
     check = next(s for s in policy_of(plan, audit) if s.get("Sid") == "AWSCloudTrailAclCheck")
     assert sorted(check["Condition"]["StringEquals"]["aws:SourceArn"]) == sorted(t.outputs["arn"] for t in plan.of_type(TRAIL))
+
+
+def test_restricted_audit_evidence_has_a_locked_copy_in_a_second_region(example_plan):
+    """Issue 11: the audit bucket replicates every object into a bucket of the log archive in
+    another region of the residency, encrypted with that region's key and locked like it."""
+    plan = example_plan("restricted")
+    archive = plan.accounts["logArchive"]
+    (replica,) = [b for b in plan.of_type(BUCKET) if b.name == "fraud-models-audit-replica"]
+    assert replica.region == "eu-central-1" and account(plan, replica) == archive
+    assert replica.inputs["bucket"] == f"fraud-models-audit-{archive}-eu-central-1"
+    (rule,) = [r for r in plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+               if r.name == "fraud-models-audit-bucket-replication"][0].inputs["rules"]
+    assert rule["destination"]["bucket"] == f"arn:aws:s3:::{replica.inputs['bucket']}"
+    assert rule["filter"] == {"prefix": ""} and rule["deleteMarkerReplication"] == {"status": "Disabled"}
+    key = rule["destination"]["encryptionConfiguration"]["replicaKmsKeyId"]
+    assert key.startswith(f"arn:aws:kms:eu-central-1:{archive}:key/")
+    assert [c for c in plan.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+            if c.inputs["bucket"] == replica.id]
+    assert not [b for b in example_plan("confidential").of_type(BUCKET) if b.name.endswith("-audit-replica")]

@@ -567,3 +567,13 @@ def test_failover_dns_has_one_primary_and_one_secondary_region():
     assert problem.startswith("inference.regions: 3 regions with domainName") and "rule: DNS between regions" in problem
     assert problems_of("restricted", {"inference": {"regions": three}}) == []  # no domain, no failover records
     assert problems_of("confidential", {"inference": {**domain, "regions": three}}) == []  # latency routing
+
+
+def test_the_audit_copy_goes_to_a_second_region_of_the_residency_where_the_tier_keeps_one():
+    restricted = parse_spec(spec_config("restricted"), region="eu-west-1")
+    assert restricted.audit_replica_region == "eu-central-1"  # the other inference region
+    assert "eu-central-1" in restricted.regions_by_account()["logArchive"]
+    alone = parse_spec(spec_config("restricted", {"inference": {"enabled": False}}), region="eu-west-1")
+    assert alone.audit_replica_region == "eu-central-1"  # the residency's first other region
+    assert alone.regions_by_account()["logArchive"] == ["eu-west-1", "eu-central-1"]
+    assert parse_spec(spec_config("confidential"), region="eu-west-1").audit_replica_region is None
