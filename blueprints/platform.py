@@ -45,8 +45,7 @@ def egress(spec: Spec, part: str = "training") -> dict[str, Any]:
     NAT where the tier allows it for that `part` (training_egress, inference_egress), laid out as
     `natGateways` (or the tier) says. The VPCs below and the quota report (blueprints/quotas.py)
     both read it."""
-    air_gapped = spec.tier.inference_air_gapped if part == "inference" else spec.tier.air_gapped
-    return {"nat_egress": not air_gapped, "nat_gateways": spec.nat_gateways or "per-az"}
+    return {"nat_egress": not spec.tier.air_gapped_for(part), "nat_gateways": spec.nat_gateways or "per-az"}
 
 
 def network_regions(spec: Spec) -> list[tuple[Optional[str], str, str]]:
@@ -64,14 +63,13 @@ def network(ctx: BlueprintContext, name: str, region: str, cidr_block: str,
     `first_zone`: an AZ it must span, first (IsolatedVpcArgs.first_zone); `s3_interface_endpoint`:
     S3 for networks outside the VPC (IsolatedVpcArgs.s3_interface_endpoint)."""
     tier = ctx.tier
-    air_gapped = tier.inference_air_gapped if part == "inference" else tier.air_gapped
     vpc = IsolatedVpc(
         name,
         IsolatedVpcArgs(
             cidr_block=cidr_block,
             first_zone=first_zone,
             **egress(ctx.spec, part),
-            interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if air_gapped else (),
+            interface_endpoints=AIR_GAP_INTERFACE_ENDPOINTS if tier.air_gapped_for(part) else (),
             s3_interface_endpoint=s3_interface_endpoint,
             flow_log_retention_days=tier.log_retention_days,
             flow_log_kms_key=ctx.key("logs", region),

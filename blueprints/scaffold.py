@@ -5,8 +5,8 @@ so a scaffold can never hand a user a file the program would reject (the one exc
 splunk/http SIEM destination, whose token must be set with `pulumi config set --secret`).
 
 Accounts: where the tier separates accounts (confidential: training and inference; restricted:
-also the log archive) the ids are required options, not placeholders: a placeholder id would not
-validate, and the deploy role must exist in each real account before the first `pulumi up`.
+also the log archive) the ids are required options: `new` writes only real account ids, which
+`validate` accepts, and the deploy role must exist in each account before the first `pulumi up`.
 """
 
 from __future__ import annotations

@@ -71,6 +71,13 @@ def _private_networks(values: list[str]) -> list[str]:
     return values
 
 
+def _must_match(value: Optional[str], pattern: str, message: str) -> Optional[str]:
+    """`value` when it is None or matches `pattern` whole; else the ValueError `message`."""
+    if value is not None and not re.fullmatch(pattern, value):
+        raise ValueError(message)
+    return value
+
+
 def _accelerated(instance_type: str, use: Literal["training", "inference"]) -> str:
     """The type if the accelerator catalog (components/accelerators.py) supports it for `use`;
     else the error names the nearest supported types."""
@@ -297,17 +304,15 @@ class AccountsSpec(_Strict):
     @field_validator("organization")
     @classmethod
     def _organization_id(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.fullmatch(ORGANIZATION_ID_PATTERN, value):
-            raise ValueError("must be an AWS Organizations id: o- followed by 10-32 lowercase letters or digits "
-                             "(aws organizations describe-organization --query Organization.Id)")
-        return value
+        return _must_match(value, ORGANIZATION_ID_PATTERN,
+                           "must be an AWS Organizations id: o- followed by 10-32 lowercase letters or digits "
+                           "(aws organizations describe-organization --query Organization.Id)")
 
     @field_validator("deploy_role")
     @classmethod
     def _role_name(cls, value: str) -> str:
-        if not re.fullmatch(ROLE_NAME_PATTERN, value):
-            raise ValueError("must be an IAM role name: 1-64 letters, digits and + = , . @ _ - (no path, no ARN)")
-        return value
+        return _must_match(value, ROLE_NAME_PATTERN,
+                           "must be an IAM role name: 1-64 letters, digits and + = , . @ _ - (no path, no ARN)")
 
     @field_validator("training", "inference", "log_archive", mode="before")
     @classmethod

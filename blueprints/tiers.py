@@ -164,6 +164,10 @@ class Tier:
     def inference_air_gapped(self) -> bool:
         return self.inference_egress == "endpoints"
 
+    def air_gapped_for(self, part: str) -> bool:
+        """Whether the `part` network (training or inference) has no egress but VPC endpoints."""
+        return self.inference_air_gapped if part == "inference" else self.air_gapped
+
     def ships(self, source: str) -> bool:
         """Whether the SIEM shipping carries `source`. Bedrock invocation logs travel with the
         API access logs: a tier that ships one ships the other (where foundation models are on)."""

@@ -40,9 +40,9 @@ def _in_inference_network(plan: PolicyPlan, r: PolicyResource) -> bool:
 
 # The two networks whose egress the tier decides: training (`training_egress`) and inference
 # (`inference_egress`), each with its VPCs and its membership test.
-_NETWORKS: dict[str, tuple[Callable[[PolicyPlan, PolicyResource], bool], str]] = {
-    "training": (in_training_network, "training"),
-    "inference": (_in_inference_network, "inference"),
+_NETWORKS: dict[str, Callable[[PolicyPlan, PolicyResource], bool]] = {
+    "training": in_training_network,
+    "inference": _in_inference_network,
 }
 
 
@@ -50,19 +50,14 @@ def _no_egress_resources(plan: PolicyPlan, network: str, types: tuple[str, ...],
                          offends: Callable[[PolicyResource], bool] = lambda r: True) -> Iterable[Result]:
     """Fails each resource of `types` in `network` (training or inference) for which `offends`
     holds; passes each of that network's VPCs that has none."""
-    member, word = _NETWORKS[network]
+    member = _NETWORKS[network]
     offenders = [r for r in plan.of_type(*types) if member(plan, r) and offends(r)]
     for r in offenders:
-        yield fail(f"{what} in the {word} network: the tier allows no route to the internet from {word}", r)
+        yield fail(f"{what} in the {network} network: the tier allows no route to the internet from {network}", r)
     bad_vpcs = {vpc_of(plan, r).urn for r in offenders if vpc_of(plan, r) is not None}
     for vpc in plan.of_type(VPC):
         if member(plan, vpc) and vpc.urn not in bad_vpcs:
-            yield ok(f"{word} VPC has no {what}", vpc)
-
-
-def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str,
-                           offends: Callable[[PolicyResource], bool] = lambda r: True) -> Iterable[Result]:
-    return _no_egress_resources(plan, "training", types, what, offends)
+            yield ok(f"{network} VPC has no {what}", vpc)
 
 
 @plan_rule(
@@ -73,7 +68,7 @@ def _no_training_resources(plan: PolicyPlan, types: tuple[str, ...], what: str,
 def training_no_internet_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """An internet gateway (or egress-only gateway, or an attachment) in the training network
     opens a path to the internet; air-gapped tiers reach AWS through VPC endpoints only."""
-    return _no_training_resources(plan, (IGW, IGW_ATTACHMENT, EGRESS_ONLY_IGW), "internet gateway")
+    return _no_egress_resources(plan, "training", (IGW, IGW_ATTACHMENT, EGRESS_ONLY_IGW), "internet gateway")
 
 
 @plan_rule(
@@ -83,7 +78,7 @@ def training_no_internet_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable
 )
 def training_no_nat_gateway(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A NAT gateway lets training nodes reach the internet (and exfiltrate data)."""
-    return _no_training_resources(plan, (NAT,), "NAT gateway")
+    return _no_egress_resources(plan, "training", (NAT,), "NAT gateway")
 
 
 def _default_routes(r: PolicyResource) -> bool:
@@ -103,7 +98,7 @@ def _default_routes(r: PolicyResource) -> bool:
 def training_no_default_route(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A default route is how egress is wired (to a gateway, a NAT, a peering or a transit
     gateway); air-gapped training route tables only know the VPC and its endpoints."""
-    return _no_training_resources(plan, (ROUTE, ROUTE_TABLE), "default route", _default_routes)
+    return _no_egress_resources(plan, "training", (ROUTE, ROUTE_TABLE), "default route", _default_routes)
 
 
 _inference_air_gapped = mandatory_if("inference_air_gapped", otherwise="disabled",
