@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blueprints.engine import load_stack_file, render_stack  # noqa: E402
+from blueprints.plan.engine import load_stack_file, render_stack  # noqa: E402
 
 TARGET_SECONDS = 8.0
 TARGET_PEAK_MIB = 128.0

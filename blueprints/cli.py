@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from blueprints import cost as cost_mod
-from blueprints import diff as diff_mod
+from blueprints.plan import cost as cost_mod
+from blueprints.plan import diff as diff_mod
 from blueprints import tiers as tiers_mod
-from blueprints.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
+from blueprints.plan.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
 from blueprints.spec import SiemSpec, SpecError
 from policies import runner as runner_mod
 from policies.evaluate import parse_suppressions, resolve_residency

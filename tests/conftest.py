@@ -1,6 +1,6 @@
 """The one mock-engine fixture set, shared by every test.
 
-Everything renders through `blueprints.engine`, the same offline engine `blueprint plan` uses,
+Everything renders through `blueprints.plan.engine`, the same offline engine `blueprint plan` uses,
 so tests assert on what the engine saw: types, inputs, parents, providers, protect.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from blueprints.engine import Plan, load_stack_file, render_stack, run_program
+from blueprints.plan.engine import Plan, load_stack_file, render_stack, run_program
 from blueprints.tiers import TIER_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent

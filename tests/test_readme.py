@@ -34,7 +34,7 @@ def test_the_two_commands_and_the_real_path_are_documented():
 def test_the_stack_config_example_is_valid_and_its_suppression_names_a_real_resource(example_plan, tmp_path):
     import yaml
 
-    from blueprints.engine import load_stack_file
+    from blueprints.plan.engine import load_stack_file
     from blueprints.program import load_spec
 
     block = README.split("## Stack config")[1].split("```yaml\n")[1].split("```")[0]

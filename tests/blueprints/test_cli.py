@@ -216,7 +216,7 @@ def test_validate_reports_all_tier_rules_together(tmp_path):
 
 
 def test_a_training_zone_of_another_region_exits_2_before_anything_is_registered(tmp_path, monkeypatch):
-    import blueprints.engine as engine
+    import blueprints.plan.engine as engine
 
     def no_program(*args, **kwargs):
         raise AssertionError("the program ran: resources were registered before validation")

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from blueprints.cost import ALLOWED_MODELS_ENV, bedrock_price, estimate
-from blueprints.engine import Plan
+from blueprints.plan.cost import ALLOWED_MODELS_ENV, bedrock_price, estimate
+from blueprints.plan.engine import Plan
 
 GUARDRAIL = "aws:bedrock/guardrail:Guardrail"
 VERSION = "aws:bedrock/guardrailVersion:GuardrailVersion"

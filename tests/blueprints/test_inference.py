@@ -8,7 +8,7 @@ import pytest
 
 from blueprints import inference
 from blueprints.context import BlueprintContext, region_code
-from blueprints.engine import load_stack_file, run_program
+from blueprints.plan.engine import load_stack_file, run_program
 from blueprints.program import load_spec
 from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
 from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from blueprints.cli import app
-from blueprints.engine import Plan, Resource
+from blueprints.plan.engine import Plan, Resource
 from blueprints.quotas import (
     EIP_QUOTA, FIREHOSE_DIRECT_PUT, INSTANCE_QUOTAS, elastic_ip_warnings, elastic_ips_from_spec, instance_quota, quota_needs,
 )
@@ -127,7 +127,7 @@ def test_every_example_plan_lists_its_eips_vcpus_and_firehose_streams(example_pl
 
 
 def _example_spec(tier):
-    from blueprints.engine import load_stack_file
+    from blueprints.plan.engine import load_stack_file
     from blueprints.program import load_spec
 
     return load_spec(*load_stack_file(STACKS / f"Pulumi.{tier}-example.yaml").runtime_config())

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from blueprints.engine import ACCOUNT_ID, load_stack_file
+from blueprints.plan.engine import ACCOUNT_ID, load_stack_file
 from blueprints.tiers import get_tier
 from policies.model import assumed_account
 from tests.conftest import EXAMPLES, STACKS
@@ -370,7 +370,7 @@ def test_findings_are_routed_to_the_regions_siem_stream_and_topic(example_plan, 
 def test_splunk_token_never_appears_in_the_plan(example_plan):
     """The stack file's ciphertext never reaches the plan, and the stream gets the token as a
     secret (masked in the plan)."""
-    from blueprints.engine import SECRET_TEXT
+    from blueprints.plan.engine import SECRET_TEXT
 
     plan = example_plan("restricted")
     assert "AAABADQXFlU3FjEpz0bJ8zU4" not in plan.to_json()

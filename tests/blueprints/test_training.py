@@ -5,7 +5,7 @@ import json
 import pytest
 
 from blueprints.context import BlueprintContext, region_code
-from blueprints.engine import ACCOUNT_ID
+from blueprints.plan.engine import ACCOUNT_ID
 from policies.model import assumed_account
 from blueprints.spec import parse_spec
 from blueprints.tiers import TIERS
@@ -815,7 +815,7 @@ def test_clusters_authenticate_through_their_account_provider_where_accounts_are
     """In a multi-account stack the ambient credentials cannot assume the deploy role (its trust
     requires the external id): Kubernetes gets its token through the account's AWS provider."""
     from blueprints import platform
-    from blueprints.engine import load_stack_file, render_stack
+    from blueprints.plan.engine import load_stack_file, render_stack
     from tests.conftest import spec_config, write_stack
 
     seen = []
@@ -880,7 +880,7 @@ def test_the_stack_lists_each_training_image_to_push_into_its_repository():
     """Training never pulls from the internet: the `images_to_push` output names each image the
     cluster runs and the repository URL and tag it must be copied to (and the trainer's repository)."""
     from blueprints import platform, training
-    from blueprints.engine import load_stack_file, run_program
+    from blueprints.plan.engine import load_stack_file, run_program
     from blueprints.program import load_spec
 
     config, secrets = load_stack_file(STACKS / "Pulumi.restricted-example.yaml").runtime_config()

@@ -7,7 +7,7 @@ import functools
 import json
 from typing import Any
 
-from blueprints.engine import Plan, Resource, run_program
+from blueprints.plan.engine import Plan, Resource, run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.kms_key import KmsKey, KmsKeyArgs

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components._base import StatefulOptions
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock

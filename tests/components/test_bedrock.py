@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from blueprints import engine
-from blueprints.engine import Plan, run_program
+from blueprints.plan import engine
+from blueprints.plan.engine import Plan, run_program
 from components.bedrock import (
     DEFAULT_PII_ENTITIES,
     INVOKE_ACTIONS,

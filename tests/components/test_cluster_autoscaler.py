@@ -4,7 +4,7 @@ Deployment configured for a private cluster."""
 import functools
 import json
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs, public_image
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs

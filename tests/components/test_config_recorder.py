@@ -16,7 +16,7 @@ STATUS = "aws:cfg/recorderStatus:RecorderStatus"
 
 @pytest.fixture(scope="module")
 def plan():
-    from blueprints.engine import run_program
+    from blueprints.plan.engine import run_program
 
     def program():
         key = KmsKey("logs", KmsKeyArgs(description="logs"))

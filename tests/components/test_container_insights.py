@@ -4,7 +4,7 @@ created first, encrypted and expiring."""
 import functools
 import json
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.container_insights import ContainerInsights, ContainerInsightsArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs

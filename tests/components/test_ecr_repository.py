@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.ecr_repository import EcrRepository, EcrRepositoryArgs
 from components.kms_key import KmsKey, KmsKeyArgs
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.eks_cluster import CONTROL_PLANE_LOG_TYPES, EksCluster, EksClusterArgs, _kubeconfig
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.kms_key import KmsKey, KmsKeyArgs

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock, Replica
 from components.kms_key import KmsKey, KmsKeyArgs
 

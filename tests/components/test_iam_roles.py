@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
 
 READ = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.jwt_authorizer import HANDLER, JwtAuthorizer, JwtAuthorizerArgs
 from components.lambdas.jwt_authorizer import handler
 from tests.components.serving_stack import one

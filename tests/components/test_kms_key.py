@@ -46,7 +46,7 @@ def test_alias_points_at_the_key(key_plan):
 
 
 def test_rotation_period_outside_aws_limits_is_rejected():
-    from blueprints.engine import run_program
+    from blueprints.plan.engine import run_program
 
     with pytest.raises(ValueError, match="rotation_period_days must be 90-2560"):
         run_program(lambda: KmsKey("k", KmsKeyArgs(description="x", rotation_period_days=30)), stack="t",

@@ -5,7 +5,7 @@ import functools
 import pulumi_aws as aws
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.kms_key import KmsKey, KmsKeyArgs
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs

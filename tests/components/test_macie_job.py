@@ -2,7 +2,7 @@
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.macie_job import MacieJob, MacieJobArgs
 
 

@@ -7,7 +7,7 @@ import json
 import pulumi_aws as aws
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.kms_key import KmsKey, KmsKeyArgs

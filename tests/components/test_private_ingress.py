@@ -5,7 +5,7 @@ import functools
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.node_group import NodeGroup, NodeGroupArgs

@@ -3,7 +3,7 @@ a regional certificate, custom domain, base path mapping and a latency or failov
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.regional_dns import RegionalDns, RegionalDnsArgs
 from tests.components.serving_stack import one, render
 

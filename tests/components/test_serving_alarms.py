@@ -71,7 +71,7 @@ def test_counted_waf_body_rule_matches_have_their_own_spike_alarm(monkeypatch):
     a spike of them alarms to the topic, beside the blocked-request alarm."""
     import functools
 
-    from blueprints.engine import run_program
+    from blueprints.plan.engine import run_program
     from components.web_acl import WebAclArgs
     from tests.components import serving_stack
 

@@ -3,7 +3,7 @@ that admit only the load balancer's VPC on the serving port."""
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from components.serving_workload import ServingWorkload, ServingWorkloadArgs

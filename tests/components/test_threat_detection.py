@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
 from components.kms_key import KmsKey, KmsKeyArgs
 from components.siem_shipper import SiemShipper, SiemShipperArgs

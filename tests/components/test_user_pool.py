@@ -2,7 +2,7 @@
 
 import functools
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.user_pool import UserPool, UserPoolArgs
 from tests.components.serving_stack import one
 

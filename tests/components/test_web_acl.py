@@ -5,7 +5,7 @@ import functools
 
 import pytest
 
-from blueprints.engine import run_program
+from blueprints.plan.engine import run_program
 from components.web_acl import BODY_MATCH_LABEL, WebAcl, WebAclArgs
 
 STAGE_ARN = "arn:aws:apigateway:eu-west-1::/restapis/abc123/stages/v1"

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from blueprints.engine import load_stack_file
+from blueprints.plan.engine import load_stack_file
 from blueprints.program import load_spec
 from policies.model import urn_name
 from policies.rules._aws import IGW, NAT

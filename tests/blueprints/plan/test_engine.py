@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from blueprints import engine
-from blueprints.engine import StackFileError, load_plan_file, load_stack_file, render_stack
+from blueprints.plan import engine
+from blueprints.plan.engine import StackFileError, load_plan_file, load_stack_file, render_stack
 from blueprints.spec import SpecError
 from tests.conftest import STACKS, spec_config, write_stack
 

@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
-from blueprints.engine import Plan, Resource
+from blueprints.plan.engine import Plan, Resource
 
 OPS: tuple[str, ...] = ("create", "update", "replace", "delete")
 FORMATS: tuple[str, ...] = ("markdown", "json")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from blueprints.cost import ESTIMATORS, REGION_MULTIPLIER, estimate, format_cost
-from blueprints.engine import UNKNOWN, Plan
+from blueprints.plan.cost import ESTIMATORS, REGION_MULTIPLIER, estimate, format_cost
+from blueprints.plan.engine import UNKNOWN, Plan
 from blueprints.tiers import ALL_REGIONS
 from tests.blueprints.test_diff import plan_doc
 

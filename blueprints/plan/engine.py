@@ -597,7 +597,7 @@ class RecordingMocks:
         account, role = self.account_of(args.provider or "")
         answer = self._answers(account, role).get(token)
         if answer is None:
-            raise EngineError(f"the offline engine has no answer for invoke {token}; add one to blueprints/engine.py")
+            raise EngineError(f"the offline engine has no answer for invoke {token}; add one to blueprints/plan/engine.py")
         return answer(region, inputs)
 
     def _answers(self, account: str, role: str) -> dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]]:

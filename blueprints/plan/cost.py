@@ -35,7 +35,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from blueprints.engine import Plan, Resource
+from blueprints.plan.engine import Plan, Resource
 from blueprints.spec import BEDROCK_GEOGRAPHIES as BEDROCK_PROFILE_GEOGRAPHIES
 from components.accelerators import accelerator
 
@@ -307,7 +307,7 @@ def _node_group(p: _Pricer, r: Resource) -> None:
     label = f"{r.name} ({instance}{', spot' if spot else ''})"
     if hourly is None:
         p.add(r, "EKS node group", nodes * HOURS_PER_MONTH, "node-hour", 0.0,
-              f"price unknown for instance type {instance}: add it to INSTANCE_HOURLY in blueprints/cost.py; "
+              f"price unknown for instance type {instance}: add it to INSTANCE_HOURLY in blueprints/plan/cost.py; "
               f"{nodes} node(s), scaling {low}-{high}", label=label)
         return
     node_hour = hourly * (1 - SPOT_DISCOUNT if spot else 1.0) * p.multiplier(r)
@@ -340,7 +340,7 @@ def _instance(p: _Pricer, r: Resource) -> None:
     instance = str(r.inputs.get("instanceType", ""))
     hourly = INSTANCE_HOURLY.get(instance)
     note = "on-demand, running all month" if hourly is not None else \
-        f"price unknown for instance type {instance}: add it to INSTANCE_HOURLY in blueprints/cost.py"
+        f"price unknown for instance type {instance}: add it to INSTANCE_HOURLY in blueprints/plan/cost.py"
     p.add(r, "EC2 instance", HOURS_PER_MONTH, "hour", hourly or 0.0, note, label=f"{r.name} ({instance})")
 
 
@@ -377,7 +377,7 @@ def _lustre(p: _Pricer, r: Resource) -> None:
     price = LUSTRE_GB_MONTH.get(key)
     tier_text = f"{deployment}" + (f" {key[1]} MB/s/TiB" if key[1] else "")
     note = (f"{tier_text} at ${price}/GB-month provisioned (GiB billed as GB); backups not included" if price is not None
-            else f"price unknown for FSx for Lustre {tier_text}: add it to LUSTRE_GB_MONTH in blueprints/cost.py")
+            else f"price unknown for FSx for Lustre {tier_text}: add it to LUSTRE_GB_MONTH in blueprints/plan/cost.py")
     p.add(r, "FSx for Lustre", gib, "GB-month", price or 0.0, note, label=f"{r.name} ({gib} GiB)")
 
 
@@ -604,7 +604,7 @@ def estimate(plan: Plan) -> CostEstimate:
         "Node groups cost their desired size (min size when unset) all month; each line shows the per-node-hour price "
         "and the cost at max size.",
         "Usage (requests, GB processed, logs, stored data) is assumed per line; change the assumptions at the top of "
-        "blueprints/cost.py to match your workload.",
+        "blueprints/plan/cost.py to match your workload.",
         "Not included: taxes, support, savings plans, inter-region and internet data transfer, node EBS volumes, "
         "IAM/Lambda/SNS/SQS/Cognito usage, Bedrock guardrail text units.",
     ]

@@ -11,10 +11,10 @@ from typing import Any, Optional
 
 import pytest
 
-from blueprints.diff import REPLACE_ON_CHANGE, diff_plans, format_diff, logical_urn
-from blueprints.engine import Plan, load_stack_file, render_stack
+from blueprints.plan.diff import REPLACE_ON_CHANGE, diff_plans, format_diff, logical_urn
+from blueprints.plan.engine import Plan, load_stack_file, render_stack
 
-STACKS = Path(__file__).resolve().parents[2] / "stacks"
+STACKS = Path(__file__).resolve().parents[3] / "stacks"
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
 CLUSTER = "aws:eks/cluster:Cluster"
