@@ -24,6 +24,7 @@ from blueprints.tiers import Tier
 from components._base import StatefulOptions
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs
 from components.kms_key import KmsKey, KmsKeyArgs
+from components.serving_workload import ModelSource
 
 # Data domains and the AWS services that use each domain's key. On a `cmk` tier one key per
 # region serves every domain (the union); on `cmk-per-domain` each domain has its own.
@@ -108,6 +109,9 @@ class _Shared:
         self.image_pushes: list[ImagePush] = []
         # Buckets whose object-level access CloudTrail records (data events), by role.
         self.data_buckets: dict[str, EncryptedBucket] = {}
+        # Where the model servers of each inference region read approved models (training.build):
+        # a bucket in that region, so a region serves without any other.
+        self.model_sources: dict[str, ModelSource] = {}
         self.providers: dict[tuple[Optional[str], str], aws.Provider] = {}
         self.callers: dict[tuple[Optional[str], str], Any] = {}
         self.partitions: dict[tuple[Optional[str], str], pulumi.Output[str]] = {}
@@ -130,6 +134,7 @@ class BlueprintContext:
         self.web_acls = self._shared.web_acls
         self.image_pushes = self._shared.image_pushes
         self.data_buckets = self._shared.data_buckets
+        self.model_sources = self._shared.model_sources
 
     # -- accounts ------------------------------------------------------------------
     def account(self, role: str) -> "BlueprintContext":

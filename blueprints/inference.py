@@ -219,6 +219,8 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
             node_port=SERVING_NODE_PORT, device_plugin_image=images["nvidia-device-plugin"],
             min_replicas=inference.min_replicas, max_replicas=inference.max_replicas,
             ingress_cidrs=[vpc.cidr_block], node_group=gpu_nodes,
+            # The model comes from this region's copy of approved/ where the stack trains.
+            model_source=ctx.model_sources.get(region), tags=ctx.tags,
             # The images come from this stack's (initially empty) mirrors exactly where air-gapped.
             skip_await=tier.air_gapped,
         ),
@@ -272,21 +274,21 @@ def _build_region(ctx: BlueprintContext, region: str, index: int, user_pool: Opt
                            foundation_models=fm)
 
 
-def model_bucket(ctx: BlueprintContext, region: str, *, replicated_from: pulumi.Input[str],
+def model_bucket(ctx: BlueprintContext, region: str, *, replicated_from: Optional[pulumi.Input[str]],
                  object_lock: Optional[ObjectLock]) -> EncryptedBucket:
-    """The inference account's model bucket in `region`: where models the approver promoted in the
-    training account (its model bucket's `approved/`) arrive by S3 Replication, owned by this
-    account and encrypted under this account's models key in the region (which admits the
-    training account: context._trusted_accounts). Its policy admits exactly `replicated_from`,
-    the training bucket's replication role. Locked like the training model bucket
-    (`object_lock`): S3 replicates a locked bucket's objects only into a locked bucket.
-
-    Serving does not read it yet: the model server's image carries the model (regional
-    replicas for serving are issue 11)."""
+    """The model bucket of `region`, which the region's model servers read (ModelSource): where
+    models the approver promoted (the training model bucket's `approved/`) arrive by S3
+    Replication, encrypted under the models key of this account in the region. From another
+    account (`replicated_from`: the training bucket's replication role, which its policy admits
+    exactly) the replicas become this account's, and the key admits the training account
+    (context._trusted_accounts); None: the training bucket is in this account. Locked like the
+    training model bucket (`object_lock`): S3 replicates a locked bucket's objects only into a
+    locked bucket."""
     return EncryptedBucket(
         f"{ctx.regional('inf', region)}-models",
         ctx.bucket_args("models", region, kms_key=ctx.key("models", region, required=True),
-                        accepts_replicas_from=[replicated_from], object_lock=object_lock),
+                        accepts_replicas_from=[replicated_from] if replicated_from is not None else [],
+                        object_lock=object_lock),
         opts=ctx.opts(region, stateful=True),
     )
 
@@ -302,6 +304,7 @@ def _canary_workload(ctx: BlueprintContext, region: str, base: str, canary: Cana
             cluster=cluster, image=images[CANARY], model_version=_model_version(canary.image),
             namespace=CANARY_NAMESPACE, node_port=CANARY_NODE_PORT, min_replicas=low, max_replicas=high,
             ingress_cidrs=[vpc.cidr_block], node_group=gpu_nodes, skip_await=ctx.tier.air_gapped,
+            model_source=ctx.model_sources.get(region), tags=ctx.tags,
         ),
         opts=ctx.opts(region),
     )

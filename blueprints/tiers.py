@@ -127,6 +127,10 @@ class Tier:
     # The audit bucket (every trail's) replicates into a locked copy in a second region of the
     # residency: losing the home region loses no evidence.
     audit_replica: bool
+    # S3 Replication Time Control on the model replicas (approved/ into every inference region):
+    # a promoted model reaches every region within 15 minutes (99.99%), with a replication
+    # metric and an event for any object that misses it. Billed per GB replicated.
+    model_replication_sla: bool
     cloudtrail_data_events: bool  # S3 object-level events on the training-data and model buckets
     guardduty: bool
     guardduty_eks_runtime: bool
@@ -191,7 +195,8 @@ TIERS: dict[str, Tier] = {
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
-        siem_sources=("cloudtrail",), siem_archive_object_lock=False, audit_replica=False, cloudtrail_data_events=False,
+        siem_sources=("cloudtrail",), siem_archive_object_lock=False, audit_replica=False,
+        model_replication_sla=False, cloudtrail_data_events=False,
         guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block", "none"), fm_prompt_attack_min="none",
         macie=False, protect_stateful=False, retain_on_delete=False,
@@ -208,7 +213,8 @@ TIERS: dict[str, Tier] = {
         api_auth=("iam", "cognito", "jwt"),
         spot_training=True, spot_inference=True,
         min_inference_regions=1, dns_routing="latency", residency_required=False,
-        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False, audit_replica=False, cloudtrail_data_events=False,
+        siem_sources=("cloudtrail", "waf", "api-access"), siem_archive_object_lock=False, audit_replica=False,
+        model_replication_sla=False, cloudtrail_data_events=False,
         guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block"), fm_prompt_attack_min="medium",
         macie=False, protect_stateful=False, retain_on_delete=False,
@@ -228,7 +234,8 @@ TIERS: dict[str, Tier] = {
         spot_training=True, spot_inference=False,
         min_inference_regions=2, dns_routing="latency", residency_required=True,
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
-        siem_archive_object_lock=False, audit_replica=False, cloudtrail_data_events=True,
+        siem_archive_object_lock=False, audit_replica=False, model_replication_sla=False,
+        cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
         fm_profiles="geographic", fm_pii_actions=("block", "anonymize"), fm_prompt_attack_min="medium",
         macie=True, protect_stateful=True, retain_on_delete=False,
@@ -249,7 +256,8 @@ TIERS: dict[str, Tier] = {
         spot_training=False, spot_inference=False,
         min_inference_regions=2, dns_routing="failover", residency_required=True,
         siem_sources=("cloudtrail", "waf", "api-access", "vpc-flow", "eks-audit"),
-        siem_archive_object_lock=True, audit_replica=True, cloudtrail_data_events=True,
+        siem_archive_object_lock=True, audit_replica=True, model_replication_sla=True,
+        cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
         fm_profiles="geographic", fm_pii_actions=("block",), fm_prompt_attack_min="high",
         macie=True, protect_stateful=True, retain_on_delete=True,
@@ -396,6 +404,8 @@ MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("threat detection", _threats),
     ("DLP (Macie) on training data", lambda t: _yes_no(t.macie)),
     ("foundation models", _foundation_models),
+    ("model replicas per inference region", lambda t: "S3 RTC: within 15 minutes" if t.model_replication_sla
+     else "S3 Replication, best effort"),
     ("stateful resources", _stateful),
 )
 

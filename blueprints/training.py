@@ -37,6 +37,7 @@ from components.k8s_training import TrainingNamespace, TrainingNamespaceArgs
 from components.kms_key import KmsKey
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
 from components.macie_job import MacieJob, MacieJobArgs
+from components.serving_workload import ModelSource
 from components._base import SKIP_AWAIT
 from components.device_plugin import neuron_device_plugin
 from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node, neuron
@@ -75,7 +76,8 @@ class Training:
     roles: IamRoles
     macie: Optional[MacieJob]
     # The inference account's model buckets that `approved/` replicates into, by region (empty
-    # where training and production inference share an account).
+    # where training and production inference share an account: ctx.model_sources names the
+    # same-account replicas there).
     promoted_to: dict[str, EncryptedBucket]
 
 
@@ -83,9 +85,7 @@ def build(ctx: BlueprintContext) -> Training:
     tier, region, name, spec = ctx.tier, ctx.home, ctx.name, ctx.spec.training
     opts = ctx.opts(region)
     promotes = _promotes(ctx)
-    # Replication into another account needs a key both accounts can name: a CMK even where the
-    # tier would use the AWS managed key (which no other account can be granted).
-    data_key, model_key = ctx.key("training-data", region), ctx.key("models", region, required=promotes)
+    data_key = ctx.key("training-data", region)
     compute_key, logs_key = ctx.key("compute", region), ctx.key("logs", region)
 
     # 1. Network: no internet gateway or NAT on air-gapped tiers, only VPC endpoints. There the
@@ -99,21 +99,30 @@ def build(ctx: BlueprintContext) -> Training:
         # Fine-tuning and evaluation jobs reach the listed foundation models privately.
         foundation_models.training_endpoint(ctx, vpc, TRAINING_CIDR, ctx.spec.foundation_models)
 
-    # 2. Storage: the buckets, EBS encryption by default. Where production inference runs in
-    #    another account, what the approver promotes (approved/) replicates into that account's
-    #    model bucket in every inference region; only the approver writes approved/ then (the
-    #    approver's role comes later, in step 6: its ARN is resolved there).
+    # 2. Storage: the buckets, EBS encryption by default. What the approver promotes (approved/)
+    #    replicates into a model bucket in each inference region (_model_replicas): the
+    #    inference account's where production runs in another account (only the approver writes
+    #    approved/ then; the approver's role comes later, in step 6: its ARN is resolved there).
     model_lock = ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None
-    promoted_to, resolve_replication_role = _promotion(ctx, model_lock) if promotes else ({}, None)
+    replicas, resolve_replication_role = _model_replicas(ctx, model_lock, promotes)
+    # Replicating SSE-KMS objects needs named keys on both sides: a CMK where the tier would use
+    # the AWS managed key (which no replication role can be granted either).
+    model_key = ctx.key("models", region, required=bool(replicas))
     approver_arn, resolve_approver = pulumi.deferred_output() if promotes else (None, None)
     data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
     model_bucket = _bucket(
         ctx, f"{name}-models", "models", vpc, only_writer_of_approved=approver_arn,
         object_lock=model_lock, kms_key=model_key,
-        replicate_to=[Replica(bucket=b, prefix=APPROVED_PREFIX, other_account=True) for b in promoted_to.values()],
+        replicate_to=[Replica(bucket=b, prefix=APPROVED_PREFIX, other_account=promotes,
+                              time_control=tier.model_replication_sla) for b in replicas.values()],
     )
     if resolve_replication_role is not None:
         resolve_replication_role(model_bucket.replication_role_arn)
+    for serving_region in ctx.spec.inference_regions if ctx.spec.inference.enabled else ():
+        source = replicas.get(serving_region, model_bucket)
+        ctx.model_sources[serving_region] = ModelSource(
+            bucket_name=source.bucket_name, bucket_arn=source.arn, prefix=APPROVED_PREFIX,
+            kms_key_arn=source.kms_key.arn if source.kms_key is not None else None)
     if resolve_bucket_arns is not None:
         resolve_bucket_arns(pulumi.Output.all(data_bucket.arn, model_bucket.arn))
     ctx.data_buckets.update({"training-data": data_bucket, "models": model_bucket})
@@ -232,7 +241,7 @@ def build(ctx: BlueprintContext) -> Training:
 
     return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket, cluster=cluster, gpu_nodes=gpu_nodes,
                     system_nodes=system_nodes, repositories=repositories, lustre=lustre, namespace=namespace,
-                    roles=roles, macie=macie, promoted_to=promoted_to)
+                    roles=roles, macie=macie, promoted_to=replicas if promotes else {})
 
 
 def _promotes(ctx: BlueprintContext) -> bool:
@@ -242,6 +251,25 @@ def _promotes(ctx: BlueprintContext) -> bool:
     cost."""
     serving = ctx.account("inference")
     return ctx.spec.inference.enabled and serving.aws_account != ctx.aws_account
+
+
+def _model_replicas(ctx: BlueprintContext, model_lock: Optional[ObjectLock],
+                    promotes: bool) -> tuple[dict[str, EncryptedBucket], Any]:
+    """The model buckets `approved/` replicates into, by inference region, and the resolver of the
+    replication role their policies admit (None where nothing needs it), so that each region's
+    model servers read a copy in their own region and losing a region leaves the others serving:
+    in the inference account, every inference region (_promotion); in one shared account, every
+    inference region but the home one, whose servers read the training model bucket itself.
+    Same residency by construction (the spec keeps every region inside it); each replica is
+    encrypted under the models key of its region; S3 Replication Time Control where the tier
+    promises it (model_replication_sla)."""
+    if promotes:
+        return _promotion(ctx, model_lock)
+    if not ctx.spec.inference.enabled:
+        return {}, None
+    serving = ctx.account("inference")
+    return {region: inference.model_bucket(serving, region, replicated_from=None, object_lock=model_lock)
+            for region in ctx.spec.inference_regions if region != ctx.home}, None
 
 
 def _promotion(ctx: BlueprintContext, model_lock: Optional[ObjectLock]) -> tuple[dict[str, EncryptedBucket], Any]:

@@ -1,5 +1,6 @@
 """A GPU model server on Kubernetes: namespace, hardened Deployment, NodePort Service, HPA, PDB,
-NetworkPolicies that admit only the load-balancer path, and optionally the NVIDIA device plugin.
+NetworkPolicies that admit only the load-balancer path, optionally the NVIDIA device plugin, and
+optionally read access to the model's S3 prefix (a Pod Identity role).
 
 The HPA owns the replica count: the Deployment leaves `spec.replicas` unset (Kubernetes starts
 one pod, the HPA raises it to `min_replicas` at once) and ignores changes to it, so an update
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._base import Component, SKIP_AWAIT, check_range
+from components._base import ASSUME_AND_TAG_SESSION, Component, SKIP_AWAIT, check_range, merge_tags
 from components.eks_cluster import EksCluster
 # The device-plugin DaemonSet the training namespace also runs (one hardened definition).
 from components.device_plugin import nvidia_device_plugin
@@ -26,6 +28,22 @@ core, apps, meta = k8s.core.v1, k8s.apps.v1, k8s.meta.v1
 # 10-minute wait for a Deployment.
 ROLLOUT_TIMEOUT = "30m"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSource:
+    """The S3 prefix the server loads its model from (ServingWorkloadArgs.model_source), in the
+    workload's own region so that a region serves without any other."""
+
+    bucket_name: pulumi.Input[str]
+    """The bucket, told to the server as MODEL_BUCKET. Required."""
+    bucket_arn: pulumi.Input[str]
+    """Its ARN, for the read policy. Required."""
+    prefix: str
+    """The key prefix the server may list and read (MODEL_PREFIX), e.g. "approved/". Required."""
+    kms_key_arn: Optional[pulumi.Input[str]] = None
+    """The CMK the objects are encrypted under: the role may decrypt with it through S3 in this
+    region only (kms:ViaService). Default None: SSE-S3 or the AWS managed key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +101,13 @@ class ServingWorkloadArgs:
     ingress to the pods is denied."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object."""
+    model_source: Optional[ModelSource] = None
+    """Where the model comes from: the pods' ServiceAccount gets, through EKS Pod Identity, a role
+    that lists and reads exactly that prefix (and decrypts it through S3), and the server is told
+    MODEL_BUCKET, MODEL_PREFIX and AWS_REGION. Default None: the image carries the model and the
+    pods get no AWS credentials at all."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """AWS tags on the model-reader role and its Pod Identity association."""
 
 
 class ServingWorkload(Component):
@@ -116,8 +141,11 @@ class ServingWorkload(Component):
         account = core.ServiceAccount(
             f"{name}-service-account", metadata=md(), automount_service_account_token=False, opts=self.child(**k8s_opts))
         annotations = SKIP_AWAIT if args.skip_await else None
-        # The pods need a GPU node and `nvidia.com/gpu` advertised before they can start.
-        after = [args.node_group.node_group] if args.node_group else []
+        # The pods need a GPU node and `nvidia.com/gpu` advertised before they can start, and
+        # their model-reading credentials.
+        after: list[pulumi.Resource] = [args.node_group.node_group] if args.node_group else []
+        if args.model_source is not None:
+            after.append(self._model_reader(name, args, ns, account))
         if args.device_plugin_image is not None:
             after.append(nvidia_device_plugin(f"{name}-nvidia-device-plugin", args.device_plugin_image,
                                               self.child(**k8s_opts), annotations))
@@ -213,7 +241,8 @@ class ServingWorkload(Component):
                 image_pull_policy="IfNotPresent",
                 ports=[core.ContainerPortArgs(name="http", container_port=args.container_port, protocol="TCP")],
                 env=[core.EnvVarArgs(name="MODEL_VERSION", value=args.model_version),
-                     core.EnvVarArgs(name="PORT", value=str(args.container_port))],
+                     core.EnvVarArgs(name="PORT", value=str(args.container_port)),
+                     *self._model_env(args.model_source)],
                 resources=core.ResourceRequirementsArgs(
                     requests={"cpu": args.cpu_request, "memory": args.memory, GPU_RESOURCE: gpus},
                     limits={"memory": args.memory, GPU_RESOURCE: gpus},
@@ -233,6 +262,48 @@ class ServingWorkload(Component):
             )],
             volumes=[core.VolumeArgs(name="scratch", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit=args.scratch_size))],
         )
+
+    def _model_reader(self, name: str, args: ServingWorkloadArgs, ns: core.Namespace,
+                      account: core.ServiceAccount) -> aws.eks.PodIdentityAssociation:
+        """The role the pods read their model prefix with, bound to their ServiceAccount through
+        EKS Pod Identity (the cluster runs the eks-pod-identity-agent add-on). The agent's webhook
+        mounts its own projected token into the pods, so the Kubernetes API token stays unmounted
+        (EKS user guide, "Learn how EKS Pod Identity grants pods access to AWS services")."""
+        source = args.model_source
+        assert source is not None
+        role = self.service_role("model-reader", "pods.eks.amazonaws.com", tags=args.tags,
+                                 actions=ASSUME_AND_TAG_SESSION, condition=self.source_account_condition())
+        statements: list[dict] = [
+            {"Sid": "ListModelPrefix", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": source.bucket_arn,
+             "Condition": {"StringLike": {"s3:prefix": [f"{source.prefix}*"]}}},
+            {"Sid": "ReadModelPrefix", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": pulumi.Output.concat(source.bucket_arn, "/", source.prefix, "*")},
+        ]
+        if source.kms_key_arn is not None:
+            statements.append({
+                "Sid": "DecryptModelsThroughS3", "Effect": "Allow", "Action": "kms:Decrypt",
+                "Resource": source.kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": pulumi.Output.concat("s3.", self.aws_region,
+                                                                                      ".amazonaws.com")}},
+            })
+        policy = self.role_policy("model-reader", role, statements)
+        return aws.eks.PodIdentityAssociation(
+            f"{name}-model-reader",
+            cluster_name=args.cluster.cluster_name,
+            namespace=ns.metadata.name,
+            service_account=account.metadata.name,
+            role_arn=role.arn,
+            tags=merge_tags(f"{name}-model-reader", args.tags),
+            opts=self.child(depends_on=[policy]),
+        )
+
+    def _model_env(self, source: Optional[ModelSource]) -> list[core.EnvVarArgs]:
+        if source is None:
+            return []
+        return [core.EnvVarArgs(name="MODEL_BUCKET", value=source.bucket_name),
+                core.EnvVarArgs(name="MODEL_PREFIX", value=source.prefix),
+                # The SDK's region without an IMDS lookup (the nodes' hop limit is 1).
+                core.EnvVarArgs(name="AWS_REGION", value=self.aws_region)]
 
     def _create_network_policies(self, name: str, args: ServingWorkloadArgs, ns: core.Namespace, labels: dict,
                                  selector: dict, k8s_opts: dict) -> None:

@@ -11,7 +11,8 @@ def test_every_design_row_is_in_the_matrix():
         "accounts", "training VPC egress", "inference VPC egress", "EKS API endpoint", "keys", "S3", "log retention (days)", "WAF",
         "WAF body rules, prompt payload", "API auth",
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
-        "DLP (Macie) on training data", "foundation models", "stateful resources",
+        "DLP (Macie) on training data", "foundation models", "model replicas per inference region",
+        "stateful resources",
     ]
 
 

@@ -684,9 +684,12 @@ def test_approved_models_replicate_into_the_inference_accounts_model_bucket_in_e
         assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
         key = named(plan, "aws:kms/key:Key", f"{name}-models-inf-{region_code(region)}-key")
         assert account_of(plan, key) == plan.accounts["inference"]
+        rtc = {"replicationTime": {"status": "Enabled", "time": {"minutes": 15}},
+               "metrics": {"status": "Enabled", "eventThreshold": {"minutes": 15}}} \
+            if TIERS[tier].model_replication_sla else {}
         assert rule["destination"] == {"bucket": replica.outputs["arn"], "account": plan.accounts["inference"],
                                        "accessControlTranslation": {"owner": "Destination"},
-                                       "encryptionConfiguration": {"replicaKmsKeyId": key.outputs["arn"]}}
+                                       "encryptionConfiguration": {"replicaKmsKeyId": key.outputs["arn"]}, **rtc}
         ownership = [o for o in plan.of_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
                      if o.inputs["bucket"] == replica.id]
         assert [o.inputs["rule"] for o in ownership] == [{"objectOwnership": "BucketOwnerEnforced"}]
@@ -762,6 +765,57 @@ def test_one_account_stacks_promote_nothing(example_plan, tier):
     source = named(plan, "aws:s3/bucket:Bucket", f"{name}-models")
     assert not [c for c in plan.of_type(REPLICATION) if c.inputs["bucket"] == source.id]
     assert "OnlyTheApproverPromotes" not in json.dumps([p.inputs for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")])
+
+
+def serving_model_env(plan, name, region):
+    """The MODEL_* environment of the model server in `region`."""
+    deployment = named(plan, "kubernetes:apps/v1:Deployment", f"{name}-inf-{region_code(region)}-serving-deployment")
+    return {e["name"]: e["value"] for e in deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+            if e["name"] in ("MODEL_BUCKET", "MODEL_PREFIX", "AWS_REGION")}
+
+
+@pytest.mark.parametrize("tier", SEPARATE_ACCOUNTS)
+def test_each_regions_model_servers_read_the_copy_in_their_own_region(example_plan, tier):
+    """Losing a region leaves the others serving: each region's server is told its own region's
+    bucket and may read approved/ there, and nothing else."""
+    plan = example_plan(tier)
+    name = EXAMPLES[tier][0]
+    _, _, replicas = promotion(plan, tier)
+    for region, replica in replicas.items():
+        assert serving_model_env(plan, name, region) == {
+            "MODEL_BUCKET": replica.outputs["bucket"], "MODEL_PREFIX": "approved/", "AWS_REGION": region}
+        reader = named(plan, "aws:iam/rolePolicy:RolePolicy", f"{name}-inf-{region_code(region)}-serving-model-reader")
+        statements = {s["Sid"]: s for s in json.loads(reader.inputs["policy"])["Statement"]}
+        assert statements["ReadModelPrefix"]["Resource"] == replica.outputs["arn"] + "/approved/*"
+        key = named(plan, "aws:kms/key:Key", f"{name}-models-inf-{region_code(region)}-key")
+        assert statements["DecryptModelsThroughS3"]["Resource"] == key.outputs["arn"]
+        assert account_of(plan, reader) == plan.accounts["inference"]
+
+
+# One shared account, two inference regions, the home region second.
+SHARED_TWO_REGIONS = {"inference": {"regions": ["eu-central-1", "eu-west-1"]}}
+
+
+def test_one_account_stacks_copy_approved_models_into_every_other_inference_region(render):
+    """The home region's servers read the training model bucket itself; every other inference
+    region gets a copy of approved/ in its own bucket, under its own region's models key (a CMK:
+    replication needs named keys), without the owner override (same account)."""
+    plan = render("internal", SHARED_TWO_REGIONS)
+    source = named(plan, "aws:s3/bucket:Bucket", "demo-internal-models")
+    replica = named(plan, "aws:s3/bucket:Bucket", "demo-internal-inf-euc1-models")
+    assert plan.provider_region(replica) == "eu-central-1"
+    assert not [b for b in plan.of_type("aws:s3/bucket:Bucket") if b.name == "demo-internal-inf-euw1-models"]
+    (config,) = [c for c in plan.of_type(REPLICATION) if c.inputs["bucket"] == source.id]
+    (rule,) = config.inputs["rules"]
+    sse = {c.inputs["bucket"]: c.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] for c in
+           plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")}
+    (key,) = [k for k in plan.of_type("aws:kms/key:Key") if k.outputs["arn"] == sse[replica.id]]
+    assert plan.provider_region(key) == "eu-central-1"
+    assert rule["filter"] == {"prefix": "approved/"}
+    assert rule["destination"] == {"bucket": replica.outputs["arn"],
+                                   "encryptionConfiguration": {"replicaKmsKeyId": key.outputs["arn"]}}
+    assert serving_model_env(plan, "demo-internal", "eu-central-1")["MODEL_BUCKET"] == replica.outputs["bucket"]
+    assert serving_model_env(plan, "demo-internal", "eu-west-1")["MODEL_BUCKET"] == source.outputs["bucket"]
 
 
 def test_a_tier_on_aws_managed_keys_promotes_under_customer_managed_keys(render):

@@ -140,6 +140,24 @@ def test_replicate_to_copies_every_object_into_the_destination_with_its_key(rend
     assert versioning[buckets["archive"].id] in config.dependencies
 
 
+def test_replication_time_control_sets_the_fifteen_minute_sla_and_its_metrics(render_component):
+    def program():
+        key = KmsKey("k", KmsKeyArgs(description="models"))
+        fast = EncryptedBucket("fast", EncryptedBucketArgs(kms_key=key))
+        plain = EncryptedBucket("plain", EncryptedBucketArgs(kms_key=key))
+        EncryptedBucket("src", EncryptedBucketArgs(kms_key=key, replicate_to=[
+            Replica(bucket=fast, prefix="approved/", time_control=True), Replica(bucket=plain, prefix="approved/")]))
+    plan = render_component(program)
+    buckets = {b.name: b.outputs["arn"] for b in plan.of_type("aws:s3/bucket:Bucket")}
+    (config,) = plan.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    by_destination = {r["destination"]["bucket"]: r["destination"] for r in config.inputs["rules"]}
+    fast = by_destination[buckets["fast"]]
+    # RTC needs metrics; S3 accepts 15 minutes only, for both.
+    assert fast["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+    assert fast["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
+    assert "replicationTime" not in by_destination[buckets["plain"]] and "metrics" not in by_destination[buckets["plain"]]
+
+
 def test_a_locked_bucket_replicates_its_objects_and_their_retention_into_a_locked_one(render_component):
     plan = _replicated(render_component, object_lock=ObjectLock(days=10))
     policy = json.loads(next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")

@@ -1,12 +1,14 @@
 """ServingWorkload: a hardened GPU Deployment, a fixed NodePort, HPA, PDB, and NetworkPolicies
 that admit only the load balancer's VPC on the serving port."""
 
+import json
+
 import pytest
 
 from blueprints.plan.engine import run_program
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
-from components.serving_workload import ServingWorkload, ServingWorkloadArgs
+from components.serving_workload import ModelSource, ServingWorkload, ServingWorkloadArgs
 from tests.components.serving_stack import DEVICE_PLUGIN, IMAGE, one, render
 
 
@@ -131,3 +133,39 @@ def test_pulumi_waits_for_readiness_unless_the_images_are_in_a_new_mirror():
     skipping = _workload(skip_await=True, device_plugin_image=DEVICE_PLUGIN)
     for type_ in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:DaemonSet"):
         assert one(skipping, type_).inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+
+
+def test_a_model_source_gives_the_pods_read_access_to_that_prefix_only_and_tells_the_server():
+    source = ModelSource(bucket_name="models-euw1", bucket_arn="arn:aws:s3:::models-euw1", prefix="approved/",
+                         kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/models")
+    plan = _workload(model_source=source, tags={"owner": "ml"})
+    role = one(plan, "aws:iam/role:Role", "w-model-reader")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"] and "aws:SourceAccount" in json.dumps(trust)
+    policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "w-model-reader").inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["ListModelPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["approved/*"]}}
+    assert statements["ReadModelPrefix"]["Action"] == "s3:GetObject"
+    assert statements["ReadModelPrefix"]["Resource"] == "arn:aws:s3:::models-euw1/approved/*"
+    assert statements["DecryptModelsThroughS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    assert {a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} \
+        == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}  # reads only: no write, no delete
+    # bound to the pods' own ServiceAccount, before the pods start
+    association = one(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    account = one(plan, "kubernetes:core/v1:ServiceAccount")
+    assert association.inputs["serviceAccount"] == account.inputs["metadata"]["name"] == "model-server"
+    assert association.inputs["namespace"] == "inference" and association.inputs["roleArn"] == role.outputs["arn"]
+    deployment = one(plan, "kubernetes:apps/v1:Deployment")
+    assert association.urn in deployment.dependencies
+    env = {e["name"]: e["value"] for e in deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MODEL_BUCKET"] == "models-euw1" and env["MODEL_PREFIX"] == "approved/" and env["AWS_REGION"] == "eu-west-1"
+
+
+def test_without_a_model_source_the_pods_get_no_aws_credentials():
+    plan = _workload()
+    assert not plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert not plan.of_type("aws:iam/role:Role") or all("model-reader" not in r.name for r in plan.of_type("aws:iam/role:Role"))
+    env = one(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not {"MODEL_BUCKET", "MODEL_PREFIX"} & {e["name"] for e in env}
