@@ -136,6 +136,10 @@ def new(
         None, "--log-archive-account", help="12-digit account of the log archive (required on restricted, advised on confidential)"),
     deploy_role: Optional[str] = typer.Option(
         None, "--deploy-role", help="Role `pulumi up` assumes in each account (default ai-blueprints-deployer)"),
+    model_image: Optional[str] = typer.Option(
+        None, "--model-image", help="Model server image in ECR (restricted: <repository>:<tag>@sha256:<digest>)"),
+    image_digest: Optional[List[str]] = typer.Option(
+        None, "--image-digest", help="ADDON=sha256:<digest> of a cluster add-on image; repeat (required on restricted)"),
     directory: Path = typer.Option(Path("stacks"), "--dir", help="Where to write Pulumi.NAME.yaml"),
 ) -> None:
     """Write a commented, valid stack file for a new blueprint. Never overwrites."""
@@ -144,12 +148,16 @@ def new(
     target = directory / f"Pulumi.{name}.yaml"
     if target.exists():
         _fail(f"{target} already exists; pick another NAME or remove the file yourself")
+    digests = dict(item.partition("=")[::2] for item in image_digest or [])
+    if bad := [item for item in image_digest or [] if "=" not in item]:
+        _fail([f"--image-digest: {item!r} is not ADDON=sha256:<digest>" for item in bad])
     try:
         text = render_stack_file(
             name=name, tier=tier.value, region=region, inference_regions=list(inference_region or []),
             training=not no_training, inference=not no_inference, owner=owner, cost_center=cost_center,
             residency=residency, siem=siem.value, siem_endpoint=siem_endpoint, training_account=training_account,
             inference_account=inference_account, log_archive_account=log_archive_account, deploy_role=deploy_role,
+            model_image=model_image, image_digests=digests,
         )
     except ScaffoldError as exc:
         _fail(exc.problems)

@@ -46,10 +46,8 @@ import pulumi_aws as aws
 
 from blueprints import foundation_models, platform
 from blueprints.context import BlueprintContext, ImagePush, LogSource, WebAclSource
-from blueprints.spec import CanarySpec, InferenceSpec
+from blueprints.spec import CanarySpec, InferenceSpec, image_version
 from blueprints.tiers import API_AUTHORIZATION_TYPES, RESIDENCY_COUNTRIES
-from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
-from components.cluster_autoscaler import public_image as autoscaler_public_image
 from components.container_insights import ContainerInsights, ContainerInsightsArgs
 from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock
@@ -70,10 +68,8 @@ CANARY_NAMESPACE = "inference-canary"
 # EKS add-ons that need nodes: DNS, and the resource metrics the HPA scales on.
 SYSTEM_ADDONS = ("coredns", "metrics-server")
 # Cluster add-on images: upstream where the nodes have egress, else a private mirror per region.
-PUBLIC_IMAGES = {
-    "cluster-autoscaler": autoscaler_public_image(CLUSTER_AUTOSCALER_VERSION),
-    "nvidia-device-plugin": f"nvcr.io/nvidia/k8s-device-plugin:{NVIDIA_DEVICE_PLUGIN_TAG}",
-}
+# The cluster add-ons every serving cluster runs (blueprints/images.py).
+SERVING_ADDONS = ("cluster-autoscaler", "nvidia-device-plugin")
 MODEL_SERVER = "model-server"
 CANARY = "canary"  # the canary's model image, in `_images`
 MAX_BODY_KIB = 64  # the WAF body-size rule: the largest request body API Gateway forwards to WAF
@@ -84,19 +80,21 @@ def _cidr(index: int) -> str:
     return f"10.{40 + index}.0.0/16"
 
 
-def _image_reference(image: str) -> str:
-    """What follows the repository in an image URI (the spec requires one): `:1.4.2` or
-    `@sha256:<digest>`."""
-    if "@" in image:
-        return "@" + image.rsplit("@", 1)[1]
-    _, colon, tag = image.rsplit("/", 1)[-1].rpartition(":")
-    return colon + tag if colon else ""
+def _image_reference(image: str, digest: bool = True) -> str:
+    """What follows the repository in an image URI (the spec requires one): `:1.4.2`,
+    `@sha256:<digest>` or both; `digest=False`: the tag alone where there is one (what a copy is
+    pushed under: ECR expires untagged images)."""
+    name, at, pinned = image.rsplit("/", 1)[-1].partition("@")
+    _, colon, tag = name.rpartition(":")
+    if not digest and colon:
+        return colon + tag
+    return (colon + tag if colon else "") + (at + pinned if at else "")
 
 
 def _model_version(image: str) -> str:
-    """The image tag (or the digest's first 12 hex digits): `llm-server:1.4.2` -> `1.4.2`."""
-    reference = _image_reference(image)
-    return reference[1:] if reference.startswith(":") else reference.removeprefix("@sha256:")[:12]
+    """The image tag, else the digest's first 12 hex digits: `llm-server:1.4.2` -> `1.4.2`."""
+    version = image_version(image)
+    return version.removeprefix("sha256:")[:12] if version.startswith("sha256:") else version
 
 
 def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.Input[str]]:
@@ -104,7 +102,9 @@ def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.I
     the nodes reach neither the internet nor another region's registry: each image comes from a
     private ECR mirror in the region, same tag or digest (copy it in once with `crane copy
     <image> <repository>:<tag>` or ECR replication); elsewhere the images are used as given."""
-    upstream = {**PUBLIC_IMAGES, MODEL_SERVER: ctx.spec.inference.model_image or ""}
+    addons = {name: ctx.spec.addon_image(name) for name in SERVING_ADDONS}
+    upstream = {**{name: a.upstream(a.digest) for name, a in addons.items()},
+                MODEL_SERVER: ctx.spec.inference.model_image or ""}
     canary = ctx.spec.inference.canary
     if not ctx.tier.air_gapped:
         return {**upstream, **({CANARY: canary.image} if canary else {})}
@@ -115,13 +115,15 @@ def _images(ctx: BlueprintContext, region: str, base: str) -> dict[str, pulumi.I
         mirror = platform.mirror(ctx, f"{base}-{image}-mirror", region, f"inference/{image}")
         images[image] = pulumi.Output.concat(mirror.repository_url, _image_reference(source))
         if first:
-            ctx.image_pushes.append(ImagePush(image=source, push_to=images[image], region=region, account=ctx.role))
+            ctx.image_pushes.append(ImagePush(image=source, region=region, account=ctx.role, push_to=pulumi.Output.concat(
+                mirror.repository_url, _image_reference(source, digest=False))))
         if image == MODEL_SERVER and canary:
             # The second model version sits in the same repository under its own tag or digest.
             images[CANARY] = pulumi.Output.concat(mirror.repository_url, _image_reference(canary.image))
             if first:
-                ctx.image_pushes.append(ImagePush(image=canary.image, push_to=images[CANARY], region=region,
-                                                  account=ctx.role))
+                ctx.image_pushes.append(ImagePush(
+                    image=canary.image, region=region, account=ctx.role,
+                    push_to=pulumi.Output.concat(mirror.repository_url, _image_reference(canary.image, digest=False))))
     return images
 
 
@@ -333,7 +335,7 @@ def _serving_cluster(ctx: BlueprintContext, region: str, base: str, vpc: Isolate
                       ebs_kms_key=compute_key, efa=False, tags=ctx.tags),
         opts=opts,
     )
-    platform.autoscaler(ctx, f"{base}-autoscaler", region, cluster, images["cluster-autoscaler"],
+    platform.autoscaler(ctx, f"{base}-autoscaler", region, cluster, vpc, images["cluster-autoscaler"],
                         skip_await=tier.air_gapped)
     # Container Insights publishes the running-pods metric the HPA-at-maximum alarm watches.
     ContainerInsights(f"{base}-insights", ContainerInsightsArgs(

@@ -25,19 +25,6 @@ AIR_GAP_INTERFACE_ENDPOINTS = (
     "ec2messages", "elasticloadbalancing", "autoscaling", "monitoring",
 )
 SYSTEM_INSTANCE_TYPES = ("m7i.large",)
-# Cluster add-on images, mirrored into private ECR where nodes cannot reach their registries
-# (`crane copy <upstream> <repository_url>:<tag>`).
-NVIDIA_DEVICE_PLUGIN_TAG = "v0.17.2"  # nvcr.io/nvidia/k8s-device-plugin
-NEURON_DEVICE_PLUGIN_TAG = "2.28.27.0"  # public.ecr.aws/neuron/neuron-device-plugin (the Neuron Helm chart's)
-EFA_DEVICE_PLUGIN_TAG = "v0.5.6"  # 602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin
-# Where each add-on image comes from (without its tag), for the `images_to_push` stack output.
-UPSTREAM_IMAGES = {
-    "nvidia-device-plugin": "nvcr.io/nvidia/k8s-device-plugin",
-    "efa-device-plugin": "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin",
-    "neuron-device-plugin": "public.ecr.aws/neuron/neuron-device-plugin",
-    "cluster-autoscaler": "registry.k8s.io/autoscaling/cluster-autoscaler",
-}
-CLUSTER_AUTOSCALER_VERSION = "v1.35.0"  # registry.k8s.io/autoscaling/cluster-autoscaler; follows the cluster minor
 
 
 def egress(spec: Spec, part: str = "training") -> dict[str, Any]:
@@ -133,9 +120,10 @@ def mirror(ctx: BlueprintContext, name: str, region: str, repository: str) -> Ec
     )
 
 
-def autoscaler(ctx: BlueprintContext, name: str, region: str, eks: EksCluster, image: pulumi.Input[str], *,
-               skip_await: bool) -> ClusterAutoscaler:
-    """The Cluster Autoscaler for a cluster; `skip_await` where its image sits in a mirror this
-    stack creates (empty until the image is copied in)."""
-    return ClusterAutoscaler(name, ClusterAutoscalerArgs(cluster=eks, image=image, skip_await=skip_await, tags=ctx.tags),
+def autoscaler(ctx: BlueprintContext, name: str, region: str, eks: EksCluster, vpc: IsolatedVpc,
+               image: pulumi.Input[str], *, skip_await: bool) -> ClusterAutoscaler:
+    """The Cluster Autoscaler for a cluster in `vpc` (whose nodes' kubelets probe it); `skip_await`
+    where its image sits in a mirror this stack creates (empty until the image is copied in)."""
+    return ClusterAutoscaler(name, ClusterAutoscalerArgs(cluster=eks, image=image, skip_await=skip_await,
+                                                         probe_cidrs=[vpc.cidr_block], tags=ctx.tags),
                              opts=ctx.opts(region))

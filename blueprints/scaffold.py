@@ -29,6 +29,11 @@ ACCOUNT_OPTIONS = {
     "training": "--training-account", "inference": "--inference-account",
     "logArchive": "--log-archive-account", "deployRole": "--deploy-role",
 }
+# The spec keys the other `new` options set, as a problem names them.
+KEY_OPTIONS = {
+    r"inference\.modelImage": "--model-image",
+    r"images\.([a-z-]+)": r"--image-digest \1=sha256:<digest>",
+}
 
 
 class ScaffoldError(Exception):
@@ -120,8 +125,10 @@ def render_stack_file(
     residency: Optional[str] = None, siem: str = "s3", siem_endpoint: Optional[str] = None,
     training_account: Optional[str] = None, inference_account: Optional[str] = None,
     log_archive_account: Optional[str] = None, deploy_role: Optional[str] = None,
+    model_image: Optional[str] = None, image_digests: Optional[dict[str, str]] = None,
 ) -> str:
     t = get_tier(tier)
+    image_digests = dict(image_digests or {})
     if residency is None:
         residency = (_residency_of(region) or "any") if t.residency_required else "any"
     regions = inference_regions or [region]
@@ -171,12 +178,15 @@ def render_stack_file(
         "      gpuInstanceType: g6.xlarge",
         "      minReplicas: 2",
         "      maxReplicas: 10",
-        f"      modelImage: {DEFAULT_IMAGE.format(region=region)}   # your model server image in ECR",
+        f"      modelImage: {model_image or DEFAULT_IMAGE.format(region=region)}   # your model server image in ECR"
+        + (": <repository>:<tag>@sha256:<digest>" if t.image_digests else ""),
         f"      auth: {t.api_auth[0]}                        # allowed here: {', '.join(t.api_auth)}",
         "      rateLimitPer5Min: 2000           # WAF rate-based rule, per client IP",
         "      # canary:                             # a second model version on part of the traffic",
         "      #   image: <its model server image, another tag>",
         "      #   percent: 10                       # 0-50; promote: modelImage = image, remove canary",
+        *(["    images:                               # cluster add-ons by digest: crane digest <image>"]
+          + [f"      {addon}: {value}" for addon, value in image_digests.items()] if image_digests else []),
         "    siem:",
         f"      destination: {siem}              # splunk | http | s3 (archive only)",
     ]
@@ -215,4 +225,6 @@ def _as_options(problem: str) -> str:
     ("--inference-account: 111111111111 is also --training-account; ...")."""
     for key, option in ACCOUNT_OPTIONS.items():
         problem = re.sub(rf"\baccounts\.{key}\b", option, problem)
+    for key, option in KEY_OPTIONS.items():
+        problem = re.sub(rf"^{key}:", option + ":", problem)
     return problem

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from blueprints.images import ADDONS, DIGEST_PATTERN, Addon, addons_for, digest
 from blueprints.tiers import ALL_REGIONS, PII_ACTIONS, PROMPT_ATTACK_STRENGTHS, Tier, get_tier, regions_for_residency
 from components import accelerators
 
@@ -24,7 +25,10 @@ CONFIG_NAMESPACE = "ai-blueprints"
 CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
-IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$"
+# A registry/repository with a tag, a digest, or both (`repo:1.4.2@sha256:...`: the digest pins it).
+IMAGE_PATTERN = (r"^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(/[a-z0-9._-]+)+"
+                 r"(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64}|:[A-Za-z0-9._-]{1,128}@sha256:[a-f0-9]{64})$")
+TAG_AND_DIGEST = r".*/[^/]+:[A-Za-z0-9._-]{1,128}@sha256:[a-f0-9]{64}"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 INSTANCE_TYPE_PATTERN = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 # An availability zone name: its region (e.g. eu-west-1) followed by one zone letter.
@@ -139,9 +143,12 @@ class CanarySpec(_Strict):
 
 
 def image_version(image: str) -> str:
-    """The tag or digest that ends an image URI (`...:1.4.2` -> `1.4.2`)."""
+    """The version an image URI names: its tag (`...:1.4.2` and `...:1.4.2@sha256:...` -> `1.4.2`),
+    else its digest (`sha256:...`)."""
     last = image.rsplit("/", 1)[-1]
-    return last.split("@", 1)[1] if "@" in last else last.rpartition(":")[2]
+    name, _, digest = last.partition("@")
+    _, colon, tag = name.rpartition(":")
+    return tag if colon else digest
 
 
 class InferenceSpec(_Strict):
@@ -358,7 +365,22 @@ class BlueprintSpec(_Strict):
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
     foundation_models: FoundationModelsSpec = Field(default_factory=FoundationModelsSpec, alias="foundationModels")
     accounts: Optional[AccountsSpec] = None
+    # Digests of the cluster add-on images (blueprints/images.py), by add-on: what the team
+    # verified when it mirrored them. Required where the tier pins images by digest and the
+    # project ships no digest for the pinned tag.
+    images: dict[str, str] = Field(default_factory=dict)
     suppressions: list[Suppression] = Field(default_factory=list)
+
+    @field_validator("images")
+    @classmethod
+    def _addon_digests(cls, values: dict[str, str]) -> dict[str, str]:
+        for name, value in values.items():
+            if name not in ADDONS:
+                raise ValueError(f"{name!r} is not a cluster add-on; use one of {', '.join(ADDONS)}")
+            if not re.fullmatch(DIGEST_PATTERN, value):
+                raise ValueError(f"{name}: {value!r} is not an image digest; give sha256: followed by 64 hex digits "
+                                 f"(crane digest {ADDONS[name].upstream(None)})")
+        return values
 
     @field_validator("admin_cidrs", "deployer_cidrs")
     @classmethod
@@ -433,6 +455,10 @@ class Spec:
     def config_recorder(self) -> bool:
         """Create AWS Config recorders (wherever Security Hub runs) rather than use the organisation's."""
         return self.threat_detection and self.model.compliance.recorder == "create"
+
+    def addon_image(self, name: str) -> Addon:
+        """A cluster add-on (blueprints/images.py) and the digest it is pinned to here, if any."""
+        return replace(ADDONS[name], digest=digest(name, self.model.images))
 
     def account(self, role: str) -> Optional[str]:
         """The account id a part of the stack (ACCOUNT_ROLES) lives in; None: the account
@@ -654,6 +680,13 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
         if inference.model_image is None:
             problems.append("inference.modelImage: required when inference is enabled (an ECR image URI with a tag or digest)")
         canary = inference.canary
+        if tier.image_digests:
+            for path, image in (("inference.modelImage", inference.model_image),
+                                ("inference.canary.image", canary.image if canary else None)):
+                if image is not None and not re.fullmatch(TAG_AND_DIGEST, image):
+                    rule(path, f"{image!r} is not pinned by digest; use <repository>:<tag>@sha256:<digest> (the tag "
+                         "names the copy in the stack's mirrors, the digest pins it: crane digest <image>)",
+                         "container images")
         if canary is not None and inference.model_image is not None \
                 and image_version(canary.image) == image_version(inference.model_image):
             problems.append(
@@ -705,6 +738,12 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
         if tier.accounts == "three" and accounts.log_archive in (accounts.training, accounts.inference):
             rule("accounts.logArchive", f"{accounts.log_archive} is also a workload account; the log archive must "
                  "be an account of its own", "accounts")
+
+    if tier.image_digests:
+        for name in addons_for(training.gpu_instance_type if training.enabled else None, inference.enabled):
+            if digest(name, model.images) is None:
+                rule(f"images.{name}", f"{ADDONS[name].upstream(None)} must be pinned by digest; add the digest you "
+                     f"verified when you mirrored it (crane digest {ADDONS[name].upstream(None)})", "container images")
 
     problems += _foundation_model_problems(model, tier, residency, rule)
 

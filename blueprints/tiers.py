@@ -147,6 +147,9 @@ class Tier:
     fm_pii_actions: tuple[str, ...]
     # The weakest prompt-attack filter strength allowed (none < low < medium < high).
     fm_prompt_attack_min: Literal["none", "low", "medium", "high"]
+    # Every container image a cluster runs (model server, device plugins, autoscaler) is referenced
+    # by digest (`@sha256:`), not by a tag alone (blueprints/images.py, spec `images`).
+    image_digests: bool
     # Stateful resources (buckets, keys, file systems, log groups)
     protect_stateful: bool
     retain_on_delete: bool
@@ -199,7 +202,7 @@ TIERS: dict[str, Tier] = {
         model_replication_sla=False, cloudtrail_data_events=False,
         guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block", "none"), fm_prompt_attack_min="none",
-        macie=False, protect_stateful=False, retain_on_delete=False,
+        macie=False, image_digests=False, protect_stateful=False, retain_on_delete=False,
     ),
     "internal": Tier(
         name="internal", rank=1,
@@ -217,7 +220,7 @@ TIERS: dict[str, Tier] = {
         model_replication_sla=False, cloudtrail_data_events=False,
         guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block"), fm_prompt_attack_min="medium",
-        macie=False, protect_stateful=False, retain_on_delete=False,
+        macie=False, image_digests=False, protect_stateful=False, retain_on_delete=False,
     ),
     "confidential": Tier(
         name="confidential", rank=2,
@@ -238,7 +241,7 @@ TIERS: dict[str, Tier] = {
         cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
         fm_profiles="geographic", fm_pii_actions=("block", "anonymize"), fm_prompt_attack_min="medium",
-        macie=True, protect_stateful=True, retain_on_delete=False,
+        macie=True, image_digests=False, protect_stateful=True, retain_on_delete=False,
     ),
     "restricted": Tier(
         name="restricted", rank=3,
@@ -260,7 +263,7 @@ TIERS: dict[str, Tier] = {
         cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
         fm_profiles="geographic", fm_pii_actions=("block",), fm_prompt_attack_min="high",
-        macie=True, protect_stateful=True, retain_on_delete=True,
+        macie=True, image_digests=True, protect_stateful=True, retain_on_delete=True,
     ),
 }
 
@@ -406,6 +409,7 @@ MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
     ("foundation models", _foundation_models),
     ("model replicas per inference region", lambda t: "S3 RTC: within 15 minutes" if t.model_replication_sla
      else "S3 Replication, best effort"),
+    ("container images", lambda t: "by digest (@sha256:)" if t.image_digests else "tag or digest"),
     ("stateful resources", _stateful),
 )
 

@@ -24,10 +24,8 @@ import pulumi
 import pulumi_aws as aws
 
 from blueprints import foundation_models, inference, platform
-from blueprints.platform import (
-    CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NEURON_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG,
-)
 from blueprints.context import BlueprintContext, ImagePush
+from blueprints.images import addons_for
 from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock, Replica
@@ -38,9 +36,7 @@ from components.kms_key import KmsKey
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
 from components.macie_job import MacieJob, MacieJobArgs
 from components.serving_workload import ModelSource
-from components._base import SKIP_AWAIT
-from components.device_plugin import neuron_device_plugin
-from components.node_group import NodeGroup, NodeGroupArgs, gpus_per_node, neuron
+from components.node_group import GPU_RESOURCE, NEURON_RESOURCE, NodeGroup, NodeGroupArgs, gpus_per_node, neuron
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
@@ -146,27 +142,25 @@ def build(ctx: BlueprintContext) -> Training:
         opts=opts,
     )
 
-    # 4. Private images: nothing is pulled from the internet.
+    # 4. Private images: nothing is pulled from the internet. Each add-on is copied into its mirror
+    #    under its tag and referenced by tag and digest where the stack pins one (images.py).
     neuron_nodes = neuron(spec.gpu_instance_type)
-    images = ["trainer", "nvidia-device-plugin", "cluster-autoscaler"]
-    if neuron_nodes:
-        images.append("neuron-device-plugin")
-    if gpu_nodes.efa_interfaces:
-        images.append("efa-device-plugin")
+    addons = addons_for(spec.gpu_instance_type, inference=False)
     repositories = {image: platform.mirror(ctx, f"{name}-training-{image}", region, f"training/{image}")
-                    for image in images}
+                    for image in ["trainer", *addons]}
 
-    def image_ref(image: str, tag: str) -> pulumi.Output[str]:
-        ref = pulumi.Output.concat(repositories[image].repository_url, ":", tag)
-        ctx.image_pushes.append(ImagePush(image=f"{platform.UPSTREAM_IMAGES[image]}:{tag}", push_to=ref, region=region,
-                                          account=ctx.role))
-        return ref
+    def image_ref(image: str) -> pulumi.Output[str]:
+        addon = ctx.spec.addon_image(image)
+        ctx.image_pushes.append(ImagePush(
+            image=addon.upstream(addon.digest), region=region, account=ctx.role,
+            push_to=pulumi.Output.concat(repositories[image].repository_url, addon.reference(None))))
+        return pulumi.Output.concat(repositories[image].repository_url, addon.reference(addon.digest))
 
     ctx.image_pushes.append(ImagePush(image="(your fine-tuning image)", push_to=pulumi.Output.concat(
         repositories["trainer"].repository_url, ":<tag>"), region=region, account=ctx.role))
 
-    platform.autoscaler(ctx, f"{name}-training-autoscaler", region, cluster,
-                        image_ref("cluster-autoscaler", CLUSTER_AUTOSCALER_VERSION), skip_await=True)
+    platform.autoscaler(ctx, f"{name}-training-autoscaler", region, cluster, vpc,
+                        image_ref("cluster-autoscaler"), skip_await=True)
 
     # 5. FSx for Lustre: /data linked to the training data, /models to the model bucket. Its
     #    clients are the nodes, which all carry the cluster security group.
@@ -205,10 +199,13 @@ def build(ctx: BlueprintContext) -> Training:
             # Every training image comes from a repository this stack creates (empty until the
             # images are copied in): do not hold the deployment waiting for them.
             skip_await=True,
-            nvidia_device_plugin_image=image_ref("nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN_TAG),
-            efa_device_plugin_image=image_ref("efa-device-plugin", EFA_DEVICE_PLUGIN_TAG)
-            if gpu_nodes.efa_interfaces else None,
+            nvidia_device_plugin_image=image_ref("nvidia-device-plugin") if "nvidia-device-plugin" in addons else None,
+            # Trainium nodes: the Neuron plugin advertises aws.amazon.com/neuron(core) there, and
+            # the namespace's quota caps Neuron devices instead of GPUs.
+            neuron_device_plugin_image=image_ref("neuron-device-plugin") if neuron_nodes else None,
+            efa_device_plugin_image=image_ref("efa-device-plugin") if "efa-device-plugin" in addons else None,
             gpu_quota=spec.max_nodes * gpus_per_node(spec.gpu_instance_type),
+            accelerator_resource=NEURON_RESOURCE if neuron_nodes else GPU_RESOURCE,
             # AWS APIs over HTTPS anywhere: S3 answers through the gateway endpoint on its public
             # ranges, which a NetworkPolicy cannot name as a prefix list. Routing already confines
             # an air-gapped VPC to its endpoints (no internet gateway, no NAT), and tiers with NAT
@@ -224,13 +221,6 @@ def build(ctx: BlueprintContext) -> Training:
         opts=opts,
     )
 
-    if neuron_nodes:
-        # Trainium nodes: the Neuron plugin advertises aws.amazon.com/neuron(core) on them (the
-        # NVIDIA plugin above selects NVIDIA-labelled nodes only, and so never lands there).
-        neuron_device_plugin(f"{name}-training-k8s-neuron-device-plugin",
-                             image_ref("neuron-device-plugin", NEURON_DEVICE_PLUGIN_TAG),
-                             pulumi.ResourceOptions(parent=namespace, provider=cluster.k8s_provider),
-                             annotations=SKIP_AWAIT)
 
     # 8. DLP on the training data.
     macie = None

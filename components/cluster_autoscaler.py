@@ -4,7 +4,7 @@ least-privilege IAM, configured for a private cluster (no internet needed at run
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -14,15 +14,11 @@ from components._base import ASSUME_AND_TAG_SESSION, SKIP_AWAIT, Component, merg
 from components.eks_cluster import EksCluster
 
 core, apps, meta, rbac = k8s.core.v1, k8s.apps.v1, k8s.meta.v1, k8s.rbac.v1
-PUBLIC_IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
+# Where the autoscaler serves /health-check (and its metrics).
+HEALTH_PORT = 8085
 # EKS managed node groups tag their Auto Scaling groups with these keys, so auto-discovery finds
 # them and IAM can scope write actions to this cluster's groups only.
 ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
-
-
-def public_image(version: str) -> str:
-    """The upstream image of a Cluster Autoscaler release (needs internet egress to pull)."""
-    return f"{PUBLIC_IMAGE}:{version}"
 
 
 def owner_tag(cluster_name: str) -> str:
@@ -34,10 +30,14 @@ class ClusterAutoscalerArgs:
     cluster: EksCluster
     """The cluster whose node groups are scaled. Required."""
     image: pulumi.Input[str]
-    """Full image reference, e.g. `public_image("v1.35.0")`, whose minor version matches the
-    cluster's. Required. Nodes without internet egress need a private mirror: an
-    EcrRepository in this region populated once with `crane copy
-    registry.k8s.io/autoscaling/cluster-autoscaler:<version> <repo>:<version>`."""
+    """Full image reference (registry.k8s.io/autoscaling/cluster-autoscaler:<version>, best with
+    `@sha256:<digest>`), whose minor version matches the cluster's. Required. Nodes without
+    internet egress need a private mirror: an EcrRepository in this region populated once with
+    `crane copy registry.k8s.io/autoscaling/cluster-autoscaler:<version> <repo>:<version>`."""
+    probe_cidrs: Sequence[pulumi.Input[str]] = ()
+    """Where the kubelet's liveness probe comes from (the nodes' VPC CIDR): admitted on the health
+    port, and nothing else reaches the pods. Default none: every ingress is denied, which a CNI
+    that enforces NetworkPolicy on node-to-pod traffic applies to the probe too."""
     namespace: str = "kube-system"
     """Namespace of the Deployment and ServiceAccount. Default kube-system."""
     service_account: str = "cluster-autoscaler"
@@ -139,8 +139,14 @@ class ClusterAutoscaler(Component):
                             command=command,
                             env=[core.EnvVarArgs(name="AWS_REGION", value=self.aws_region),
                                  core.EnvVarArgs(name="AWS_STS_REGIONAL_ENDPOINTS", value="regional")],
+                            ports=[core.ContainerPortArgs(name="health", container_port=HEALTH_PORT, protocol="TCP")],
+                            # A hung autoscaler stops scaling silently: the kubelet restarts it.
+                            liveness_probe=core.ProbeArgs(
+                                http_get=core.HTTPGetActionArgs(path="/health-check", port=HEALTH_PORT),
+                                initial_delay_seconds=30, period_seconds=10, timeout_seconds=5, failure_threshold=6),
+                            # Bounded: it cannot starve the system pods it shares a node with.
                             resources=core.ResourceRequirementsArgs(
-                                requests={"cpu": "100m", "memory": "600Mi"}, limits={"memory": "600Mi"}),
+                                requests={"cpu": "100m", "memory": "600Mi"}, limits={"cpu": "1", "memory": "600Mi"}),
                             security_context=core.SecurityContextArgs(
                                 read_only_root_filesystem=True, allow_privilege_escalation=False,
                                 capabilities=core.CapabilitiesArgs(drop=["ALL"])),
@@ -150,17 +156,30 @@ class ClusterAutoscaler(Component):
             ),
             opts=self.child(depends_on=[association], **k8s_opts),
         )
-        # Nothing needs to reach the autoscaler (it serves only its own metrics and health on
+        # Only the kubelet's probe reaches the autoscaler (it serves its health and metrics on
         # :8085, which nothing here scrapes). kube-system also runs EKS's own add-ons (CoreDNS,
         # metrics-server), so it gets no namespace-wide deny: the autoscaler's pods are denied
-        # ingress instead. Its egress (API server, AWS APIs, the Pod Identity agent, DNS) stays open.
-        k8s.networking.v1.NetworkPolicy(
+        # ingress, and a second policy (policies add up) admits the probe. Its egress (API
+        # server, AWS APIs, the Pod Identity agent, DNS) stays open.
+        net = k8s.networking.v1
+        selector = meta.LabelSelectorArgs(match_labels=labels)
+        net.NetworkPolicy(
             f"{name}-deny-ingress",
             metadata=md("cluster-autoscaler-deny-ingress"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=meta.LabelSelectorArgs(match_labels=labels),
-                                                         policy_types=["Ingress"]),
+            spec=net.NetworkPolicySpecArgs(pod_selector=selector, policy_types=["Ingress"]),
             opts=self.child(**k8s_opts),
         )
+        if args.probe_cidrs:
+            net.NetworkPolicy(
+                f"{name}-allow-probe",
+                metadata=md("cluster-autoscaler-allow-probe"),
+                spec=net.NetworkPolicySpecArgs(
+                    pod_selector=selector, policy_types=["Ingress"],
+                    ingress=[net.NetworkPolicyIngressRuleArgs(
+                        from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=c)) for c in args.probe_cidrs],
+                        ports=[net.NetworkPolicyPortArgs(port=HEALTH_PORT, protocol="TCP")])]),
+                opts=self.child(**k8s_opts),
+            )
         self.role_arn = role.arn
         self.register_outputs({"role_arn": self.role_arn, "image": self.image})
 

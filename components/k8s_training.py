@@ -21,7 +21,7 @@ from pulumi_kubernetes.rbac.v1 import PolicyRuleArgs, RoleRefArgs, SubjectArgs
 from components._base import SKIP_AWAIT, Component, merge_tags
 from components.eks_cluster import EksCluster
 from components.lustre_filesystem import LUSTRE_PORTS
-from components.device_plugin import SYSTEM_NAMESPACE, device_plugin_daemonset, nvidia_device_plugin
+from components.device_plugin import SYSTEM_NAMESPACE, device_plugin_daemonset, neuron_device_plugin, nvidia_device_plugin
 from components.node_group import EFA_LABEL, GPU_RESOURCE
 
 # The EKS Pod Identity agent (a host-network DaemonSet) serves pod credentials on this
@@ -44,8 +44,12 @@ AUDITOR_READABLE: tuple[tuple[str, tuple[str, ...]], ...] = (
 class TrainingNamespaceArgs:
     cluster: EksCluster
     """The cluster; its k8s_provider creates every Kubernetes object. Required."""
-    nvidia_device_plugin_image: pulumi.Input[str]
-    """NVIDIA device plugin image (a private ECR `repo:tag`). Required."""
+    nvidia_device_plugin_image: Optional[pulumi.Input[str]] = None
+    """NVIDIA device plugin image (e.g. a private ECR `repo:tag`), for NVIDIA GPU nodes. Default
+    None: no NVIDIA plugin. One of this and neuron_device_plugin_image is required."""
+    neuron_device_plugin_image: Optional[pulumi.Input[str]] = None
+    """AWS Neuron device plugin image, for Trainium / Inferentia nodes (it advertises
+    aws.amazon.com/neuron and aws.amazon.com/neuroncore). Default None: no Neuron plugin."""
     efa_device_plugin_image: Optional[pulumi.Input[str]] = None
     """EFA device plugin image. Default None: no EFA plugin (no EFA nodes)."""
     skip_await: bool = False
@@ -57,7 +61,10 @@ class TrainingNamespaceArgs:
     """Pod Security Standard enforced on the namespace. Default restricted (the device plugins
     run in kube-system, so jobs need no privileges)."""
     gpu_quota: int = 0
-    """Most GPUs (requests.nvidia.com/gpu) the namespace may request at once. Default 0: none."""
+    """Most accelerators (`requests.<accelerator_resource>`) the namespace may request at once.
+    Default 0: none."""
+    accelerator_resource: str = GPU_RESOURCE
+    """The extended resource gpu_quota caps: nvidia.com/gpu (default) or aws.amazon.com/neuron."""
     default_cpu_request: str = "500m"
     """CPU request of a container that sets none. Default 500m."""
     default_memory_request: str = "1Gi"
@@ -93,6 +100,9 @@ class TrainingNamespace(Component):
         super().__init__("k8s", "TrainingNamespace", name, opts)
         if args.gpu_quota < 0:
             raise ValueError(f"{name}: gpu_quota must be >= 0")
+        if args.nvidia_device_plugin_image is None and args.neuron_device_plugin_image is None:
+            raise ValueError(f"{name}: give nvidia_device_plugin_image or neuron_device_plugin_image "
+                             "(without a device plugin no accelerator is ever advertised)")
         for group in (args.operator_group, args.auditor_group):
             if group.startswith("system:"):
                 raise ValueError(f"{name}: EKS access entries cannot map to {group!r} (system: groups are reserved)")
@@ -116,7 +126,10 @@ class TrainingNamespace(Component):
 
     def _device_plugins(self, name: str, args: TrainingNamespaceArgs) -> None:
         annotations = SKIP_AWAIT if args.skip_await else None
-        nvidia_device_plugin(f"{name}-nvidia-device-plugin", args.nvidia_device_plugin_image, self._k8s, annotations)
+        if args.nvidia_device_plugin_image is not None:
+            nvidia_device_plugin(f"{name}-nvidia-device-plugin", args.nvidia_device_plugin_image, self._k8s, annotations)
+        if args.neuron_device_plugin_image is not None:
+            neuron_device_plugin(f"{name}-neuron-device-plugin", args.neuron_device_plugin_image, self._k8s, annotations)
         if args.efa_device_plugin_image is not None:
             device_plugin_daemonset(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", args.efa_device_plugin_image,
                                     self._k8s, node_label=EFA_LABEL, host_network=True,
@@ -126,7 +139,7 @@ class TrainingNamespace(Component):
         k8s.core.v1.ResourceQuota(
             f"{name}-gpu-quota",
             metadata=ObjectMetaArgs(name="gpu-quota", namespace=ns),
-            spec=ResourceQuotaSpecArgs(hard={f"requests.{GPU_RESOURCE}": str(args.gpu_quota)}),
+            spec=ResourceQuotaSpecArgs(hard={f"requests.{args.accelerator_resource}": str(args.gpu_quota)}),
             opts=self._k8s,
         )
         k8s.core.v1.LimitRange(

@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 EXAMPLES = TIER_NAMES
 IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.4.2"
+# Restricted pins images by digest: the model server's, and the add-ons' the project ships none for.
+DIGEST = "sha256:" + "ab" * 32
+PINNED_IMAGE = f"{IMAGE}@{DIGEST}"
+ADDON_DIGESTS = {"nvidia-device-plugin": "sha256:" + "01" * 32, "efa-device-plugin": "sha256:" + "02" * 32,
+                 "neuron-device-plugin": "sha256:" + "03" * 32}
 
 # The smallest valid config of each tier; tests deep-merge their changes into it.
 BASE_CONFIG: dict[str, dict[str, Any]] = {
@@ -32,7 +37,8 @@ BASE_CONFIG: dict[str, dict[str, Any]] = {
                      "residency": "eu", "inference": {"modelImage": IMAGE, "regions": ["eu-west-1", "eu-central-1"]},
                      "accounts": {"training": "444444444444", "inference": "555555555555"}},
     "restricted": {"name": "demo-restricted", "tier": "restricted", "owner": "ml@example.com", "costCenter": "CC-1",
-                   "residency": "eu", "inference": {"modelImage": IMAGE, "regions": ["eu-west-1", "eu-central-1"]},
+                   "residency": "eu", "inference": {"modelImage": PINNED_IMAGE, "regions": ["eu-west-1", "eu-central-1"]},
+                   "images": ADDON_DIGESTS,
                    "accounts": {"training": "111111111111", "inference": "222222222222", "logArchive": "333333333333"}},
 }
 

@@ -19,13 +19,14 @@ The cluster a Kubernetes object belongs to is its Kubernetes provider (one per E
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from policies.controls import BOUNDARY, HARDENING, LEAST_PRIVILEGE, merge
+from policies.controls import BOUNDARY, CHANGE_CONTROL, HARDENING, INTEGRITY, LEAST_PRIVILEGE, merge
 from policies.model import PolicyPlan, PolicyResource, as_list, dig, is_unknown
 from policies.rule import (
-    PROHIBITION, Exemption, Result, RuleContext, always, declare_exemptions, exempt, fail, na, ok, plan_rule,
+    PROHIBITION, Exemption, Result, RuleContext, always, declare_exemptions, exempt, fail, mandatory_if, na, ok, plan_rule,
     resource_rule,
 )
 from policies.rules._aws import CLUSTERS, EKS_CLUSTER, known, truthy
@@ -402,6 +403,26 @@ def resources_bounded(r: PolicyResource, ctx: RuleContext) -> Result:
                    if dig(resources, *path) in (None, "")]
         return "has no " + " and no ".join(missing) if missing else None
     return _per_container("AIB-108", r, "every container requests CPU and memory and has a memory limit", check)
+
+
+# An image reference pinned to content: `@sha256:` and 64 hex digits, after the tag if any.
+_PINNED = re.compile(r"@sha256:[a-f0-9]{64}$")
+
+
+@resource_rule(id="AIB-112", title="Every container image is pinned by digest (@sha256:) where the tier pins images",
+               severity="high", controls=merge(INTEGRITY, CHANGE_CONTROL), scope=PROHIBITION, area=AREA,
+               types=WORKLOADS, level=mandatory_if("image_digests", otherwise="disabled",
+                                                   where="the tier pins images (`image_digests`)"))
+def images_pinned_by_digest(r: PolicyResource, ctx: RuleContext) -> Result:
+    """A tag is a pointer anyone with push rights can move (or a registry can serve differently):
+    a digest names the exact bytes that were reviewed and scanned, so what runs is what was
+    approved, in every region and on every node restart."""
+    def check(w: Workload, c: Container) -> Optional[str]:
+        image = c.spec.get("image")
+        if is_unknown(image) or (isinstance(image, str) and _PINNED.search(image)):
+            return None
+        return f"runs {image!r}, not pinned by digest (<repository>:<tag>@sha256:<digest>)"
+    return _per_container("AIB-112", r, "every image is pinned by digest", check)
 
 
 # -- the service-account token -------------------------------------------------------------------------

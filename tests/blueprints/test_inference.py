@@ -11,7 +11,6 @@ from blueprints.context import BlueprintContext, region_code
 from blueprints.plan.engine import load_stack_file, run_program
 from blueprints.program import load_spec
 from blueprints.tiers import RESIDENCY_COUNTRIES, TIERS
-from blueprints.platform import CLUSTER_AUTOSCALER_VERSION, NVIDIA_DEVICE_PLUGIN_TAG
 from blueprints.tiers import RESIDENCY_REGIONS
 from tests.conftest import EXAMPLES, STACKS
 
@@ -154,7 +153,8 @@ def test_egress_follows_the_tier(example_plan, tier):
         assert all(".dkr.ecr." in image and "/inference/" in image for image in images)
     else:
         assert nat and not endpoints
-        assert images == set(inference.PUBLIC_IMAGES.values())
+        spec = _context(tier).spec
+        assert images == {spec.addon_image(a).upstream(spec.addon_image(a).digest) for a in inference.SERVING_ADDONS}
 
 
 def test_gpu_nodes_follow_the_spec(example_plan):
@@ -500,9 +500,11 @@ def test_mirrors_fill_themselves_from_the_first_region_and_the_stack_lists_what_
     assert rule["repositoryFilters"] == [{"filter": "fraud-models/inference/", "filterType": "PREFIX_MATCH"}]
 
     ctx = _context("restricted")
-    assert {(p.image.rsplit("/", 1)[-1], p.region) for p in ctx.image_pushes} == {
-        ("llm-server:1.4.2", "eu-west-1"), (f"cluster-autoscaler:{CLUSTER_AUTOSCALER_VERSION}", "eu-west-1"),
-        (f"k8s-device-plugin:{NVIDIA_DEVICE_PLUGIN_TAG}", "eu-west-1")}
+    # each upstream image by its digest, copied into the mirror under its tag (ECR expires untagged images)
+    assert {(p.image.rsplit("/", 1)[-1].split("@")[0], p.region) for p in ctx.image_pushes} == {
+        ("llm-server:1.4.2", "eu-west-1"), ("cluster-autoscaler:v1.35.0", "eu-west-1"),
+        ("k8s-device-plugin:v0.17.2", "eu-west-1")}
+    assert all("@sha256:" in p.image for p in ctx.image_pushes)
     assert {p.account for p in ctx.image_pushes} == {ctx.role}  # the account of the view that built them
     # One region, or images pulled from upstream (tiers with egress): nothing to replicate.
     assert not example_plan("internal").of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration")

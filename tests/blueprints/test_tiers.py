@@ -12,7 +12,7 @@ def test_every_design_row_is_in_the_matrix():
         "WAF body rules, prompt payload", "API auth",
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
         "DLP (Macie) on training data", "foundation models", "model replicas per inference region",
-        "stateful resources",
+        "container images", "stateful resources",
     ]
 
 

@@ -912,9 +912,12 @@ def test_trainium_training_gets_a_neuron_node_group_and_the_neuron_device_plugin
                if r.inputs["metadata"]["name"] == "neuron-device-plugin"]
     assert {"nodes", "nodes/status", "pods", "events"} == {res for rule in role.inputs["rules"] for res in rule["resources"]}
     assert not [rule for rule in role.inputs["rules"] if "*" in rule["verbs"] or "secrets" in rule["resources"]]
-    # Training Jobs get no NVIDIA GPUs to request on Trainium nodes.
+    # The namespace's quota caps Neuron devices (16 per trn1.32xlarge, 2 nodes at most), and no
+    # NVIDIA device plugin or mirror is built for nodes that have no NVIDIA GPU.
     (quota,) = [r for r in plan.of_type("kubernetes:core/v1:ResourceQuota") if r.inputs["metadata"]["name"] == "gpu-quota"]
-    assert quota.inputs["spec"]["hard"] == {"requests.nvidia.com/gpu": "0"}
+    assert quota.inputs["spec"]["hard"] == {"requests.aws.amazon.com/neuron": "32"}
+    assert "nvidia-device-plugin" not in daemonsets
+    assert not any(str(n).endswith("training/nvidia-device-plugin") for n in repositories)
 
 
 def test_a_trainium_stack_passes_its_tier_with_the_neuron_plugin_exempt_for_its_reasons(render):
@@ -933,7 +936,7 @@ def test_a_trainium_stack_passes_its_tier_with_the_neuron_plugin_exempt_for_its_
 def test_the_stack_lists_each_training_image_to_push_into_its_repository():
     """Training never pulls from the internet: the `images_to_push` output names each image the
     cluster runs and the repository URL and tag it must be copied to (and the trainer's repository)."""
-    from blueprints import platform, training
+    from blueprints import training
     from blueprints.plan.engine import load_stack_file, run_program
     from blueprints.program import load_spec
 
@@ -948,9 +951,9 @@ def test_the_stack_lists_each_training_image_to_push_into_its_repository():
 
     run_program(program, stack="pushes-test", config=config, secret_keys=secrets)
     pushes = {p.image: p for p in contexts[0].image_pushes}
-    assert set(pushes) == {
-        f"{platform.UPSTREAM_IMAGES['nvidia-device-plugin']}:{platform.NVIDIA_DEVICE_PLUGIN_TAG}",
-        f"{platform.UPSTREAM_IMAGES['efa-device-plugin']}:{platform.EFA_DEVICE_PLUGIN_TAG}",
-        f"{platform.UPSTREAM_IMAGES['cluster-autoscaler']}:{platform.CLUSTER_AUTOSCALER_VERSION}",
+    # restricted: each add-on by the digest the stack pins (the example's `images`, the shipped one)
+    addons = ("nvidia-device-plugin", "efa-device-plugin", "cluster-autoscaler")
+    assert set(pushes) == {spec.addon_image(a).upstream(spec.addon_image(a).digest) for a in addons} | {
         "(your fine-tuning image)"}
+    assert all("@sha256:" in image for image in pushes if not image.startswith("("))
     assert {(p.region, p.account) for p in pushes.values()} == {("eu-west-1", "training")}

@@ -5,7 +5,7 @@ import functools
 import json
 
 from blueprints.plan.engine import run_program
-from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs, public_image
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.isolated_vpc import IsolatedVpc, IsolatedVpcArgs
 from tests.components.serving_stack import one
@@ -14,11 +14,12 @@ MIRROR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/demo/cluster-autoscale
 
 
 @functools.lru_cache(maxsize=None)
-def plan(skip_await: bool = False):
+def plan(skip_await: bool = False, probe_cidrs: tuple = ()):
     def program():
         vpc = IsolatedVpc("ca", IsolatedVpcArgs())
         cluster = EksCluster("ca-cluster", EksClusterArgs(vpc=vpc))
-        ClusterAutoscaler("ca", ClusterAutoscalerArgs(cluster=cluster, image=MIRROR, skip_await=skip_await))
+        ClusterAutoscaler("ca", ClusterAutoscalerArgs(cluster=cluster, image=MIRROR, skip_await=skip_await,
+                                                      probe_cidrs=probe_cidrs))
     return run_program(program, stack="ca-test", config={"aws:region": "eu-central-1"}, secret_keys=[])
 
 
@@ -64,10 +65,6 @@ def test_rbac_binds_the_service_account():
     assert binding.inputs["roleRef"]["name"] == "cluster-autoscaler"
 
 
-def test_public_image_is_the_upstream_registry():
-    assert public_image("v1.33.0") == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0"
-
-
 def test_pulumi_waits_for_the_autoscaler_unless_its_image_is_in_a_new_mirror():
     assert "annotations" not in one(plan(), "kubernetes:apps/v1:Deployment").inputs["metadata"]
     skipping = one(plan(skip_await=True), "kubernetes:apps/v1:Deployment")
@@ -85,3 +82,20 @@ def test_nothing_reaches_the_autoscaler_but_it_keeps_its_api_token():
     account = one(plan(), "kubernetes:core/v1:ServiceAccount").inputs
     assert account["automountServiceAccountToken"] is True
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_a_hung_autoscaler_is_restarted_and_it_cannot_starve_its_node():
+    found = container()
+    assert found["livenessProbe"]["httpGet"] == {"path": "/health-check", "port": 8085}
+    assert found["ports"] == [{"name": "health", "containerPort": 8085, "protocol": "TCP"}]
+    assert found["resources"]["limits"] == {"cpu": "1", "memory": "600Mi"}
+
+
+def test_the_kubelets_probe_is_admitted_from_the_node_network_only():
+    """Policies add up: the deny stays, and a second policy admits the health port from the VPC."""
+    probed = plan(probe_cidrs=("10.9.0.0/16",))
+    policies = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in probed.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    assert policies["cluster-autoscaler-deny-ingress"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in policies["cluster-autoscaler-deny-ingress"]
+    assert policies["cluster-autoscaler-allow-probe"]["ingress"] == [
+        {"from": [{"ipBlock": {"cidr": "10.9.0.0/16"}}], "ports": [{"port": 8085, "protocol": "TCP"}]}]

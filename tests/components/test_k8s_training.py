@@ -101,6 +101,25 @@ def test_device_plugins_keep_only_root_and_their_host_paths():
         "policyTypes": ["Ingress", "Egress"]}}
 
 
+def test_neuron_nodes_get_the_neuron_plugin_and_a_neuron_quota_and_no_nvidia_plugin():
+    def program():
+        vpc = IsolatedVpc("v", IsolatedVpcArgs(cidr_block="10.9.0.0/16"))
+        cluster = EksCluster("c", EksClusterArgs(vpc=vpc))
+        TrainingNamespace("t", TrainingNamespaceArgs(cluster=cluster, neuron_device_plugin_image="repo/neuron:2",
+                                                     gpu_quota=32, accelerator_resource="aws.amazon.com/neuron"))
+    plan = run_program(program, stack="k8s-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+    assert [d.inputs["metadata"]["name"] for d in plan.of_type("kubernetes:apps/v1:DaemonSet")] == ["neuron-device-plugin"]
+    assert one(plan, "kubernetes:core/v1:ResourceQuota").inputs["spec"]["hard"] == {"requests.aws.amazon.com/neuron": "32"}
+
+
+def test_a_namespace_without_any_device_plugin_is_refused():
+    def program():
+        vpc = IsolatedVpc("v", IsolatedVpcArgs(cidr_block="10.9.0.0/16"))
+        TrainingNamespace("t", TrainingNamespaceArgs(cluster=EksCluster("c", EksClusterArgs(vpc=vpc))))
+    with pytest.raises(Exception, match="t: give nvidia_device_plugin_image or neuron_device_plugin_image"):
+        run_program(program, stack="k8s-test", config={"aws:region": "eu-west-1"}, secret_keys=[])
+
+
 def test_gpu_quota_and_container_defaults():
     quota = one(full_plan(), "kubernetes:core/v1:ResourceQuota")
     assert quota.inputs["metadata"]["namespace"] == "training"
