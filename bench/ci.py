@@ -39,7 +39,7 @@ TARGET_CI_OVER_PLAN = 1.5
 # The floor: the same SDK classes imported, the same number of bare resources registered under
 # Pulumi's mocks, through the same run loop the engine uses. argv[1]: a JSON file of
 # [type, custom] per resource of the plan.
-FLOOR = r"""
+FLOOR = r'''
 import importlib, json, sys
 import pulumi
 from pulumi.runtime import mocks
@@ -75,7 +75,7 @@ def program():
 mocks.set_mocks(Mocks(), project="ai-blueprints", stack="floor", preview=False)
 _sync_await(run_pulumi_func(program))
 print(len(resources))
-"""
+'''
 
 
 def _env(cache: Path, pycache: Path) -> dict[str, str]:
