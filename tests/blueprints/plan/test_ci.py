@@ -5,13 +5,13 @@ The history (one small public stack, `ci-demo`, with training and two inference 
     start   the project, with the p99-latency alarm evaluating 4 periods instead of 3; no ci-demo
     demo    + stacks/Pulumi.ci-demo.yaml (Lustre 2400 GiB, inference in us-east-1 and us-west-2)
     code    the alarm back to the project's code (a component change, not a stack change)
-    lustre  ci-demo's lustreCapacityGiB down to 1200
-    region  ci-demo's inference in us-east-1 only
+    shrink  ci-demo's lustreCapacityGiB down to 1200 and its inference in us-east-1 only: two
+            destructive changes with different causes, told apart by what they delete or replace
     gone    ci-demo deleted
 
 Renders are content-addressed in the session's plan cache, so the tests share them: `code`'s
-ci-demo plan is the base of `lustre`, `lustre`'s the base of `region`. The only render with
-another program is `demo` (a subprocess running that commit's code).
+ci-demo plan is the base of `shrink` and `gone`, and three renders serve every test. The only
+render with another program is `demo` (a subprocess running that commit's code).
 """
 
 from __future__ import annotations
@@ -81,10 +81,8 @@ def repo(tmp_path_factory) -> Path:
     _commit(repo, "demo")
     (repo / ALARMS).write_text(alarms)
     _commit(repo, "code")
-    _write_demo(repo, training={"lustreCapacityGiB": 1200})
-    _commit(repo, "lustre")
     _write_demo(repo, training={"lustreCapacityGiB": 1200}, inference={"regions": ["us-east-1"]})
-    _commit(repo, "region")
+    _commit(repo, "shrink")
     (repo / STACK).unlink()
     _commit(repo, "gone")
     return repo
@@ -123,25 +121,22 @@ def test_a_component_change_shows_on_the_stack_that_uses_it(repo, monkeypatch):
     assert [r["automationDetails"]["id"] for r in sarif["runs"]] == ["ai-blueprints-guardrails/ci-demo/public"]
 
 
-def test_lowering_lustre_capacity_is_destructive_and_fails_unless_allowed(repo, monkeypatch):
-    result, doc, md = ci(repo, monkeypatch, "lustre", "--base", "HEAD~1", STACK)
+def test_lowering_lustre_capacity_or_removing_a_region_is_destructive_and_fails_unless_allowed(repo, monkeypatch):
+    result, doc, md = ci(repo, monkeypatch, "shrink", "--base", "code", STACK)
     assert result.exit_code == 1, result.output
+    # Lustre capacity down: the file system is replaced (FSx for Lustre only grows).
     [lustre] = [d for d in doc["destructive"] if d["type"] == "aws:fsx/lustreFileSystem:LustreFileSystem"]
-    assert lustre["op"] == "replace" and any("storageCapacity" in r for r in lustre["reasons"])
-    assert md.index("### Destructive changes") < md.index("### Stacks")
-    assert _stack(doc)["cost"]["changeMonthlyUsd"] < 0  # half the file system
-    allowed, doc, _ = ci(repo, monkeypatch, "lustre", "--base", "HEAD~1", STACK, "--allow-destructive")
+    assert lustre["op"] == "replace" and any("`storageCapacity`" in r for r in lustre["reasons"])
+    # us-west-2 removed: its cluster and log groups are deleted; nothing in us-east-1 is.
+    deleted = [d for d in doc["destructive"] if d["op"] == "delete"]
+    assert {"aws:eks/cluster:Cluster", "aws:cloudwatch/logGroup:LogGroup"} <= {d["type"] for d in deleted}
+    assert all("usw2" in d["name"] for d in deleted if d["type"] == "aws:eks/cluster:Cluster")
+    assert "destructive: ci-demo: delete aws:eks/cluster:Cluster" in result.output
+    assert md.index("### Destructive changes") < md.index("### Stacks") and "FAIL" in md
+    assert _stack(doc)["cost"]["changeMonthlyUsd"] < 0
+    allowed, doc, _ = ci(repo, monkeypatch, "shrink", "--base", "code", STACK, "--allow-destructive")
     assert allowed.exit_code == 0, allowed.output
     assert doc["destructive"] and doc["allowDestructive"] is True
-
-
-def test_removing_an_inference_region_deletes_its_stateful_resources(repo, monkeypatch):
-    result, doc, _ = ci(repo, monkeypatch, "region", "--base", "lustre", STACK)
-    assert result.exit_code == 1, result.output
-    deleted = {d["type"] for d in doc["destructive"] if d["op"] == "delete"}
-    assert {"aws:eks/cluster:Cluster", "aws:cloudwatch/logGroup:LogGroup"} <= deleted
-    assert "destructive: ci-demo: delete aws:eks/cluster:Cluster" in result.output
-    assert ci(repo, monkeypatch, "region", "--base", "lustre", STACK, "--allow-destructive")[0].exit_code == 0
 
 
 def test_a_new_stack_diffs_against_nothing_and_a_deleted_one_shows_its_deletions(repo, monkeypatch):
