@@ -21,9 +21,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
-# Render time and peak memory of every example against the targets in bench/render.py.
+# Render time and peak memory of every example against the targets in bench/render.py, then
+# cold processes side by side (bench/ci.py): a plan against the floor, a cache hit, `ci`.
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/ci.py
 
+# .blueprint/ holds the plan cache and ci reports (`blueprint ... --no-cache` skips the cache).
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .blueprint

@@ -1,10 +1,11 @@
-"""`blueprint`: tiers, new, validate, plan, check, diff, cost.
+"""`blueprint`: tiers, new, validate, plan, check, diff, cost, ci.
 
 Exit codes: 0 fine, 1 findings (check), 2 bad input (one clear line per problem, no traceback).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from blueprints.plan import cost as cost_mod
+from blueprints.plan import cache as cache_mod
 from blueprints.plan import diff as diff_mod
 from blueprints import tiers as tiers_mod
 from blueprints.plan.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
@@ -56,6 +58,21 @@ TierChoice = _choices("TierChoice", tiers_mod.TIER_NAMES)
 SiemChoice = _choices("SiemChoice", get_args(SiemSpec.model_fields["destination"].annotation))
 
 
+# Every verb that renders takes --no-cache; the verb sets the cache it renders through.
+NO_CACHE = typer.Option(False, "--no-cache", help="Render again instead of reading the plan cache (.blueprint/cache/)")
+_cache = cache_mod.PlanCache(enabled=False)
+
+
+def _use_cache(no_cache: bool) -> None:
+    global _cache
+    _cache = cache_mod.PlanCache(enabled=not (no_cache or os.environ.get(cache_mod.NO_CACHE_ENV)))
+
+
+def _render(stack):
+    """The stack's plan, from the plan cache when this program rendered it before."""
+    return cache_mod.cached_render(stack, render_stack, _cache)
+
+
 # -------------------------------------------------------------------------------------
 # Loading stacks and plans: every user mistake becomes exit 2 with the key and the fix.
 # -------------------------------------------------------------------------------------
@@ -84,7 +101,7 @@ def _load_plan(source: Path) -> tuple[Plan, Optional[object]]:
         except StackFileError as exc:
             _fail(str(exc))
     stack, spec = _spec_of(source)
-    return render_stack(stack), spec
+    return _render(stack), spec
 
 
 # -------------------------------------------------------------------------------------
@@ -250,8 +267,10 @@ def plan(
     stack: Path = typer.Argument(..., help="stacks/Pulumi.<stack>.yaml"),
     as_json: bool = typer.Option(False, "--json", help="Print the plan JSON (the shape of `pulumi preview --json`)"),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the plan JSON to this file"),
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """Render the stack offline (no credentials, no Pulumi CLI) and show what would be created."""
+    _use_cache(no_cache)
     if stack.suffix == ".json":
         _fail(f"{stack}: plan takes a stack file (stacks/Pulumi.<stack>.yaml), not a plan JSON")
     rendered, _ = _load_plan(stack)
@@ -284,8 +303,10 @@ def check(
     fmt: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table, json, markdown or sarif"),
     report: Optional[Report] = typer.Option(None, "--report", help="compliance: controls evidenced, per framework"),
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
+    _use_cache(no_cache)
     if source.suffix == ".json":
         rendered, spec = _load_plan(source)
     else:
@@ -296,7 +317,7 @@ def check(
             resolve_residency(residency, spec.region)
         except ValueError as exc:
             _fail(f"{source}: {exc}")
-        rendered = render_stack(stack)
+        rendered = _render(stack)
     suppressions = [s.model_dump() for s in [*spec.model.suppressions, *spec.implied_suppressions]] \
         if spec is not None else []
     if residency is None and spec is not None:
@@ -322,8 +343,10 @@ def diff(
     base: Path = typer.Argument(..., help="Stack file or plan JSON before the change"),
     head: Path = typer.Argument(..., help="Stack file or plan JSON after the change"),
     fmt: DiffFormat = typer.Option(DiffFormat.markdown, "--format", "-f", help="markdown or json"),
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """What a change does: resources created, updated, replaced, deleted; security-relevant first."""
+    _use_cache(no_cache)
     before, _ = _load_plan(base)
     after, _ = _load_plan(head)
     text = diff_mod.format_diff(diff_mod.diff_plans(before, after), fmt.value)
@@ -334,11 +357,49 @@ def diff(
 def cost(
     source: Path = typer.Argument(..., help="A stack file or a plan JSON"),
     fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", help="table, json or markdown"),
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """Monthly cost estimate by account (multi-account stacks) and component (list prices; assumptions printed)."""
+    _use_cache(no_cache)
     rendered, _ = _load_plan(source)
     text = cost_mod.format_cost(cost_mod.estimate(rendered), fmt.value)
     typer.echo(text, nl=not text.endswith("\n"))
+
+
+# -------------------------------------------------------------------------------------
+# ci
+# -------------------------------------------------------------------------------------
+
+
+@app.command()
+def ci(
+    stacks: Optional[List[Path]] = typer.Argument(None, help="Stack files to compare (default: every stacks/Pulumi.*.yaml)"),
+    base: str = typer.Option(..., "--base", help="The git ref to compare with, e.g. origin/main"),
+    allow_destructive: bool = typer.Option(False, "--allow-destructive", help="Do not fail on deleted or replaced stateful resources"),
+    out_dir: Path = typer.Option(Path(".blueprint/ci"), "--out-dir", help="Where ci.md, ci.json and ci.sarif go"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Render in this many processes"),
+    no_cache: bool = NO_CACHE,
+) -> None:
+    """A pull request's effect on every stack: base vs head plans, guardrails, diff, cost delta.
+    Exit 1 on a mandatory violation or an unallowed destructive change."""
+    from blueprints.plan import ci as ci_mod
+
+    _use_cache(no_cache)
+    try:
+        report = ci_mod.run(base, [str(s) for s in stacks or []], allow_destructive=allow_destructive,
+                            use_cache=_cache.enabled, jobs=jobs)
+    except ci_mod.CiInputError as exc:
+        _fail(exc.problems)
+    paths = ci_mod.write_reports(report, out_dir)
+    for s in report.stacks:
+        n = s.diff.summary()
+        typer.echo(f"{s.stack}: {s.status}, +{n['create']} ~{n['update']} ±{n['replace']} -{n['delete']}, "
+                   f"{s.mandatory_violations} mandatory violation(s), {len(s.destructive)} destructive")
+    for d in report.destructive:
+        typer.echo(f"destructive: {d.stack}: {d.op} {d.type} {d.name}: {'; '.join(d.reasons)}")
+    typer.echo(report.verdict())
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+    raise typer.Exit(report.exit_code)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Mapping, Sequence
 
-import pulumi
-
 from blueprints.spec import CONFIG_KEY, Spec, SpecError, parse_spec
 
 
@@ -38,6 +36,10 @@ def _runtime_config() -> tuple[dict[str, str], list[str]]:
 
 
 def main() -> None:
+    # The SDK is imported here, not at the top: the CLI validates specs (load_spec) and serves
+    # cached plans without paying for it (blueprints/plan/cache.py).
+    import pulumi
+
     from blueprints.blueprint import build
 
     config, secret_keys = _runtime_config()

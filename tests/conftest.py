@@ -140,6 +140,16 @@ def _share_example_plans(tmp_path_factory: pytest.TempPathFactory, worker_id: st
         _SHARED_PLANS = tmp_path_factory.getbasetemp().parent / "example-plans"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plan_cache_outside_the_repository(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """The plan cache (blueprints/plan/cache.py) of a test run lives in its temp directory, shared
+    by the xdist workers, never in the repository's .blueprint/."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    os.environ["BLUEPRINT_CACHE_DIR"] = str((base.parent if worker_id != "master" else base) / "plan-cache")
+
+
 @pytest.fixture(scope="session")
 def example_plan() -> Callable[[str], Plan]:
     """example_plan("restricted") -> the plan of stacks/Pulumi.restricted-example.yaml (cached,
@@ -168,6 +178,7 @@ def cli_renders(monkeypatch):
     read-only to the CLI; that rendering is deterministic is tested in test_engine.py."""
     from blueprints import cli
 
+    monkeypatch.setenv("BLUEPRINT_NO_CACHE", "1")  # the shared renders above serve instead
     real = cli.render_stack
 
     def shared(stack, program=None):

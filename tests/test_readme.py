@@ -21,7 +21,7 @@ def test_tier_matrix_in_readme_is_generated_from_the_data():
 
 def test_every_cli_verb_has_an_example():
     verbs = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    assert verbs == ["check", "cost", "diff", "new", "plan", "tiers", "validate"]
+    assert verbs == ["check", "ci", "cost", "diff", "new", "plan", "tiers", "validate"]
     for verb in verbs:
         assert re.search(rf"`blueprint {verb}[ `]", README), verb
 

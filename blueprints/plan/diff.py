@@ -25,7 +25,8 @@ Conventions, so a reader knows what a reported change means:
   any other changed list is reported whole (`vpcConfig.publicAccessCidrs`);
 - secret values are masked as `[secret]` offline, so a changed secret cannot be seen;
 - a changed input is an "update" unless it is in REPLACE_ON_CHANGE (AWS cannot change it
-  in place) or the resource moves to another provider; then it is a "replace".
+  in place), a REPLACE_ON_DECREASE input goes down, or the resource moves to another
+  provider; then it is a "replace".
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:apigateway/stage:Stage": ("restApi", "stageName"),
     "aws:apigateway/deployment:Deployment": ("restApi", "triggers", "variables"),  # ForceNew in the provider
     "aws:cognito/userPool:UserPool": ("name", "aliasAttributes", "usernameAttributes"),
+}
+# Inputs AWS can only raise in place: a lower value replaces the resource. FSx for Lustre
+# storage capacity can be increased, never decreased ("Increase only", Managing storage capacity,
+# https://docs.aws.amazon.com/fsx/latest/LustreGuide/managing-storage-capacity.html).
+REPLACE_ON_DECREASE: dict[str, tuple[str, ...]] = {
+    "aws:fsx/lustreFileSystem:LustreFileSystem": ("storageCapacity",),
 }
 PROVIDER_KEY = "provider"  # the changed-key name reported when a resource moves to another provider
 
@@ -255,7 +262,8 @@ def _compare(old: Resource, new: Resource, base_norm: Callable[[Any], Any],
     before = {path: a for path, a, _ in changed}
     after = {path: b for path, _, b in changed}
     forced = REPLACE_ON_CHANGE.get(new.type, ())
-    replace_keys = [k for k in keys if any(_under(k, prop) for prop in forced)]
+    replace_keys = [k for k in keys if any(_under(k, prop) for prop in forced)
+                    or (k in REPLACE_ON_DECREASE.get(new.type, ()) and _decreased(before[k], after[k]))]
     old_provider, new_provider = base_norm(_provider_urn(old)), head_norm(_provider_urn(new))
     if old_provider != new_provider:
         keys.append(PROVIDER_KEY)
@@ -270,6 +278,10 @@ def _compare(old: Resource, new: Resource, base_norm: Callable[[Any], Any],
         changed_keys=keys, before=before, after=after, replace_keys=replace_keys,
         protect=protect, retain_on_delete=retain,
     )
+
+
+def _decreased(before: Any, after: Any) -> bool:
+    return isinstance(before, (int, float)) and isinstance(after, (int, float)) and after < before
 
 
 def _provider_urn(r: Resource) -> str:
