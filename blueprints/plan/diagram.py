@@ -397,19 +397,18 @@ class _Builder:
         vpc = self.vpc_of((fn.inputs.get("vpcConfig") or {}).get("subnetIds"))
         fn_node = self.node(fn, label, vpc=vpc, prefix="fn_")
         self.edge(api_node, fn_node, route)
-        guardrails = [g for v in self.deps(fn, "guardrail_version") for g in self.deps(v, "guardrail")]
-        guardrails += self.deps(fn, "guardrail")
-        if gateway or guardrails:
-            self.edge(fn_node, self._bedrock(fn, vpc, guardrails))
+        # The gateway applies a Bedrock guardrail to every call: the edge says so, not the Bedrock
+        # node, which training's direct calls through the same region's Bedrock share.
+        guarded = any(self.deps(v, "guardrail") for v in self.deps(fn, "guardrail_version")) \
+            or bool(self.deps(fn, "guardrail"))
+        if gateway or guarded:
+            self.edge(fn_node, self._bedrock(fn, vpc), "with guardrail" if guarded else "")
 
-    def _bedrock(self, client: Resource, vpc: Optional[Resource], guardrails: list[Resource]) -> str:
+    def _bedrock(self, client: Resource, vpc: Optional[Resource]) -> str:
         """Amazon Bedrock in the client's region and account, reached through the VPC's
-        bedrock-runtime interface endpoint where there is one."""
+        bedrock-runtime interface endpoint where there is one (the node the client calls)."""
         region, account = client.region, self.account(client)
-        label = "Amazon Bedrock" + (" with guardrail" if guardrails else "")
-        service = self.group_node(f"bedrock_{region}_{account}", label, "round", region, account)
-        if guardrails and self.graph.nodes[service].label == "Amazon Bedrock":
-            self.graph.nodes[service].label = label
+        service = self.group_node(f"bedrock_{region}_{account}", "Amazon Bedrock", "round", region, account)
         endpoint = self._bedrock_endpoint(vpc)
         if endpoint is None:
             return service
@@ -485,10 +484,8 @@ class _Builder:
                     bucket = self.find("bucket", "bucket", path.removeprefix("s3://").split("/", 1)[0])
                     if bucket is not None:
                         self.edge(fs_node, self._bucket(bucket), str(dra.inputs.get("fileSystemPath", "")), "-.-")
-            endpoint = self._bedrock_endpoint(vpc)
-            if endpoint is not None:
-                self.edge(ids[cluster.urn], endpoint)
-                self.edge(endpoint, self._bedrock(cluster, None, []))
+            if self._bedrock_endpoint(vpc) is not None:
+                self.edge(ids[cluster.urn], self._bedrock(cluster, vpc))
 
     def _bucket(self, bucket: Resource, label: str = "", seen: Optional[set[str]] = None) -> str:
         """A bucket node, and the buckets it replicates to (followed transitively)."""

@@ -173,9 +173,15 @@ def test_the_foundation_model_gateway_reaches_bedrock_through_the_vpc_endpoint(r
         api = picture.one("API Gateway REST API", within=region)
         gateway = picture.one("Foundation-model gateway (Lambda)", within=region)
         assert picture.targets(api, label="POST /foundation-models/#123;modelId#125;/converse") == {gateway}
-        (endpoint,) = picture.targets(gateway)
+        (endpoint,) = picture.targets(gateway, label="with guardrail")
         assert picture.nodes[endpoint].label == "Bedrock runtime VPC endpoint"
-        assert {picture.nodes[t].label for t in picture.targets(endpoint)} == {"Amazon Bedrock with guardrail"}
+        assert picture.nodes[endpoint].path[-1].startswith("VPC 10.")
+        assert {picture.nodes[t].label for t in picture.targets(endpoint)} == {"Amazon Bedrock"}
+    # Training reaches Bedrock through its own VPC's endpoint.
+    training = picture.one("EKS cluster fraud-models-training")
+    (endpoint,) = picture.targets(training, arrow="-->")
+    assert picture.nodes[endpoint].path == picture.nodes[training].path
+    assert {picture.nodes[t].label for t in picture.targets(endpoint)} == {"Amazon Bedrock"}
 
 
 def test_without_a_waf_association_the_client_reaches_the_api_directly(restricted):
