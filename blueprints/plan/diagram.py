@@ -54,7 +54,6 @@ _TYPES = {
     "vpc_link": "aws:apigateway/vpcLink:VpcLink",
     "domain": "aws:apigateway/domainName:DomainName",
     "base_path": "aws:apigateway/basePathMapping:BasePathMapping",
-    "authorizer": "aws:apigateway/authorizer:Authorizer",
     "waf_association": "aws:wafv2/webAclAssociation:WebAclAssociation",
     "web_acl": "aws:wafv2/webAcl:WebAcl",
     "waf_logging": "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
@@ -110,7 +109,7 @@ def markdown(plan: Plan) -> str:
 def caption(plan: Plan, graph: Optional["Graph"] = None) -> str:
     graph = graph or _Builder(plan).build()
     regions = sorted({n.region for n in graph.nodes.values() if n.region})
-    accounts = sorted({n.account for n in graph.nodes.values() if n.region and n.account})
+    accounts = {n.account for n in graph.nodes.values() if n.region}  # "" is the deploying account
     where = f"{len(regions)} region{'s' * (len(regions) != 1)}"
     if len(accounts) > 1:
         where += f", {len(accounts)} accounts"
