@@ -402,6 +402,28 @@ def ci(
     raise typer.Exit(report.exit_code)
 
 
+# -------------------------------------------------------------------------------------
+# diagram
+# -------------------------------------------------------------------------------------
+
+
+@app.command()
+def diagram(
+    source: Path = typer.Argument(..., help="A stack file or a plan JSON"),
+    fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid, or markdown (a ```mermaid block with a caption)"),
+    no_cache: bool = NO_CACHE,
+) -> None:
+    """A Mermaid flowchart of the plan: regions, accounts, request path, training, log shipping."""
+    from blueprints.plan import diagram as diagram_mod
+
+    # Checked here, not by a typer choice, so a wrong value is one line before anything renders.
+    if fmt not in diagram_mod.FORMATS:
+        _fail(f"--format {fmt!r}: expected one of {', '.join(diagram_mod.FORMATS)}")
+    _use_cache(no_cache)
+    rendered, _ = _load_plan(source)
+    typer.echo(diagram_mod.format_diagram(rendered, fmt), nl=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

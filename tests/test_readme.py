@@ -19,9 +19,16 @@ def test_tier_matrix_in_readme_is_generated_from_the_data():
     assert block == matrix_markdown()
 
 
+def test_the_restricted_examples_picture_in_readme_is_generated_from_its_plan(example_plan):
+    from blueprints.plan.diagram import markdown
+
+    block = README.split("<!-- diagram:start -->\n")[1].split("<!-- diagram:end -->")[0]
+    assert block == markdown(example_plan("restricted"))
+
+
 def test_every_cli_verb_has_an_example():
     verbs = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    assert verbs == ["check", "ci", "cost", "diff", "new", "plan", "tiers", "validate"]
+    assert verbs == ["check", "ci", "cost", "diagram", "diff", "new", "plan", "tiers", "validate"]
     for verb in verbs:
         assert re.search(rf"`blueprint {verb}[ `]", README), verb
 

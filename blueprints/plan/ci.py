@@ -137,9 +137,18 @@ class StackResult:
         return sorted(rows, key=lambda r: (-abs(r["change"]), r["component"]))
 
 
+def _diagram(result: StackResult) -> Optional[tuple[str, str]]:
+    """The head plan's picture (blueprint diagram), so a reviewer sees what the stack now is."""
+    if result.head is None:
+        return None
+    from blueprints.plan.diagram import markdown
+
+    return "Diagram", markdown(result.head)
+
+
 # Functions (StackResult -> (title, markdown) or None) whose sections are appended to each
-# changed stack's part of the report. `blueprint diagram` adds the head plan's picture here.
-STACK_SECTIONS: list[Callable[[StackResult], Optional[tuple[str, str]]]] = []
+# changed stack's part of the report.
+STACK_SECTIONS: list[Callable[[StackResult], Optional[tuple[str, str]]]] = [_diagram]
 
 
 @dataclass

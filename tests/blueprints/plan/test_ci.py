@@ -117,6 +117,9 @@ def test_a_component_change_shows_on_the_stack_that_uses_it(repo, monkeypatch):
     assert {(c["before"]["evaluationPeriods"], c["after"]["evaluationPeriods"]) for c in changes} == {(4, 3)}
     assert doc["destructive"] == [] and demo["cost"]["changeMonthlyUsd"] == 0
     assert "`ci-demo` (changed)" in md and "PASS" in md and len(md) < 65_000
+    # the changed stack's picture, as `blueprint diagram --format markdown` draws its head plan
+    assert [s["title"] for s in demo["sections"]] == ["Diagram"]
+    assert "```mermaid\nflowchart" in demo["sections"][0]["markdown"] and "```mermaid" in md
     sarif = json.loads((repo / ".blueprint" / "ci" / "ci.sarif").read_text())
     assert [r["automationDetails"]["id"] for r in sarif["runs"]] == ["ai-blueprints-guardrails/ci-demo/public"]
 
