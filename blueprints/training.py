@@ -23,7 +23,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from blueprints import foundation_models, inference, platform
+from blueprints import compliance, foundation_models, inference, platform
 from blueprints.platform import (
     CLUSTER_AUTOSCALER_VERSION, EFA_DEVICE_PLUGIN_TAG, NEURON_DEVICE_PLUGIN_TAG, NVIDIA_DEVICE_PLUGIN_TAG,
 )
@@ -106,7 +106,9 @@ def build(ctx: BlueprintContext) -> Training:
     model_lock = ObjectLock(mode="COMPLIANCE", days=tier.log_retention_days) if tier.s3_object_lock else None
     promoted_to, resolve_replication_role = _promotion(ctx, model_lock) if promotes else ({}, None)
     approver_arn, resolve_approver = pulumi.deferred_output() if promotes else (None, None)
-    data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
+    # Under GDPR an erased record's old versions expire within a month (compliance.ERASURE_DAYS).
+    data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc,
+                          **compliance.training_data_lifecycle(ctx.spec))
     model_bucket = _bucket(
         ctx, f"{name}-models", "models", vpc, only_writer_of_approved=approver_arn,
         object_lock=model_lock, kms_key=model_key,
