@@ -14,7 +14,6 @@ from typing import Any, Mapping, Optional, Sequence
 from policies import evidence
 from policies.evaluate import CheckResult, SuppressionError, evaluate, parse_suppressions, resolve_residency, resolve_tier
 from policies.model import PolicyPlan
-from policies.evidence import EVIDENCE_FORMATS
 from policies.frameworks import FRAMEWORK_NAMES, get_framework
 from policies.report import FORMATS, REPORTS, compliance_markdown, render
 
@@ -43,7 +42,7 @@ def check_options(fmt: str | None, report: str | None, framework: str | None) ->
         if report != "compliance":
             raise ValueError("--framework selects the framework of --report compliance; add --report compliance")
         get_framework(framework)
-    if report == "compliance" and fmt not in (None, *EVIDENCE_FORMATS):
+    if report == "compliance" and fmt not in (None, *evidence.EVIDENCE_FORMATS):
         raise ValueError(f"--format {fmt} is not available with --report compliance; use markdown or json")
 
 
