@@ -53,6 +53,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 TableFormat = _choices("TableFormat", cost_mod.FORMATS)  # table, json, markdown: tiers and cost
 CheckFormat = _choices("CheckFormat", runner_mod.FORMATS)
 Report = _choices("Report", runner_mod.REPORTS)
+FrameworkChoice = _choices("FrameworkChoice", runner_mod.FRAMEWORK_NAMES)
 DiffFormat = _choices("DiffFormat", diff_mod.FORMATS)
 TierChoice = _choices("TierChoice", tiers_mod.TIER_NAMES)
 SiemChoice = _choices("SiemChoice", get_args(SiemSpec.model_fields["destination"].annotation))
@@ -300,12 +301,20 @@ def plan(
 def check(
     source: Path = typer.Argument(..., help="A stack file, or a plan JSON from `blueprint plan --out`"),
     tier: Optional[TierChoice] = typer.Option(None, "--tier", help="Check against another tier's pack"),
-    fmt: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table, json, markdown or sarif"),
+    fmt: Optional[CheckFormat] = typer.Option(None, "--format", "-f", help="table (default), json, markdown or sarif; "
+                                              "markdown (default) or json with --report compliance"),
     report: Optional[Report] = typer.Option(None, "--report", help="compliance: controls evidenced, per framework"),
+    framework: Optional[FrameworkChoice] = typer.Option(
+        None, "--framework", help="with --report compliance: one framework's controls, rules, AWS Config rules and gaps"),
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
     no_cache: bool = NO_CACHE,
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
+    options = (fmt.value if fmt else None, report.value if report else None, framework.value if framework else None)
+    try:
+        runner_mod.check_options(*options)
+    except ValueError as exc:
+        _fail(str(exc))
     _use_cache(no_cache)
     if source.suffix == ".json":
         rendered, spec = _load_plan(source)
@@ -325,7 +334,7 @@ def check(
     try:
         text, code = runner_mod.check(
             rendered.to_dict(), tier=tier.value if tier else None, residency=residency,
-            suppressions=suppressions, fmt=fmt.value, report=report.value if report else None,
+            suppressions=suppressions, fmt=options[0], report=options[1], framework=options[2],
         )
     except ValueError as exc:  # a bad suppression, residency or tier: the message names the key
         _fail(f"{source}: {exc}")

@@ -32,11 +32,13 @@ from typing import Any, Optional
 
 import pulumi
 
+from blueprints import compliance
 from blueprints.context import BlueprintContext, LogSource
 from blueprints.training import VPCE_EXEMPT_TAG
 from components.audit_trail import (AuditTrail, AuditTrailArgs, DeliveringTrail, cloudtrail_delivery_statements,
                                     trail_arn)
 from components.config_recorder import ConfigRecorder, ConfigRecorderArgs
+from components.config_rules import ConfigRules, ConfigRulesArgs
 from components.encrypted_bucket import EncryptedBucket, EncryptedBucketArgs, ObjectLock
 from components.iam_roles import IamRoles, IamRolesArgs, RoleDefinition
 from components.kms_key import KmsKey
@@ -74,6 +76,7 @@ class Security:
     shippers: dict[tuple[str, str], SiemShipper] = field(default_factory=dict)  # by (account role, region)
     threat_detection: dict[tuple[str, str], ThreatDetection] = field(default_factory=dict)
     config_recorders: dict[tuple[str, str], ConfigRecorder] = field(default_factory=dict)
+    config_rules: dict[tuple[str, str], ConfigRules] = field(default_factory=dict)  # where frameworks are declared
     auditor: Optional[IamRoles] = None  # in the log archive, where the stack names accounts
 
 
@@ -130,6 +133,12 @@ def build(ctx: BlueprintContext) -> Security:
                 ),
                 opts=view.opts(region),
             )
+        # 5b. Declared frameworks: the tier's guardrails kept checking by AWS Config where it records.
+        if compliance.declared(ctx.spec):
+            for view, view_regions in watched.items():
+                for region in view_regions:
+                    security.config_rules[(view.role, region)] = _config_rules(ctx, view, region, view_regions[0],
+                                                                              security)
 
     for (role, region), (_, resolve) in firehose_roles.items():
         resolve(security.shippers[(role, region)].role_arn)
@@ -454,6 +463,28 @@ def _threat_detection(ctx: BlueprintContext, view: BlueprintContext, region: str
             # The scanner reads objects from outside the training VPC: carry the tag the
             # air-gapped bucket policy exempts (blueprints/training.py).
             malware_scan_role_tags=dict([VPCE_EXEMPT_TAG]) if scanned and tier.air_gapped else {},
+            security_hub_standards=compliance.security_hub_standards(ctx.spec),
+            compliance_rule_prefix=compliance.routed_prefix(ctx.spec),
+            tags=ctx.tags,
+        ),
+        opts=view.opts(region),
+    )
+
+
+def _config_rules(ctx: BlueprintContext, view: BlueprintContext, region: str, home: str,
+                  security: Security) -> ConfigRules:
+    """The AWS Config rules of the tier's mandatory guardrails in `view`'s account and `region`:
+    change-triggered ones scoped to the resources tagged with this blueprint's name, after the
+    region's recorder where this stack creates it (the organisation's otherwise); global types
+    (IAM) in the account's home region, where they are recorded."""
+    return ConfigRules(
+        ctx.regional(view.per_account("config-rules"), region),
+        ConfigRulesArgs(
+            rules=compliance.config_rules(ctx.tier, home=region == home),
+            name_prefix=compliance.rule_name_prefix(ctx.spec),
+            tag_key="Blueprint",
+            tag_value=ctx.tags["Blueprint"],
+            recorder=security.config_recorders.get((view.role, region)),
             tags=ctx.tags,
         ),
         opts=view.opts(region),

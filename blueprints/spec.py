@@ -17,9 +17,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from blueprints.compliance import framework_problems
 from blueprints.images import ADDONS, DIGEST_PATTERN, Addon, addons_for, digest
 from blueprints.tiers import ALL_REGIONS, PII_ACTIONS, PROMPT_ATTACK_STRENGTHS, Tier, get_tier, regions_for_residency
 from components import accelerators
+from policies.frameworks import FRAMEWORK_NAMES
 
 CONFIG_NAMESPACE = "ai-blueprints"
 CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
@@ -333,10 +335,21 @@ class AccountsSpec(_Strict):
 
 
 class ComplianceSpec(_Strict):
+    # The regulations that apply to the workload (blueprints/compliance.py): each tightens the spec,
+    # adds its Security Hub standard, and turns on AWS Config rules of the tier's guardrails.
+    frameworks: list[Literal[FRAMEWORK_NAMES]] = Field(default_factory=list)  # type: ignore[valid-type]
     # AWS Config, which Security Hub's control checks run on: `create` records in every region
     # where Security Hub runs; `existing` when the organisation already runs a recorder there
     # (AWS allows one recorder and one delivery channel per account and region).
     recorder: Literal["create", "existing"] = "create"
+
+    @field_validator("frameworks")
+    @classmethod
+    def _distinct_frameworks(cls, values: list[str]) -> list[str]:
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed twice; list each framework once")
+        return values
 
 
 class Suppression(_Strict):
@@ -746,6 +759,9 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
                      f"verified when you mirrored it (crane digest {ADDONS[name].upstream(None)})", "container images")
 
     problems += _foundation_model_problems(model, tier, residency, rule)
+
+    threat_detection = tier.guardduty if model.threat_detection is None else model.threat_detection
+    problems += framework_problems(model, tier, residency, threat_detection, rule)
 
     if model.threat_detection is False and tier.guardduty:
         rule("threatDetection", "GuardDuty and Security Hub cannot be turned off; remove the key",

@@ -23,7 +23,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from blueprints import foundation_models, inference, platform
+from blueprints import compliance, foundation_models, inference, platform
 from blueprints.context import BlueprintContext, ImagePush
 from blueprints.images import addons_for
 from components.ecr_repository import EcrRepository
@@ -105,7 +105,9 @@ def build(ctx: BlueprintContext) -> Training:
     # the AWS managed key (which no replication role can be granted either).
     model_key = ctx.key("models", region, required=bool(replicas))
     approver_arn, resolve_approver = pulumi.deferred_output() if promotes else (None, None)
-    data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc)
+    # Under GDPR an erased record's old versions expire within a month (compliance.ERASURE_DAYS).
+    data_bucket = _bucket(ctx, f"{name}-training-data", "training-data", vpc,
+                          **compliance.training_data_lifecycle(ctx.spec))
     model_bucket = _bucket(
         ctx, f"{name}-models", "models", vpc, only_writer_of_approved=approver_arn,
         object_lock=model_lock, kms_key=model_key,

@@ -32,10 +32,10 @@ CONFIG_ROLE_POLICY = "service-role/AWS_ConfigRole"
 @dataclass(frozen=True, kw_only=True)
 class ConfigRecorderArgs:
     bucket: EncryptedBucket
-    """Where configuration history and snapshots go. Required. AWS Config does not deliver to a
-    bucket with Object Lock default retention (Config developer guide, "Managing the delivery
-    channel"): give it an unlocked bucket that replicates into a locked one where the evidence
-    must be immutable."""
+    """Where configuration history and snapshots go. Required. AWS Config does not support a
+    delivery channel to a bucket where Object Lock is enabled (CloudFormation template reference,
+    AWS::Config::DeliveryChannel), so a locked bucket is refused: give it an unlocked bucket that
+    S3 replicates into a locked one where the evidence must be immutable."""
     bucket_other_account: bool = False
     """bucket belongs to another account, whose bucket policy admits this recorder's role
     (`role_arn`) under `AWSLogs/<this account>/Config/` and whose key (kms_key) trusts this account.
@@ -65,6 +65,9 @@ class ConfigRecorder(Component):
 
     def __init__(self, name: str, args: ConfigRecorderArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("config", "ConfigRecorder", name, opts)
+        if args.bucket.object_lock is not None:
+            raise ValueError(f"{name}: AWS Config cannot deliver to a bucket with Object Lock; deliver to an unlocked "
+                             "bucket that replicates into the locked one")
         role = self.service_role("role", "config.amazonaws.com", tags=args.tags,
                                  condition=self.source_account_condition())
         self.managed_policy("role-config", role, CONFIG_ROLE_POLICY)

@@ -54,8 +54,20 @@ class ThreatDetectionArgs:
     security_hub_standards: Sequence[str] = (FOUNDATIONAL_BEST_PRACTICES,)
     """Standards to subscribe to (`standards/<this>` ARNs). Default: AWS Foundational Security
     Best Practices. Ignored without security_hub."""
+    compliance_rule_prefix: Optional[str] = None
+    """Route AWS Config compliance changes to NON_COMPLIANT of the rules whose names start with this
+    prefix (this stack's) to the SIEM stream and the topic, like findings. Default None: not routed."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags merged after Name."""
+
+
+def compliance_changes(prefix: str) -> dict[str, Any]:
+    """The EventBridge pattern of AWS Config's "Config Rules Compliance Change" events in which a
+    rule named `prefix...` found a resource NON_COMPLIANT (the event's detail carries the rule's
+    name and newEvaluationResult; Config developer guide, "Example Compliance Change Notification")."""
+    return {"source": ["aws.config"], "detail-type": ["Config Rules Compliance Change"],
+            "detail": {"configRuleName": [{"prefix": prefix}],
+                       "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]}}}
 
 
 class ThreatDetection(Component):
@@ -99,7 +111,10 @@ class ThreatDetection(Component):
                     opts=self.child(depends_on=[hub]),
                 )
             sources.append("securityhub")
-        self.topic = self._create_routing(name, args, sources)
+        patterns = {source: _FINDINGS[source] for source in sources}
+        if args.compliance_rule_prefix:
+            patterns["config"] = compliance_changes(args.compliance_rule_prefix)
+        self.topic = self._create_routing(name, args, patterns)
 
         self.detector_id = self.detector.id
         self.topic_arn = self.topic.arn
@@ -166,7 +181,8 @@ class ThreatDetection(Component):
             opts=self.child(depends_on=[policy]),
         )
 
-    def _create_routing(self, name: str, args: ThreatDetectionArgs, sources: list[str]) -> aws.sns.Topic:
+    def _create_routing(self, name: str, args: ThreatDetectionArgs,
+                        patterns: Mapping[str, Mapping[str, Any]]) -> aws.sns.Topic:
         topic = aws.sns.Topic(
             f"{name}-findings",
             kms_master_key_id=args.kms_key.arn,
@@ -182,11 +198,12 @@ class ThreatDetection(Component):
                 "Resource": args.siem.stream_arn}])
             to_siem = (role, policy)
         rule_arns = []
-        for source in sources:
+        for source, pattern in patterns.items():
+            what = "non-compliance" if source == "config" else "findings"
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{source}",
-                description=f"{source} findings to the SIEM and the alert topic",
-                event_pattern=json.dumps(_FINDINGS[source], sort_keys=True),
+                description=f"{source} {what} to the SIEM and the alert topic",
+                event_pattern=json.dumps(pattern, sort_keys=True),
                 tags=merge_tags(f"{name}-{source}", args.tags),
                 opts=self.child(),
             )

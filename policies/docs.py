@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from blueprints.tiers import TIER_NAMES
+from policies import config_rules
 from policies.controls import FRAMEWORKS
 from policies.packs import packs
 from policies.report import md_cell
@@ -41,10 +42,14 @@ def rules_markdown() -> str:
         "Suppress a finding in the stack config (`suppressions: [{rule: AIB-005, resource: <URN or name>, "
         "reason: ...}]`); a suppression without a reason is an error.",
         "",
+        "The *AWS Config rule* column names the AWS Config managed rule that keeps checking the same condition in "
+        "the account after `pulumi up`, where a stack declares `compliance.frameworks` (README, 'Compliance'); a rule "
+        f"without one says \"{config_rules.NO_CONFIG_RULE}\".",
+        "",
         "## Running the rules",
         "",
         "- Offline, in CI: `blueprint check STACK|PLAN [--tier T] [--format table|json|markdown|sarif] "
-        "[--report compliance]` (exit 1 on an unsuppressed mandatory violation).",
+        "[--report compliance [--framework F]]` (exit 1 on an unsuppressed mandatory violation).",
         "- At preview time: `pulumi preview --policy-pack policies/crossguard` (one CrossGuard policy per rule, "
         "named by its id, plus `<id>-present` for a resource rule whose control must exist: a resource policy "
         "never sees a resource that is not there). The tier and residency come from the policy config "
@@ -79,26 +84,38 @@ def rules_markdown() -> str:
         if not in_area:
             continue
         lines += [f"## {area[0].upper() + area[1:]}", "",
-                  "| id | rule (compliant when) | severity | " + " | ".join(TIER_NAMES) + " | protects | resource types |",
-                  "|---|---|---|" + "---|" * len(TIER_NAMES) + "---|---|"]
+                  "| id | rule (compliant when) | severity | " + " | ".join(TIER_NAMES)
+                  + " | protects | resource types | AWS Config rule |",
+                  "|---|---|---|" + "---|" * len(TIER_NAMES) + "---|---|---|"]
         for r in in_area:
             cells = [_LEVEL_CELL[levels[t][r.id]] for t in TIER_NAMES]
             types = ", ".join(f"`{t}`" for t in r.types)
             lines.append(f"| {r.id} | {md_cell(r.title)} | {r.severity} | " + " | ".join(cells)
-                         + f" | {r.scope.name} | {types} |")
+                         + f" | {r.scope.name} | {types} | {md_cell(config_rules.describe(r.id))} |")
         lines.append("")
     lines += ["## Rule details", ""]
     for r in rules:
         lines += [f"### {r.id}: {r.title}", "", md_cell(r.description or r.title), "",
                   f"- severity: {r.severity}; kind: {r.kind} rule ({'StackValidationPolicy' if r.kind == 'plan' else 'ResourceValidationPolicy'})",
                   f"- level: {r.level_doc}",
-                  _absence_doc(r)]
+                  _absence_doc(r),
+                  f"- AWS Config rule after deploy: {_config_doc(r)}"]
         lines += [f"- exempt: {md_cell(e.subject)}: {md_cell(e.reason)}" for e in exemptions_of(r.id)]
         for framework, title in FRAMEWORKS.items():
             if r.controls.get(framework):
                 lines.append(f"- {title}: {', '.join(r.controls[framework])}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _config_doc(r: Rule) -> str:
+    managed = config_rules.CONFIG_RULES.get(r.id)
+    if managed is None:
+        return config_rules.NO_CONFIG_RULE
+    scope = ("scoped to the blueprint's resources (its resource types and the `Blueprint` tag)"
+             if managed.trigger == "change" else "periodic, every resource of its type in the account and region")
+    return (f"[`{managed.identifier}`]({managed.doc_url}), {scope}; deployed where the rule is mandatory and the "
+            "stack declares `compliance.frameworks`" + (f" ({md_cell(managed.note)})" if managed.note else ""))
 
 
 def _absence_doc(r: Rule) -> str:

@@ -335,3 +335,22 @@ def test_validate_names_the_accounts_key_and_exits_2(tmp_path):
     fixed = write_stack(tmp_path, spec_config("restricted", {"accounts": {"logArchive": "111111111111"}}), stack="two")
     result = run("validate", fixed)
     assert result.exit_code == 2 and "accounts.logArchive: 111111111111 is also a workload account" in result.output
+
+
+def test_check_reports_one_frameworks_evidence_and_refuses_other_formats_in_one_line(tmp_path):
+    result = run("check", RESTRICTED, "--report", "compliance", "--framework", "pci-dss", "--format", "json")
+    doc = json.loads(result.output)
+    assert result.exit_code == 0 and doc["framework"] == "pci-dss" and "8.4.2" in doc["gaps"]
+    assert run("check", RESTRICTED, "--report", "compliance", "--framework", "pci-dss").output.startswith(
+        "# PCI DSS v4.0.1 evidence: restricted-example")
+    refused = run("check", RESTRICTED, "--report", "compliance", "--format", "sarif")
+    assert refused.exit_code == 2 and refused.output.strip().splitlines() == [
+        "error: --format sarif is not available with --report compliance; use markdown or json"]
+    unknown = run("check", RESTRICTED, "--report", "compliance", "--framework", "soc2")
+    assert unknown.exit_code == 2 and "soc2" in unknown.output
+
+
+def test_a_bad_compliance_key_is_a_config_error_naming_it(tmp_path):
+    path = write_stack(tmp_path, spec_config("internal", {"compliance": {"frameworks": ["hipaa", "hipaa"]}}))
+    result = run("validate", path)
+    assert result.exit_code == 2 and "compliance.frameworks: hipaa listed twice" in result.output

@@ -281,7 +281,8 @@ def test_an_existing_organisation_recorder_is_declared_not_built(render, tmp_pat
     from policies.runner import run
     from tests.conftest import spec_config, write_stack
 
-    changes = {"compliance": {"recorder": "existing"}, "training": {"enabled": False}}
+    # frameworks: the same render serves test_compliance.py (the Config rules without a recorder)
+    changes = {"compliance": {"recorder": "existing", "frameworks": ["sox"]}, "training": {"enabled": False}}
     plan = render("internal", changes)
     assert plan.of_type(RECORDER) == [] and plan.of_type("aws:securityhub/account:Account")
     spec = load_spec(*load_stack_file(write_stack(tmp_path, spec_config("internal", changes))).runtime_config())
@@ -331,9 +332,13 @@ def test_guardduty_and_security_hub_per_tier(example_plan, tier):
         return
     assert sorted((account(plan, d), plan.provider_region(d)) for d in detectors) == slots
     assert sorted((account(plan, h), plan.provider_region(h)) for h in hubs) == slots
+    # FSBP in every hub, and the standard of each declared framework that has one (the restricted
+    # example declares pci-dss: test_compliance.py)
     standards = plan.of_type("aws:securityhub/standardsSubscription:StandardsSubscription")
-    assert all("aws-foundational-security-best-practices/v/1.0.0" in s.inputs["standardsArn"] for s in standards)
-    assert len(standards) == len(slots)
+    fsbp = [s for s in standards if "aws-foundational-security-best-practices/v/1.0.0" in s.inputs["standardsArn"]]
+    assert len(fsbp) == len(slots)
+    extra = {s.inputs["standardsArn"].split("::standards/")[1] for s in standards if s not in fsbp}
+    assert extra == ({"pci-dss/v/4.0.1"} if tier == "restricted" else set())
     features = {f.inputs["name"] for f in plan.of_type("aws:guardduty/detectorFeature:DetectorFeature")}
     assert {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS"} <= features
     assert ("RUNTIME_MONITORING" in features) is t.guardduty_eks_runtime

@@ -91,3 +91,14 @@ def test_in_its_own_account_the_channel_does_not_wait_for_the_bucket_policy(plan
     assert not {p.urn for p in plan.of_type("aws:s3/bucketPolicy:BucketPolicy")} & set(channel.dependencies)
     policy = json.loads(next(p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy")).inputs["policy"])
     assert "CheckBucketExists" not in {s["Sid"] for s in policy["Statement"]}
+
+
+def test_a_locked_bucket_is_refused_before_anything_is_created(render_component):
+    """AWS Config does not deliver to a bucket with Object Lock (AWS::Config::DeliveryChannel)."""
+    from components.encrypted_bucket import ObjectLock
+
+    def program():
+        locked = EncryptedBucket("locked", EncryptedBucketArgs(object_lock=ObjectLock(mode="COMPLIANCE", days=30)))
+        ConfigRecorder("config", ConfigRecorderArgs(bucket=locked))
+    with pytest.raises(Exception, match="AWS Config cannot deliver to a bucket with Object Lock"):
+        render_component(program)
