@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from blueprints.tiers import TIER_NAMES, TIERS, Tier
-from components.config_rules import ManagedRule
-from components.threat_detection import FOUNDATIONAL_BEST_PRACTICES
 from policies.config_rules import CONFIG_RULES
 from policies.frameworks import FRAMEWORK_NAMES, FRAMEWORKS
 from policies.packs import pack
@@ -33,6 +31,11 @@ from policies.rule import get_rule
 
 if TYPE_CHECKING:  # pragma: no cover
     from blueprints.spec import BlueprintSpec, Spec
+    from components.config_rules import ManagedRule
+
+# The spec validates frameworks through this module: the components (and with them the provider
+# SDKs) are imported by the functions that build, so validating a stack or serving a cached plan
+# never loads them.
 
 # The AIB rules a stack's Config rules are named after: `<blueprint>-aib-071-s3-bucket-ssl-requests-only`.
 RULE_PREFIX = "aib-"
@@ -121,6 +124,8 @@ def declared(spec: "Spec") -> bool:
 
 def security_hub_standards(spec: "Spec") -> tuple[str, ...]:
     """FSBP (every hub), then the standard of each declared framework that has one."""
+    from components.threat_detection import FOUNDATIONAL_BEST_PRACTICES
+
     extra = [FRAMEWORKS[k].security_hub_standard for k in spec.model.compliance.frameworks]
     return (FOUNDATIONAL_BEST_PRACTICES, *dict.fromkeys(s for s in extra if s))
 
@@ -129,6 +134,8 @@ def config_rules(tier: Tier, *, home: bool) -> list[ManagedRule]:
     """The AWS Config managed rules that keep checking `tier`'s mandatory guardrails: one per
     guardrail with a managed equivalent on this tier (policies/config_rules.py), with the tier's
     parameters; rules on global resources (IAM) only where they are recorded (`home`)."""
+    from components.config_rules import ManagedRule
+
     levels = pack(tier)
     rules = []
     for rule_id, managed in sorted(CONFIG_RULES.items()):
