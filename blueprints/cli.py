@@ -68,7 +68,7 @@ def _spec_of(stack_path: Path):
     try:
         stack = load_stack_file(stack_path)
         config, secret_keys = stack.runtime_config()
-        return stack, load_spec(config, secret_keys)
+        return stack, load_spec(config, secret_keys, offline=True)
     except StackFileError as exc:
         _fail(str(exc))
     except SpecError as exc:
@@ -150,6 +150,7 @@ def new(
             training=not no_training, inference=not no_inference, owner=owner, cost_center=cost_center,
             residency=residency, siem=siem.value, siem_endpoint=siem_endpoint, training_account=training_account,
             inference_account=inference_account, log_archive_account=log_archive_account, deploy_role=deploy_role,
+            path=str(target),
         )
     except ScaffoldError as exc:
         _fail(exc.problems)
@@ -166,7 +167,7 @@ def new(
         )
     if siem.value in ("splunk", "http"):
         typer.echo(
-            "next: set the SIEM token as a secret (validate fails until you do):\n"
+            "next: set the SIEM token as a secret (validate and plan warn, and `pulumi up` stops, until you do):\n"
             f"  pulumi config set --secret --path 'ai-blueprints:blueprint.siem.token' <token> --stack {name}"
         )
     typer.echo(f"then: blueprint validate {target} && blueprint plan {target}")
