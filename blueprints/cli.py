@@ -5,15 +5,20 @@ Exit codes: 0 fine, 1 findings (check), 2 bad input (one clear line per problem,
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional, get_args
+from typing import Any, List, NoReturn, Optional, get_args
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
+from typer._click.exceptions import BadParameter, ClickException, NoArgsIsHelpError
+from typer.exceptions import Abort
+from typer.core import TyperGroup
 
 from blueprints.plan import cost as cost_mod
 from blueprints.plan import diff as diff_mod
@@ -23,18 +28,78 @@ from blueprints.spec import SiemSpec, SpecError
 from policies import runner as runner_mod
 from policies.evaluate import parse_suppressions, resolve_residency
 
+class _Cli(TyperGroup):
+    """The `blueprint` command: bad usage (an unknown `--format`, a missing option) is one line
+    like every other bad input (exit 2), and a reader that closes the pipe early
+    (`blueprint plan ... | head`) ends the command quietly (exit 0)."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # a closed pipe shows here when the output fit in the buffer
+        except NoArgsIsHelpError as exc:
+            typer.echo(exc.format_message())
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            typer.echo(f"error: {_usage_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            _quiet_closed_pipe()
+            code = 0
+        except Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # before typer turns it into exit 1
+            _quiet_closed_pipe()
+            raise typer.Exit(0) from None
+
+
+def _quiet_closed_pipe() -> None:
+    """The reader has what it wanted: send whatever Python still flushes at exit to /dev/null
+    instead of a closed pipe (the recipe of the Python docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _usage_line(exc: ClickException) -> str:
+    """A usage error as one line: the option, what was wrong, and where help is."""
+    param = getattr(exc, "param", None)
+    if type(exc) is BadParameter and param is not None and getattr(param, "opts", None):  # a bad value
+        message = f"{param.opts[0]}: " + " ".join(exc.message.split()).removeprefix("Value error, ")
+    else:  # a missing option or argument, an unknown option: the message names it
+        message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return message + (f" (see `{ctx.command_path} --help`)" if ctx is not None else "")
+
+
 app = typer.Typer(
     name="blueprint",
     help="Secure AWS infrastructure for enterprise AI, by data-classification tier.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Cli,
 )
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:  # rich's own ends with exit 1
+        self.quiet = True
+        _quiet_closed_pipe()
+        raise typer.Exit(0)
 
 
 def _out() -> Console:
     # Wide when piped (CI logs), so tree lines are never cut.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return _Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _fail(lines: list[str] | str, code: int = 2) -> NoReturn:
@@ -117,7 +182,7 @@ def tiers(fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", h
 
 @app.command()
 def new(
-    name: str = typer.Argument(..., help="Stack and blueprint name: [a-z][a-z0-9-]{2,23}"),
+    name: str = typer.Argument(..., help=escape("Stack and blueprint name: [a-z][a-z0-9-]{2,23}")),
     tier: TierChoice = typer.Option(..., "--tier", help="public, internal, confidential or restricted"),
     region: str = typer.Option(..., "--region", help="Home region (training and security services)"),
     inference_region: Optional[List[str]] = typer.Option(None, "--inference-region", help="Inference region; repeat for several"),

@@ -335,3 +335,75 @@ def test_validate_names_the_accounts_key_and_exits_2(tmp_path):
     fixed = write_stack(tmp_path, spec_config("restricted", {"accounts": {"logArchive": "111111111111"}}), stack="two")
     result = run("validate", fixed)
     assert result.exit_code == 2 and "accounts.logArchive: 111111111111 is also a workload account" in result.output
+
+
+# -- CLI hygiene (issue 16, item 6) -------------------------------------------------------------
+
+def _format_verbs():
+    """Every verb with a --format option (the ones other issues add included)."""
+    import typer
+
+    command = typer.main.get_command(app)
+    return sorted(name for name, verb in command.commands.items()
+                  if any("--format" in getattr(p, "opts", ()) for p in verb.params))
+
+
+def test_help_texts_show_patterns_literally():
+    """Rich markup would eat `[a-z]...`: every help text is plain text or escaped markup."""
+    import typer
+    from rich.text import Text
+
+    command = typer.main.get_command(app)
+    for name, verb in command.commands.items():
+        for text in [verb.help or "", *(getattr(p, "help", None) or "" for p in verb.params)]:
+            assert Text.from_markup(text).plain == text.replace("\\[", "["), (name, text)
+    result = runner.invoke(app, ["new", "--help"], env={"COLUMNS": "240"})
+    assert "[a-z][a-z0-9-]{2,23}" in result.output
+
+
+@pytest.mark.parametrize("verb", _format_verbs())
+def test_an_unknown_format_is_one_line_naming_the_option_and_the_choices(verb):
+    args = [verb] + ([] if verb == "tiers" else [RESTRICTED] * (2 if verb == "diff" else 1))
+    result = run(*args, "--format", "yaml")
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: --format: 'yaml' is not one of ") and "'json'" in line
+    assert line.endswith(f"(see `blueprint {verb} --help`)")
+
+
+def test_a_missing_option_is_one_line_too():
+    result = run("new", "x")
+    (line,) = result.output.strip().splitlines()
+    assert result.exit_code == 2 and line.startswith("error: Missing option '--tier'")
+
+
+@pytest.mark.parametrize("args", [["tiers"], ["tiers", "--format", "json"]])
+def test_a_closed_pipe_ends_quietly_with_exit_0(args, monkeypatch):
+    """`blueprint ... | head`: rich output (a table) and plain output (JSON) alike."""
+    import io
+    import os
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone
+    stdout, stderr = os.fdopen(write_end, "w"), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            app(args, prog_name="blueprint")
+    finally:
+        stdout.close()
+    assert ended.value.code == 0 and stderr.getvalue() == ""
+
+
+def test_the_crossguard_config_module_prints_its_usage_and_writes_under_blueprint(tmp_path, capsys):
+    import json
+
+    from policies.crossguard.config import main
+
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m policies.crossguard.config TIER")
+    out = tmp_path / ".blueprint" / "crossguard" / "policy-config.json"
+    assert main(["restricted", "eu", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["AIB-001"]["tier"] == "restricted"
