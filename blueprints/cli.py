@@ -267,17 +267,27 @@ def _short(type_: str) -> str:
 def plan_tree(plan: Plan) -> Tree:
     """Stack -> top-level components, each with its resource count by type."""
     root_urn = next((r.urn for r in plan.resources if r.type == "pulumi:pulumi:Stack"), "")
-    tree = Tree(f"[bold]{plan.stack}[/bold] (tier {plan.tier}): {len(plan.resources)} resources to create")
+    kinds = {"cloud resources": 0, "components": 0, "providers": 0}
+    for r in plan.resources:
+        if r.urn != root_urn:
+            kinds["providers" if r.type.startswith("pulumi:providers:") else "cloud resources" if r.custom
+                  else "components"] += 1
+    # The total is `pulumi preview`'s (every step, the stack and components included); then its parts.
+    tree = Tree(f"[bold]{plan.stack}[/bold] (tier {plan.tier}): {len(plan.resources)} to create: "
+                + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + (" and the stack" if root_urn else ""))
     tops = [r for r in plan.resources if r.parent == root_urn or (not r.parent and r.urn != root_urn)]
     for top in sorted(tops, key=lambda r: (r.custom, r.name)):
-        members = plan.descendants(top.urn) if not top.custom else []
+        # What a component creates: its cloud resources, not its nested components or providers.
+        members = [m for m in plan.descendants(top.urn)
+                   if m.custom and not m.type.startswith("pulumi:providers:")] if not top.custom else []
         label = f"{top.name} [dim]{_short(top.type)}[/dim]"
         if top.custom:
             region = plan.provider_region(top)
             tree.add(label + (f" [dim]{region}[/dim]" if region else ""))
             continue
         region = plan.provider_region(top)
-        branch = tree.add(f"{label}  {len(members) + 1} resources" + (f" [dim]{region}[/dim]" if region else ""))
+        count = f"{len(members)} resource" + ("" if len(members) == 1 else "s")
+        branch = tree.add(f"{label}  {count}" + (f" [dim]{region}[/dim]" if region else ""))
         counts: dict[str, int] = {}
         for m in members:
             counts[_short(m.type)] = counts.get(_short(m.type), 0) + 1

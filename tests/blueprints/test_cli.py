@@ -407,3 +407,38 @@ def test_the_crossguard_config_module_prints_its_usage_and_writes_under_blueprin
     out = tmp_path / ".blueprint" / "crossguard" / "policy-config.json"
     assert main(["restricted", "eu", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["AIB-001"]["tier"] == "restricted"
+
+
+def test_the_plan_summary_counts_what_it_says(example_plan):
+    """Component lines count their cloud resources (not themselves, nested components or providers),
+    and the header's parts add up to `pulumi preview`'s total (issue 16, item 5)."""
+    import re
+    from collections import Counter
+
+    from rich.console import Console
+
+    from blueprints.cli import plan_tree
+
+    plan = example_plan("restricted")
+    console = Console(width=400, record=True)
+    console.print(plan_tree(plan))
+    lines = console.export_text().splitlines()
+    total, cloud, components, providers = map(int, re.match(
+        r"restricted-example \(tier restricted\): (\d+) to create: (\d+) cloud resources, (\d+) components, "
+        r"(\d+) providers and the stack$", lines[0]).groups())
+    assert total == len(plan.resources) == cloud + components + providers + 1
+    assert providers == len([r for r in plan.resources if r.type.startswith("pulumi:providers:")])
+    components = {(r.name, r.type.rsplit(":", 1)[-1]): r for r in plan.resources if not r.custom}
+    checked = 0
+    for header, children in zip(lines[1:], lines[2:]):
+        m = re.match(r"^[├└]── (\S+) (\S+)  (\d+) resources?", header)
+        if m is None:
+            continue
+        name, count = m.group(1), int(m.group(3))
+        cloud_children = [d for d in plan.descendants(components[name, m.group(2)].urn)
+                          if d.custom and not d.type.startswith("pulumi:providers:")]
+        listed = {t: int(n) for n, t in re.findall(r"(\d+) (\w+)", children)}
+        assert count == len(cloud_children), name
+        assert listed == Counter(c.type.rsplit(":", 1)[-1] for c in cloud_children), name  # nothing else mixed in
+        checked += 1
+    assert checked > 20
