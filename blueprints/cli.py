@@ -140,10 +140,22 @@ def _spec_of(stack_path: Path):
         _fail([f"{stack_path}: {p}" for p in exc.problems])
 
 
+def _is_plan_json(source: Path) -> bool:
+    """Whether `source` is a plan JSON (`blueprint plan --out`), whatever its name: a JSON object
+    where a stack file is YAML that starts with `config:` or a comment."""
+    if source.suffix == ".json":
+        return True
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(512).lstrip()[:1] == b"{"
+    except OSError:  # missing or unreadable: the stack-file path names the problem
+        return False
+
+
 def _load_plan(source: Path) -> tuple[Plan, Optional[object]]:
     """A plan from a stack file (rendered offline) or a plan JSON file; plus the spec when a
     stack file was given."""
-    if source.suffix == ".json":
+    if _is_plan_json(source):
         try:
             return load_plan_file(source), None
         except StackFileError as exc:
@@ -320,7 +332,7 @@ def plan(
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the plan JSON to this file"),
 ) -> None:
     """Render the stack offline (no credentials, no Pulumi CLI) and show what would be created."""
-    if stack.suffix == ".json":
+    if _is_plan_json(stack):
         _fail(f"{stack}: plan takes a stack file (stacks/Pulumi.<stack>.yaml), not a plan JSON")
     rendered, _ = _load_plan(stack)
     text = rendered.to_json()
@@ -354,7 +366,7 @@ def check(
     residency: Optional[str] = typer.Option(None, "--residency", help="eu, us or any (default: the stack's)"),
 ) -> None:
     """Check a plan against the tier's guardrails. Exit 1 on any mandatory violation."""
-    if source.suffix == ".json":
+    if _is_plan_json(source):
         rendered, spec = _load_plan(source)
     else:
         stack, spec = _spec_of(source)

@@ -442,3 +442,14 @@ def test_the_plan_summary_counts_what_it_says(example_plan):
         assert listed == Counter(c.type.rsplit(":", 1)[-1] for c in cloud_children), name  # nothing else mixed in
         checked += 1
     assert checked > 20
+
+
+def test_diff_check_and_cost_take_a_plan_json_whatever_its_name_in_either_position(tmp_path):
+    base = tmp_path / "base.plan"  # `blueprint plan --out` on the base branch, named as the user likes
+    assert run("plan", RESTRICTED, "--out", base).exit_code == 0
+    for args in ([base, RESTRICTED], [RESTRICTED, base]):
+        result = run("diff", *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["summary"]["update"] == 0
+    assert run("cost", base).exit_code == 0
+    assert run("plan", base).exit_code == 2  # plan renders stack files only
