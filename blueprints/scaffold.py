@@ -223,7 +223,7 @@ def render_stack_file(
 def parse_scaffold(text: str) -> Spec:
     """A written stack file parsed back exactly as the offline engine will (a splunk/http SIEM
     token, which the user sets afterwards as a secret, is one of the spec's warnings until then)."""
-    doc = yaml.safe_load(text)["config"]
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["config"]  # libyaml where built
     return parse_spec(doc[CONFIG_KEY], region=str(doc["aws:region"]), offline=True)
 
 
