@@ -28,6 +28,7 @@ from blueprints.spec import SiemSpec, SpecError
 from policies import runner as runner_mod
 from policies.evaluate import parse_suppressions, resolve_residency
 
+
 class _Cli(TyperGroup):
     """The `blueprint` command: bad usage (an unknown `--format`, a missing option) is one line
     like every other bad input (exit 2), and a reader that closes the pipe early
