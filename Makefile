@@ -1,16 +1,20 @@
-# `make demo` and `make test` each bootstrap .venv on a fresh machine (python3 + PyPI only).
+# `make demo` and `make test` each bootstrap .venv on a fresh machine (python3 + PyPI only);
+# `make install` only creates it (the deploy walkthrough in README.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: install demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# .venv with the program, the CLI and the test tools, nothing run.
+install: $(STAMP)
 
 # Render the restricted example offline and show the plan summary.
 demo: $(STAMP)

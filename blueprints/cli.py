@@ -9,15 +9,20 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, NoReturn, Optional, get_args
+from typing import Any, List, NoReturn, Optional, get_args
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
+from typer._click.exceptions import BadParameter, ClickException, NoArgsIsHelpError
+from typer.exceptions import Abort
+from typer.core import TyperGroup
 
 from blueprints.plan import cost as cost_mod
 from blueprints.plan import cache as cache_mod
+from blueprints.plan import diagram as diagram_mod
 from blueprints.plan import diff as diff_mod
 from blueprints import tiers as tiers_mod
 from blueprints.plan.engine import Plan, StackFileError, load_plan_file, load_stack_file, render_stack
@@ -25,18 +30,79 @@ from blueprints.spec import SiemSpec, SpecError
 from policies import runner as runner_mod
 from policies.evaluate import parse_suppressions, resolve_residency
 
+
+class _Cli(TyperGroup):
+    """The `blueprint` command: bad usage (an unknown `--format`, a missing option) is one line
+    like every other bad input (exit 2), and a reader that closes the pipe early
+    (`blueprint plan ... | head`) ends the command quietly (exit 0)."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # a closed pipe shows here when the output fit in the buffer
+        except NoArgsIsHelpError as exc:
+            typer.echo(exc.format_message())
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            typer.echo(f"error: {_usage_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            _quiet_closed_pipe()
+            code = 0
+        except Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # before typer turns it into exit 1
+            _quiet_closed_pipe()
+            raise typer.Exit(0) from None
+
+
+def _quiet_closed_pipe() -> None:
+    """The reader has what it wanted: send whatever Python still flushes at exit to /dev/null
+    instead of a closed pipe (the recipe of the Python docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _usage_line(exc: ClickException) -> str:
+    """A usage error as one line: the option, what was wrong, and where help is."""
+    param = getattr(exc, "param", None)
+    if type(exc) is BadParameter and param is not None and getattr(param, "opts", None):  # a bad value
+        message = f"{param.opts[0]}: " + " ".join(exc.message.split()).removeprefix("Value error, ")
+    else:  # a missing option or argument, an unknown option: the message names it
+        message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    return message + (f" (see `{ctx.command_path} --help`)" if ctx is not None else "")
+
+
 app = typer.Typer(
     name="blueprint",
     help="Secure AWS infrastructure for enterprise AI, by data-classification tier.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Cli,
 )
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:  # rich's own ends with exit 1
+        self.quiet = True
+        _quiet_closed_pipe()
+        raise typer.Exit(0)
 
 
 def _out() -> Console:
     # Wide when piped (CI logs), so tree lines are never cut.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return _Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _fail(lines: list[str] | str, code: int = 2) -> NoReturn:
@@ -52,6 +118,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 
 TableFormat = _choices("TableFormat", cost_mod.FORMATS)  # table, json, markdown: tiers and cost
 CheckFormat = _choices("CheckFormat", runner_mod.FORMATS)
+DiagramFormat = _choices("DiagramFormat", diagram_mod.FORMATS)
 Report = _choices("Report", runner_mod.REPORTS)
 FrameworkChoice = _choices("FrameworkChoice", runner_mod.FRAMEWORK_NAMES)
 DiffFormat = _choices("DiffFormat", diff_mod.FORMATS)
@@ -86,17 +153,29 @@ def _spec_of(stack_path: Path):
     try:
         stack = load_stack_file(stack_path)
         config, secret_keys = stack.runtime_config()
-        return stack, load_spec(config, secret_keys)
+        return stack, load_spec(config, secret_keys, offline=True)
     except StackFileError as exc:
         _fail(str(exc))
     except SpecError as exc:
         _fail([f"{stack_path}: {p}" for p in exc.problems])
 
 
+def _is_plan_json(source: Path) -> bool:
+    """Whether `source` is a plan JSON (`blueprint plan --out`), whatever its name: a JSON object
+    where a stack file is YAML that starts with `config:` or a comment."""
+    if source.suffix == ".json":
+        return True
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(512).lstrip()[:1] == b"{"
+    except OSError:  # missing or unreadable: the stack-file path names the problem
+        return False
+
+
 def _load_plan(source: Path) -> tuple[Plan, Optional[object]]:
     """A plan from a stack file (rendered offline) or a plan JSON file; plus the spec when a
     stack file was given."""
-    if source.suffix == ".json":
+    if _is_plan_json(source):
         try:
             return load_plan_file(source), None
         except StackFileError as exc:
@@ -135,7 +214,7 @@ def tiers(fmt: TableFormat = typer.Option(TableFormat.table, "--format", "-f", h
 
 @app.command()
 def new(
-    name: str = typer.Argument(..., help="Stack and blueprint name: [a-z][a-z0-9-]{2,23}"),
+    name: str = typer.Argument(..., help=escape("Stack and blueprint name: [a-z][a-z0-9-]{2,23}")),
     tier: TierChoice = typer.Option(..., "--tier", help="public, internal, confidential or restricted"),
     region: str = typer.Option(..., "--region", help="Home region (training and security services)"),
     inference_region: Optional[List[str]] = typer.Option(None, "--inference-region", help="Inference region; repeat for several"),
@@ -175,7 +254,7 @@ def new(
             training=not no_training, inference=not no_inference, owner=owner, cost_center=cost_center,
             residency=residency, siem=siem.value, siem_endpoint=siem_endpoint, training_account=training_account,
             inference_account=inference_account, log_archive_account=log_archive_account, deploy_role=deploy_role,
-            model_image=model_image, image_digests=digests,
+            model_image=model_image, image_digests=digests, path=str(target),
         )
     except ScaffoldError as exc:
         _fail(exc.problems)
@@ -192,7 +271,7 @@ def new(
         )
     if siem.value in ("splunk", "http"):
         typer.echo(
-            "next: set the SIEM token as a secret (validate fails until you do):\n"
+            "next: set the SIEM token as a secret (validate and plan warn, and `pulumi up` stops, until you do):\n"
             f"  pulumi config set --secret --path 'ai-blueprints:blueprint.siem.token' <token> --stack {name}"
         )
     typer.echo(f"then: blueprint validate {target} && blueprint plan {target}")
@@ -227,17 +306,27 @@ def _short(type_: str) -> str:
 def plan_tree(plan: Plan) -> Tree:
     """Stack -> top-level components, each with its resource count by type."""
     root_urn = next((r.urn for r in plan.resources if r.type == "pulumi:pulumi:Stack"), "")
-    tree = Tree(f"[bold]{plan.stack}[/bold] (tier {plan.tier}): {len(plan.resources)} resources to create")
+    kinds = {"cloud resources": 0, "components": 0, "providers": 0}
+    for r in plan.resources:
+        if r.urn != root_urn:
+            kinds["providers" if r.type.startswith("pulumi:providers:") else "cloud resources" if r.custom
+                  else "components"] += 1
+    # The total is `pulumi preview`'s (every step, the stack and components included); then its parts.
+    tree = Tree(f"[bold]{plan.stack}[/bold] (tier {plan.tier}): {len(plan.resources)} to create: "
+                + ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + (" and the stack" if root_urn else ""))
     tops = [r for r in plan.resources if r.parent == root_urn or (not r.parent and r.urn != root_urn)]
     for top in sorted(tops, key=lambda r: (r.custom, r.name)):
-        members = plan.descendants(top.urn) if not top.custom else []
+        # What a component creates: its cloud resources, not its nested components or providers.
+        members = [m for m in plan.descendants(top.urn)
+                   if m.custom and not m.type.startswith("pulumi:providers:")] if not top.custom else []
         label = f"{top.name} [dim]{_short(top.type)}[/dim]"
         if top.custom:
             region = plan.provider_region(top)
             tree.add(label + (f" [dim]{region}[/dim]" if region else ""))
             continue
         region = plan.provider_region(top)
-        branch = tree.add(f"{label}  {len(members) + 1} resources" + (f" [dim]{region}[/dim]" if region else ""))
+        count = f"{len(members)} resource" + ("" if len(members) == 1 else "s")
+        branch = tree.add(f"{label}  {count}" + (f" [dim]{region}[/dim]" if region else ""))
         counts: dict[str, int] = {}
         for m in members:
             counts[_short(m.type)] = counts.get(_short(m.type), 0) + 1
@@ -272,7 +361,7 @@ def plan(
 ) -> None:
     """Render the stack offline (no credentials, no Pulumi CLI) and show what would be created."""
     _use_cache(no_cache)
-    if stack.suffix == ".json":
+    if _is_plan_json(stack):
         _fail(f"{stack}: plan takes a stack file (stacks/Pulumi.<stack>.yaml), not a plan JSON")
     rendered, _ = _load_plan(stack)
     text = rendered.to_json()
@@ -316,7 +405,7 @@ def check(
     except ValueError as exc:
         _fail(str(exc))
     _use_cache(no_cache)
-    if source.suffix == ".json":
+    if _is_plan_json(source):
         rendered, spec = _load_plan(source)
     else:
         stack, spec = _spec_of(source)
@@ -419,18 +508,14 @@ def ci(
 @app.command()
 def diagram(
     source: Path = typer.Argument(..., help="A stack file or a plan JSON"),
-    fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid, or markdown (a ```mermaid block with a caption)"),
+    fmt: DiagramFormat = typer.Option(DiagramFormat.mermaid, "--format", "-f",
+                                      help="mermaid, or markdown (a ```mermaid block with a caption)"),
     no_cache: bool = NO_CACHE,
 ) -> None:
     """A Mermaid flowchart of the plan: regions, accounts, request path, training, log shipping."""
-    from blueprints.plan import diagram as diagram_mod
-
-    # Checked here, not by a typer choice, so a wrong value is one line before anything renders.
-    if fmt not in diagram_mod.FORMATS:
-        _fail(f"--format {fmt!r}: expected one of {', '.join(diagram_mod.FORMATS)}")
     _use_cache(no_cache)
     rendered, _ = _load_plan(source)
-    typer.echo(diagram_mod.format_diagram(rendered, fmt), nl=False)
+    typer.echo(diagram_mod.format_diagram(rendered, fmt.value), nl=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

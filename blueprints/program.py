@@ -12,8 +12,10 @@ from typing import Mapping, Sequence
 from blueprints.spec import CONFIG_KEY, Spec, SpecError, parse_spec
 
 
-def load_spec(config: Mapping[str, str], secret_keys: Sequence[str]) -> Spec:
-    """The spec from runtime config values (strings, objects as JSON), as the CLI hands them over."""
+def load_spec(config: Mapping[str, str], secret_keys: Sequence[str], *, offline: bool = False) -> Spec:
+    """The spec from runtime config values (strings, objects as JSON), as the CLI hands them over.
+    `offline`: for the offline engine and CLI, where a secret not set yet is a warning
+    (blueprints.spec.parse_spec)."""
     raw_text = config.get(CONFIG_KEY)
     raw = None
     if raw_text is not None:
@@ -21,7 +23,17 @@ def load_spec(config: Mapping[str, str], secret_keys: Sequence[str]) -> Spec:
             raw = json.loads(raw_text)
         except json.JSONDecodeError:
             raise SpecError([f"{CONFIG_KEY}: must be a structured object (name, tier, owner, ...), not a string"]) from None
-    return parse_spec(raw, region=config.get("aws:region"), token_is_secret=CONFIG_KEY in set(secret_keys))
+    return parse_spec(raw, region=config.get("aws:region"), token_is_secret=CONFIG_KEY in set(secret_keys),
+                      offline=offline)
+
+
+def under_offline_engine() -> bool:
+    """Whether the program runs under Pulumi's in-process mocks (blueprints.plan.engine, tests)
+    rather than a real engine (`pulumi up`, `pulumi preview`): the one place that tells them apart."""
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_monitor
+
+    return isinstance(get_monitor(), MockMonitor)
 
 
 def _runtime_config() -> tuple[dict[str, str], list[str]]:
@@ -44,7 +56,7 @@ def main() -> None:
 
     config, secret_keys = _runtime_config()
     try:
-        spec = load_spec(config, secret_keys)
+        spec = load_spec(config, secret_keys, offline=under_offline_engine())
     except SpecError as exc:
         # RunError prints the message without a traceback; nothing has been registered.
         raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(exc.problems)) from None

@@ -1,8 +1,9 @@
 """`blueprint new`: a commented stack file that passes `blueprint validate` as written.
 
-The text is produced here, then parsed back through the same spec validation the engine uses,
-so a scaffold can never hand a user a file the program would reject (the one exception is a
-splunk/http SIEM destination, whose token must be set with `pulumi config set --secret`).
+The text is produced here, then parsed back through the same spec validation the offline engine
+uses, so a scaffold can never hand a user a file `validate` or `plan` would reject (a splunk/http
+SIEM token, set afterwards with `pulumi config set --secret`, is a warning until then; `pulumi up`
+refuses to run without it).
 
 Accounts: where the tier separates accounts (confidential: training and inference; restricted:
 also the log archive) the ids are required options: `new` writes only real account ids, which
@@ -89,6 +90,22 @@ def _account_problems(t: Tier, accounts: dict[str, Optional[str]], deploy_role: 
     return problems
 
 
+def _eks_access_lines(t: Tier) -> list[str]:
+    """The key through which `pulumi up` reaches the EKS API on this tier (Spec warnings say the
+    same at `validate` while it is unset): deployerCidrs where the endpoint is private only,
+    adminCidrs (or deployerCidrs) where the public endpoint admits an allowlist, and on public the
+    optional allowlist of an endpoint open to anyone."""
+    deployer = ("    # deployerCidrs: [10.100.0.0/16]        # private networks `pulumi up` runs from (CI runner VPC / VPN via "
+                "Transit Gateway): EKS admits HTTPS from them")
+    if t.eks_public_endpoint == "none":
+        return [deployer + "; set it: the EKS API endpoints are private only on this tier"]
+    if t.eks_public_endpoint == "allowlisted":
+        return ["    # adminCidrs: [203.0.113.0/24]          # set this or deployerCidrs: the networks `pulumi up` and "
+                "admins reach the EKS API's public endpoint from (nothing else may)", deployer]
+    return ["    # adminCidrs: [203.0.113.0/24]          # optional: limit the EKS API's public endpoint to your networks "
+            "(default: anywhere)"]
+
+
 def _accounts_lines(name: str, t: Tier, accounts: dict[str, Optional[str]], deploy_role: Optional[str]) -> list[str]:
     """The `accounts` block: written where the tier requires it or the options name accounts,
     offered commented out where the tier leaves it optional."""
@@ -124,11 +141,14 @@ def render_stack_file(
     inference: bool = True, owner: str = "ml-platform@example.com", cost_center: str = "CC-0000",
     residency: Optional[str] = None, siem: str = "s3", siem_endpoint: Optional[str] = None,
     training_account: Optional[str] = None, inference_account: Optional[str] = None,
-    log_archive_account: Optional[str] = None, deploy_role: Optional[str] = None,
+    log_archive_account: Optional[str] = None, deploy_role: Optional[str] = None, path: Optional[str] = None,
     model_image: Optional[str] = None, image_digests: Optional[dict[str, str]] = None,
 ) -> str:
+    """The stack file's text; `path`: where it will be written (the header's commands name it;
+    default stacks/Pulumi.<name>.yaml)."""
     t = get_tier(tier)
     image_digests = dict(image_digests or {})
+    path = path or f"stacks/Pulumi.{name}.yaml"
     if residency is None:
         residency = (_residency_of(region) or "any") if t.residency_required else "any"
     regions = inference_regions or [region]
@@ -151,8 +171,8 @@ def render_stack_file(
     spot_ok = t.spot_training
     lines = [
         f"# ai-blueprints stack `{name}`: tier {tier} ({t.summary})",
-        "# Validate offline:  blueprint validate stacks/Pulumi.<stack>.yaml",
-        "# Preview offline:   blueprint plan stacks/Pulumi.<stack>.yaml",
+        f"# Validate offline:  blueprint validate {path}",
+        f"# Preview offline:   blueprint plan {path}",
         "# Deploy:            pulumi up --stack " + name,
         "config:",
         f"  aws:region: {region}              # home region: training and shared security services",
@@ -163,7 +183,7 @@ def render_stack_file(
         f"    costCenter: {q(cost_center)}     # CostCenter tag: set your cost center",
         f"    residency: {residency}           # eu | us | any; every region used must be inside it",
         *_accounts_lines(name, t, accounts, deploy_role),
-        "    # deployerCidrs: [10.100.0.0/16]        # private networks `pulumi up` runs from (CI runner VPC / VPN via Transit Gateway): EKS admits HTTPS from them",
+        *_eks_access_lines(t),
         *([] if t.guardduty else ["    # threatDetection: true                 # opt in to GuardDuty + Security Hub (always on above public)"]),
         "    training:",
         f"      enabled: {'true' if training else 'false'}",
@@ -211,13 +231,10 @@ def render_stack_file(
 
 
 def parse_scaffold(text: str) -> Spec:
-    """A written stack file parsed back exactly as the engine will, except that a splunk/http
-    SIEM token, which the user sets afterwards as a secret, is taken as set."""
-    doc = yaml.safe_load(text)["config"]
-    raw = dict(doc[CONFIG_KEY])
-    if raw["siem"]["destination"] in ("splunk", "http"):
-        raw["siem"] = {**raw["siem"], "token": "<set with pulumi config set --secret>"}
-    return parse_spec(raw, region=str(doc["aws:region"]), token_is_secret=True)
+    """A written stack file parsed back exactly as the offline engine will (a splunk/http SIEM
+    token, which the user sets afterwards as a secret, is one of the spec's warnings until then)."""
+    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["config"]  # libyaml where built
+    return parse_spec(doc[CONFIG_KEY], region=str(doc["aws:region"]), offline=True)
 
 
 def _as_options(problem: str) -> str:

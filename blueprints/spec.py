@@ -25,6 +25,12 @@ from policies.frameworks import FRAMEWORK_NAMES
 
 CONFIG_NAMESPACE = "ai-blueprints"
 CONFIG_KEY = f"{CONFIG_NAMESPACE}:blueprint"
+# How a user sets the SIEM token: encrypted in the stack file, never in plain text.
+SET_TOKEN_COMMAND = f"pulumi config set --secret --path '{CONFIG_KEY}.siem.token' <token>"
+SET_TOKEN_HINT = f"set it with {SET_TOKEN_COMMAND}"
+# What the offline engine hands the SIEM shipping where the token is not set yet, so the plan
+# renders (a fork's pull request has no secrets); visibly not a token, and masked in the plan.
+OFFLINE_SIEM_TOKEN = "OFFLINE-PLACEHOLDER-not-a-token"
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
 # A registry/repository with a tag, a digest, or both (`repo:1.4.2@sha256:...`: the digest pins it).
@@ -418,6 +424,7 @@ class Spec:
     model: BlueprintSpec
     region: str  # aws:region, the home region
     token_is_secret: bool
+    offline: bool = False  # read by the offline engine or CLI (parse_spec), not by `pulumi up`
 
     @property
     def name(self) -> str:
@@ -506,11 +513,35 @@ class Spec:
 
     @property
     def warnings(self) -> list[str]:
-        """Valid, but the tier advises otherwise."""
+        """Valid, but the tier advises otherwise, or the first `pulumi up` would stop."""
+        out = []
         accounts = self.model.accounts
         if self.tier.accounts == "training-inference" and (accounts is None or accounts.log_archive is None):
-            return [f"accounts.logArchive: the {self.tier.name} tier advises a log archive account of its own; without "
-                    "one the audit trail and SIEM archives stay in the account `pulumi up` runs with"]
+            out.append(f"accounts.logArchive: the {self.tier.name} tier advises a log archive account of its own; "
+                       "without one the audit trail and SIEM archives stay in the account `pulumi up` runs with")
+        out += self._eks_access_warnings()
+        if self.offline and self.siem.destination in ("splunk", "http") and self.siem.token is None:
+            out.append(f"siem.token: not set yet; the offline plan uses a placeholder, and `pulumi up` stops until you "
+                       f"{SET_TOKEN_HINT}")
+        return out
+
+    def _eks_access_warnings(self) -> list[str]:
+        """How `pulumi up` reaches the EKS API endpoints it creates Kubernetes objects through:
+        the private endpoint admits HTTPS from deployerCidrs (BlueprintContext.deployer_cidrs); on
+        internal the public endpoint admits adminCidrs only (eks_public_access_cidrs), on public
+        anyone without adminCidrs, on confidential and restricted nobody."""
+        if not (self.training.enabled or self.inference.enabled) or self.model.deployer_cidrs:
+            return []
+        mode, name = self.tier.eks_public_endpoint, self.tier.name
+        if mode == "none":
+            return [f"deployerCidrs: not set; on tier {name} the EKS API endpoints are private only, so `pulumi up` "
+                    "reaches them only from a network attached to the stack's VPCs (a CI runner VPC, or a VPN through "
+                    "your Transit Gateway): list it, e.g. deployerCidrs: [10.100.0.0/16] (README, 'Deploying for real')"]
+        if mode == "allowlisted" and not self.model.admin_cidrs:
+            return [f"adminCidrs: not set; on tier {name} the EKS API's public endpoint admits only adminCidrs and its "
+                    "private endpoint only deployerCidrs, so with neither `pulumi up` cannot reach it: list the "
+                    "networks `pulumi up` runs from, e.g. adminCidrs: [203.0.113.0/24] (public) or deployerCidrs: "
+                    "[10.100.0.0/16] (private, through your Transit Gateway) (README, 'Deploying for real')"]
         return []
 
     @property
@@ -605,7 +636,10 @@ class Spec:
         }
 
     def siem_token(self) -> Optional[str]:
-        """The SIEM token; wrap it in pulumi.Output.secret before it reaches a resource."""
+        """The SIEM token; wrap it in pulumi.Output.secret before it reaches a resource. Offline, a
+        token not set yet is OFFLINE_SIEM_TOKEN (parse_spec refuses it missing under `pulumi up`)."""
+        if self.siem.token is None and self.offline and self.siem.destination in ("splunk", "http"):
+            return OFFLINE_SIEM_TOKEN
         return self.siem.token
 
 
@@ -639,8 +673,9 @@ def _shape_problems(exc: ValidationError) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> list[str]:
-    """The tier's rules and cross-field rules, on a spec whose shape is already valid."""
+def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool, offline: bool = False) -> list[str]:
+    """The tier's rules and cross-field rules, on a spec whose shape is already valid. `offline`: the
+    offline engine or CLI reads the spec, where a secret not set yet is a warning (Spec.warnings)."""
     tier = get_tier(model.tier)
     problems: list[str] = []
 
@@ -651,11 +686,22 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
     if tier.residency_required and residency == "any":
         rule("residency", "a residency is required; set it to eu or us", "residency required")
     allowed_regions = regions_for_residency(residency)
+    listed_at: list[str] = []  # the key whose problem lists the allowed regions: once, not per key
 
-    if region not in ALL_REGIONS:
-        problems.append(f"aws:region: {region!r} is not an AWS region this project knows")
-    elif region not in allowed_regions:
-        rule("aws:region", f"{region!r} is outside residency {residency!r}; use one of {', '.join(allowed_regions)}", "every region within the residency")
+    def use_regions(path: str) -> str:
+        if listed_at:
+            return f"use one of the regions listed at {listed_at[0]}"
+        listed_at.append(path)
+        return f"use one of {', '.join(allowed_regions)}"
+
+    def region_problem(path: str, value: str) -> None:
+        if value not in ALL_REGIONS:
+            problems.append(f"{path}: {value!r} is not an AWS region this project knows; {use_regions(path)}")
+        elif value not in allowed_regions:
+            rule(path, f"{value!r} is outside residency {residency!r}; {use_regions(path)}",
+                 "every region within the residency")
+
+    region_problem("aws:region", region)
 
     training, inference = model.training, model.inference
     if training.enabled:
@@ -674,10 +720,7 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
     if inference.enabled:
         regions = inference.regions or [region]
         for i, r in enumerate(inference.regions or []):  # the home region is reported once, above
-            if r not in ALL_REGIONS:
-                problems.append(f"inference.regions[{i}]: {r!r} is not an AWS region this project knows")
-            elif r not in allowed_regions:
-                rule(f"inference.regions[{i}]", f"{r!r} is outside residency {residency!r}; use one of {', '.join(allowed_regions)}", "every region within the residency")
+            region_problem(f"inference.regions[{i}]", r)
         if len(set(regions)) != len(regions):
             problems.append("inference.regions: a region is listed twice; list each region once")
         if len(set(regions)) < tier.min_inference_regions:
@@ -772,15 +815,10 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool) -> l
         if siem.endpoint is None:
             problems.append(f"siem.endpoint: required for destination {siem.destination} (an https URL)")
         if siem.token is None:
-            problems.append(
-                f"siem.token: required for destination {siem.destination}; set it with "
-                f"pulumi config set --secret --path '{CONFIG_KEY}.siem.token' <token>"
-            )
+            if not offline:  # offline: a warning (Spec.warnings), and a placeholder in the plan
+                problems.append(f"siem.token: required for destination {siem.destination}; {SET_TOKEN_HINT}")
         elif not token_is_secret:
-            problems.append(
-                "siem.token: a plain-text token is not allowed; encrypt it with "
-                f"pulumi config set --secret --path '{CONFIG_KEY}.siem.token' <token>"
-            )
+            problems.append(f"siem.token: a plain-text token is not allowed; encrypt it with {SET_TOKEN_COMMAND}")
     else:
         if siem.endpoint is not None:
             problems.append("siem.endpoint: only used with destination splunk or http; remove it")
@@ -834,8 +872,10 @@ def _foundation_model_problems(model: BlueprintSpec, tier: Tier, residency: str,
     return problems
 
 
-def parse_spec(raw: Any, *, region: Optional[str], token_is_secret: bool = False) -> Spec:
-    """Validate the raw config object and return the spec, or raise SpecError."""
+def parse_spec(raw: Any, *, region: Optional[str], token_is_secret: bool = False, offline: bool = False) -> Spec:
+    """Validate the raw config object and return the spec, or raise SpecError. `offline`: read by
+    the offline engine or CLI, not by `pulumi up`: a SIEM token not set yet is a warning there
+    (a fork's pull request has no secrets either), and the plan renders with OFFLINE_SIEM_TOKEN."""
     problems: list[str] = []
     if not region:
         problems.append("aws:region: required; set it with pulumi config set aws:region eu-west-1")
@@ -848,8 +888,8 @@ def parse_spec(raw: Any, *, region: Optional[str], token_is_secret: bool = False
     except ValidationError as exc:
         raise SpecError(problems + _shape_problems(exc)) from None
     if region:
-        problems += tier_problems(model, region, token_is_secret)
+        problems += tier_problems(model, region, token_is_secret, offline)
     if problems:
         raise SpecError(problems)
-    return Spec(model=model, region=region or "", token_is_secret=token_is_secret)
+    return Spec(model=model, region=region or "", token_is_secret=token_is_secret, offline=offline)
 

@@ -147,3 +147,37 @@ def test_every_blueprint_new_in_the_readme_writes_a_file_that_validates(tmp_path
         assert result.exit_code == 0, (command, result.output)
         (written,) = (tmp_path / str(i)).iterdir()
         parse_scaffold(written.read_text())  # valid, but for the splunk token the walkthrough sets as a secret next
+
+
+# -- numbers the code can compute (issue 16, item 8) ------------------------------------------
+
+def test_the_rule_counts_per_tier_pack_are_the_packs():
+    from policies.packs import packs
+    from policies.rule import all_rules
+
+    assert f"runs the tier's pack ({len(all_rules())} rules over" in README
+    said = dict(re.findall(r"(public|internal|confidential|restricted)(?: runs)? (\d+ (?:rules )?\(\d+\s+mandatory\))",
+                           " ".join(README.split("The packs: ")[1].split(";")[0].split())))
+    for tier, pack in packs().items():
+        run_ = sum(level != "disabled" for level in pack.values())
+        mandatory = sum(level == "mandatory" for level in pack.values())
+        assert re.sub(r"rules ", "", said[tier]) == f"{run_} ({mandatory} mandatory)", tier
+
+
+def test_the_image_tags_the_readme_names_are_the_ones_the_program_pins():
+    from blueprints import platform
+
+    deploy = " ".join(README.split("## Deploying for real")[1].split("\n## ")[0].split())
+    assert "set in `blueprints/platform.py`" in deploy
+    for label, tag in (("NVIDIA device plugin", platform.NVIDIA_DEVICE_PLUGIN_TAG),
+                       ("EFA device plugin", platform.EFA_DEVICE_PLUGIN_TAG),
+                       ("Neuron device plugin", platform.NEURON_DEVICE_PLUGIN_TAG),
+                       ("Cluster Autoscaler", platform.CLUSTER_AUTOSCALER_VERSION)):
+        assert f"{label} {tag}" in deploy, label
+    assert platform.UPSTREAM_IMAGES["efa-device-plugin"] in deploy
+
+
+def test_the_fast_path_and_where_a_base_plan_comes_from_are_documented():
+    assert "--out .blueprint/plans/" in README and "blueprint check .blueprint/plans/" in README
+    assert "blueprint cost .blueprint/plans/" in README and "blueprint diff .blueprint/plans/" in README
+    assert "on the base branch" in README and "https://www.pulumi.com/docs/iac/download-install/" in README

@@ -450,7 +450,7 @@ def _security_reasons(change: ResourceChange, old: Optional[Resource], new: Opti
         elif control and other:
             reasons.append(f"changes a security control: {', '.join(other)}")
         for key in sensitive:
-            reasons.append(f"{key}: {_show(change.before.get(key))} -> {_show(change.after.get(key))}")
+            reasons.append(f"{key}: {show_change(change.before.get(key), change.after.get(key), arrow='->')}")
         for key in change.changed_keys:
             after = change.after.get(key)
             if key != PROVIDER_KEY and _open_cidr_paths(after, key) and not _open_cidr_paths(change.before.get(key), key):
@@ -547,7 +547,7 @@ def _keys_cell(c: ResourceChange) -> str:
     parts = []
     for key in c.changed_keys:
         label = f"**`{key}`**" if key in c.replace_keys else f"`{key}`"
-        parts.append(f"{label}: {_md(_show(c.before.get(key)))} → {_md(_show(c.after.get(key)))}")
+        parts.append(f"{label}: {_md(show_change(c.before.get(key), c.after.get(key)))}")
     if c.protect is not None:
         parts.append(f"`protect`: {str(c.protect[0]).lower()} → {str(c.protect[1]).lower()}")
     if c.retain_on_delete is not None:
@@ -561,6 +561,44 @@ def _show(value: Any, limit: int = 60) -> str:
         return text
     size = f"({len(value)} items) " if isinstance(value, list) else ""  # long lists that differ in length
     return size + text[: limit - 1] + "…"
+
+
+def show_change(before: Any, after: Any, *, arrow: str = "→", limit: int = 60) -> str:
+    """`before → after` of one changed value, showing the part that changed: two JSON documents
+    in strings (a policy, an access-log format) as the paths that differ inside them, and other
+    long strings as a window around their first difference on each side, so that a change deep
+    in a long value never shows as two identical-looking prefixes."""
+    if isinstance(before, str) and isinstance(after, str):
+        inner_before, inner_after = _json_document(before), _json_document(after)
+        if inner_before is not None and inner_after is not None:
+            inner = _changed_paths(inner_before, inner_after, "")
+            shown = [f"{path or '(document)'}: {_show(a, limit)} {arrow} {_show(b, limit)}" for path, a, b in inner[:5]]
+            more = f"; {len(inner) - 5} more" if len(inner) > 5 else ""
+            return "JSON " + "; ".join(shown) + more
+        if max(len(before), len(after)) + 2 > limit:
+            start = max(0, _first_difference(before, after) - limit // 3)
+            return f"{_window(before, start, limit)} {arrow} {_window(after, start, limit)}"
+    return f"{_show(before, limit)} {arrow} {_show(after, limit)}"
+
+
+def _json_document(text: str) -> Any:
+    """The object or array a string holds as JSON, else None."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def _window(text: str, start: int, limit: int) -> str:
+    """`limit` characters of `text` from `start`, quoted, with … where it was cut."""
+    end = start + limit
+    return '"' + ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "") + '"'
 
 
 def _md(text: str) -> str:

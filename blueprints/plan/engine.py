@@ -885,7 +885,7 @@ def render_stack(stack_file: StackFile, program: Optional[Callable[[], None]] = 
     from blueprints.program import load_spec, main
 
     config, secret_keys = stack_file.runtime_config()
-    spec = load_spec(config, secret_keys)  # raises SpecError: nothing registered yet
+    spec = load_spec(config, secret_keys, offline=True)  # raises SpecError: nothing registered yet
     return run_program(program or main, stack=stack_file.stack, config=config, secret_keys=secret_keys,
                        tier=spec.model.tier, accounts=spec.accounts_by_role,
                        organization=spec.organization)

@@ -1,9 +1,11 @@
-"""Write a `--policy-pack-config` document for a tier (and residency, and the stack's accounts):
+r"""Write a `--policy-pack-config` document for a tier (and residency, and the stack's accounts):
 
-    python -m policies.crossguard.config restricted eu > policy-config.json
+    python -m policies.crossguard.config restricted eu --out .blueprint/crossguard/policy-config.json
     python -m policies.crossguard.config restricted eu \
         --accounts training=111111111111,inference=222222222222,logArchive=333333333333 > policy-config.json
-    pulumi preview --policy-pack policies/crossguard --policy-pack-config policy-config.json
+    pulumi preview --policy-pack policies/crossguard --policy-pack-config .blueprint/crossguard/policy-config.json
+
+`--out` writes the file (its folder created), else the document goes to stdout.
 
 Each policy gets the tier's enforcement level and the `tier`/`residency` (and `accounts`,
 `organization`) its validator reads. Without `--accounts` (`--organization`), the validators read
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Optional
 
 from policies.crossguard.validators import policy_config
 
 USAGE = ("usage: python -m policies.crossguard.config TIER [RESIDENCY] "
-         "[--accounts training=ID,inference=ID[,logArchive=ID]] [--organization o-...]\n")
+         "[--accounts training=ID,inference=ID[,logArchive=ID]] [--organization o-...] [--out FILE]\n")
 
 
 def parse_accounts_option(value: str) -> dict[str, str]:
@@ -47,10 +50,14 @@ def _take_option(args: list[str], option: str, needs: str) -> Optional[str]:
 
 def main(argv: list[str]) -> int:
     args = list(argv)
+    if {"-h", "--help"} & set(args):
+        sys.stdout.write(USAGE + __doc__)
+        return 0
     accounts: Optional[dict[str, str]] = None
     try:
         organization = _take_option(args, "--organization", "an AWS Organizations id (o-...)")
         accounts_option = _take_option(args, "--accounts", "ROLE=ACCOUNT_ID[,ROLE=ACCOUNT_ID...]")
+        out = _take_option(args, "--out", "a file to write, e.g. .blueprint/crossguard/policy-config.json")
         if accounts_option is not None:
             accounts = parse_accounts_option(accounts_option)
         if not 1 <= len(args) <= 2:
@@ -60,7 +67,14 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    text = json.dumps(doc, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)  # .blueprint/crossguard/ on a fresh clone
+    path.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {path}\n")
     return 0
 
 

@@ -326,7 +326,10 @@ def _s3_data_events(trail: PolicyResource) -> bool:
 )
 def trail_s3_data_events(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """At least one trail selects AWS::S3::Object data events (eventSelectors or
-    advancedEventSelectors), so that reads of training data and models are attributable."""
+    advancedEventSelectors), so that reads of training data and models are attributable. A stack
+    without training (`training.enabled: false`) has no training data: nothing to judge."""
+    if not TRAINING.present(plan):
+        return
     trails = plan.of_type(TRAIL)
     recording = [t for t in trails if _s3_data_events(t)]
     for t in trails:

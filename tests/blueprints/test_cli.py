@@ -354,3 +354,121 @@ def test_a_bad_compliance_key_is_a_config_error_naming_it(tmp_path):
     path = write_stack(tmp_path, spec_config("internal", {"compliance": {"frameworks": ["hipaa", "hipaa"]}}))
     result = run("validate", path)
     assert result.exit_code == 2 and "compliance.frameworks: hipaa listed twice" in result.output
+
+
+# -- CLI hygiene (issue 16, item 6) -------------------------------------------------------------
+
+def _format_verbs():
+    """Every verb with a --format option (the ones other issues add included)."""
+    import typer
+
+    command = typer.main.get_command(app)
+    return sorted(name for name, verb in command.commands.items()
+                  if any("--format" in getattr(p, "opts", ()) for p in verb.params))
+
+
+def test_help_texts_show_patterns_literally():
+    """Rich markup would eat `[a-z]...`: every help text is plain text or escaped markup."""
+    import typer
+    from rich.text import Text
+
+    command = typer.main.get_command(app)
+    for name, verb in command.commands.items():
+        for text in [verb.help or "", *(getattr(p, "help", None) or "" for p in verb.params)]:
+            assert Text.from_markup(text).plain == text.replace("\\[", "["), (name, text)
+    result = runner.invoke(app, ["new", "--help"], env={"COLUMNS": "240"})
+    assert "[a-z][a-z0-9-]{2,23}" in result.output
+
+
+@pytest.mark.parametrize("verb", _format_verbs())
+def test_an_unknown_format_is_one_line_naming_the_option_and_the_choices(verb):
+    args = [verb] + ([] if verb == "tiers" else [RESTRICTED] * (2 if verb == "diff" else 1))
+    result = run(*args, "--format", "yaml")
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: --format: 'yaml' is not one of ") and ("'json'" in line or "'mermaid'" in line)
+    assert line.endswith(f"(see `blueprint {verb} --help`)")
+
+
+def test_a_missing_option_is_one_line_too():
+    result = run("new", "x")
+    (line,) = result.output.strip().splitlines()
+    assert result.exit_code == 2 and line.startswith("error: Missing option '--tier'")
+
+
+@pytest.mark.parametrize("args", [["tiers"], ["tiers", "--format", "json"]])
+def test_a_closed_pipe_ends_quietly_with_exit_0(args, monkeypatch):
+    """`blueprint ... | head`: rich output (a table) and plain output (JSON) alike."""
+    import io
+    import os
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone
+    stdout, stderr = os.fdopen(write_end, "w"), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            app(args, prog_name="blueprint")
+    finally:
+        stdout.close()
+    assert ended.value.code == 0 and stderr.getvalue() == ""
+
+
+def test_the_crossguard_config_module_prints_its_usage_and_writes_under_blueprint(tmp_path, capsys):
+    import json
+
+    from policies.crossguard.config import main
+
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m policies.crossguard.config TIER")
+    out = tmp_path / ".blueprint" / "crossguard" / "policy-config.json"
+    assert main(["restricted", "eu", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["AIB-001"]["tier"] == "restricted"
+
+
+def test_the_plan_summary_counts_what_it_says(example_plan):
+    """Component lines count their cloud resources (not themselves, nested components or providers),
+    and the header's parts add up to `pulumi preview`'s total (issue 16, item 5)."""
+    import re
+    from collections import Counter
+
+    from rich.console import Console
+
+    from blueprints.cli import plan_tree
+
+    plan = example_plan("restricted")
+    console = Console(width=400, record=True)
+    console.print(plan_tree(plan))
+    lines = console.export_text().splitlines()
+    total, cloud, components, providers = map(int, re.match(
+        r"restricted-example \(tier restricted\): (\d+) to create: (\d+) cloud resources, (\d+) components, "
+        r"(\d+) providers and the stack$", lines[0]).groups())
+    assert total == len(plan.resources) == cloud + components + providers + 1
+    assert providers == len([r for r in plan.resources if r.type.startswith("pulumi:providers:")])
+    components = {(r.name, r.type.rsplit(":", 1)[-1]): r for r in plan.resources if not r.custom}
+    checked = 0
+    for header, children in zip(lines[1:], lines[2:]):
+        m = re.match(r"^[├└]── (\S+) (\S+)  (\d+) resources?", header)
+        if m is None:
+            continue
+        name, count = m.group(1), int(m.group(3))
+        cloud_children = [d for d in plan.descendants(components[name, m.group(2)].urn)
+                          if d.custom and not d.type.startswith("pulumi:providers:")]
+        listed = {t: int(n) for n, t in re.findall(r"(\d+) (\w+)", children)}
+        assert count == len(cloud_children), name
+        assert listed == Counter(c.type.rsplit(":", 1)[-1] for c in cloud_children), name  # nothing else mixed in
+        checked += 1
+    assert checked > 20
+
+
+def test_diff_check_and_cost_take_a_plan_json_whatever_its_name_in_either_position(tmp_path):
+    base = tmp_path / "base.plan"  # `blueprint plan --out` on the base branch, named as the user likes
+    assert run("plan", RESTRICTED, "--out", base).exit_code == 0
+    for args in ([base, RESTRICTED], [RESTRICTED, base]):
+        result = run("diff", *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["summary"]["update"] == 0
+    assert run("cost", base).exit_code == 0
+    assert run("plan", base).exit_code == 2  # plan renders stack files only

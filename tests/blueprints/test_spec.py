@@ -407,10 +407,11 @@ def test_confidential_separates_training_from_inference_and_advises_a_log_archiv
     assert problems_of("confidential") == []
     line = only(problems_of("confidential", {"accounts": {"inference": "444444444444"}}))
     assert line.startswith("accounts.inference:") and "(tier confidential, rule: accounts)" in line
-    spec = parse_spec(spec_config("confidential"), region="eu-west-1")
+    spec = parse_spec(spec_config("confidential", {"deployerCidrs": ["10.100.0.0/16"]}), region="eu-west-1")
     [warning] = spec.warnings
     assert warning.startswith("accounts.logArchive: the confidential tier advises a log archive account")
-    with_archive = parse_spec(spec_config("confidential", {"accounts": {"logArchive": "666666666666"}}), region="eu-west-1")
+    with_archive = parse_spec(spec_config("confidential", {"accounts": {"logArchive": "666666666666"},
+                                                           "deployerCidrs": ["10.100.0.0/16"]}), region="eu-west-1")
     assert with_archive.warnings == []
 
 
@@ -577,3 +578,65 @@ def test_the_audit_copy_goes_to_a_second_region_of_the_residency_where_the_tier_
     assert alone.audit_replica_region == "eu-central-1"  # the residency's first other region
     assert alone.regions_by_account()["logArchive"] == ["eu-west-1", "eu-central-1"]
     assert parse_spec(spec_config("confidential"), region="eu-west-1").audit_replica_region is None
+
+
+# -- the first hour (issue 16): warnings at validate, offline secrets, regions listed once -----
+
+NO_TOKEN = {"siem": {"destination": "splunk", "endpoint": "https://splunk.example.com:8088"}}
+SET_TOKEN = "pulumi config set --secret --path 'ai-blueprints:blueprint.siem.token' <token>"
+
+
+def test_a_siem_token_not_set_yet_is_a_warning_offline_and_an_error_for_pulumi_up():
+    from blueprints.spec import OFFLINE_SIEM_TOKEN
+
+    line = only(problems_of("internal", NO_TOKEN))  # what `pulumi up` reads: refused, naming the command
+    assert line.startswith("siem.token: required for destination splunk") and SET_TOKEN in line
+    spec = parse_spec(spec_config("internal", {**NO_TOKEN, "adminCidrs": ["203.0.113.0/24"]}), region="us-east-2",
+                      offline=True)
+    (warning,) = spec.warnings
+    assert warning.startswith("siem.token: not set yet") and SET_TOKEN in warning
+    # The offline plan renders with a placeholder no one could take for a real HEC token.
+    assert spec.siem_token() == OFFLINE_SIEM_TOKEN and "PLACEHOLDER" in OFFLINE_SIEM_TOKEN
+    # A token that is set is used as it is, and a plain-text one stays an error offline too.
+    with_token = parse_spec(spec_config("internal", {"siem": {**NO_TOKEN["siem"], "token": "t"}}), region="us-east-2",
+                            token_is_secret=True, offline=True)
+    assert with_token.siem_token() == "t" and not any("siem.token" in w for w in with_token.warnings)
+    with pytest.raises(SpecError, match="plain-text token is not allowed"):
+        parse_spec(spec_config("internal", {"siem": {**NO_TOKEN["siem"], "token": "t"}}), region="us-east-2", offline=True)
+    # An s3 destination has no token: no warning, no placeholder.
+    s3 = parse_spec(spec_config("internal", {"adminCidrs": ["203.0.113.0/24"]}), region="us-east-2", offline=True)
+    assert s3.warnings == [] and s3.siem_token() is None
+
+
+@pytest.mark.parametrize("tier, changes, key", [
+    ("confidential", {"accounts": {"logArchive": "666666666666"}}, "deployerCidrs"),
+    ("restricted", {}, "deployerCidrs"),
+    ("internal", {}, "adminCidrs"),
+])
+def test_no_network_path_to_a_private_eks_api_is_a_warning_that_names_the_key(tier, changes, key):
+    spec = parse_spec(spec_config(tier, changes), region="eu-west-1")
+    (warning,) = spec.warnings
+    assert warning.startswith(f"{key}: not set; on tier {tier}") and "`pulumi up`" in warning
+    assert "deployerCidrs: [10.100.0.0/16]" in warning  # the example to copy
+    # Either key gives `pulumi up` a way in where the tier allows it; with it, the warning goes.
+    fixed = parse_spec(spec_config(tier, {**changes, "deployerCidrs": ["10.100.0.0/16"]}), region="eu-west-1")
+    assert fixed.warnings == []
+    if tier == "internal":
+        assert parse_spec(spec_config(tier, {"adminCidrs": ["203.0.113.0/24"]}), region="eu-west-1").warnings == []
+    # No cluster at all (neither training nor inference): nothing to reach.
+    off = {**changes, "training": {"enabled": False}, "inference": {"enabled": False}}
+    assert parse_spec(spec_config(tier, off), region="eu-west-1").warnings == []
+
+
+def test_public_eks_api_is_open_without_admin_cidrs_so_there_is_no_warning():
+    assert parse_spec(spec_config("public"), region="us-east-1").warnings == []
+
+
+def test_bad_regions_list_the_residencys_regions_once():
+    problems = problems_of("restricted", {"inference": {"regions": ["us-east-1", "eu-west-4"]}}, region="us-west-2")
+    keys = [p.split(": ")[0] for p in problems]
+    assert keys == ["aws:region", "inference.regions[0]", "inference.regions[1]"]
+    eu = "eu-central-1, eu-central-2, eu-north-1, eu-south-1, eu-south-2, eu-west-1, eu-west-2, eu-west-3"
+    assert sum(eu in p for p in problems) == 1 and eu in problems[0]
+    assert all("use one of the regions listed at aws:region" in p for p in problems[1:])
+    assert "'eu-west-4' is not an AWS region this project knows" in problems[2]

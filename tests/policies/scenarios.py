@@ -725,6 +725,7 @@ def _(b):
 
 @scenario("AIB-053", "s3-data-events-selected", {"audit": PASS, "second": PASS})
 def _(b):
+    b.add(FSX, "demo-training-lustre-fs", {"storageCapacity": 1200})  # training data to attribute reads of
     trail(b, advancedEventSelectors=[{"name": "s3", "fieldSelectors": [
         {"field": "eventCategory", "equals": ["Data"]}, {"field": "resources.type", "equals": ["AWS::S3::Object"]}]}])
     trail(b, "second")
@@ -732,7 +733,13 @@ def _(b):
 
 @scenario("AIB-053", "management-events-only", {"audit": FAIL})
 def _(b):
+    b.add(FSX, "demo-training-lustre-fs", {"storageCapacity": 1200})
     trail(b, eventSelectors=[{"readWriteType": "All", "includeManagementEvents": True}])
+
+
+@scenario("AIB-053", "no-training-nothing-to-judge", {})
+def _(b):
+    trail(b, eventSelectors=[{"readWriteType": "All", "includeManagementEvents": True}])  # inference only
 
 
 def _archived_stream(b: PlanBuilder, name: str, config: str, mode: str, archive: Optional[Ref]) -> None:

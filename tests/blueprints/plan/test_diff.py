@@ -331,3 +331,31 @@ def test_an_api_change_shows_as_a_redeployment():
 
     change = only(diff_plans(plan("aaa"), plan("bbb")))
     assert (change.op, change.replace_keys) == ("replace", ["triggers.demo-api-predict-post"])
+
+
+# -- long values show the part that changed (issue 16, item 4) -------------------------------
+
+def test_a_changed_json_string_shows_the_paths_that_changed_inside_it():
+    def drop_caller(r):
+        r["demo-key"]["policy"] = json.dumps({"Statement": [{"Resource": "@demo-key.arn", "Sid": "Admins",
+                                                             "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]})
+
+    def keep_caller(r):
+        r["demo-key"]["policy"] = json.dumps({"Statement": [{"Resource": "@demo-key.arn", "Sid": "Admins",
+                                                             "Principal": {"AWS": "arn:aws:iam::123456789012:role/x"}}]})
+
+    change = only(diff_plans(network_plan(edit=drop_caller), network_plan(edit=keep_caller)))
+    assert change.security == ['policy: JSON Statement[0].Principal.AWS: "arn:aws:iam::123456789012:root" -> '
+                               '"arn:aws:iam::123456789012:role/x"']
+    assert 'JSON Statement[0].Principal.AWS: "arn:aws:iam::123456789012:root" → ' in format_diff(
+        diff_plans(network_plan(edit=drop_caller), network_plan(edit=keep_caller)), "markdown")
+
+
+def test_a_long_plain_string_shows_a_window_around_its_first_difference():
+    from blueprints.plan.diff import show_change
+
+    prefix = "$context.requestId $context.identity.caller $context.status $context.responseLatency "
+    shown = show_change(prefix + "$context.model-v1", prefix + "$context.model-v2")
+    before, after = shown.split(" → ")
+    assert before != after and before.endswith('v1"') and after.endswith('v2"') and before.startswith('"…')
+    assert show_change("short", "other") == '"short" → "other"'
