@@ -26,6 +26,9 @@ DIGEST = "sha256:" + "ab" * 32
 PINNED_IMAGE = f"{IMAGE}@{DIGEST}"
 ADDON_DIGESTS = {"nvidia-device-plugin": "sha256:" + "01" * 32, "efa-device-plugin": "sha256:" + "02" * 32,
                  "neuron-device-plugin": "sha256:" + "03" * 32}
+# The `blueprint new` options restricted needs for them (the default p5 + g6 stack's add-ons).
+PIN_OPTIONS = ("--model-image", PINNED_IMAGE, *(x for a in ("nvidia-device-plugin", "efa-device-plugin")
+                                                 for x in ("--image-digest", f"{a}={ADDON_DIGESTS[a]}")))
 
 # The smallest valid config of each tier; tests deep-merge their changes into it.
 BASE_CONFIG: dict[str, dict[str, Any]] = {

@@ -54,7 +54,8 @@ from itertools import product  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from blueprints.cli import app  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from blueprints.tiers import get_tier  # noqa: E402
+from tests.conftest import PIN_OPTIONS, ROOT  # noqa: E402
 
 README = (ROOT / "README.md").read_text()
 DEPLOY = README.split("\n## Deploying for real\n")[1].split("\n## ")[0]
@@ -75,7 +76,8 @@ SIEM = {"s3": [], "http": ["--siem-endpoint", "https://siem.example.com/ingest"]
 
 def new_args(tier: str, training: bool, inference: bool, siem: str) -> list[str]:
     return ["--tier", tier, *WHERE[tier], *([] if training else ["--no-training"]),
-            *([] if inference else ["--no-inference"]), "--siem", siem, *SIEM[siem]]
+            *([] if inference else ["--no-inference"]), "--siem", siem, *SIEM[siem],
+            *(PIN_OPTIONS if get_tier(tier).image_digests else [])]
 
 
 def invoke(*args) -> "object":

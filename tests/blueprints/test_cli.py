@@ -7,7 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from blueprints.cli import app
-from tests.conftest import STACKS, spec_config, write_stack
+from tests.conftest import PIN_OPTIONS, STACKS, spec_config, write_stack
 
 runner = CliRunner()
 RESTRICTED = str(STACKS / "Pulumi.restricted-example.yaml")
@@ -48,11 +48,13 @@ def test_tiers_rejects_an_unknown_format():
 
 THREE_ACCOUNTS = ("--training-account", "111111111111", "--inference-account", "222222222222",
                   "--log-archive-account", "333333333333")
+PINS = PIN_OPTIONS  # restricted pins images by digest
 
 
 def test_new_writes_a_valid_commented_stack_and_never_overwrites(tmp_path):
     result = run("new", "ledger-ai", "--tier", "restricted", "--region", "eu-west-1",
-                 "--inference-region", "eu-west-1", "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--dir", tmp_path)
+                 "--inference-region", "eu-west-1", "--inference-region", "eu-central-1", *THREE_ACCOUNTS, *PINS,
+                 "--dir", tmp_path)
     assert result.exit_code == 0, result.output
     path = tmp_path / "Pulumi.ledger-ai.yaml"
     text = path.read_text()
@@ -93,7 +95,8 @@ def test_new_refuses_too_few_regions_for_the_tier(tmp_path):
 @pytest.mark.parametrize("tier", ["public", "internal", "confidential", "restricted"])
 def test_new_with_accounts_writes_an_accounts_block_that_validates_on_every_tier(tier, tmp_path):
     result = run("new", f"{tier[:4]}-accts", "--tier", tier, "--region", "eu-west-1", "--inference-region", "eu-west-1",
-                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--deploy-role", "OrgDeployer", "--dir", tmp_path)
+                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--deploy-role", "OrgDeployer", *PINS,
+                 "--dir", tmp_path)
     assert result.exit_code == 0, result.output
     path = tmp_path / f"Pulumi.{tier[:4]}-accts.yaml"
     validated = run("validate", path)
@@ -110,7 +113,7 @@ def test_the_external_id_the_scaffold_and_cli_name_is_the_one_the_providers_send
     from blueprints.scaffold import parse_scaffold
 
     result = run("new", "ext-id", "--tier", tier, "--region", "eu-west-1", "--inference-region", "eu-west-1",
-                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS, "--dir", tmp_path)
+                 "--inference-region", "eu-central-1", *THREE_ACCOUNTS, *PINS, "--dir", tmp_path)
     text = (tmp_path / "Pulumi.ext-id.yaml").read_text()
     external_id = parse_scaffold(text).external_id
     assert external_id == "ai-blueprints-ext-id"

@@ -341,6 +341,10 @@ def _serving_deployment(resources):
     return deployment
 
 
+# The restricted example pins its model image by digest.
+EXAMPLE_DIGEST = "sha256:de11deb5a260b0a9c88bffdf0d5442734ed931fa928d87ad76b645466f280238"
+
+
 def test_air_gapped_regions_serve_the_model_from_their_own_mirror(example_plan):
     plan = example_plan("restricted")
     for region in MULTI_REGION["restricted"]:
@@ -349,7 +353,7 @@ def test_air_gapped_regions_serve_the_model_from_their_own_mirror(example_plan):
                      if r.inputs["name"].endswith("/inference/model-server")]
         assert plan.provider_region(mirror) == region
         (container,) = _serving_deployment(resources).inputs["spec"]["template"]["spec"]["containers"]
-        assert container["image"] == f"{mirror.outputs['repositoryUrl']}:1.4.2"
+        assert container["image"] == f"{mirror.outputs['repositoryUrl']}:1.4.2@" + EXAMPLE_DIGEST
         assert f".dkr.ecr.{region}.amazonaws.com/" in container["image"]
 
 

@@ -343,7 +343,7 @@ CANARY_IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.5.0"
 
 
 def test_a_canary_names_a_second_model_image_and_a_percent_of_0_to_50():
-    spec = parse_spec(spec_config("restricted", {"inference": {"canary": {"image": CANARY_IMAGE}}}), region="eu-west-1")
+    spec = parse_spec(spec_config("confidential", {"inference": {"canary": {"image": CANARY_IMAGE}}}), region="eu-west-1")
     assert (spec.inference.canary.image, spec.inference.canary.percent) == (CANARY_IMAGE, 10)
     assert parse_spec(spec_config("public"), region="eu-west-1").inference.canary is None
     assert only(problems_of("public", {"inference": {"canary": {"percent": 5}}})) == \

@@ -10,7 +10,7 @@ from policies.model import assumed_account
 from blueprints.spec import parse_spec
 from blueprints.tiers import TIERS
 from blueprints.platform import AIR_GAP_INTERFACE_ENDPOINTS as TRAINING_INTERFACE_ENDPOINTS
-from tests.conftest import STACKS, spec_config
+from tests.conftest import ADDON_DIGESTS, STACKS, spec_config
 
 # Example stack: (blueprint name, home region, GPU type, maxNodes, GPUs per node, EFA interfaces).
 EXAMPLES = {
@@ -157,7 +157,7 @@ def test_cluster_autoscaler_follows_the_cluster_minor_version(example_plan, tier
     assert version == "1.35"
     deployment = named(plan, "kubernetes:apps/v1:Deployment", f"{name}-training-autoscaler-deployment")
     (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
-    assert container["image"].endswith(f"/cluster-autoscaler:v{version}.0")
+    assert f"/cluster-autoscaler:v{version}.0" in container["image"]  # and `@sha256:` where known
 
 
 @pytest.mark.parametrize("tier, admin_cidrs, expected", [
@@ -904,7 +904,7 @@ def test_trainium_training_gets_a_neuron_node_group_and_the_neuron_device_plugin
     (container,) = pod["containers"]
     repositories = {r.inputs.get("name") for r in plan.of_type("aws:ecr/repository:Repository")}
     assert any(str(n).endswith("training/neuron-device-plugin") for n in repositories), repositories
-    assert container["image"].endswith("training/neuron-device-plugin:2.28.27.0")
+    assert container["image"].endswith("training/neuron-device-plugin:2.28.27.0@" + ADDON_DIGESTS["neuron-device-plugin"])
     # The EFA plugin (trn1.32xlarge has 8 EFA interfaces) must reach the Neuron-tainted nodes too.
     efa = daemonsets["aws-efa-k8s-device-plugin"].inputs["spec"]["template"]["spec"]
     assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in efa["tolerations"]

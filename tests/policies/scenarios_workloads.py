@@ -270,6 +270,28 @@ def _(b):
 
 
 # ==============================================================================================
+# AIB-112 images pinned by digest
+# ==============================================================================================
+PINNED = "repo/app:1@sha256:" + "a" * 64
+
+
+@scenario("AIB-112", "every-image-by-tag-and-digest-or-digest-alone", {"server": PASS, "job": PASS})
+def _(b):
+    k = cluster(b)
+    workload(b, k, DEPLOYMENT, "server", pod(container("a", image=PINNED), init=(container("init", image=PINNED),)))
+    workload(b, k, JOB, "job", pod(container("a", image="repo/app@sha256:" + "b" * 64)))
+
+
+@scenario("AIB-112", "a-tag-alone-a-truncated-digest-or-a-tagged-init-container",
+          {"tagged": FAIL, "short-digest": FAIL, "init-tagged": FAIL})
+def _(b):
+    k = cluster(b)
+    workload(b, k, DEPLOYMENT, "tagged", pod(container("a", image="repo/app:1")))
+    workload(b, k, DAEMON_SET, "short-digest", pod(container("a", image="repo/app@sha256:abc")))
+    workload(b, k, CRON_JOB, "init-tagged", pod(container("a", image=PINNED), init=(container("init"),)))
+
+
+# ==============================================================================================
 # AIB-109 service-account token
 # ==============================================================================================
 def service_account(b: PlanBuilder, provider: str, name: str, namespace: str = "apps", automount: Any = None) -> Ref:
