@@ -73,6 +73,7 @@ IAM_SERVICE = {
     "securityhub": "securityhub", "macie2": "macie2", "cfg": "config", "autoscaling": "autoscaling",
     "lb": "elasticloadbalancing", "apigateway": "apigateway", "wafv2": "wafv2", "route53": "route53", "acm": "acm",
     "cognito": "cognito-idp", "sqs": "sqs", "ssm": "ssm", "bedrock": "bedrock", "bedrockmodel": "bedrock",
+    "budgets": "budgets", "costexplorer": "ce",
 }
 CLOUDWATCH = {"logGroup": "logs", "logStream": "logs", "logSubscriptionFilter": "logs", "logResourcePolicy": "logs",
               "eventRule": "events", "eventTarget": "events", "metricAlarm": "cloudwatch", "dashboard": "cloudwatch"}

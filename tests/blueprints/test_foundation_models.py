@@ -149,7 +149,7 @@ def test_cost_prices_each_model_per_region_with_its_assumption(example_plan):
 
 
 def test_an_unknown_model_price_is_a_zero_line_named_in_the_assumptions():
-    from tests.blueprints.test_cost import plan
+    from tests.blueprints.plan.test_cost import plan
 
     function = ("aws:lambda/function:Function", "demo-fm-gateway-fn",
                 {"environment": {"variables": {ALLOWED_MODELS_ENV: "us.amazon.nova-pro-v1:0,writer.palmyra-x5-v1:0"}}})

@@ -10,7 +10,7 @@ import pytest
 from blueprints.plan.cost import ESTIMATORS, REGION_MULTIPLIER, estimate, format_cost
 from blueprints.plan.engine import UNKNOWN, Plan
 from blueprints.tiers import ALL_REGIONS
-from tests.blueprints.test_diff import plan_doc
+from tests.blueprints.plan.test_diff import plan_doc
 
 CLUSTER = ("aws:eks/cluster:Cluster", "demo-cluster", {"name": "demo"})
 NAT = ("aws:ec2/natGateway:NatGateway", "demo-nat-0", {"subnetId": "subnet-1"})
