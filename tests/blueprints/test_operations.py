@@ -232,3 +232,11 @@ def test_the_training_window_schedules_the_gpu_node_groups_auto_scaling_group(ex
         "scale-up": (asg, "0 20 * * MON-FRI", 0, 2, "Europe/Berlin"),
         "scale-down": (asg, "0 6 * * TUE-SAT", 0, 0, "Europe/Berlin")}
     assert example_plan("restricted").of_type("aws:autoscaling/schedule:Schedule") == []
+
+
+def test_cost_prices_the_dashboard_and_anomaly_alarms_as_three_alarm_metrics(example_plan):
+    lines = estimate(example_plan("restricted")).lines
+    anomaly = [line for line in lines if line.kind == "CloudWatch anomaly-detection alarm"]
+    assert len(anomaly) == 4 and {(line.quantity, line.unit) for line in anomaly} == {(3, "alarm-metric-month")}
+    (dashboard,) = [line for line in lines if line.kind == "CloudWatch dashboard"]
+    assert dashboard.monthly_usd == round(3.00 * 1.11, 2) and "first 3 dashboards" in dashboard.assumption
