@@ -103,9 +103,10 @@ def build(ctx: BlueprintContext, ledger: Ledger, training: Optional[Training], i
     sections = [inference_section(ctx, region, built) for region, built in (inference.regions.items() if inference else [])]
     if training is not None:
         sections.append(training_section(ctx, training))
-    place = serving if inference else data_owner
-    ops.dashboard = Dashboard(f"{ctx.name}-dashboard", DashboardArgs(dashboard_name=ctx.name, sections=sections),
-                              opts=place.opts(home))
+    if sections:  # a stack of security monitoring alone has nothing to chart
+        place = serving if inference else data_owner
+        ops.dashboard = Dashboard(f"{ctx.name}-dashboard", DashboardArgs(dashboard_name=ctx.name, sections=sections),
+                                  opts=place.opts(home))
 
     # 4. Budgets, last: the default limit is the estimate of everything above.
     limits = _limits(ctx, ledger)
