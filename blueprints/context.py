@@ -44,8 +44,10 @@ KEY_DOMAINS: dict[str, dict[str, Any]] = {
                     "malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection":
                         "guardduty_s3_malware",
                 }},
-    # cloudwatch: alarms publish to SNS topics encrypted with this key.
-    "logs": {"services": ("logs", "s3", "firehose", "cloudtrail", "sns", "events", "delivery.logs", "cloudwatch"),
+    # cloudwatch: alarms publish to SNS topics encrypted with this key; budgets and costalerts (AWS
+    # Budgets, Cost Anomaly Detection) to the operations topic (blueprints/operations.py).
+    "logs": {"services": ("logs", "s3", "firehose", "cloudtrail", "sns", "events", "delivery.logs", "cloudwatch",
+                          "budgets", "costalerts"),
              "grants": ()},
 }
 

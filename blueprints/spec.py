@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Optional
 
@@ -99,6 +100,78 @@ def _accelerated(instance_type: str, use: Literal["training", "inference"]) -> s
     return instance_type
 
 
+# AWS Auto Scaling scheduled actions take a Unix cron expression of five fields, [Minute] [Hour]
+# [Day_of_Month] [Month_of_Year] [Day_of_Week], with `*`, lists (`,`), ranges (`-`) and steps
+# (`/`) (Amazon EC2 Auto Scaling User Guide, "Scheduled scaling", Recurrence; PutScheduledUpdate-
+# GroupAction). Fields: (name, lowest, highest, names for the values from `lowest`).
+CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    ("day of week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)
+
+
+def cron_problem(expression: str) -> Optional[str]:
+    """Why `expression` is not a cron expression AWS Auto Scaling accepts, or None when it is."""
+    fields = expression.split()
+    if len(fields) != len(CRON_FIELDS):
+        return (f"{expression!r} has {len(fields)} field(s); a cron expression has five: minute hour day-of-month "
+                "month day-of-week, e.g. '0 20 * * MON-FRI'")
+
+    def value(text: str, low: int, high: int, names: tuple[str, ...]) -> Optional[int]:
+        if text.upper() in names:
+            return low + names.index(text.upper())
+        return int(text) if text.isdigit() and low <= int(text) <= high else None
+
+    for text, (name, low, high, names) in zip(fields, CRON_FIELDS):
+        allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+        for item in text.split(","):
+            base, slash, step = item.partition("/")
+            if slash and not (step.isdigit() and 1 <= int(step) <= high):
+                return f"{expression!r}: the {name} step {step!r} is not a number from 1 to {high}"
+            if base == "*":
+                continue
+            start, dash, end = base.partition("-")
+            first = value(start, low, high, names)
+            last = value(end, low, high, names) if dash else first
+            if first is None or last is None:
+                return f"{expression!r}: the {name} field {text!r} is not *, a value, a list or a range of {allowed}"
+            if last < first:
+                return f"{expression!r}: the {name} range {base!r} runs backwards"
+    return None
+
+
+class TrainingScheduleSpec(_Strict):
+    # Off-peak training: the GPU node group's Auto Scaling group gets minNodes/maxNodes back at
+    # `scaleUp` and 0/0 at `scaleDown`, both read in `timezone` (README, "Off-peak training").
+    scale_up: str = Field(alias="scaleUp")
+    scale_down: str = Field(alias="scaleDown")
+    timezone: str = "UTC"
+
+    @field_validator("scale_up", "scale_down")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        problem = cron_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError(f"{value!r} is not an IANA time zone name; use e.g. UTC, Europe/Dublin or America/New_York")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "TrainingScheduleSpec":
+        if " ".join(self.scale_up.split()) == " ".join(self.scale_down.split()):
+            raise ValueError("scaleUp and scaleDown are the same time: the window would open and close at once")
+        return self
+
+
 class TrainingSpec(_Strict):
     enabled: bool = True
     gpu_instance_type: str = Field("p5.48xlarge", alias="gpuInstanceType", pattern=INSTANCE_TYPE_PATTERN)
@@ -114,6 +187,8 @@ class TrainingSpec(_Strict):
     # only through VPC endpoints (air-gapped tiers): the training VPC's S3 interface endpoint admits
     # HTTPS from them. None: deployerCidrs; []: no people path (no interface endpoint).
     data_access_cidrs: Optional[list[str]] = Field(None, alias="dataAccessCidrs", max_length=20)
+    # Off-peak training window (scheduled actions on the GPU node group). None: always available.
+    schedule: Optional[TrainingScheduleSpec] = None
 
     @field_validator("gpu_instance_type")
     @classmethod
@@ -358,6 +433,11 @@ class ComplianceSpec(_Strict):
         return values
 
 
+class BudgetSpec(_Strict):
+    # The AWS Budgets monthly limit in USD. None: the `blueprint cost` estimate, rounded up.
+    monthly_usd: Optional[float] = Field(None, alias="monthlyUsd", gt=0, le=1_000_000_000)
+
+
 class Suppression(_Strict):
     rule: str = Field(pattern=r"^[A-Z]+-[0-9]{3}$")
     resource: str = Field(min_length=1)
@@ -388,6 +468,7 @@ class BlueprintSpec(_Strict):
     # verified when it mirrored them. Required where the tier pins images by digest and the
     # project ships no digest for the pinned tag.
     images: dict[str, str] = Field(default_factory=dict)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
     suppressions: list[Suppression] = Field(default_factory=list)
 
     @field_validator("images")
@@ -716,6 +797,10 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool, offl
                 f"(aws:region); use {region} followed by a zone letter, e.g. {region}a, that offers "
                 f"{training.gpu_instance_type} (aws ec2 describe-instance-type-offerings --location-type "
                 f"availability-zone --filters Name=instance-type,Values={training.gpu_instance_type} --region {region})")
+
+    if training.schedule is not None and not training.enabled:
+        problems.append("training.schedule: there is no training cluster to schedule (training.enabled is false); "
+                        "remove training.schedule or enable training")
 
     if inference.enabled:
         regions = inference.regions or [region]

@@ -150,6 +150,16 @@ class Tier:
     # Every container image a cluster runs (model server, device plugins, autoscaler) is referenced
     # by digest (`@sha256:`), not by a tag alone (blueprints/images.py, spec `images`).
     image_digests: bool
+    # Operations (blueprints/operations.py). The width of the CloudWatch anomaly-detection band, in
+    # standard deviations, of the request-count and p99-latency alarms in every inference region:
+    # narrower on stricter tiers, which page on smaller departures from the learned pattern.
+    anomaly_band_width: float
+    # Whether cost notifications (budget, Cost Explorer anomalies) may also go to the owner as plain
+    # email; above that they go to the encrypted SNS topic only (email leaves AWS unencrypted).
+    plain_email_notifications: bool
+    # Whether model promotions (objects created or deleted under the model bucket's approved/) are
+    # sent to the SIEM stream as well as to the SNS topic.
+    lineage_to_siem: bool
     # Stateful resources (buckets, keys, file systems, log groups)
     protect_stateful: bool
     retain_on_delete: bool
@@ -202,6 +212,7 @@ TIERS: dict[str, Tier] = {
         model_replication_sla=False, cloudtrail_data_events=False,
         guardduty=False, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block", "none"), fm_prompt_attack_min="none",
+        anomaly_band_width=3, plain_email_notifications=True, lineage_to_siem=False,
         macie=False, image_digests=False, protect_stateful=False, retain_on_delete=False,
     ),
     "internal": Tier(
@@ -220,6 +231,7 @@ TIERS: dict[str, Tier] = {
         model_replication_sla=False, cloudtrail_data_events=False,
         guardduty=True, guardduty_eks_runtime=False, guardduty_s3_malware=False,
         fm_profiles="global", fm_pii_actions=("anonymize", "block"), fm_prompt_attack_min="medium",
+        anomaly_band_width=3, plain_email_notifications=True, lineage_to_siem=False,
         macie=False, image_digests=False, protect_stateful=False, retain_on_delete=False,
     ),
     "confidential": Tier(
@@ -241,6 +253,7 @@ TIERS: dict[str, Tier] = {
         cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=False,
         fm_profiles="geographic", fm_pii_actions=("block", "anonymize"), fm_prompt_attack_min="medium",
+        anomaly_band_width=2.5, plain_email_notifications=False, lineage_to_siem=True,
         macie=True, image_digests=False, protect_stateful=True, retain_on_delete=False,
     ),
     "restricted": Tier(
@@ -263,6 +276,7 @@ TIERS: dict[str, Tier] = {
         cloudtrail_data_events=True,
         guardduty=True, guardduty_eks_runtime=True, guardduty_s3_malware=True,
         fm_profiles="geographic", fm_pii_actions=("block",), fm_prompt_attack_min="high",
+        anomaly_band_width=2, plain_email_notifications=False, lineage_to_siem=True,
         macie=True, image_digests=True, protect_stateful=True, retain_on_delete=True,
     ),
 }
@@ -411,6 +425,9 @@ MATRIX_ROWS: tuple[tuple[str, Callable[[Tier], str]], ...] = (
      else "S3 Replication, best effort"),
     ("container images", lambda t: "by digest (@sha256:)" if t.image_digests else "tag or digest"),
     ("stateful resources", _stateful),
+    ("anomaly detection band (std devs)", lambda t: f"{t.anomaly_band_width:g}"),
+    ("cost notifications", lambda t: "SNS + owner email" if t.plain_email_notifications else "SNS only (encrypted)"),
+    ("model promotion events", lambda t: "SNS + SIEM" if t.lineage_to_siem else "SNS"),
 )
 
 

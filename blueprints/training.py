@@ -26,6 +26,7 @@ import pulumi_aws as aws
 from blueprints import compliance, foundation_models, inference, platform
 from blueprints.context import BlueprintContext, ImagePush
 from blueprints.images import addons_for
+from components.container_insights import ContainerInsights, ContainerInsightsArgs
 from components.ecr_repository import EcrRepository
 from components.eks_cluster import EksCluster
 from components.encrypted_bucket import EncryptedBucket, ObjectLock, Replica
@@ -36,6 +37,7 @@ from components.kms_key import KmsKey
 from components.lustre_filesystem import DataRepository, LustreFilesystem, LustreFilesystemArgs
 from components.macie_job import MacieJob, MacieJobArgs
 from components.serving_workload import ModelSource
+from components.scheduled_capacity import ScheduledCapacity, ScheduledCapacityArgs
 from components.node_group import GPU_RESOURCE, NEURON_RESOURCE, NodeGroup, NodeGroupArgs, gpus_per_node, neuron
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
@@ -71,6 +73,7 @@ class Training:
     namespace: TrainingNamespace
     roles: IamRoles
     macie: Optional[MacieJob]
+    schedule: Optional[ScheduledCapacity]  # the off-peak window (`training.schedule`)
     # The inference account's model buckets that `approved/` replicates into, by region (empty
     # where training and production inference share an account: ctx.model_sources names the
     # same-account replicas there).
@@ -143,6 +146,11 @@ def build(ctx: BlueprintContext) -> Training:
                       labels={"workload": "training"}, tags=ctx.tags),
         opts=opts,
     )
+    schedule = _schedule(ctx, gpu_nodes)
+    # Container Insights: the GPU use and node counts on the operations dashboard.
+    ContainerInsights(f"{name}-training-insights", ContainerInsightsArgs(
+        cluster=cluster, log_retention_days=tier.log_retention_days, log_kms_key=logs_key, stateful=ctx.stateful,
+        tags=ctx.tags), opts=opts)
 
     # 4. Private images: nothing is pulled from the internet. Each add-on is copied into its mirror
     #    under its tag and referenced by tag and digest where the stack pins one (images.py).
@@ -233,7 +241,29 @@ def build(ctx: BlueprintContext) -> Training:
 
     return Training(vpc=vpc, data_bucket=data_bucket, model_bucket=model_bucket, cluster=cluster, gpu_nodes=gpu_nodes,
                     system_nodes=system_nodes, repositories=repositories, lustre=lustre, namespace=namespace,
-                    roles=roles, macie=macie, promoted_to=replicas if promotes else {})
+                    roles=roles, macie=macie, schedule=schedule, promoted_to=replicas if promotes else {})
+
+
+def _schedule(ctx: BlueprintContext, gpu_nodes: NodeGroup) -> Optional[ScheduledCapacity]:
+    """Off-peak training (`training.schedule`): the GPU node group's Auto Scaling group gets
+    minNodes/maxNodes at scaleUp and 0/0 at scaleDown. Inside the window the Cluster Autoscaler
+    sizes the group as before; outside it may add nothing (max 0), running nodes are removed at
+    scaleDown (jobs still running are interrupted: checkpoint to /models), and pending jobs wait
+    for the next window. EKS keeps the node group's own scaling config (Pulumi's): an update of
+    the node group (a new launch template version, a Kubernetes upgrade) puts those sizes back on
+    the Auto Scaling group until the next scheduled action, so roll updates inside the window."""
+    spec = ctx.spec.training
+    if spec.schedule is None:
+        return None
+    # EKS names the group and reports it on the node group (resources[0].autoscalingGroups[0].name).
+    asg_name = gpu_nodes.node_group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name)
+    return ScheduledCapacity(
+        f"{ctx.name}-training-gpu-schedule",
+        ScheduledCapacityArgs(autoscaling_group_name=asg_name, min_size=spec.min_nodes, max_size=spec.max_nodes,
+                              scale_up=spec.schedule.scale_up, scale_down=spec.schedule.scale_down,
+                              time_zone=spec.schedule.timezone),
+        opts=ctx.opts(ctx.home),
+    )
 
 
 def _promotes(ctx: BlueprintContext) -> bool:

@@ -177,3 +177,15 @@ ALERTING = {
     "pci-dss-4.0": ["10.7.2"],
     "sox-itgc": ["ITGC-CO"],
 }
+# Operations (policies/rules/operations.py): watching the service for unusual behaviour, and the
+# resources (money) it is given.
+ANOMALY_MONITORING = {
+    "nist-800-53-r5": ["SI-4", "SI-4(11)", "CA-7"],
+    "hipaa": ["164.308(a)(1)(ii)(D)"],
+    "pci-dss-4.0": ["10.4.1", "10.7.2"],
+    "sox-itgc": ["ITGC-CO"],
+}
+RESOURCE_ALLOCATION = {
+    "nist-800-53-r5": ["SA-2", "PM-3"],
+    "sox-itgc": ["ITGC-CO"],
+}

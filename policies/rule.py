@@ -36,7 +36,7 @@ LEVELS = ("mandatory", "advisory", "disabled")
 AREAS = (
     "network isolation", "encryption", "logging and retention", "identity and access",
     "data protection", "threat detection", "edge protection", "availability and residency",
-    "workload security", "transport",
+    "workload security", "transport", "operations",
 )
 
 

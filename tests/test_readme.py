@@ -80,6 +80,7 @@ IAM_SERVICE = {
     "securityhub": "securityhub", "macie2": "macie2", "cfg": "config", "autoscaling": "autoscaling",
     "lb": "elasticloadbalancing", "apigateway": "apigateway", "wafv2": "wafv2", "route53": "route53", "acm": "acm",
     "cognito": "cognito-idp", "sqs": "sqs", "ssm": "ssm", "bedrock": "bedrock", "bedrockmodel": "bedrock",
+    "budgets": "budgets", "costexplorer": "ce",
 }
 CLOUDWATCH = {"logGroup": "logs", "logStream": "logs", "logSubscriptionFilter": "logs", "logResourcePolicy": "logs",
               "eventRule": "events", "eventTarget": "events", "metricAlarm": "cloudwatch", "dashboard": "cloudwatch"}
@@ -165,16 +166,14 @@ def test_the_rule_counts_per_tier_pack_are_the_packs():
 
 
 def test_the_image_tags_the_readme_names_are_the_ones_the_program_pins():
-    from blueprints import platform
+    from blueprints.images import ADDONS
 
     deploy = " ".join(README.split("## Deploying for real")[1].split("\n## ")[0].split())
-    assert "set in `blueprints/platform.py`" in deploy
-    for label, tag in (("NVIDIA device plugin", platform.NVIDIA_DEVICE_PLUGIN_TAG),
-                       ("EFA device plugin", platform.EFA_DEVICE_PLUGIN_TAG),
-                       ("Neuron device plugin", platform.NEURON_DEVICE_PLUGIN_TAG),
-                       ("Cluster Autoscaler", platform.CLUSTER_AUTOSCALER_VERSION)):
-        assert f"{label} {tag}" in deploy, label
-    assert platform.UPSTREAM_IMAGES["efa-device-plugin"] in deploy
+    assert "set in `blueprints/images.py`" in deploy
+    for label, addon in (("NVIDIA device plugin", "nvidia-device-plugin"), ("EFA device plugin", "efa-device-plugin"),
+                         ("Neuron device plugin", "neuron-device-plugin"), ("Cluster Autoscaler", "cluster-autoscaler")):
+        assert f"{label} {ADDONS[addon].tag}" in deploy, label
+    assert ADDONS["efa-device-plugin"].repository in deploy
 
 
 def test_the_fast_path_and_where_a_base_plan_comes_from_are_documented():

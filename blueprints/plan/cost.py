@@ -7,7 +7,8 @@ approximate regional multiplier, plus stated usage assumptions for what a plan c
 (requests, GB processed, log volume, stored data). Every line carries its assumption; verify
 with the AWS Pricing Calculator before committing a budget. Not included: taxes, support
 plans, savings plans / reserved capacity, data transfer between regions or to the internet,
-node EBS volumes, CloudWatch metrics, free-tier credits, and resources whose cost is usage
+node EBS volumes, CloudWatch metrics (Container Insights' included), free-tier credits, AWS Budgets
+and Cost Explorer anomaly detection (free without budget actions), and resources whose cost is usage
 only and small at this scale (IAM, Lambda, SNS, SQS, Cognito up to its free MAU).
 
 Components: each line belongs to the top-level component it was created under (the direct
@@ -109,7 +110,11 @@ ROUTE53_ZONE = 0.50
 S3_STANDARD_GB_MONTH = 0.023
 ECR_GB_MONTH = 0.10
 SECRET_MONTH = 0.40
-ALARM_MONTH = 0.10
+ALARM_MONTH = 0.10  # per standard-resolution alarm metric
+# An anomaly-detection alarm evaluates the metric and its band's upper and lower bounds: billed as
+# three standard-resolution alarm metrics (https://aws.amazon.com/cloudwatch/pricing/, "Alarms").
+ANOMALY_ALARM_METRICS = 3
+DASHBOARD_MONTH = 3.00  # per dashboard (CloudWatch pricing, "Dashboards")
 MACIE_GB_CLASSIFIED = 1.00
 # FSx for Lustre $/GB-month by (deploymentType, perUnitStorageThroughput MB/s/TiB); SCRATCH
 # types have no throughput tier (None).
@@ -524,6 +529,16 @@ def _foundation_models(p: _Pricer, r: Resource) -> None:
               f"${price[1]}/M output tokens, " + note, label=model_id, regional=False)
 
 
+def _alarm(p: _Pricer, r: Resource) -> None:
+    band = any("ANOMALY_DETECTION_BAND" in str(_at(q, "expression") or "") for q in _items(r.inputs.get("metricQueries")))
+    if band:
+        p.add(r, "CloudWatch anomaly-detection alarm", ANOMALY_ALARM_METRICS, "alarm-metric-month", ALARM_MONTH,
+              f"the metric and its band's two bounds, billed as {ANOMALY_ALARM_METRICS} standard-resolution alarm "
+              "metrics; the anomaly-detection model itself is not billed")
+        return
+    p.add(r, "CloudWatch alarm", 1, "alarm-month", ALARM_MONTH, "standard-resolution alarm")
+
+
 def _flat(item: str, price: float, note: str, unit: str = "month") -> Callable[[_Pricer, Resource], None]:
     def price_it(p: _Pricer, r: Resource) -> None:
         p.add(r, item, 1, unit, price, note)
@@ -580,7 +595,11 @@ ESTIMATORS: dict[str, Callable[[_Pricer, Resource], None]] = {
         "AWS Config recorder", CONFIG_ITEM * CONFIG_ITEMS_PER_MONTH,
         f"assumed {CONFIG_ITEMS_PER_MONTH:,} configuration items/month at ${CONFIG_ITEM}/item (rule evaluations not included)"),
     "aws:secretsmanager/secret:Secret": _flat("Secrets Manager secret", SECRET_MONTH, "per secret; API calls not included"),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": _flat("CloudWatch alarm", ALARM_MONTH, "standard-resolution alarm", "alarm-month"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _flat(
+        "CloudWatch dashboard", DASHBOARD_MONTH,
+        f"${DASHBOARD_MONTH:.2f} per dashboard-month; an account's first 3 dashboards (50 metrics each) are free, "
+        "not deducted here", "dashboard-month"),
     "aws:lambda/function:Function": _foundation_models,
 }
 

@@ -693,7 +693,6 @@ def run_program(
 
 def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret_keys: list[str], tier: str) -> Plan:
     import pulumi
-    from google.protobuf import json_format
     from pulumi.runtime import mocks as pmocks
     from pulumi.runtime import settings as psettings
     from pulumi.runtime.stack import run_pulumi_func
@@ -714,19 +713,7 @@ def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret
     class _Monitor(pmocks.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
             response = super().RegisterResource(request)
-            raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
-            rec = {
-                "urn": response.urn, "type": request.type, "name": request.name,
-                "custom": bool(request.custom), "parent": request.parent, "provider": request.provider,
-                "inputs": _plain(raw), "dependencies": sorted(set(request.dependencies)),
-                "protect": bool(request.protect) if request.HasField("protect") else False,
-                "retain_on_delete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
-                "id": response.id,
-                "ignore_changes": list(request.ignoreChanges),
-                "custom_timeouts": {k: v for k, v in (("create", request.customTimeouts.create),
-                                                      ("update", request.customTimeouts.update),
-                                                      ("delete", request.customTimeouts.delete)) if v},
-            }
+            rec = registration_record(request, response)
             if request.type != "pulumi:pulumi:Stack":
                 registration = self.resources.get(response.urn)
                 rec["state"] = registration.state if registration else {}
@@ -784,10 +771,31 @@ def _run(program: Callable[[], None], stack: str, config: dict[str, str], secret
         pulumi.deferred_output = real_deferred
         presource._get_stack_trace = real_stack_trace
         pulumi.runtime.set_all_config({}, [])
-    return _assemble(records, stack, tier, default_region)
+    return assemble(records, stack, tier, default_region)
 
 
-def _assemble(records: dict[str, dict[str, Any]], stack: str, tier: str, default_region: str) -> Plan:
+def registration_record(request: Any, response: Any) -> dict[str, Any]:
+    """What the plan keeps of one RegisterResource call (request and the engine's response), the
+    way `pulumi preview --json` reports it: inputs camelCase and plain, as the engine saw them."""
+    from google.protobuf import json_format
+
+    raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+    return {
+        "urn": response.urn, "type": request.type, "name": request.name,
+        "custom": bool(request.custom), "parent": request.parent, "provider": request.provider,
+        "inputs": _plain(raw), "dependencies": sorted(set(request.dependencies)),
+        "protect": bool(request.protect) if request.HasField("protect") else False,
+        "retain_on_delete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+        "id": response.id,
+        "ignore_changes": list(request.ignoreChanges),
+        "custom_timeouts": {k: v for k, v in (("create", request.customTimeouts.create),
+                                              ("update", request.customTimeouts.update),
+                                              ("delete", request.customTimeouts.delete)) if v},
+    }
+
+
+def assemble(records: dict[str, dict[str, Any]], stack: str, tier: str, default_region: str) -> Plan:
+    """The Plan of a set of registration records (registration_record), in step order."""
     versions = _default_provider_versions()
     resources: dict[str, Resource] = {}
     default_providers: dict[str, Resource] = {}

@@ -5,3 +5,4 @@ from policies.rules import (  # noqa: F401  (registration)
     threat_detection, transport, workloads,
 )
 from policies.rules import foundation_models  # noqa: F401  (registration)
+from policies.rules import operations  # noqa: F401  (registration)

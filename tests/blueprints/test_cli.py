@@ -475,3 +475,19 @@ def test_diff_check_and_cost_take_a_plan_json_whatever_its_name_in_either_positi
         assert json.loads(result.output)["summary"]["update"] == 0
     assert run("cost", base).exit_code == 0
     assert run("plan", base).exit_code == 2  # plan renders stack files only
+
+
+def test_a_bad_training_window_exits_2_naming_each_key_before_anything_is_registered(tmp_path, monkeypatch):
+    import blueprints.plan.engine as engine
+
+    def no_program(*args, **kwargs):
+        raise AssertionError("the program ran: resources were registered before validation")
+
+    monkeypatch.setattr(engine, "run_program", no_program)
+    window = {"scaleUp": "0 25 * * *", "scaleDown": "0 6 * *", "timezone": "Mars/Olympus"}
+    path = write_stack(tmp_path, spec_config("confidential", {"training": {"schedule": window}}))
+    for verb in ("validate", "plan"):
+        result = run(verb, path)
+        assert result.exit_code == 2 and "Traceback" not in result.output, (verb, result.output)
+        keys = sorted(line.split(": ")[2] for line in result.output.strip().splitlines())
+        assert keys == ["training.schedule.scaleDown", "training.schedule.scaleUp", "training.schedule.timezone"], keys

@@ -640,3 +640,52 @@ def test_bad_regions_list_the_residencys_regions_once():
     assert sum(eu in p for p in problems) == 1 and eu in problems[0]
     assert all("use one of the regions listed at aws:region" in p for p in problems[1:])
     assert "'eu-west-4' is not an AWS region this project knows" in problems[2]
+
+
+# -- training.schedule and budget (issue 13) --------------------------------------------------------
+WINDOW = {"scaleUp": "0 20 * * MON-FRI", "scaleDown": "0 6 * * 1-5", "timezone": "Europe/Dublin"}
+
+
+def test_a_training_window_and_a_budget_are_accepted():
+    spec = parse_spec(spec_config("restricted", {"training": {"schedule": WINDOW}, "budget": {"monthlyUsd": 9000}}),
+                      region="eu-west-1")
+    assert spec.training.schedule.scale_up == "0 20 * * MON-FRI" and spec.training.schedule.timezone == "Europe/Dublin"
+    assert spec.model.budget.monthly_usd == 9000
+    assert parse_spec(spec_config("public"), region="us-east-1").model.budget.monthly_usd is None
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("scaleUp", "0 20 * *", "has 4 field(s); a cron expression has five"),
+    ("scaleUp", "61 20 * * *", "the minute field '61' is not *, a value, a list or a range of 0-59"),
+    ("scaleDown", "0 6 * * MON-FUN", "the day of week field 'MON-FUN'"),
+    ("scaleDown", "0 6 * 12-1 *", "the month range '12-1' runs backwards"),
+    ("scaleUp", "*/0 * * * *", "the minute step '0' is not a number from 1 to 59"),
+    ("timezone", "Europe/Atlantis", "'Europe/Atlantis' is not an IANA time zone name"),
+])
+def test_a_bad_window_names_its_key(key, value, message):
+    line = only(problems_of("internal", {"training": {"schedule": {**WINDOW, key: value}}}))
+    assert line.startswith(f"training.schedule.{key}: ") and message in line, line
+
+
+def test_a_window_that_opens_and_closes_at_once_is_refused():
+    line = only(problems_of("internal", {"training": {"schedule": {**WINDOW, "scaleDown": "0  20 * * MON-FRI"}}}))
+    assert line.startswith("training.schedule: ") and "the same time" in line
+
+
+def test_a_window_without_training_names_the_key():
+    line = only(problems_of("internal", {"training": {"enabled": False, "schedule": WINDOW}}))
+    assert line.startswith("training.schedule: ") and "training.enabled is false" in line
+
+
+@pytest.mark.parametrize("value", [0, -5, "lots"])
+def test_a_budget_must_be_a_positive_amount(value):
+    line = only(problems_of("internal", {"budget": {"monthlyUsd": value}}))
+    assert line.startswith("budget.monthlyUsd: "), line
+
+
+def test_cron_fields_follow_auto_scaling():
+    from blueprints.spec import cron_problem
+
+    for ok in ("30 0 1 1,6,12 *", "*/15 8-18 * * 1-5", "0 0 1 JAN-MAR SUN", "5 4 * * 0,6"):
+        assert cron_problem(ok) is None, ok
+    assert "day of week" in cron_problem("0 0 * * 7")

@@ -13,6 +13,7 @@ def test_every_design_row_is_in_the_matrix():
         "spot capacity", "inference regions (min)", "DNS between regions", "residency", "SIEM sources", "threat detection",
         "DLP (Macie) on training data", "foundation models", "model replicas per inference region",
         "container images", "stateful resources",
+        "anomaly detection band (std devs)", "cost notifications", "model promotion events",
     ]
 
 
@@ -52,6 +53,9 @@ def test_stricter_tiers_never_loosen_a_guardrail():
         assert PROMPT_ATTACK_STRENGTHS.index(stricter.fm_prompt_attack_min) >= \
             PROMPT_ATTACK_STRENGTHS.index(looser.fm_prompt_attack_min)
         assert (stricter.fm_profiles == "global") <= (looser.fm_profiles == "global")
+        assert stricter.anomaly_band_width <= looser.anomaly_band_width
+        assert stricter.plain_email_notifications <= looser.plain_email_notifications
+        assert stricter.lineage_to_siem >= looser.lineage_to_siem
 
 
 def test_markdown_and_json_render_the_same_matrix():
