@@ -37,7 +37,10 @@ class _RecordingMonitor:
     def RegisterResource(self, request: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (gRPC name)
         response = self._monitor.RegisterResource(request, *args, **kwargs)
         if response is not None and response.urn:
-            self._ledger.record(registration_record(request, response))
+            try:
+                self._ledger.record(registration_record(request, response))
+            except Exception as exc:  # noqa: BLE001 - the deployment goes on; only the default budget needs the ledger
+                self._ledger.failed = f"{type(exc).__name__}: {exc}"
         return response
 
     def __getattr__(self, name: str) -> Any:
@@ -52,6 +55,9 @@ class Ledger:
         self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._resources: list[pulumi.Resource] = []
+        # Why a registration could not be recorded, if one could not: the estimate is then refused
+        # (a budget priced from part of the stack would be quietly too low).
+        self.failed: str = ""
 
     @classmethod
     def install(cls, *, tier: str, default_region: str) -> "Ledger":
@@ -79,6 +85,9 @@ class Ledger:
         return registered.apply(lambda _: self._estimate())
 
     def _estimate(self) -> CostEstimate:
+        if self.failed:
+            raise RuntimeError(f"budget.monthlyUsd: the program could not price what it registered ({self.failed}); "
+                               "set budget.monthlyUsd in the stack config")
         with self._lock:
             records = dict(self._records)
         return estimate(assemble(records, self.stack, self.tier, self.default_region))

@@ -240,3 +240,22 @@ def test_cost_prices_the_dashboard_and_anomaly_alarms_as_three_alarm_metrics(exa
     assert len(anomaly) == 4 and {(line.quantity, line.unit) for line in anomaly} == {(3, "alarm-metric-month")}
     (dashboard,) = [line for line in lines if line.kind == "CloudWatch dashboard"]
     assert dashboard.monthly_usd == round(3.00 * 1.11, 2) and "first 3 dashboards" in dashboard.assumption
+
+
+def test_a_registration_the_ledger_cannot_record_fails_the_default_budget_not_the_deployment():
+    """Recording never stands in the way of a registration; a budget priced from part of the
+    stack is refused with the key that avoids it."""
+    from blueprints.plan.ledger import Ledger, _RecordingMonitor
+
+    class Response:
+        urn = "urn:pulumi:s::p::aws:s3/bucket:Bucket::b"
+
+    class Monitor:
+        def RegisterResource(self, request):  # noqa: N802
+            return Response()
+
+    ledger = Ledger("s", "restricted", "eu-west-1")
+    answered = _RecordingMonitor(Monitor(), ledger).RegisterResource(object())  # not a RegisterResourceRequest
+    assert answered.urn == Response.urn and ledger.failed
+    with pytest.raises(RuntimeError, match="set budget.monthlyUsd"):
+        ledger._estimate()
