@@ -38,7 +38,9 @@ from components.lustre_filesystem import DataRepository, LustreFilesystem, Lustr
 from components.macie_job import MacieJob, MacieJobArgs
 from components.serving_workload import ModelSource
 from components.scheduled_capacity import ScheduledCapacity, ScheduledCapacityArgs
-from components.node_group import GPU_RESOURCE, NEURON_RESOURCE, NodeGroup, NodeGroupArgs, gpus_per_node, neuron
+from components.node_group import (
+    GPU_RESOURCE, NEURON_RESOURCE, NodeGroup, NodeGroupArgs, gpus_per_node, neuron, neuron_devices_per_node,
+)
 
 GPU_ROOT_VOLUME_GIB = 200  # CUDA images are large; the data itself lives on Lustre
 LUSTRE_THROUGHPUT = 250  # MB/s per TiB (PERSISTENT_2)
@@ -214,7 +216,7 @@ def build(ctx: BlueprintContext) -> Training:
             # the namespace's quota caps Neuron devices instead of GPUs.
             neuron_device_plugin_image=image_ref("neuron-device-plugin") if neuron_nodes else None,
             efa_device_plugin_image=image_ref("efa-device-plugin") if "efa-device-plugin" in addons else None,
-            gpu_quota=spec.max_nodes * gpus_per_node(spec.gpu_instance_type),
+            gpu_quota=spec.max_nodes * (neuron_devices_per_node if neuron_nodes else gpus_per_node)(spec.gpu_instance_type),
             accelerator_resource=NEURON_RESOURCE if neuron_nodes else GPU_RESOURCE,
             # AWS APIs over HTTPS anywhere: S3 answers through the gateway endpoint on its public
             # ranges, which a NetworkPolicy cannot name as a prefix list. Routing already confines
