@@ -22,9 +22,12 @@ STACKS = ROOT / "stacks"
 EXAMPLES = TIER_NAMES
 IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-server:1.4.2"
 # Restricted pins images by digest: the model server's, and the add-ons' the project ships none for.
-DIGEST = "sha256:" + "ab" * 32
+# The same stand-ins as the restricted example and the README's walkthrough, so that the files
+# `new` writes in tests and in the walkthrough are one render.
+DIGEST = "sha256:de11deb5a260b0a9c88bffdf0d5442734ed931fa928d87ad76b645466f280238"
 PINNED_IMAGE = f"{IMAGE}@{DIGEST}"
-ADDON_DIGESTS = {"nvidia-device-plugin": "sha256:" + "01" * 32, "efa-device-plugin": "sha256:" + "02" * 32,
+ADDON_DIGESTS = {"nvidia-device-plugin": "sha256:4312da43b7ff7cc0571ea89944d138edefbfa14d7ed0fa85c1607535eee2808d",
+                 "efa-device-plugin": "sha256:f16c128f44d6166cce73f5ba17ab6d4f873c0ef51ffe4ec2df5294b2797fcb42",
                  "neuron-device-plugin": "sha256:" + "03" * 32}
 # The `blueprint new` options restricted needs for them (the default p5 + g6 stack's add-ons).
 PIN_OPTIONS = ("--model-image", PINNED_IMAGE, *(x for a in ("nvidia-device-plugin", "efa-device-plugin")

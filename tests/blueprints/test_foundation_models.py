@@ -11,6 +11,7 @@ import pytest
 
 from blueprints.plan.cost import ALLOWED_MODELS_ENV, bedrock_price, estimate
 from blueprints.plan.engine import Plan
+from tests.blueprints.test_training import SHARED_TWO_REGIONS
 
 GUARDRAIL = "aws:bedrock/guardrail:Guardrail"
 VERSION = "aws:bedrock/guardrailVersion:GuardrailVersion"
@@ -128,7 +129,9 @@ def test_alarms_watch_guardrail_interventions_throttles_and_errors(example_plan)
 
 
 def test_without_foundation_models_nothing_of_bedrock_is_built(render):
-    plan = render("internal")  # the base config: foundationModels left at its default (off)
+    # foundationModels left at its default (off); the render test_training.py's one-account
+    # replica test asks for too
+    plan = render("internal", SHARED_TWO_REGIONS)
     assert plan.of_type("aws:apigateway/restApi:RestApi")
     assert not plan.of_type(GUARDRAIL) and not plan.of_type(LOGGING)
     assert not [e for e in plan.of_type(ENDPOINT) if str(e.inputs.get("serviceName", "")).endswith("bedrock-runtime")]
