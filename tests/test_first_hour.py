@@ -137,7 +137,8 @@ BY_DESIGN = {
 
 @pytest.mark.usefixtures("cli_renders")
 @pytest.mark.parametrize("tier, training, inference, siem", COVERING_SET)
-def test_the_covering_set_of_new_files_renders_and_checks_with_no_violation(tier, training, inference, siem, tmp_path):
+def test_the_covering_set_of_new_files_renders_and_checks_with_no_violation(tier, training, inference, siem, tmp_path,
+                                                                            cli_renders):
     name = "fraud-models" if (tier, siem) == ("restricted", "splunk") else f"{tier[:4]}-{int(training)}{int(inference)}-{siem}"
     assert invoke("new", name, *new_args(tier, training, inference, siem), "--dir", tmp_path).exit_code == 0
     result = invoke("check", tmp_path / f"Pulumi.{name}.yaml", "--format", "json")
@@ -164,7 +165,7 @@ def _walkthrough_offline_commands() -> list[str]:
 
 
 @pytest.mark.usefixtures("cli_renders")
-def test_the_readme_walkthrough_runs_offline_in_a_fresh_copy(tmp_path, monkeypatch):
+def test_the_readme_walkthrough_runs_offline_in_a_fresh_copy(tmp_path, monkeypatch, cli_renders):
     from policies.crossguard.config import main as crossguard_config
 
     commands = _walkthrough_offline_commands()
