@@ -59,7 +59,7 @@ def _denies_insecure_transport(doc) -> bool:
 @plan_rule(
     id="AIB-071", scope=EVERY_STACK, missing="no S3 bucket with a TLS-only policy", title="Every S3 bucket policy denies requests that do not use TLS",
     severity="high", area=AREA, types=(BUCKET, BUCKET_POLICY), controls=IN_TRANSIT,
-    level=mandatory_if("s3_tls_only"),
+    level=mandatory_if("s3_tls_only", otherwise="disabled"),
 )
 def bucket_tls_only(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A Deny statement conditioned on aws:SecureTransport false."""
@@ -75,7 +75,7 @@ def bucket_tls_only(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 @plan_rule(
     id="AIB-072", scope=EVERY_STACK, missing="no S3 bucket with versioning", title="Every S3 bucket has versioning enabled",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_VERSIONING), controls=RECOVERY,
-    level=mandatory_if("s3_versioning"),
+    level=mandatory_if("s3_versioning", otherwise="disabled"),
 )
 def bucket_versioning(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A BucketVersioning with status Enabled: overwritten or deleted objects can be recovered."""

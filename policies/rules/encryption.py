@@ -21,7 +21,7 @@ AREA = "encryption"
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 _CMK_WHERE = "the tier uses customer managed keys (`keys` is `cmk` or `cmk-per-domain`)"
 _cmk_only = mandatory_if("cmk", otherwise="disabled", where=_CMK_WHERE)
-_cmk_or_advisory = mandatory_if("cmk", where=_CMK_WHERE)
+_cmk_or_off = mandatory_if("cmk", otherwise="disabled", where=_CMK_WHERE)
 
 
 def _sse_defaults(plan: PolicyPlan, bucket: PolicyResource) -> list[dict]:
@@ -100,7 +100,7 @@ resource_rule(
 @resource_rule(
     id="AIB-024", scope=CLUSTERS, missing="no EKS cluster", title="EKS encrypts Kubernetes secrets with a KMS key",
     severity="high", area=AREA, types=(EKS_CLUSTER,), controls=merge(AT_REST, KEY_MANAGEMENT),
-    level=_cmk_or_advisory,
+    level=_cmk_or_off,
 )
 def eks_secrets_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
     """Envelope encryption of secrets with encryptionConfig (resources ["secrets"], provider.keyArn)."""
@@ -163,7 +163,7 @@ def ecr_kms(r: PolicyResource, ctx: RuleContext) -> Result:
 resource_rule(
     id="AIB-028", scope=INFERENCE, missing="no SNS topic for alarms", title="SNS topics are encrypted with a KMS key",
     severity="medium", area=AREA, types=(SNS_TOPIC,), controls=AT_REST,
-    level=_cmk_or_advisory,
+    level=_cmk_or_off,
     description="Alarm and finding notifications can carry resource names and data; kmsMasterKeyId is set.",
 )(_key_set("kmsMasterKeyId", "topic encrypted"))
 
@@ -190,7 +190,7 @@ def firehose_encryption(r: PolicyResource, ctx: RuleContext) -> Result:
 resource_rule(
     id="AIB-030", scope=EVERY_STACK, missing="no CloudTrail trail", title="CloudTrail encrypts its log files with a KMS key",
     severity="high", area=AREA, types=(TRAIL,), controls=merge(AT_REST, LOG_PROTECTION),
-    level=_cmk_or_advisory,
+    level=_cmk_or_off,
     description="SSE-KMS on the trail (kmsKeyId) on top of the bucket's encryption restricts who can read the audit log.",
 )(_key_set("kmsKeyId", "trail encrypted"))
 

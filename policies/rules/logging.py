@@ -75,8 +75,8 @@ def _acl_logging(plan: PolicyPlan, acl: PolicyResource) -> list[PolicyResource]:
     title="Every API Gateway stage is behind a WAF web ACL that logs, and every web ACL logs",
     severity="high", area=AREA, types=(API_STAGE, WEB_ACL, WEB_ACL_ASSOCIATION, WEB_ACL_LOGGING),
     controls=merge(AUDIT_LOGGING, MONITORING),
-    level=lambda t: "mandatory" if t.ships("waf") else "advisory",
-    level_doc="mandatory where the tier ships `waf` logs; advisory otherwise",
+    level=lambda t: "mandatory" if t.ships("waf") else "disabled",
+    level_doc="mandatory where the tier ships `waf` logs; off otherwise",
 )
 def waf_logging(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """A WebAclLoggingConfiguration whose resourceArn is the web ACL, for every web ACL and for
@@ -322,7 +322,7 @@ def _s3_data_events(trail: PolicyResource) -> bool:
     id="AIB-053", scope=TRAINING, missing="no CloudTrail trail records S3 data events on the training data",
     title="CloudTrail records S3 object-level (data) events",
     severity="medium", area=AREA, types=(TRAIL,), controls=AUDIT_LOGGING,
-    level=mandatory_if("cloudtrail_data_events"),
+    level=mandatory_if("cloudtrail_data_events", otherwise="disabled"),
 )
 def trail_s3_data_events(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """At least one trail selects AWS::S3::Object data events (eventSelectors or

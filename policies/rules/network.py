@@ -277,8 +277,8 @@ def eks_private_endpoint(r: PolicyResource, ctx: RuleContext) -> Result:
 @resource_rule(
     id="AIB-010", scope=PROHIBITION, title="The EKS API server is not public where the tier forbids it, and is allowlisted where the tier allows it",
     severity="critical", area=AREA, types=(EKS_CLUSTER,), controls=merge(BOUNDARY, PUBLIC_ACCESS),
-    level=lambda t: "advisory" if t.eks_public_endpoint == "open" else "mandatory",
-    level_doc="mandatory where `eks_public_endpoint` is `none` (private only) or `allowlisted`; advisory where `open`",
+    level=lambda t: "disabled" if t.eks_public_endpoint == "open" else "mandatory",
+    level_doc="mandatory where `eks_public_endpoint` is `none` (private only) or `allowlisted`; off where `open`",
 )
 def eks_public_endpoint(r: PolicyResource, ctx: RuleContext) -> Result:
     """`none`: the public endpoint is off. Otherwise a public endpoint admits only the

@@ -154,7 +154,7 @@ def _promotion_rules(plan: PolicyPlan, bucket: PolicyResource) -> list[PolicyRes
     missing="no model-promotion events reach the SIEM",
     title="Model promotions (objects under approved/ of the training model bucket) are sent to the SIEM stream",
     severity="medium", area=AREA, types=(BUCKET, BUCKET_NOTIFICATION, EVENT_RULE, EVENT_TARGET, FIREHOSE),
-    controls=merge(AUDIT_LOGGING, CHANGE_CONTROL), level=mandatory_if("lineage_to_siem"),
+    controls=merge(AUDIT_LOGGING, CHANGE_CONTROL), level=mandatory_if("lineage_to_siem", otherwise="disabled"),
 )
 def promotions_to_siem(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """The training model bucket sends its events to EventBridge (a BucketNotification with

@@ -20,7 +20,7 @@ from policies.rules._aws import (
 AREA = "threat detection"
 RUNTIME_FEATURES = ("EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING")
 BASE_FEATURES = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS")
-_threat_detection = mandatory_if("guardduty", where="the tier requires threat detection (`guardduty`)")
+_threat_detection = mandatory_if("guardduty", otherwise="disabled", where="the tier requires threat detection (`guardduty`)")
 
 
 def _in_region(plan: PolicyPlan, type_: str, region: str) -> list[PolicyResource]:
@@ -41,7 +41,7 @@ def _features(plan: PolicyPlan, detector: PolicyResource) -> dict[str, PolicyRes
     id="AIB-080", scope=EVERY_STACK, missing="no GuardDuty detector",
     title="GuardDuty is enabled in every region the stack uses where the tier requires threat detection",
     severity="high", area=AREA, types=(GUARDDUTY_DETECTOR,), controls=THREAT_DETECTION,
-    level=mandatory_if("guardduty"),
+    level=mandatory_if("guardduty", otherwise="disabled"),
 )
 def guardduty_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Per region of the plan, a GuardDuty detector with enable true (the default)."""
@@ -58,7 +58,7 @@ def guardduty_enabled(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     missing="no GuardDuty detector with S3 and EKS audit-log protection",
     title="GuardDuty watches S3 data events and EKS audit logs in every region where the tier requires threat detection",
     severity="high", area=AREA, types=(GUARDDUTY_DETECTOR, GUARDDUTY_FEATURE), controls=THREAT_DETECTION,
-    level=mandatory_if("guardduty"),
+    level=mandatory_if("guardduty", otherwise="disabled"),
 )
 def guardduty_base_features(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
     """Each detector has the S3_DATA_EVENTS and EKS_AUDIT_LOGS features ENABLED: the
