@@ -49,6 +49,10 @@ ADDONS: dict[str, Addon] = {a.name: a for a in (
 )}
 
 
+# What every serving cluster runs (inference serves on NVIDIA types).
+SERVING_ADDONS = ("nvidia-device-plugin", "cluster-autoscaler")
+
+
 def addons_for(training_instance_type: Optional[str], inference: bool) -> list[str]:
     """The add-ons a stack runs: per cluster its accelerator's device plugin (NVIDIA or Neuron;
     inference serves on NVIDIA types), the EFA plugin where the training type has EFA, and the
@@ -61,7 +65,7 @@ def addons_for(training_instance_type: Optional[str], inference: bool) -> list[s
             names.append("efa-device-plugin")
         names.append("cluster-autoscaler")
     if inference:
-        names += ["nvidia-device-plugin", "cluster-autoscaler"]
+        names += SERVING_ADDONS
     return list(dict.fromkeys(names))
 
 

@@ -46,6 +46,7 @@ import pulumi_aws as aws
 
 from blueprints import foundation_models, platform
 from blueprints.context import BlueprintContext, ImagePush, LogSource, WebAclSource
+from blueprints.images import SERVING_ADDONS
 from blueprints.spec import CanarySpec, InferenceSpec, image_version
 from blueprints.tiers import API_AUTHORIZATION_TYPES, RESIDENCY_COUNTRIES
 from components.container_insights import ContainerInsights, ContainerInsightsArgs
@@ -68,8 +69,6 @@ CANARY_NAMESPACE = "inference-canary"
 # EKS add-ons that need nodes: DNS, and the resource metrics the HPA scales on.
 SYSTEM_ADDONS = ("coredns", "metrics-server")
 # Cluster add-on images: upstream where the nodes have egress, else a private mirror per region.
-# The cluster add-ons every serving cluster runs (blueprints/images.py).
-SERVING_ADDONS = ("cluster-autoscaler", "nvidia-device-plugin")
 MODEL_SERVER = "model-server"
 CANARY = "canary"  # the canary's model image, in `_images`
 MAX_BODY_KIB = 64  # the WAF body-size rule: the largest request body API Gateway forwards to WAF

@@ -31,7 +31,7 @@ SET_TOKEN_COMMAND = f"pulumi config set --secret --path '{CONFIG_KEY}.siem.token
 SET_TOKEN_HINT = f"set it with {SET_TOKEN_COMMAND}"
 # What the offline engine hands the SIEM shipping where the token is not set yet, so the plan
 # renders (a fork's pull request has no secrets); visibly not a token, and masked in the plan.
-OFFLINE_SIEM_TOKEN = "OFFLINE-PLACEHOLDER-not-a-token"
+OFFLINE_SIEM_TOKEN = "OFFLINE-STAND-IN-not-a-token"
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{2,23}$"
 # A registry/repository with a tag, a digest, or both (`repo:1.4.2@sha256:...`: the digest pins it).
@@ -602,7 +602,7 @@ class Spec:
                        "without one the audit trail and SIEM archives stay in the account `pulumi up` runs with")
         out += self._eks_access_warnings()
         if self.offline and self.siem.destination in ("splunk", "http") and self.siem.token is None:
-            out.append(f"siem.token: not set yet; the offline plan uses a placeholder, and `pulumi up` stops until you "
+            out.append(f"siem.token: not set yet; the offline plan uses a stand-in value that is no token, and `pulumi up` stops until you "
                        f"{SET_TOKEN_HINT}")
         return out
 
@@ -900,7 +900,7 @@ def tier_problems(model: BlueprintSpec, region: str, token_is_secret: bool, offl
         if siem.endpoint is None:
             problems.append(f"siem.endpoint: required for destination {siem.destination} (an https URL)")
         if siem.token is None:
-            if not offline:  # offline: a warning (Spec.warnings), and a placeholder in the plan
+            if not offline:  # offline: a warning (Spec.warnings), and a stand-in value (no token) in the plan
                 problems.append(f"siem.token: required for destination {siem.destination}; {SET_TOKEN_HINT}")
         elif not token_is_secret:
             problems.append(f"siem.token: a plain-text token is not allowed; encrypt it with {SET_TOKEN_COMMAND}")

@@ -311,10 +311,15 @@ def invocation_logging(plan: PolicyPlan, ctx: RuleContext) -> Iterable[Result]:
 # ==============================================================================================
 # AIB-171 .. AIB-174: the guardrail
 # ==============================================================================================
+# What the four guardrail rules share: they judge each guardrail, and its absence where the stack
+# serves foundation models.
+_GUARDRAIL_RULE = dict(scope=FOUNDATION_MODELS, missing="no Bedrock guardrail", types=(GUARDRAIL,),
+                       level=always("mandatory"))
+
 @resource_rule(
-    id="AIB-171", scope=FOUNDATION_MODELS, requires=(GUARDRAIL,), missing="no Bedrock guardrail",
+    id="AIB-171", requires=(GUARDRAIL,), **_GUARDRAIL_RULE,
     title="Every Bedrock guardrail filters PII with an action the tier allows",
-    severity="high", area="data protection", types=(GUARDRAIL,), controls=PII_FILTERING, level=always("mandatory"),
+    severity="high", area="data protection", controls=PII_FILTERING,
     level_doc=", with the tier's `fm_pii_actions` (public: anonymize, block or none; internal and confidential: "
               "anonymize or block; restricted: block)",
 )
@@ -353,9 +358,9 @@ def guardrail_pii(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-172", scope=FOUNDATION_MODELS, requires=(GUARDRAIL,), missing="no Bedrock guardrail",
+    id="AIB-172", requires=(GUARDRAIL,), **_GUARDRAIL_RULE,
     title="Every Bedrock guardrail filters prompt attacks at the tier's strength or stronger",
-    severity="high", area="workload security", types=(GUARDRAIL,), controls=INPUT_VALIDATION, level=always("mandatory"),
+    severity="high", area="workload security", controls=INPUT_VALIDATION,
     level_doc=", with the tier's `fm_prompt_attack_min` (public: none; internal and confidential: medium; "
               "restricted: high)",
 )
@@ -385,10 +390,10 @@ def guardrail_prompt_attack(r: PolicyResource, ctx: RuleContext) -> Result:
 
 
 @resource_rule(
-    id="AIB-173", scope=FOUNDATION_MODELS, requires=(GUARDRAIL,), missing="no Bedrock guardrail",
+    id="AIB-173", requires=(GUARDRAIL,), **_GUARDRAIL_RULE,
     title="Every Bedrock guardrail is encrypted with a customer managed KMS key where the tier has CMKs",
-    severity="medium", area="encryption", types=(GUARDRAIL,), controls=merge(AT_REST, KEY_MANAGEMENT),
-    level=always("mandatory"), level_doc=", judged where the tier's `cmk` holds (internal and up)",
+    severity="medium", area="encryption", controls=merge(AT_REST, KEY_MANAGEMENT),
+    level_doc=", judged where the tier's `cmk` holds (internal and up)",
 )
 def guardrail_cmk(r: PolicyResource, ctx: RuleContext) -> Result:
     """The guardrail holds the organisation's denied topics, word lists and PII regexes: where the

@@ -595,15 +595,15 @@ def test_a_siem_token_not_set_yet_is_a_warning_offline_and_an_error_for_pulumi_u
                       offline=True)
     (warning,) = spec.warnings
     assert warning.startswith("siem.token: not set yet") and SET_TOKEN in warning
-    # The offline plan renders with a placeholder no one could take for a real HEC token.
-    assert spec.siem_token() == OFFLINE_SIEM_TOKEN and "PLACEHOLDER" in OFFLINE_SIEM_TOKEN
+    # The offline plan renders with a stand-in value no one could take for a real HEC token.
+    assert spec.siem_token() == OFFLINE_SIEM_TOKEN and "STAND-IN" in OFFLINE_SIEM_TOKEN
     # A token that is set is used as it is, and a plain-text one stays an error offline too.
     with_token = parse_spec(spec_config("internal", {"siem": {**NO_TOKEN["siem"], "token": "t"}}), region="us-east-2",
                             token_is_secret=True, offline=True)
     assert with_token.siem_token() == "t" and not any("siem.token" in w for w in with_token.warnings)
     with pytest.raises(SpecError, match="plain-text token is not allowed"):
         parse_spec(spec_config("internal", {"siem": {**NO_TOKEN["siem"], "token": "t"}}), region="us-east-2", offline=True)
-    # An s3 destination has no token: no warning, no placeholder.
+    # An s3 destination has no token: no warning, no stand-in.
     s3 = parse_spec(spec_config("internal", {"adminCidrs": ["203.0.113.0/24"]}), region="us-east-2", offline=True)
     assert s3.warnings == [] and s3.siem_token() is None
 
